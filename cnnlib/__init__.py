@@ -1,0 +1,32 @@
+"""cnnlib: the small helper package behind the CNN course notebooks.
+
+A notebook starts with::
+
+    import cnnlib
+    run = cnnlib.setup("05_lenet5_mnist")
+
+which seeds everything, picks the run profile (ci / lite / full), reports the device and
+returns a `Run` whose `settings` say how much work the notebook does.
+"""
+import os
+
+# Keras 3 can run on several backends; this course is written for TensorFlow.
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# TensorFlow's C++ start-up chatter hides the output learners should read.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from cnnlib.checks import check, check_close  # noqa: E402
+from cnnlib.profiles import PROFILES, Settings, choose_profile  # noqa: E402
+from cnnlib.runtime import Run, setup  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PROFILES",
+    "Run",
+    "Settings",
+    "check",
+    "check_close",
+    "choose_profile",
+    "setup",
+]

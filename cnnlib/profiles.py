@@ -1,0 +1,97 @@
+"""Run profiles: how much work a notebook does.
+
+- ``ci``: a smoke run for CI and quick checks: small subsets, one or two epochs, small images.
+- ``lite``: a meaningful run on a laptop CPU in minutes.
+- ``full``: the real course on a GPU: full datasets, full image sizes, real epochs.
+
+The profile is chosen automatically (``CI`` set → ci; no GPU → lite; GPU → full) and the
+environment variable ``CNNLIB_PROFILE`` overrides the choice.
+"""
+import dataclasses
+import os
+
+PROFILE_VARIABLE = "CNNLIB_PROFILE"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Plain knobs a notebook reads; `None` for a subset size means "all of it"."""
+
+    name: str
+    # Notebook 05: LeNet-5 on MNIST.
+    mnist_train_size: int | None
+    mnist_test_size: int | None
+    lenet_epochs: int
+    mlp_epochs: int
+    batch_size: int
+    checkpoints: bool
+    # Notebook 06: VGG16 and transfer learning.
+    vgg_image_size: int
+    transfer_images_per_class: int | None
+    head_epochs: int
+    finetune_epochs: int
+
+
+PROFILES = {
+    "ci": Settings(
+        name="ci",
+        mnist_train_size=4000,
+        mnist_test_size=1000,
+        lenet_epochs=3,
+        mlp_epochs=3,
+        batch_size=64,
+        checkpoints=False,
+        vgg_image_size=64,
+        transfer_images_per_class=40,
+        head_epochs=1,
+        finetune_epochs=1,
+    ),
+    "lite": Settings(
+        name="lite",
+        mnist_train_size=None,
+        mnist_test_size=None,
+        lenet_epochs=6,
+        mlp_epochs=6,
+        batch_size=128,
+        checkpoints=True,
+        vgg_image_size=128,
+        transfer_images_per_class=300,
+        head_epochs=3,
+        finetune_epochs=2,
+    ),
+    "full": Settings(
+        name="full",
+        mnist_train_size=None,
+        mnist_test_size=None,
+        lenet_epochs=20,
+        mlp_epochs=20,
+        batch_size=128,
+        checkpoints=True,
+        vgg_image_size=224,
+        transfer_images_per_class=None,
+        head_epochs=10,
+        finetune_epochs=10,
+    ),
+}
+
+
+def _ci_is_set():
+    value = os.environ.get("CI", "").strip().lower()
+    return value not in ("", "0", "false", "no")
+
+
+def choose_profile(has_gpu):
+    """Return (profile name, reason): the override, else CI → ci, no GPU → lite, GPU → full."""
+    override = os.environ.get(PROFILE_VARIABLE, "").strip().lower()
+    if override:
+        if override not in PROFILES:
+            raise ValueError(
+                f"{PROFILE_VARIABLE}={override!r} is not a run profile; "
+                f"expected one of {', '.join(PROFILES)}."
+            )
+        return override, f"set by {PROFILE_VARIABLE}"
+    if _ci_is_set():
+        return "ci", "CI is set"
+    if has_gpu:
+        return "full", "a GPU is present"
+    return "lite", "no GPU found"

@@ -1,0 +1,13 @@
+"""Test-run defaults: every notebook runs in the ci profile and writes its results to a scratch folder.
+
+Both are defaults only: set CNNLIB_PROFILE or CNNLIB_RESULTS_DIR to run the notebooks otherwise
+(for example `CNNLIB_PROFILE=lite CNNLIB_RESULTS_DIR=results pytest notebooks/` to refresh results/).
+nbval starts each notebook's kernel from this process, so the kernel inherits these variables.
+"""
+import os
+import tempfile
+
+os.environ.setdefault("CNNLIB_PROFILE", "ci")
+os.environ.setdefault("CNNLIB_RESULTS_DIR", tempfile.mkdtemp(prefix="cnnlib-results-"))
+# Matplotlib must not try to open windows in a headless test run.
+os.environ.setdefault("MPLBACKEND", "Agg")

@@ -1,0 +1,92 @@
+"""Repository-level rules: notebooks are committed without outputs, and environment.yml matches pyproject."""
+import json
+import pathlib
+import re
+import sys
+
+import pytest
+import yaml
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_there_are_notebooks_in_teaching_order():
+    names = [path.name for path in NOTEBOOKS]
+    assert names, "no notebooks found in notebooks/"
+    numbers = [int(re.match(r"(\d\d)_", name).group(1)) for name in names]
+    assert numbers == list(range(1, len(names) + 1)), f"notebooks are not numbered 01, 02, …: {names}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_is_committed_without_outputs(path):
+    notebook = json.loads(path.read_text())
+    dirty = [
+        index
+        for index, cell in enumerate(notebook["cells"])
+        if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count") is not None)
+    ]
+    assert not dirty, (
+        f"{path.name} carries outputs in code cells {dirty}; clear them before committing "
+        f"(jupyter nbconvert --clear-output --inplace {path.relative_to(ROOT)})"
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_starts_with_the_setup_call(path):
+    notebook = json.loads(path.read_text())
+    first_code = next(cell for cell in notebook["cells"] if cell["cell_type"] == "code")
+    source = "".join(first_code["source"])
+    assert f'cnnlib.setup("{path.stem}"' in source, (
+        f'the first code cell of {path.name} must call cnnlib.setup("{path.stem}", …)'
+    )
+
+
+def _name(requirement):
+    return re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def _normalise(requirement):
+    return re.sub(r"\s+", "", requirement).lower().replace("_", "-")
+
+
+def test_environment_yml_installs_what_the_package_metadata_asks_for():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    environment = yaml.safe_load((ROOT / "environment.yml").read_text())
+
+    pip_section = next(item["pip"] for item in environment["dependencies"] if isinstance(item, dict))
+    conda_names = [item for item in environment["dependencies"] if isinstance(item, str)]
+
+    # environment.yml installs the repository itself, with the lab and test extras.
+    assert any(line.replace(" ", "").startswith("-e.[") and "lab" in line and "test" in line for line in pip_section), (
+        f"environment.yml's pip section must install the repo with its extras (-e .[lab,test]), got {pip_section}"
+    )
+    # Every requirement it spells out matches pyproject exactly, and none is missing.
+    wanted = project["dependencies"] + [
+        req for extra in ("lab", "test") for req in project["optional-dependencies"][extra]
+        if "python_version" not in req
+    ]
+    listed = [line for line in pip_section if not line.startswith("-e")]
+    assert sorted(map(_normalise, listed)) == sorted(map(_normalise, wanted)), (
+        "environment.yml and pyproject.toml disagree:\n"
+        f"  only in environment.yml: {sorted(set(map(_normalise, listed)) - set(map(_normalise, wanted)))}\n"
+        f"  only in pyproject.toml:  {sorted(set(map(_normalise, wanted)) - set(map(_normalise, listed)))}"
+    )
+    # The Python that conda installs satisfies requires-python.
+    python = next(item for item in conda_names if _name(item) == "python")
+    minimum = re.search(r">=\s*([\d.]+)", project["requires-python"]).group(1)
+    version = re.search(r"python\s*=+\s*([\d.]+)", python).group(1)
+    assert tuple(map(int, version.split("."))) >= tuple(map(int, minimum.split("."))), (
+        f"environment.yml asks for {python}, but pyproject requires Python {project['requires-python']}"
+    )
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    command = re.search(r"<!-- test-command -->\s*```(?:bash|sh)?\n(.+?)\n```", readme, re.S).group(1).strip()
+    assert command in (ROOT / ".ci" / "run").read_text(), ".ci/run must run the README's test command verbatim"
