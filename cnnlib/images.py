@@ -11,7 +11,9 @@ def photo(name="astronaut"):
     if name not in PHOTOS:
         raise ValueError(f"photo name must be one of {', '.join(PHOTOS)}, got {name!r}")
     pixels = getattr(skimage.data, name)()
-    return pixels[..., :3].astype(np.float32) / 255.0
+    if pixels.ndim == 3:
+        pixels = pixels[..., :3]  # drop an alpha channel if there is one
+    return pixels.astype(np.float32) / 255.0
 
 
 def to_gray(image):
