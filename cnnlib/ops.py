@@ -1,0 +1,298 @@
+"""Convolution and pooling from scratch in NumPy, the reference the notebooks compare Keras against.
+
+Shapes follow Keras (channels last, no batch axis):
+
+- an image ``x`` is (H, W) or (H, W, C);
+- a kernel is (kh, kw), (kh, kw, C) for one filter, or (kh, kw, C, K) for K filters.
+
+``conv2d`` is what deep-learning libraries call convolution: the kernel slides over the
+input *without* being flipped (mathematicians call that cross-correlation). ``true_conv2d``
+flips the kernel first, which is convolution in the textbook sense.
+
+Two implementations compute the same thing and can be read side by side:
+
+- ``conv2d_loop``: the lesson. Visit every output position, multiply the window by the
+  kernel element by element, add it all up.
+- ``conv2d`` (the default): the same sum for every position at once. All windows are
+  gathered with ``sliding_window_view`` (no copying), flattened into the rows of a matrix,
+  and one matrix multiply with the flattened kernels does every sum.
+"""
+import math
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+PADDING_WORDS = ("valid", "same", "full")
+POOL_MODES = ("max", "avg")
+
+__all__ = [
+    "conv2d",
+    "conv2d_loop",
+    "true_conv2d",
+    "pool2d",
+    "global_avg_pool2d",
+    "global_max_pool2d",
+    "output_size",
+    "padding_amounts",
+    "pad",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# Checking arguments: every mistake becomes a ValueError that names the argument and the shapes.
+# --------------------------------------------------------------------------------------------
+def _pair(value, name):
+    """An int or a pair of ints → (vertical, horizontal)."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value), int(value)
+    if isinstance(value, (tuple, list)) and len(value) == 2 and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value
+    ):
+        return int(value[0]), int(value[1])
+    raise ValueError(f"{name} must be an int or a pair of ints (vertical, horizontal), got {value!r}")
+
+
+def _stride_pair(stride):
+    sh, sw = _pair(stride, "stride")
+    if sh < 1 or sw < 1:
+        raise ValueError(f"stride must be at least 1 in both directions, got {stride!r}")
+    return sh, sw
+
+
+def _as_image(x):
+    """x as a float array of shape (H, W, C), and whether it came in without a channel axis."""
+    x = np.asarray(x)
+    if x.ndim not in (2, 3):
+        hint = " (drop the batch axis, e.g. x[0])" if x.ndim == 4 else ""
+        raise ValueError(f"x must be (H, W) or (H, W, C), got shape {x.shape}{hint}")
+    if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
+        raise ValueError(f"x must hold real numbers, got dtype {x.dtype}")
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"x must have at least one row and one column, got shape {x.shape}")
+    return (x[..., None] if x.ndim == 2 else x), x.ndim == 2
+
+
+def _as_kernels(kernel, channels, x_shape):
+    """kernel as (kh, kw, C, K), and whether the caller gave a single filter (no K axis)."""
+    kernel = np.asarray(kernel)
+    given_shape = kernel.shape
+    if not np.issubdtype(kernel.dtype, np.number) or np.issubdtype(kernel.dtype, np.complexfloating):
+        raise ValueError(f"kernel must hold real numbers, got dtype {kernel.dtype}")
+    if kernel.ndim == 2:
+        kernel = kernel[:, :, None, None]
+        single = True
+    elif kernel.ndim == 3:
+        kernel = kernel[:, :, :, None]
+        single = True
+    elif kernel.ndim == 4:
+        single = False
+    else:
+        raise ValueError(
+            f"kernel must be (kh, kw), (kh, kw, C) or (kh, kw, C, K), got shape {np.shape(kernel)}"
+        )
+    if kernel.shape[0] == 0 or kernel.shape[1] == 0 or kernel.shape[3] == 0:
+        raise ValueError(f"kernel must have at least one row, column and filter, got shape {kernel.shape}")
+    if kernel.shape[2] != channels:
+        raise ValueError(
+            f"kernel has {kernel.shape[2]} input channel(s) but x has {channels}: kernel shape "
+            f"{given_shape} does not fit x shape {tuple(x_shape)} (a kernel needs one (kh, kw) slice "
+            f"per input channel, i.e. shape (kh, kw, {channels}) or (kh, kw, {channels}, K))"
+        )
+    return kernel, single
+
+
+# --------------------------------------------------------------------------------------------
+# Padding and output size
+# --------------------------------------------------------------------------------------------
+def padding_amounts(input_size, kernel_size, stride=1, padding="valid"):
+    """Zero rows/columns added on each side: ((top, bottom), (left, right)).
+
+    ``padding`` is "valid" (none), "same" (as Keras: output size ceil(n / s); when the total is
+    odd, the extra row/column goes at the bottom/right), "full" (f − 1 on every side, so every
+    partial overlap counts), an int p, or a pair (ph, pw).
+    """
+    n_h, n_w = _pair(input_size, "input_size")
+    f_h, f_w = _pair(kernel_size, "kernel_size")
+    s_h, s_w = _stride_pair(stride)
+    if isinstance(padding, str):
+        word = padding.lower()
+        if word == "valid":
+            return (0, 0), (0, 0)
+        if word == "full":
+            return (f_h - 1, f_h - 1), (f_w - 1, f_w - 1)
+        if word == "same":
+            amounts = []
+            for n, f, s in ((n_h, f_h, s_h), (n_w, f_w, s_w)):
+                total = max((math.ceil(n / s) - 1) * s + f - n, 0)
+                amounts.append((total // 2, total - total // 2))
+            return tuple(amounts)
+        raise ValueError(f"padding must be one of {', '.join(PADDING_WORDS)}, an int or a pair of ints, got {padding!r}")
+    p_h, p_w = _pair(padding, "padding")
+    if p_h < 0 or p_w < 0:
+        raise ValueError(f"padding must not be negative, got {padding!r}")
+    return (p_h, p_h), (p_w, p_w)
+
+
+def pad(x, amounts, value=0.0):
+    """x with `value` added around it; `amounts` is an int, (ph, pw) or ((top, bottom), (left, right))."""
+    x = np.asarray(x)
+    if x.ndim not in (2, 3):
+        raise ValueError(f"x must be (H, W) or (H, W, C), got shape {x.shape}")
+    if isinstance(amounts, (tuple, list)) and len(amounts) == 2 and all(isinstance(a, (tuple, list)) for a in amounts):
+        (top, bottom), (left, right) = (_pair(tuple(a), "amounts") for a in amounts)
+    else:
+        p_h, p_w = _pair(amounts, "amounts")
+        top, bottom, left, right = p_h, p_h, p_w, p_w
+    if min(top, bottom, left, right) < 0:
+        raise ValueError(f"amounts must not be negative, got {amounts!r}")
+    widths = ((top, bottom), (left, right)) + ((0, 0),) * (x.ndim - 2)
+    return np.pad(x, widths, mode="constant", constant_values=value)
+
+
+def output_size(n, f, padding=0, stride=1):
+    """Output length of a convolution or pooling: floor((n + 2p − f) / s) + 1.
+
+    ``padding`` is an int p, or one of "valid" (p = 0), "same" (ceil(n / s), as Keras) and
+    "full" (p = f − 1).
+    """
+    for name, value in (("n", n), ("f", f)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if not isinstance(stride, (int, np.integer)) or isinstance(stride, bool) or stride < 1:
+        raise ValueError(f"stride must be an int of at least 1, got {stride!r}")
+    if isinstance(padding, str):
+        (before, after), _ = padding_amounts((n, 1), (f, 1), (stride, 1), padding)
+        total = before + after
+    else:
+        if not isinstance(padding, (int, np.integer)) or isinstance(padding, bool) or padding < 0:
+            raise ValueError(f"padding must be a non-negative int or one of {', '.join(PADDING_WORDS)}, got {padding!r}")
+        total = 2 * padding
+    if f > n + total:
+        raise ValueError(f"kernel size f={f} is larger than the padded input n + padding = {n + total}")
+    return (n + total - f) // stride + 1
+
+
+def _prepare(x, kernel, stride, padding):
+    """Check everything once for both implementations: padded x (H, W, C), kernels (kh, kw, C, K)."""
+    image, was_2d = _as_image(x)
+    kernels, single = _as_kernels(kernel, image.shape[2], np.shape(x))
+    strides = _stride_pair(stride)
+    kh, kw = kernels.shape[:2]
+    amounts = padding_amounts(image.shape[:2], (kh, kw), strides, padding)
+    padded = pad(image, amounts)
+    if kh > padded.shape[0] or kw > padded.shape[1]:
+        raise ValueError(
+            f"kernel of size {kh}×{kw} is larger than the padded input of size "
+            f"{padded.shape[0]}×{padded.shape[1]} (x shape {np.shape(x)}, padding {padding!r})"
+        )
+    # Integers become float64 (exact for the lectures' small examples); float32 stays float32 (fast).
+    dtype = np.result_type(image.dtype, kernels.dtype, np.float32)
+    return padded.astype(dtype, copy=False), kernels.astype(dtype, copy=False), strides, single
+
+
+def _shape_result(result, single):
+    """(H', W', K) → (H', W') when one filter was given."""
+    return result[..., 0] if single else result
+
+
+# --------------------------------------------------------------------------------------------
+# Convolution
+# --------------------------------------------------------------------------------------------
+def conv2d_loop(x, kernel, stride=1, padding="valid"):
+    """Convolution (cross-correlation) with plain loops: the definition, one output value at a time.
+
+    Same arguments and result as `conv2d`; much slower, much easier to follow.
+    """
+    padded, kernels, (sh, sw), single = _prepare(x, kernel, stride, padding)
+    kh, kw, _, n_filters = kernels.shape
+    out_h = (padded.shape[0] - kh) // sh + 1
+    out_w = (padded.shape[1] - kw) // sw + 1
+    result = np.zeros((out_h, out_w, n_filters), dtype=padded.dtype)
+    for i in range(out_h):
+        for j in range(out_w):
+            # The patch of the input under the kernel when it sits at output position (i, j).
+            window = padded[i * sh : i * sh + kh, j * sw : j * sw + kw, :]
+            for k in range(n_filters):
+                result[i, j, k] = np.sum(window * kernels[:, :, :, k])
+    return _shape_result(result, single)
+
+
+def conv2d(x, kernel, stride=1, padding="valid"):
+    """Convolution as deep learning defines it (cross-correlation: the kernel is NOT flipped).
+
+    x: (H, W) or (H, W, C). kernel: (kh, kw), (kh, kw, C) or (kh, kw, C, K).
+    stride: int or (sh, sw). padding: "valid", "same" (as Keras), "full", int p or (ph, pw).
+    Returns (H', W') for a single kernel, (H', W', K) for a stack of K kernels.
+    """
+    padded, kernels, (sh, sw), single = _prepare(x, kernel, stride, padding)
+    kh, kw, channels, n_filters = kernels.shape
+    # windows[i, j] is the (C, kh, kw) patch under the kernel at output position (i, j): a view, no copy.
+    windows = sliding_window_view(padded, (kh, kw), axis=(0, 1))[::sh, ::sw]
+    out_h, out_w = windows.shape[:2]
+    # One row per output position, one column per kernel weight (the "im2col" matrix) ...
+    rows = windows.transpose(0, 1, 3, 4, 2).reshape(out_h * out_w, kh * kw * channels)
+    # ... times one column per filter: every multiply-and-add of the loop version in one matmul.
+    result = rows @ kernels.reshape(kh * kw * channels, n_filters)
+    return _shape_result(result.reshape(out_h, out_w, n_filters), single)
+
+
+def true_conv2d(x, kernel, stride=1, padding="valid"):
+    """Convolution in the mathematical sense: flip the kernel top-bottom and left-right, then slide.
+
+    Deep-learning libraries skip the flip (their filters are learned, so a flipped filter is
+    just another filter); signal processing keeps it. For a symmetric kernel both agree.
+    """
+    kernel = np.asarray(kernel)
+    if kernel.ndim < 2:
+        raise ValueError(f"kernel must be (kh, kw), (kh, kw, C) or (kh, kw, C, K), got shape {kernel.shape}")
+    return conv2d(x, kernel[::-1, ::-1], stride=stride, padding=padding)
+
+
+# --------------------------------------------------------------------------------------------
+# Pooling
+# --------------------------------------------------------------------------------------------
+def pool2d(x, size=2, stride=None, mode="max", padding="valid"):
+    """Max or average pooling, each channel on its own (depth in = depth out).
+
+    x: (H, W) or (H, W, C). size and stride: int or pair; stride defaults to size.
+    mode: "max" or "avg". padding: "valid" or "same" (as Keras: output ceil(n / s); the padded
+    border is ignored, so it never wins a max and does not count in an average).
+    """
+    if not isinstance(mode, str) or mode.lower() not in POOL_MODES:
+        raise ValueError(f"mode must be 'max' or 'avg', got {mode!r}")
+    if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
+        raise ValueError(f"padding for pooling must be 'valid' or 'same', got {padding!r}")
+    image, was_2d = _as_image(x)
+    ph, pw = _pair(size, "size")
+    if ph < 1 or pw < 1:
+        raise ValueError(f"size must be at least 1 in both directions, got {size!r}")
+    strides = _stride_pair(size if stride is None else stride)
+    amounts = padding_amounts(image.shape[:2], (ph, pw), strides, padding)
+    # NaN marks the padded border; nanmax / nanmean then skip it.
+    padded = pad(image.astype(np.result_type(image.dtype, np.float32)), amounts, value=np.nan)
+    if ph > padded.shape[0] or pw > padded.shape[1]:
+        raise ValueError(
+            f"pool size {ph}×{pw} is larger than the input of size {padded.shape[0]}×{padded.shape[1]} "
+            f"(x shape {np.shape(x)}, padding {padding!r})"
+        )
+    windows = sliding_window_view(padded, (ph, pw), axis=(0, 1))[:: strides[0], :: strides[1]]
+    if amounts == ((0, 0), (0, 0)):
+        reduce = np.max if mode.lower() == "max" else np.mean
+    else:
+        reduce = np.nanmax if mode.lower() == "max" else np.nanmean
+    result = reduce(windows, axis=(-2, -1))
+    return result[..., 0] if was_2d else result
+
+
+def global_avg_pool2d(x):
+    """The mean of each channel over all positions: (H, W, C) → (C,), (H, W) → a scalar."""
+    image, was_2d = _as_image(x)
+    result = image.mean(axis=(0, 1))
+    return result[0] if was_2d else result
+
+
+def global_max_pool2d(x):
+    """The largest value of each channel: (H, W, C) → (C,), (H, W) → a scalar."""
+    image, was_2d = _as_image(x)
+    result = image.max(axis=(0, 1))
+    return result[0] if was_2d else result
