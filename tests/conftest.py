@@ -9,5 +9,3 @@ import tempfile
 
 os.environ.setdefault("CNNLIB_PROFILE", "ci")
 os.environ.setdefault("CNNLIB_RESULTS_DIR", tempfile.mkdtemp(prefix="cnnlib-results-"))
-# Matplotlib must not try to open windows in a headless test run.
-os.environ.setdefault("MPLBACKEND", "Agg")
