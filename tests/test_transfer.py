@@ -1,0 +1,148 @@
+"""Mechanics of cnnlib.transfer: the offline stand-in, the cached-weights path, and the two phases.
+
+Small on purpose: 32×32 images and a few batches, so these run in seconds on a CPU.
+"""
+import hashlib
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from cnnlib import transfer  # noqa: E402
+
+SIZE = 32
+HEAD_PARAMS = (512 * 8 + 8) + (8 + 1)  # Dense(8) on 512 pooled channels, then Dense(1)
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    """No network and an empty Keras cache of our own."""
+    monkeypatch.setenv("CNNLIB_OFFLINE", "1")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    return tmp_path
+
+
+def _weights(layers):
+    return {w.path: np.array(w.numpy()) for layer in layers for w in layer.weights}
+
+
+def _changed(before, after):
+    return {path for path in before if not np.array_equal(before[path], after[path])}
+
+
+def _tiny_batches(count=16, seed=0):
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    images = rng.uniform(0, 255, size=(count, SIZE, SIZE, 3)).astype("float32")
+    labels = np.arange(count) % 2
+    return tf.data.Dataset.from_tensor_slices((images, labels)).batch(8)
+
+
+def test_offline_returns_a_random_stand_in_with_the_flag(offline, capsys):
+    base, source = transfer.load_vgg16(include_top=False, input_shape=(SIZE, SIZE, 3))
+    assert source == transfer.UNAVAILABLE
+    out = capsys.readouterr().out
+    assert "UNAVAILABLE" in out and "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" in out
+    assert base.count_params() == 14_714_688  # VGG16's convolutional base, whatever its weights
+    assert "STAND-IN" in transfer.banner(source) and "STAND-IN" in transfer.stamp("t", source)
+    assert transfer.stamp("t", transfer.IMAGENET) == "t"
+
+
+def test_offline_class_names_fall_back_to_class_numbers(offline):
+    probabilities = np.zeros((1, 1000))
+    probabilities[0, [281, 7, 999, 3, 500]] = [0.5, 0.2, 0.15, 0.1, 0.05]
+    top5 = transfer.imagenet_top5(probabilities)
+    assert top5[0][0] == ("ImageNet class #281", 0.5)
+    assert [p for _, p in top5[0]] == [0.5, 0.2, 0.15, 0.1, 0.05]
+
+
+def test_cached_weights_load_without_the_network(offline, monkeypatch):
+    """A weights file in the Keras cache is used offline: the pre-seeded firewalled-lab path."""
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    reference = keras.applications.VGG16(weights=None, include_top=False, input_shape=(SIZE, SIZE, 3))
+    fname, origin, _ = transfer.VGG16_WEIGHTS[False]
+    cached = offline / "models" / fname
+    cached.parent.mkdir(parents=True)
+    with h5py.File(cached, "w") as file:
+        legacy_h5_format.save_weights_to_hdf5_group(file, reference)
+    md5 = hashlib.md5(cached.read_bytes()).hexdigest()
+    monkeypatch.setitem(transfer.VGG16_WEIGHTS, False, (fname, origin, md5))
+
+    loaded, source = transfer.load_vgg16(include_top=False, input_shape=(SIZE, SIZE, 3))
+    assert source == transfer.IMAGENET
+    for mine, theirs in zip(loaded.weights, reference.weights):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+
+
+def test_stand_in_dataset_is_labelled_as_such(offline):
+    data = transfer.transfer_data(image_size=SIZE, batch_size=8, images_per_class=8)
+    assert data.is_stand_in and "STAND-IN" in data.source
+    assert (data.train_count, data.validation_count) == (16, 8)
+    images, labels = next(iter(data.train))
+    assert images.shape == (8, SIZE, SIZE, 3) and images.dtype == "float32"
+    assert 0 <= float(np.min(images)) and float(np.max(images)) <= 255.0 + 1e-3
+    assert set(np.unique(labels)) <= {0, 1}
+
+
+@pytest.fixture
+def model_and_base(offline):
+    keras.utils.set_random_seed(0)
+    base, _ = transfer.load_vgg16(include_top=False, input_shape=(SIZE, SIZE, 3))
+    return transfer.transfer_model(base, hidden_units=8), base
+
+
+def test_phase_1_trains_the_head_and_leaves_the_base_unchanged(model_and_base):
+    model, base = model_and_base
+    transfer.freeze_base(base)
+    transfer.compile_binary(model, learning_rate=1e-2)
+    counts = transfer.parameter_counts(model)
+    assert counts["trainable"] == HEAD_PARAMS
+    assert counts["non_trainable"] == base.count_params()
+
+    head = [layer for layer in model.layers if layer.name.startswith("head_")]
+    base_before, head_before = _weights(base.layers), _weights(head)
+    model.fit(_tiny_batches(), epochs=1, verbose=0, shuffle=False)
+    assert not _changed(base_before, _weights(base.layers))
+    assert _changed(head_before, _weights(head)) == set(head_before)
+
+
+def test_phase_2_changes_only_the_last_block_and_the_head(model_and_base):
+    model, base = model_and_base
+    transfer.unfreeze_last_block(base)
+    transfer.compile_binary(model, learning_rate=1e-3)
+    block5 = [layer for layer in base.layers if layer.name.startswith("block5_")]
+    assert transfer.parameter_counts(model)["trainable"] == sum(layer.count_params() for layer in block5) + HEAD_PARAMS
+
+    before = _weights(model.layers[1:] + base.layers)
+    model.fit(_tiny_batches(), epochs=1, verbose=0, shuffle=False)
+    changed = _changed(before, _weights(model.layers[1:] + base.layers))
+    assert changed, "phase 2 changed no weight at all"
+    assert all(path.split("/")[-2].startswith(("block5_", "head_")) for path in changed), sorted(changed)
+    assert any("block5_conv3" in path for path in changed)
+    assert any("head_output" in path for path in changed)
+
+
+def test_unfreeze_names_a_missing_block():
+    base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="dense")])
+    with pytest.raises(ValueError, match="block5"):
+        transfer.unfreeze_last_block(base)
+
+
+def test_global_batch_scales_with_replicas():
+    class TwoReplicas:
+        num_replicas_in_sync = 2
+
+    assert transfer.global_batch_size(32, TwoReplicas()) == 64
+    with pytest.raises(ValueError, match="per_replica"):
+        transfer.global_batch_size(0, TwoReplicas())
+
+
+def test_bad_input_shapes_are_named():
+    with pytest.raises(ValueError, match="224"):
+        transfer.load_vgg16(include_top=True, input_shape=(64, 64, 3))
+    with pytest.raises(ValueError, match="32"):
+        transfer.load_vgg16(include_top=False, input_shape=(16, 16, 3))
