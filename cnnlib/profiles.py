@@ -30,6 +30,7 @@ class Settings:
     transfer_images_per_class: int | None
     head_epochs: int
     finetune_epochs: int
+    transfer_batch_size: int  # per replica; MirroredStrategy multiplies it by the GPU count
 
 
 PROFILES = {
@@ -45,6 +46,7 @@ PROFILES = {
         transfer_images_per_class=40,
         head_epochs=1,
         finetune_epochs=1,
+        transfer_batch_size=16,
     ),
     "lite": Settings(
         name="lite",
@@ -58,6 +60,7 @@ PROFILES = {
         transfer_images_per_class=300,
         head_epochs=3,
         finetune_epochs=2,
+        transfer_batch_size=32,
     ),
     "full": Settings(
         name="full",
@@ -71,6 +74,7 @@ PROFILES = {
         transfer_images_per_class=None,
         head_epochs=10,
         finetune_epochs=10,
+        transfer_batch_size=32,
     ),
 }
 
