@@ -90,7 +90,8 @@ class Run:
         """Write results/<notebook>.json (and a copy under results/<profile>/) and return its path.
 
         `metrics` is a dict of headline numbers; `data_source` says what data was actually used.
-        The time is the sum of the `timer()` blocks, or the time since `setup` if none was used.
+        `seconds` is the sum of the `timer()` blocks (or the time since `setup` if none was used);
+        `notebook_seconds` is the whole run since `setup`.
         """
         if not isinstance(metrics, dict):
             raise ValueError(f"metrics must be a dict of headline numbers, got {type(metrics).__name__}")
@@ -103,6 +104,7 @@ class Run:
             "profile": self.profile,
             "device": self.device,
             "seconds": round(seconds, 1),
+            "notebook_seconds": round(time.perf_counter() - self._started, 1),
             "data_source": data_source,
             "metrics": metrics,
             **extra,

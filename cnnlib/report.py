@@ -1,0 +1,107 @@
+"""Regenerate the README's notebook and results tables from results/<profile>/<notebook>.json.
+
+    python -m cnnlib.report            # rewrite the tables in README.md
+    python -m cnnlib.report --check    # exit 1 if README.md is out of date
+
+The tables live between `<!-- notebooks:start -->` / `<!-- notebooks:end -->` and
+`<!-- results:start -->` / `<!-- results:end -->` markers; nothing outside them is touched.
+"""
+import argparse
+import json
+import pathlib
+import re
+import sys
+
+from cnnlib.profiles import PROFILES
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+# What each notebook teaches, for the README's notebook table.
+LESSONS = {
+    "01_image_as_matrix": "pixels as numbers, channels, tensors and batches; why dense layers don't scale",
+    "02_convolution": "the sliding window, kernels on a real photo, multi-channel filters, weight sharing, learned filters",
+    "03_padding_and_stride": "output sizes, zero padding, strides, dilation, receptive fields",
+    "04_pooling": "max / average / global pooling, what pooling buys and loses, conv-ReLU-pool blocks",
+    "05_lenet5_mnist": "LeNet-5 and a modern LeNet on MNIST vs an MLP; training curves, errors, filters, feature maps",
+    "06_vgg16_transfer_learning": "VGG16 on ImageNet photos, what its layers see, feature extraction and fine-tuning",
+}
+
+
+def load_results(results_dir):
+    """{profile: {notebook: result}} from results/<profile>/*.json."""
+    found = {}
+    for profile in PROFILES:
+        for path in sorted((results_dir / profile).glob("*.json")):
+            found.setdefault(profile, {})[path.stem] = json.loads(path.read_text())
+    return found
+
+
+def _format(value):
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return "×".join(map(str, value))
+    return str(value)
+
+
+def notebook_table(results):
+    header = "| notebook | what you learn | " + " | ".join(f"time, {p}" for p in PROFILES) + " |"
+    rows = [header, "|" + " --- |" * (2 + len(PROFILES))]
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        times = []
+        for profile in PROFILES:
+            result = results.get(profile, {}).get(path.stem)
+            times.append(f"{result['notebook_seconds']:.0f} s" if result else "not measured")
+        rows.append(f"| [{path.stem}](notebooks/{path.name}) | {LESSONS.get(path.stem, '')} | " + " | ".join(times) + " |")
+    return "\n".join(rows)
+
+
+def results_table(results):
+    rows = ["| notebook | profile | device | main work | data | headline figures |", "| --- | --- | --- | --- | --- | --- |"]
+    for profile in PROFILES:
+        for stem, result in sorted(results.get(profile, {}).items()):
+            figures = "; ".join(f"{key} = {_format(value)}" for key, value in result["metrics"].items())
+            rows.append(
+                f"| {stem} | {profile} | {result['device']} | {result['seconds']:.0f} s | "
+                f"{result['data_source']} | {figures} |"
+            )
+    return "\n".join(rows)
+
+
+def _replace(text, name, table):
+    pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.S)
+    if not pattern.search(text):
+        raise ValueError(f"README.md has no <!-- {name}:start --> … <!-- {name}:end --> markers")
+    return pattern.sub(lambda m: m.group(1) + table + "\n" + m.group(2), text)
+
+
+def render(readme_text, results):
+    text = _replace(readme_text, "notebooks", notebook_table(results))
+    return _replace(text, "results", results_table(results))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=pathlib.Path, default=ROOT / "results")
+    parser.add_argument("--readme", type=pathlib.Path, default=ROOT / "README.md")
+    parser.add_argument("--check", action="store_true", help="only report whether README.md is up to date")
+    args = parser.parse_args(argv)
+    current = args.readme.read_text()
+    updated = render(current, load_results(args.results))
+    if args.check:
+        if updated != current:
+            print(f"{args.readme} is out of date with {args.results}: run python -m cnnlib.report")
+            return 1
+        print(f"{args.readme} matches {args.results}")
+        return 0
+    args.readme.write_text(updated)
+    print(f"Updated the tables in {args.readme} from {args.results}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
