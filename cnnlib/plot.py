@@ -13,12 +13,11 @@ def show_matrix(matrix, ax=None, fmt="{:.1f}", cmap="gray", title=None, fontsize
     if ax is None:
         _, ax = plt.subplots(figsize=(0.45 * matrix.shape[1] + 1, 0.45 * matrix.shape[0] + 1))
     image = ax.imshow(matrix, cmap=cmap, vmin=vmin, vmax=vmax)
-    low, high = image.get_clim()
-    middle = (low + high) / 2
     size = fontsize or max(4, min(12, 180 / max(matrix.shape)))
     for (row, col), value in np.ndenumerate(matrix):
         # Light text on dark cells and dark text on light ones keeps every number legible.
-        colour = "white" if value < middle else "black"
+        red, green, blue, _ = image.cmap(image.norm(value))
+        colour = "white" if 0.299 * red + 0.587 * green + 0.114 * blue < 0.5 else "black"
         ax.text(col, row, fmt.format(value), ha="center", va="center", fontsize=size, color=colour)
     ax.set_xticks([])
     ax.set_yticks([])
