@@ -119,6 +119,11 @@ def _axis(padding, axis):
     return padding if isinstance(padding, str) else padding[axis]
 
 
+def _fixed_padding(padding, span):
+    """Zero pixels added before the input for paddings that do not depend on the input size."""
+    return {"valid": 0, "full": span - 1}.get(padding, padding) if isinstance(padding, str) else padding
+
+
 def _padding_before(padding, n, span, stride):
     """(zero pixels added before the input, output length) along one axis of length n."""
     if padding == "valid":
@@ -171,8 +176,7 @@ def receptive_fields(layers, input_size=None):
             output = None
             # Without the input size only "same" leaves the padding (and so the start) unknown.
             before = None if layer.padding == "same" else tuple(
-                _padding_before(_axis(layer.padding, axis), layer.span[axis], layer.span[axis], 1)[0]
-                for axis in range(2)
+                _fixed_padding(_axis(layer.padding, axis), layer.span[axis]) for axis in range(2)
             )
         first = None if first is None or before is None else tuple(f - b * j for f, b, j in zip(first, before, jump))
         jump = tuple(j * s for j, s in zip(jump, layer.stride))
@@ -279,9 +283,9 @@ def measure_receptive_field(model, input_size, layer=None, unit=None):
 
     # The spatial part of the model: everything before the first flattening layer.
     cut = next((i for i, l in enumerate(copy.layers) if type(l).__name__ in _FLAT), len(copy.layers))
-    spatial = copy.layers[:cut]
+    spatial = [l for l in copy.layers[:cut] if type(l).__name__ != "InputLayer"]
     if not spatial:
-        raise ValueError(f"model {model.name!r} has no spatial layers before {type(copy.layers[0]).__name__}")
+        raise ValueError(f"model {model.name!r} has no spatial layers before its first flattening layer")
     if layer is None:
         target = spatial[-1]
     elif isinstance(layer, str):
@@ -290,24 +294,28 @@ def measure_receptive_field(model, input_size, layer=None, unit=None):
         target = spatial[layer]
     inputs = keras.Input((height, width, channels))
     x = inputs
-    for each in copy.layers:
+    for each in spatial:
         x = each(x)
         if each is target:
             break
     probe = keras.Model(inputs, x)
 
-    impulses = np.zeros((height * width, height, width, channels), dtype="float32")
-    rows, cols = np.divmod(np.arange(height * width), width)
-    impulses[np.arange(height * width), rows, cols, :] = 1.0
-    outputs = np.asarray(probe.predict(impulses, verbose=0, batch_size=256))
-    out_h, out_w = outputs.shape[1:3]
+    out_h, out_w = probe.output_shape[1:3]
     row, col = unit if unit is not None else (out_h // 2, out_w // 2)
     if not (0 <= row < out_h and 0 <= col < out_w):
         raise ValueError(f"unit {unit} is outside the layer's output of {out_h}×{out_w}")
-    reached = outputs[:, row, col, :].max(axis=-1) > 0
+    # One image per input pixel, each with a single impulse, in chunks to keep memory small.
+    rows, cols = np.divmod(np.arange(height * width), width)
+    reached = np.zeros(height * width, dtype=bool)
+    for start in range(0, height * width, 256):
+        chunk = np.arange(start, min(start + 256, height * width))
+        impulses = np.zeros((chunk.size, height, width, channels), dtype="float32")
+        impulses[np.arange(chunk.size), rows[chunk], cols[chunk], :] = 1.0
+        response = keras.ops.convert_to_numpy(probe(impulses))[:, row, col, :]
+        reached[chunk] = response.max(axis=-1) > 0
     where = np.flatnonzero(reached)
     if where.size == 0:
-        raise ValueError("no input pixel reached the unit: does the model end in a non-positive activation?")
+        raise ValueError("no input pixel reached the unit: does the layer end in a non-positive activation?")
     hit_rows, hit_cols = rows[where], cols[where]
     box = ((int(hit_rows.min()), int(hit_rows.max())), (int(hit_cols.min()), int(hit_cols.max())))
     size = (box[0][1] - box[0][0] + 1, box[1][1] - box[1][0] + 1)

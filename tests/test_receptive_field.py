@@ -165,6 +165,22 @@ def test_measurement_of_an_intermediate_layer():
     assert size == receptive_fields(layers_from_keras(model)[:2])[-1].size == (4, 4)
 
 
+def test_functional_models_and_large_inputs():
+    inputs = keras.Input((48, 48, 3))
+    x = keras.layers.Conv2D(4, 5, strides=2, padding="same")(inputs)
+    x = keras.layers.ReLU()(x)
+    x = keras.layers.MaxPooling2D(3, strides=2)(x)
+    outputs = keras.layers.Conv2D(4, 3, dilation_rate=2)(x)
+    model = keras.Model(inputs, outputs)
+    fields = keras_receptive_fields(model)
+    assert [f.output for f in fields] == [(24, 24), (11, 11), (7, 7)]
+    assert fields[-1].size == (5 + 2 * 2 + 4 * 4, 25)
+    size, box = measure_receptive_field(model, 48, unit=(3, 3))
+    (r0, r1), (c0, c1) = fields[-1].covers(3, 3)
+    assert box == ((max(r0, 0), min(r1, 47)), (max(c0, 0), min(c1, 47)))
+    assert size == fields[-1].size
+
+
 def test_gradient_of_one_unit_agrees_with_the_calculator():
     # A second, independent measurement: which input pixels have a non-zero gradient.
     import tensorflow as tf
