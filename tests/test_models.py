@@ -1,0 +1,70 @@
+"""The notebook's models: LeNet-5's layer-by-layer parameter counts, shapes and softmax outputs."""
+import numpy as np
+import pytest
+
+from cnnlib import models
+
+
+def conv_params(kernel, in_maps, out_maps):
+    """Each output map has a kernel×kernel×in_maps filter plus one bias."""
+    return (kernel * kernel * in_maps + 1) * out_maps
+
+
+# LeNet-5 layer by layer: output shape and trainable parameters, computed from the architecture.
+LENET5 = [
+    ("pad_to_32", (32, 32, 1), 0),
+    ("C1", (28, 28, 6), conv_params(5, 1, 6)),  # 156
+    ("S2_average", (14, 14, 6), 0),
+    ("S2", (14, 14, 6), 2 * 6),  # one coefficient and one bias per map
+    ("C3", (10, 10, 16), conv_params(5, 6, 16)),  # 2,416 (the paper's sparse table: 1,516)
+    ("S4_average", (5, 5, 16), 0),
+    ("S4", (5, 5, 16), 2 * 16),
+    ("C5", (1, 1, 120), conv_params(5, 16, 120)),  # 48,120
+    ("flatten", (120,), 0),
+    ("F6", (84,), 120 * 84 + 84),  # 10,164
+    ("output", (10,), 84 * 10 + 10),  # 850
+]
+
+
+def test_lenet5_per_layer_parameters_and_shapes():
+    model = models.lenet5_classic()
+    assert models.parameter_table(model) == LENET5
+    assert model.count_params() == sum(count for *_, count in LENET5) == 61_750
+
+
+def test_mlp_has_the_papers_300_100_budget_larger_than_both_lenets():
+    mlp = models.mlp_baseline()
+    assert mlp.count_params() == 784 * 300 + 300 + 300 * 100 + 100 + 100 * 10 + 10 == 266_610
+    assert mlp.count_params() > models.lenet_modern().count_params() > models.lenet5_classic().count_params()
+
+
+@pytest.mark.parametrize("build", [models.lenet5_classic, models.lenet_modern, models.mlp_baseline])
+def test_models_map_digits_to_probabilities(build):
+    model = build()
+    digits = np.random.default_rng(0).random((3, 28, 28, 1), dtype=np.float32)
+    probabilities = np.asarray(model(digits))
+    assert probabilities.shape == (3, 10)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    assert (probabilities >= 0).all()
+
+
+def test_modern_lenet_uses_relu_and_max_pooling():
+    model = models.lenet_modern()
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds.count("MaxPooling2D") == 2 and "AveragePooling2D" not in kinds
+    assert model.get_layer("conv1").activation.__name__ == "relu"
+
+
+@pytest.mark.parametrize("shape", [(28, 28), (28, 28, 3), (20, 20, 1)])
+def test_lenets_refuse_other_input_shapes(shape):
+    with pytest.raises(ValueError, match="input_shape"):
+        models.lenet5_classic(shape)
+    with pytest.raises(ValueError, match="input_shape"):
+        models.lenet_modern(shape)
+
+
+def test_bad_hyperparameters_are_refused():
+    with pytest.raises(ValueError, match="dropout"):
+        models.lenet_modern(dropout=1.0)
+    with pytest.raises(ValueError, match="hidden"):
+        models.mlp_baseline(hidden=(300, 0))
