@@ -25,6 +25,8 @@ class Settings:
     mlp_epochs: int
     batch_size: int
     checkpoints: bool
+    # Epochs for every model when only the offline subset of 4,000 training digits is at hand.
+    offline_epochs: int
     # Notebook 06: VGG16 and transfer learning.
     vgg_image_size: int
     transfer_images_per_class: int | None
@@ -42,6 +44,7 @@ PROFILES = {
         mlp_epochs=3,
         batch_size=64,
         checkpoints=False,
+        offline_epochs=3,
         vgg_image_size=64,
         transfer_images_per_class=40,
         head_epochs=1,
@@ -56,6 +59,7 @@ PROFILES = {
         mlp_epochs=6,
         batch_size=128,
         checkpoints=True,
+        offline_epochs=20,
         vgg_image_size=128,
         transfer_images_per_class=300,
         head_epochs=3,
@@ -70,6 +74,7 @@ PROFILES = {
         mlp_epochs=20,
         batch_size=128,
         checkpoints=True,
+        offline_epochs=30,
         vgg_image_size=224,
         transfer_images_per_class=None,
         head_epochs=10,
