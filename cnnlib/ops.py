@@ -59,13 +59,18 @@ def _stride_pair(stride):
     return sh, sw
 
 
+def _is_real(dtype):
+    """Integers, floats or booleans (a binary image); not strings, objects or complex numbers."""
+    return dtype == np.bool_ or (np.issubdtype(dtype, np.number) and not np.issubdtype(dtype, np.complexfloating))
+
+
 def _as_image(x):
     """x as a float array of shape (H, W, C), and whether it came in without a channel axis."""
     x = np.asarray(x)
     if x.ndim not in (2, 3):
         hint = " (drop the batch axis, e.g. x[0])" if x.ndim == 4 else ""
         raise ValueError(f"x must be (H, W) or (H, W, C), got shape {x.shape}{hint}")
-    if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
+    if not _is_real(x.dtype):
         raise ValueError(f"x must hold real numbers, got dtype {x.dtype}")
     if x.shape[0] == 0 or x.shape[1] == 0:
         raise ValueError(f"x must have at least one row and one column, got shape {x.shape}")
@@ -76,7 +81,7 @@ def _as_kernels(kernel, channels, x_shape):
     """kernel as (kh, kw, C, K), and whether the caller gave a single filter (no K axis)."""
     kernel = np.asarray(kernel)
     given_shape = kernel.shape
-    if not np.issubdtype(kernel.dtype, np.number) or np.issubdtype(kernel.dtype, np.complexfloating):
+    if not _is_real(kernel.dtype):
         raise ValueError(f"kernel must hold real numbers, got dtype {kernel.dtype}")
     if kernel.ndim == 2:
         kernel = kernel[:, :, None, None]

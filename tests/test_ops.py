@@ -120,6 +120,12 @@ def test_integer_inputs_give_exact_results_in_both_implementations():
     np.testing.assert_array_equal(ops.conv2d_loop(image, kernel), expected)
 
 
+def test_a_boolean_image_counts_as_zeros_and_ones():
+    binary = np.eye(5, dtype=bool)
+    np.testing.assert_array_equal(ops.conv2d(binary, np.ones((3, 3))), ops.conv2d(binary.astype(int), np.ones((3, 3))))
+    np.testing.assert_array_equal(ops.pool2d(binary), [[1, 0], [0, 1]])
+
+
 def test_float32_in_float32_out():
     x = np.ones((5, 5), np.float32)
     assert ops.conv2d(x, np.ones((3, 3), np.float32)).dtype == np.float32
@@ -241,6 +247,8 @@ ERROR_CASES = [
     ("unknown padding", lambda: ops.conv2d(IMAGE, K3, padding="sane"), r"padding must be one of valid, same, full.*'sane'"),
     ("padding float", lambda: ops.conv2d(IMAGE, K3, padding=1.0), r"padding must be an int or a pair"),
     ("non-numeric x", lambda: ops.conv2d(np.array([["a", "b"], ["c", "d"]]), np.zeros((1, 1))), r"x must hold real numbers"),
+    ("complex x", lambda: ops.conv2d(np.zeros((3, 3), complex), np.zeros((1, 1))), r"x must hold real numbers, got dtype complex128"),
+    ("string kernel", lambda: ops.conv2d(IMAGE, np.array([["a"]])), r"kernel must hold real numbers"),
     ("true conv channel mismatch", lambda: ops.true_conv2d(RGB, np.zeros((3, 3, 4))), r"kernel has 4 input channel"),
     ("pool unknown mode", lambda: ops.pool2d(IMAGE, mode="min"), r"mode must be 'max' or 'avg', got 'min'"),
     ("pool unknown padding", lambda: ops.pool2d(IMAGE, padding="full"), r"padding for pooling must be 'valid' or 'same', got 'full'"),
