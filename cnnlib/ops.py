@@ -65,7 +65,7 @@ def _is_real(dtype):
 
 
 def _as_image(x):
-    """x as a float array of shape (H, W, C), and whether it came in without a channel axis."""
+    """x as an array of shape (H, W, C), and whether it came in without a channel axis."""
     x = np.asarray(x)
     if x.ndim not in (2, 3):
         hint = " (drop the batch axis, e.g. x[0])" if x.ndim == 4 else ""
