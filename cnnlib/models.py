@@ -51,18 +51,28 @@ def lenet5_classic(input_shape=MNIST_SHAPE):
     )
 
 
-def lenet_modern(input_shape=MNIST_SHAPE, filters=(32, 64), dense_units=128, dropout=0.4):
+def lenet_modern(input_shape=MNIST_SHAPE, filters=(32, 64), dense_units=128, dropout=0.4, augment=False):
     """LeNet's two blocks with today's habits: ReLU, max pooling, more filters, dropout, Adam.
 
-    Feature extraction: two 5×5 convolutions (32 and 64 maps), each followed by 2×2 max pooling.
-    Classifier: the flattened maps go through one hidden dense layer with dropout to the softmax.
+    Feature extraction: two 5×5 convolutions (32 and 64 maps by default), each followed by 2×2 max
+    pooling. Classifier: the flattened maps go through one hidden dense layer, with dropout, to the
+    softmax. `augment=True` puts small random shifts, rotations and zooms in front, which help when
+    training digits are few; like dropout, they act only during training.
     """
     input_shape = _check_input_shape(input_shape)
+    if len(filters) != 2 or min(filters) < 1:
+        raise ValueError(f"filters must be two positive numbers of maps, got {filters}")
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    augmentation = [
+        layers.RandomTranslation(0.08, 0.08, fill_mode="constant", name="random_shift"),
+        layers.RandomRotation(0.03, fill_mode="constant", name="random_rotation"),
+        layers.RandomZoom(0.08, fill_mode="constant", name="random_zoom"),
+    ]
     return keras.Sequential(
         [
             keras.Input(shape=input_shape),
+            *(augmentation if augment else []),
             layers.Conv2D(filters[0], 5, padding="same", activation="relu", name="conv1"),
             layers.MaxPooling2D(2, name="pool1"),
             layers.Conv2D(filters[1], 5, activation="relu", name="conv2"),

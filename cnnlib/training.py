@@ -91,5 +91,9 @@ def train(run, model, x, y, name=None, **fit_kwargs):
     """
     if run.settings.checkpoints:
         folder = checkpoint_dir(run.notebook, run.profile, name or model.name)
-        return resumable_fit(model, x, y, folder, **fit_kwargs)
+        history = resumable_fit(model, x, y, folder, **fit_kwargs)
+        for parent in (folder.parent, folder.parent.parent):  # the profile's and notebook's folders, once empty
+            if parent.is_dir() and not any(parent.iterdir()):
+                parent.rmdir()
+        return history
     return model.fit(x, y, **fit_kwargs)

@@ -66,5 +66,18 @@ def test_lenets_refuse_other_input_shapes(shape):
 def test_bad_hyperparameters_are_refused():
     with pytest.raises(ValueError, match="dropout"):
         models.lenet_modern(dropout=1.0)
+    with pytest.raises(ValueError, match="filters"):
+        models.lenet_modern(filters=(32,))
     with pytest.raises(ValueError, match="hidden"):
         models.mlp_baseline(hidden=(300, 0))
+
+
+def test_augmentation_adds_no_trainable_parameters_and_leaves_inference_alone():
+    plain, augmented = models.lenet_modern(), models.lenet_modern(augment=True)
+    trainable = lambda model: sum(count for *_, count in models.parameter_table(model))
+    assert trainable(augmented) == trainable(plain) == 258_314
+    for layer in plain.layers:
+        augmented.get_layer(layer.name).set_weights(layer.get_weights())
+    digits = np.random.default_rng(1).random((2, 28, 28, 1), dtype=np.float32)
+    # predict() and evaluate() run with training=False; a bare model(x) call would augment.
+    np.testing.assert_allclose(augmented.predict(digits, verbose=0), plain.predict(digits, verbose=0), rtol=1e-5, atol=1e-6)
