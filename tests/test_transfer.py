@@ -146,3 +146,55 @@ def test_bad_input_shapes_are_named():
         transfer.load_vgg16(include_top=True, input_shape=(64, 64, 3))
     with pytest.raises(ValueError, match="32"):
         transfer.load_vgg16(include_top=False, input_shape=(16, 16, 3))
+
+
+def _fake_cats_vs_dogs_zip(path, per_class=4):
+    """A tiny archive with the real one's layout: cats_and_dogs_filtered/{train,validation}/{cats,dogs}/*.jpg."""
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    with zipfile.ZipFile(path, "w") as archive:
+        for split, count in (("train", per_class), ("validation", per_class)):
+            for name in ("cats", "dogs"):
+                for index in range(count):
+                    buffer = io.BytesIO()
+                    Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(buffer, "JPEG")
+                    archive.writestr(f"cats_and_dogs_filtered/{split}/{name}/{name}.{index}.jpg", buffer.getvalue())
+
+
+def test_cached_cats_vs_dogs_archive_is_extracted_and_piped(offline, monkeypatch, capsys):
+    archive = offline / "datasets" / transfer.CATS_VS_DOGS["fname"]
+    archive.parent.mkdir(parents=True)
+    _fake_cats_vs_dogs_zip(archive)
+    monkeypatch.setitem(transfer.CATS_VS_DOGS, "size", archive.stat().st_size)
+
+    data = transfer.transfer_data(image_size=SIZE, batch_size=4, images_per_class=3)
+    assert not data.is_stand_in and data.class_names == ("cats", "dogs")
+    assert (data.train_count, data.validation_count) == (6, 2)
+    assert "SHA-256" in capsys.readouterr().out
+    images, labels = next(iter(data.validation))
+    assert images.shape == (2, SIZE, SIZE, 3) and sorted(labels.numpy().tolist()) == [0, 1]
+
+
+def test_an_archive_of_the_wrong_size_is_refused(offline):
+    archive = offline / "datasets" / transfer.CATS_VS_DOGS["fname"]
+    archive.parent.mkdir(parents=True)
+    _fake_cats_vs_dogs_zip(archive, per_class=1)
+    data = transfer.transfer_data(image_size=SIZE, batch_size=4, images_per_class=3)
+    assert data.is_stand_in
+
+
+def test_a_hand_copied_class_file_is_read_directly(offline, monkeypatch):
+    import json
+
+    fname, origin, _ = transfer.CLASS_INDEX
+    (offline / "models").mkdir()
+    (offline / "models" / fname).write_text(json.dumps({str(i): [f"n{i}", f"name_{i}"] for i in range(1000)}))
+    monkeypatch.setattr(transfer, "CLASS_INDEX", (fname, origin, None))
+    probabilities = np.full((1, 1000), 0.0005)
+    probabilities[0, 42] = 0.5
+    assert transfer.imagenet_top5(probabilities)[0][0] == ("name_42", 0.5)
+    assert (offline / "models" / fname).exists(), "the hand-copied file must survive"
