@@ -1,7 +1,8 @@
 """The three models notebook 05 compares on MNIST: LeNet-5 as published, a modern LeNet, an MLP.
 
 All three take 28×28×1 images with pixels in [0, 1] and end in a 10-way softmax, so the same
-data, loss and evaluation serve them all.
+data, loss and evaluation serve them all. The softmax always computes in float32: under mixed
+precision (on GPUs) float16 probabilities would be too coarse for the loss.
 """
 import keras
 from keras import layers
@@ -45,7 +46,7 @@ def lenet5_classic(input_shape=MNIST_SHAPE):
             layers.Conv2D(120, 5, activation="tanh", name="C5"),
             layers.Flatten(name="flatten"),
             layers.Dense(84, activation="tanh", name="F6"),
-            layers.Dense(NUM_CLASSES, activation="softmax", name="output"),
+            layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32", name="output"),
         ],
         name="lenet5_classic",
     )
@@ -80,7 +81,7 @@ def lenet_modern(input_shape=MNIST_SHAPE, filters=(32, 64), dense_units=128, dro
             layers.Flatten(name="flatten"),
             layers.Dropout(dropout, name="dropout"),
             layers.Dense(dense_units, activation="relu", name="dense"),
-            layers.Dense(NUM_CLASSES, activation="softmax", name="output"),
+            layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32", name="output"),
         ],
         name="lenet_modern",
     )
@@ -101,7 +102,7 @@ def mlp_baseline(input_shape=MNIST_SHAPE, hidden=(300, 100)):
             keras.Input(shape=input_shape),
             layers.Flatten(name="flatten"),
             *[layers.Dense(int(units), activation="relu", name=f"hidden{i + 1}") for i, units in enumerate(hidden)],
-            layers.Dense(NUM_CLASSES, activation="softmax", name="output"),
+            layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32", name="output"),
         ],
         name="mlp_baseline",
     )

@@ -81,3 +81,15 @@ def test_augmentation_adds_no_trainable_parameters_and_leaves_inference_alone():
     digits = np.random.default_rng(1).random((2, 28, 28, 1), dtype=np.float32)
     # predict() and evaluate() run with training=False; a bare model(x) call would augment.
     np.testing.assert_allclose(augmented.predict(digits, verbose=0), plain.predict(digits, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_softmax_stays_float32_under_mixed_precision():
+    import keras
+
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        for build in (models.lenet5_classic, models.lenet_modern, models.mlp_baseline):
+            model = build()
+            assert model.get_layer("output").compute_dtype == "float32"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
