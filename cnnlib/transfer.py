@@ -363,3 +363,23 @@ def parameter_counts(model):
     trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
     frozen = int(sum(np.prod(w.shape) for w in model.non_trainable_weights))
     return {"total": trainable + frozen, "trainable": trainable, "non_trainable": frozen}
+
+
+def epoch_timer():
+    """A Keras callback whose `.seconds` lists the wall-clock time of each epoch it saw."""
+    import time
+
+    import keras
+
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seconds = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(time.perf_counter() - self._start)
+
+    return EpochTimer()
