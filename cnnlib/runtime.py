@@ -48,15 +48,23 @@ def _configure_gpus(gpus, mixed_precision):
     return "GPU: " + ", ".join(names), use_mixed
 
 
-def find_results_dir():
-    """Where results/<notebook>.json go: $CNNLIB_RESULTS_DIR, else the course's results/ folder."""
-    if os.environ.get(RESULTS_VARIABLE):
-        return pathlib.Path(os.environ[RESULTS_VARIABLE])
+def course_root():
+    """The course folder (holding notebooks/ and cnnlib/) above the working directory, or None."""
     here = pathlib.Path.cwd().resolve()
     for folder in (here, *here.parents):
         if (folder / "notebooks").is_dir() and (folder / "cnnlib").is_dir():
-            return folder / "results"
-    return here / "results"
+            return folder
+    return None
+
+
+def find_results_dir():
+    """Where results/<notebook>.json go: $CNNLIB_RESULTS_DIR, else the course's results/ folder.
+
+    A relative $CNNLIB_RESULTS_DIR is taken from the course folder, not from the notebook's own
+    folder (where Jupyter runs the kernel), so `CNNLIB_RESULTS_DIR=results` means the same everywhere.
+    """
+    base = course_root() or pathlib.Path.cwd()
+    return base / os.environ.get(RESULTS_VARIABLE, "results")
 
 
 class Run:

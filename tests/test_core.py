@@ -136,3 +136,13 @@ def test_readme_tables_match_the_results_files():
     readme = (ROOT / "README.md").read_text()
     expected = report.render(readme, report.load_results(ROOT / "results"))
     assert readme == expected, "README.md's tables are stale: run python -m cnnlib.report"
+
+
+def test_relative_results_dir_is_taken_from_the_course_folder(monkeypatch):
+    from cnnlib.runtime import find_results_dir
+
+    monkeypatch.setenv("CNNLIB_RESULTS_DIR", "results")
+    monkeypatch.chdir(ROOT / "notebooks")  # where Jupyter starts a notebook's kernel
+    assert find_results_dir() == ROOT / "results"
+    monkeypatch.delenv("CNNLIB_RESULTS_DIR")
+    assert find_results_dir() == ROOT / "results"
