@@ -9,12 +9,16 @@ Two cases, each on the same float32 input for all three implementations:
   (a) a 512×512 grayscale image with one 3×3 kernel;
   (b) a 224×224×3 image with 16 filters of 3×3×3.
 It prints the best time of each implementation and the ratios loop / vectorised and
-vectorised / TensorFlow. Targets: vectorised at least 50× faster than the loop, and within 2×
+vectorised / TensorFlow, and writes them to results/benchmark/conv_benchmark.json, from which
+`python -m cnnlib.report` builds the README's benchmark table. Targets: vectorised at least 50× faster than the loop, and within 2×
 of tf.nn.conv2d on (b). Timings on a shared or busy machine are noisy; the best of several
 repeats, taken in turns, is the fairest single number.
 """
 import argparse
+import json
 import os
+import pathlib
+import platform
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -71,14 +75,27 @@ def main():
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
-    print(f"NumPy {np.__version__}, TensorFlow {tf.__version__}, {os.cpu_count()} CPU cores, float32")
+    machine = f"{os.cpu_count()} CPU cores, {platform.machine()}"
+    print(f"NumPy {np.__version__}, TensorFlow {tf.__version__}, {machine}, float32")
     gray = rng.random((512, 512), dtype=np.float32)
     edge = rng.standard_normal((3, 3)).astype(np.float32)
-    run_case("(a) 512×512 grayscale image, one 3×3 kernel", gray[..., None], edge[:, :, None, None], args.repeats, 2)
-
     rgb = rng.random((224, 224, 3), dtype=np.float32)
     filters = rng.standard_normal((3, 3, 3, 16)).astype(np.float32)
-    run_case("(b) 224×224×3 image, 16 filters of 3×3×3", rgb, filters, args.repeats, 1)
+    cases = [
+        ("512×512 grey, one 3×3 kernel", gray[..., None], edge[:, :, None, None], 2),
+        ("224×224×3, 16 filters of 3×3×3", rgb, filters, 1),
+    ]
+    rows = []
+    for label, (name, image, kernels, loop_repeats) in zip("ab", cases):
+        loop, vectorised, tensorflow = run_case(f"({label}) {name}", image, kernels, args.repeats, loop_repeats)
+        rows.append({"case": name, "loop_ms": round(loop * 1e3, 1), "vectorised_ms": round(vectorised * 1e3, 2),
+                     "tensorflow_ms": round(tensorflow * 1e3, 2), "loop_over_vectorised": round(loop / vectorised),
+                     "vectorised_over_tensorflow": round(vectorised / tensorflow, 2)})
+    out = pathlib.Path(__file__).resolve().parents[1] / "results" / "benchmark" / "conv_benchmark.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"machine": machine, "numpy": np.__version__, "tensorflow": tf.__version__,
+                               "recorded": time.strftime("%Y-%m-%d %H:%M:%S"), "cases": rows}, indent=2) + "\n")
+    print(f"\nWritten to {out}")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
-"""Regenerate the README's notebook and results tables from results/<profile>/<notebook>.json.
+"""Regenerate the README's tables from results/<profile>/<notebook>.json and results/benchmark/.
 
     python -m cnnlib.report            # rewrite the tables in README.md
     python -m cnnlib.report --check    # exit 1 if README.md is out of date
 
-The tables live between `<!-- notebooks:start -->` / `<!-- notebooks:end -->` and
-`<!-- results:start -->` / `<!-- results:end -->` markers; nothing outside them is touched.
+The tables live between `<!-- NAME:start -->` / `<!-- NAME:end -->` markers, NAME being
+notebooks, benchmark or results; nothing outside them is touched.
 """
 import argparse
 import json
@@ -44,7 +44,9 @@ def _format(value):
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, list):
-        return "×".join(map(str, value))
+        return " / ".join(map(_format, value))
+    if isinstance(value, dict):
+        return ", ".join(f"{key} {_format(item)}" for key, item in value.items())
     return str(value)
 
 
@@ -72,6 +74,25 @@ def results_table(results):
     return "\n".join(rows)
 
 
+def benchmark_table(results_dir):
+    path = results_dir / "benchmark" / "conv_benchmark.json"
+    if not path.exists():
+        return "Not measured yet: run `python benchmarks/conv_benchmark.py`."
+    bench = json.loads(path.read_text())
+    rows = [
+        f"Measured on {bench['machine']} (NumPy {bench['numpy']}, TensorFlow {bench['tensorflow']}), best of several runs:",
+        "",
+        "| case | naive loop | vectorised NumPy | tf.nn.conv2d | loop ÷ vectorised | vectorised ÷ TensorFlow |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for case in bench["cases"]:
+        rows.append(
+            f"| {case['case']} | {case['loop_ms']:,.0f} ms | {case['vectorised_ms']:.1f} ms | {case['tensorflow_ms']:.1f} ms | "
+            f"{case['loop_over_vectorised']:,}× | {case['vectorised_over_tensorflow']:.2f}× |"
+        )
+    return "\n".join(rows)
+
+
 def _replace(text, name, table):
     pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.S)
     if not pattern.search(text):
@@ -79,8 +100,11 @@ def _replace(text, name, table):
     return pattern.sub(lambda m: m.group(1) + table + "\n" + m.group(2), text)
 
 
-def render(readme_text, results):
+def render(readme_text, results_dir):
+    """The README text with its three generated tables rebuilt from `results_dir`."""
+    results = load_results(results_dir)
     text = _replace(readme_text, "notebooks", notebook_table(results))
+    text = _replace(text, "benchmark", benchmark_table(results_dir))
     return _replace(text, "results", results_table(results))
 
 
@@ -91,7 +115,7 @@ def main(argv=None):
     parser.add_argument("--check", action="store_true", help="only report whether README.md is up to date")
     args = parser.parse_args(argv)
     current = args.readme.read_text()
-    updated = render(current, load_results(args.results))
+    updated = render(current, args.results)
     if args.check:
         if updated != current:
             print(f"{args.readme} is out of date with {args.results}: run python -m cnnlib.report")

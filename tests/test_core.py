@@ -134,7 +134,7 @@ def test_fetch_uses_the_cache_without_the_network(monkeypatch, tmp_path):
 
 def test_readme_tables_match_the_results_files():
     readme = (ROOT / "README.md").read_text()
-    expected = report.render(readme, report.load_results(ROOT / "results"))
+    expected = report.render(readme, ROOT / "results")
     assert readme == expected, "README.md's tables are stale: run python -m cnnlib.report"
 
 
