@@ -11,16 +11,9 @@ import json
 import pathlib
 import shutil
 
+from cnnlib.runtime import course_root
+
 CHECKPOINT_FOLDER = "checkpoints"  # ignored by git (.gitignore)
-
-
-def course_root():
-    """The folder holding notebooks/ and cnnlib/ above the current one, or None."""
-    here = pathlib.Path.cwd().resolve()
-    for folder in (here, *here.parents):
-        if (folder / "notebooks").is_dir() and (folder / "cnnlib").is_dir():
-            return folder
-    return None
 
 
 def checkpoint_dir(notebook, profile, name):
