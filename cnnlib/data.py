@@ -5,6 +5,7 @@ first uses the cache when the file is there, then checks in a few seconds that t
 reached at all, and downloads with a socket timeout. When the file cannot be had it raises
 `OfflineError` with one sentence that says what is missing and how to provide it.
 """
+import contextlib
 import os
 import pathlib
 import socket
@@ -44,6 +45,35 @@ def can_reach(url, timeout=3.0):
         return False
 
 
+def ensure_downloadable(fname, origin, cached):
+    """Raise `OfflineError` unless `cached` exists or the server of `origin` answers within seconds."""
+    if cached.exists():
+        return
+    if not can_reach(origin):
+        why = f"{OFFLINE_VARIABLE} is set" if forced_offline() else "the network is unreachable"
+        raise OfflineError(
+            f"Could not download {fname} from {origin} ({why}); to work offline, copy the file "
+            f"to {cached} (or set KERAS_HOME to a folder holding {cached.parent.name}/{fname})."
+        )
+
+
+@contextlib.contextmanager
+def download_timeout(fname, cached, timeout):
+    """Give every socket inside the block a timeout (urllib in Keras has none of its own) and turn
+    any failure into an `OfflineError` that says where to put the file."""
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout)
+    try:
+        yield
+    except Exception as error:  # urllib, SSL and checksum failures all end the same way for a learner
+        raise OfflineError(
+            f"Getting {fname} failed ({type(error).__name__}: {error}); "
+            f"copy the file to {cached} to work offline."
+        ) from None
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
 def fetch(fname, origin, file_hash=None, cache_subdir="datasets", extract=False, timeout=30.0):
     """Return the local path of `fname`, downloading it from `origin` into Keras's cache if needed.
 
@@ -52,25 +82,10 @@ def fetch(fname, origin, file_hash=None, cache_subdir="datasets", extract=False,
     import keras
 
     cached = keras_cache_dir() / cache_subdir / fname
-    if not cached.exists():
-        if not can_reach(origin):
-            why = f"{OFFLINE_VARIABLE} is set" if forced_offline() else "the network is unreachable"
-            raise OfflineError(
-                f"Could not download {fname} from {origin} ({why}); to work offline, copy the file "
-                f"to {cached} (or set KERAS_HOME to a folder holding {cache_subdir}/{fname})."
-            )
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(timeout)  # urllib inside get_file then cannot hang forever
-    try:
+    ensure_downloadable(fname, origin, cached)
+    with download_timeout(fname, cached, timeout):
         print(f"Getting {fname} (cached in {cached.parent})")
         return keras.utils.get_file(
             fname, origin=origin, file_hash=file_hash, cache_subdir=cache_subdir,
             cache_dir=str(keras_cache_dir()), extract=extract,
         )
-    except Exception as error:  # urllib, SSL and checksum failures all end the same way for a learner
-        raise OfflineError(
-            f"Downloading {fname} from {origin} failed ({type(error).__name__}: {error}); "
-            f"copy the file to {cached} to work offline."
-        ) from None
-    finally:
-        socket.setdefaulttimeout(previous)

