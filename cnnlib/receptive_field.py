@@ -17,9 +17,10 @@ layers off a Keras model (`layers_from_keras`); `measure_receptive_field` checks
 empirically, by sending impulses through a copy of a Keras model.
 """
 import dataclasses
-import math
 
 import numpy as np
+
+from cnnlib import ops
 
 PADDINGS = ("valid", "same", "full")
 
@@ -126,17 +127,7 @@ def _fixed_padding(padding, span):
 
 def _padding_before(padding, n, span, stride):
     """(zero pixels added before the input, output length) along one axis of length n."""
-    if padding == "valid":
-        before = after = 0
-    elif padding == "full":
-        before = after = span - 1
-    elif padding == "same":
-        # Keras/TensorFlow's "same": out = ceil(n / s); the odd pixel of padding goes after.
-        out = math.ceil(n / stride)
-        total = max((out - 1) * stride + span - n, 0)
-        before, after = total // 2, total - total // 2
-    else:
-        before = after = padding
+    (before, after), _ = ops.padding_amounts(n, span, stride, padding)
     padded = n + before + after
     if span > padded:
         return before, 0
