@@ -19,3 +19,45 @@ def check_close(actual, expected, claim, rtol=1e-5, atol=1e-8):
         worst = np.max(np.abs(actual - expected))
         raise AssertionError(f"✗ {claim}: largest difference {worst:.3g}")
     print(f"✓ {claim}")
+
+
+class Claims:
+    """Collect the claims of one section and report them in a single line.
+
+    A lecture should not end every cell with a column of ✓ lines. Inside ``with claims("…") as
+    claim:`` each ``claim(condition, text)`` is checked at once (a false one raises
+    AssertionError naming it); when the block ends, one line says how many held.
+    """
+
+    def __init__(self, section):
+        self.section = section
+        self.count = 0
+
+    def __call__(self, condition, claim):
+        if not bool(condition):
+            raise AssertionError(f"✗ {claim}")
+        self.count += 1
+
+    def close(self, actual, expected, claim, rtol=1e-5, atol=1e-8):
+        """A claim that two numbers or arrays agree to floating-point tolerance."""
+        actual = np.asarray(actual, dtype=float)
+        expected = np.asarray(expected, dtype=float)
+        if actual.shape != expected.shape:
+            raise AssertionError(f"✗ {claim}: shape {actual.shape} is not the expected {expected.shape}")
+        if not np.allclose(actual, expected, rtol=rtol, atol=atol):
+            raise AssertionError(f"✗ {claim}: largest difference {np.max(np.abs(actual - expected)):.3g}")
+        self.count += 1
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if kind is None:
+            noun = "claim" if self.count == 1 else "claims"
+            print(f"✓ {self.count} {noun} checked: {self.section}")
+        return False
+
+
+def claims(section):
+    """``with claims("section") as claim: claim(cond, "text") …`` → one ✓ summary line."""
+    return Claims(section)

@@ -27,7 +27,7 @@ class Settings:
     checkpoints: bool
     # Epochs for every model when only the offline subset of 4,000 training digits is at hand.
     offline_epochs: int
-    # Notebook 06: VGG16 and transfer learning.
+    # Notebook 07: VGG16 and transfer learning.
     vgg_image_size: int
     transfer_images_per_class: int | None
     head_epochs: int

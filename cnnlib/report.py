@@ -23,7 +23,7 @@ LESSONS = {
     "03_padding_and_stride": "output sizes, zero padding, strides, dilation, receptive fields",
     "04_pooling": "max / average / global pooling, what pooling buys and loses, conv-ReLU-pool blocks",
     "05_lenet5_mnist": "LeNet-5 and a modern LeNet on MNIST vs an MLP; training curves, errors, filters, feature maps",
-    "06_vgg16_transfer_learning": "VGG16 on ImageNet photos, what its layers see, feature extraction and fine-tuning",
+    "07_vgg16_transfer_learning": "VGG16 on ImageNet photos, what its layers see, feature extraction and fine-tuning",
 }
 
 

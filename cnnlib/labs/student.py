@@ -1,0 +1,66 @@
+"""Write the student version of the notebooks: every solution removed, stubs and checks kept.
+
+Solutions follow nbgrader's markers, which instructors may already know:
+
+- a cell tagged ``solution`` (a worked solution, collapsed in JupyterLab) is dropped whole;
+- in any other code cell, the lines from ``### BEGIN SOLUTION`` to ``### END SOLUTION`` are
+  replaced by ``raise NotImplementedError  # your code here``.
+
+Outputs are cleared, so the student notebooks start as clean as the committed ones.
+"""
+import pathlib
+import re
+
+SOLUTION_TAG = "solution"
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+_MARKED = re.compile(r"^([ \t]*)### BEGIN SOLUTION.*?^[ \t]*### END SOLUTION[^\n]*\n?", re.M | re.S)
+
+
+def is_solution_cell(cell):
+    return SOLUTION_TAG in cell.get("metadata", {}).get("tags", [])
+
+
+def strip_marked(source):
+    """Replace each marked solution region with a NotImplementedError stub at the same indent."""
+    return _MARKED.sub(lambda m: f"{m.group(1)}raise NotImplementedError  # your code here\n", source)
+
+
+def student_notebook(notebook):
+    """A copy of `notebook` (an nbformat node) without solutions and without outputs."""
+    import nbformat
+
+    copy = nbformat.from_dict(notebook)
+    cells = []
+    for cell in copy.cells:
+        if is_solution_cell(cell):
+            continue
+        if cell.cell_type == "code":
+            cell.source = strip_marked(cell.source)
+            cell.outputs = []
+            cell.execution_count = None
+        cells.append(cell)
+    copy.cells = cells
+    leftover = [c.source for c in cells if BEGIN in c.source or END in c.source]
+    if leftover:
+        raise ValueError(f"unbalanced solution markers left in a cell:\n{leftover[0][:300]}")
+    return copy
+
+
+def write_student_versions(source_dir, out_dir):
+    """Write every notebook of `source_dir` to `out_dir` without solutions; return the paths written."""
+    import nbformat
+
+    source_dir, out_dir = pathlib.Path(source_dir), pathlib.Path(out_dir)
+    notebooks = sorted(source_dir.glob("[0-9][0-9]_*.ipynb"))
+    if not notebooks:
+        raise FileNotFoundError(f"no course notebooks (NN_name.ipynb) in {source_dir}")
+    if out_dir.resolve() == source_dir.resolve():
+        raise ValueError("the student versions must go to another folder, not over the originals")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in notebooks:
+        notebook = nbformat.read(path, as_version=4)
+        target = out_dir / path.name
+        nbformat.write(student_notebook(notebook), target)
+        written.append(target)
+    return written
