@@ -115,6 +115,21 @@ def _as_layer(item, index):
     )
 
 
+def _layer_list(layers):
+    """`layers` as a list, or a TypeError saying what a stack of layers looks like."""
+    expected = ("layers must be a list of layers (Layer objects, kernel sizes, or "
+                "(kernel, stride[, dilation]) tuples)")
+    if isinstance(layers, (Layer, int, np.integer)) and not isinstance(layers, bool):
+        one = f"Layer({layers.kernel[0]}, ...)" if isinstance(layers, Layer) else repr(int(layers))
+        raise TypeError(f"{expected}, got the single layer {layers!r}: for one layer write [{one}]")
+    if layers is None or isinstance(layers, (str, bytes, bool, float, dict, set, frozenset)):
+        raise TypeError(f"{expected}, got {type(layers).__name__} {layers!r}")
+    try:
+        return list(layers)
+    except TypeError:
+        raise TypeError(f"{expected}, got {type(layers).__name__} {layers!r}") from None
+
+
 def _axis(padding, axis):
     """One axis of a padding: the string itself, or that axis's zero-padding width."""
     return padding if isinstance(padding, str) else padding[axis]
@@ -141,7 +156,7 @@ def receptive_fields(layers, input_size=None):
     (each entry an int or a (rows, cols) pair). `input_size` is an int or (height, width); "same"
     padding needs it to know where the padding goes. Returns one `Field` per layer.
     """
-    layers = [_as_layer(item, index) for index, item in enumerate(layers)]
+    layers = [_as_layer(item, index) for index, item in enumerate(_layer_list(layers))]
     if not layers:
         raise ValueError("layers is empty: give at least one (kernel, stride) layer")
     sizes = None if input_size is None else _pair(input_size, "input_size")

@@ -88,6 +88,33 @@ def test_bad_layers_raise_value_error(layers, message):
         receptive_fields(layers)
 
 
+@pytest.mark.parametrize("layers", [None, 5, 3.0, "333", True, {3: 1}, {3}, Layer(3), object()])
+def test_layers_that_are_not_a_list_raise_type_error_naming_the_argument(layers):
+    with pytest.raises(TypeError, match=r"layers must be a list of layers .*got"):
+        receptive_fields(layers)
+    with pytest.raises(TypeError, match=r"layers must be a list of layers"):
+        receptive_field(layers)
+
+
+def test_a_single_layer_error_shows_how_to_write_a_list():
+    with pytest.raises(TypeError, match=r"for one layer write \[5\]"):
+        receptive_field(5)
+    with pytest.raises(TypeError, match=r"for one layer write \[Layer\(3"):
+        receptive_field(Layer(3))
+
+
+def test_any_sequence_or_iterable_of_layers_is_accepted():
+    assert receptive_field((3, 3)) == receptive_field([3, 3]) == receptive_field(iter([3, 3])) == (5, 5)
+    assert receptive_field(np.array([3, 3, 3])) == (7, 7)
+
+
+def test_bad_input_size_raises_value_error_naming_it():
+    with pytest.raises(ValueError, match="input_size"):
+        receptive_fields([3], input_size="big")
+    with pytest.raises(ValueError, match="input_size must be at least 1"):
+        receptive_fields([3], input_size=0)
+
+
 def test_bad_padding_and_too_small_input_raise_value_error():
     with pytest.raises(ValueError, match="padding"):
         Layer(3, padding="wide")
