@@ -1,0 +1,213 @@
+"""Block diagrams drawn from a built Keras model: one box per layer, in the order data flows.
+
+The diagram is read off the model itself (layer names, kinds, output shapes, parameter counts),
+so it can never disagree with the code that trains. Colours say what a layer does: convolution,
+pooling, dense, or anything else (input, padding, flatten, dropout, augmentation, …).
+"""
+import math
+
+import matplotlib.pyplot as plt
+from matplotlib.patches import FancyBboxPatch
+
+KIND_COLOURS = {
+    "input": "#e8e8e8",
+    "conv": "#9ecae1",
+    "pool": "#fdae6b",
+    "dense": "#a1d99b",
+    "other": "#f2f2f2",
+}
+KIND_LABELS = {
+    "input": "input",
+    "conv": "convolution",
+    "pool": "pooling",
+    "dense": "dense",
+    "other": "other (reshape, padding, dropout, …)",
+}
+
+
+def layer_kind(layer):
+    """'input', 'conv', 'pool', 'dense' or 'other', from the layer's class name."""
+    name = type(layer).__name__
+    if name == "InputLayer":
+        return "input"
+    if "Pooling" in name:
+        return "pool"
+    if "Conv" in name:
+        return "conv"
+    if name == "Dense":
+        return "dense"
+    return "other"
+
+
+def _pair(value):
+    value = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    return value
+
+
+def _times(values):
+    return "×".join(str(v) for v in values)
+
+
+def layer_description(layer):
+    """A short text for the box: '5×5 conv, 6 maps', '2×2 max pool', 'dense 84', or the class."""
+    name = type(layer).__name__
+    config = layer.get_config()
+    kind = layer_kind(layer)
+    activation = config.get("activation")
+    act = f", {activation}" if activation not in (None, "linear") else ""
+    if kind == "conv":
+        size = _times(_pair(config.get("kernel_size", "?")))
+        strides = _pair(config.get("strides", 1))
+        stride = f"/{_times(strides) if strides[0] != strides[1] else strides[0]}" if max(strides) > 1 else ""
+        if "Depthwise" in name:
+            return f"{size} depthwise{stride}{act}"
+        return f"{size}{stride} conv, {config.get('filters')}{act}"
+    if kind == "pool":
+        if name.startswith("Global"):
+            return "global " + ("max" if "Max" in name else "average") + " pool"
+        size = _pair(config.get("pool_size", "?"))
+        size = _times(size)
+        strides = config.get("strides")
+        same = strides is None or _pair(strides) == _pair(config.get("pool_size"))
+        stride = "" if same else f"/{_pair(strides)[0]}"
+        return f"{size}{stride} " + ("max" if "Max" in name else "avg") + " pool"
+    if kind == "dense":
+        return f"dense {config.get('units')}{act}"
+    if kind == "input":
+        return "input"
+    return name
+
+
+def _output_shape(layer):
+    try:
+        output = layer.output
+    except (AttributeError, ValueError):
+        return "?"
+    if isinstance(output, (list, tuple)):
+        output = output[0]
+    shape = tuple(output.shape[1:])
+    return _times("?" if s is None else s for s in shape)
+
+
+def _parameters(layer):
+    return sum(math.prod(weight.shape) for weight in layer.weights)
+
+
+def _inbound(layer):
+    """Names of the layers feeding `layer` in a functional model (empty when unknown)."""
+    names = []
+    for node in getattr(layer, "_inbound_nodes", []):
+        for parent in getattr(node, "parent_nodes", []):
+            names.append(parent.operation.name)
+    return names
+
+
+def _format_count(n):
+    return f"{n:,} params" if n else "no params"
+
+
+def draw_model(model, ax=None, title=None, max_layers=None, per_row=None):
+    """Draw `model` (a built Keras model) as a block diagram and return the matplotlib figure.
+
+    One box per layer, showing its name, what it does, its output shape (height×width×channels
+    for images) and its parameter count; colour by kind (conv, pool, dense, other). Long models
+    wrap into rows of `per_row` boxes (chosen automatically, at most 8 per row). `max_layers`
+    keeps the first layers and ends with one box counting the layers left out. Skip connections of
+    functional models (a layer fed by a layer other than the one drawn before it) are drawn as
+    arcs, so a residual block shows its shortcut.
+    """
+    layers_ = list(model.layers)
+    if not layers_:
+        raise ValueError("model has no layers to draw")
+    if max_layers is not None and max_layers < 1:
+        raise ValueError(f"max_layers must be a positive number of boxes, got {max_layers}")
+    hidden = 0
+    if max_layers is not None and len(layers_) > max_layers:
+        hidden = len(layers_) - (max_layers - 1)
+        layers_ = layers_[: max_layers - 1]
+    n_boxes = len(layers_) + (1 if hidden else 0)
+    if per_row is None:
+        rows = math.ceil(n_boxes / 8)
+        per_row = math.ceil(n_boxes / rows)
+    rows = math.ceil(n_boxes / per_row)
+
+    box_w, box_h, gap_x, gap_y = 1.7, 1.15, 0.45, 0.75
+    width = per_row * box_w + (per_row - 1) * gap_x
+    height = rows * box_h + (rows - 1) * gap_y
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(max(6.0, 0.82 * width + 0.6), 0.95 * height + 1.4))
+    else:
+        fig = ax.figure
+
+    def corner(i):
+        row, col = divmod(i, per_row)
+        return col * (box_w + gap_x), height - box_h - row * (box_h + gap_y)
+
+    kinds_used = []
+    positions = {}
+    total = 0
+    for i, layer in enumerate(layers_):
+        kind = layer_kind(layer)
+        kinds_used.append(kind)
+        x, y = corner(i)
+        positions[layer.name] = i
+        params = _parameters(layer)
+        total += params
+        ax.add_patch(FancyBboxPatch((x, y), box_w, box_h, boxstyle="round,pad=0.02,rounding_size=0.08",
+                                    facecolor=KIND_COLOURS[kind], edgecolor="#444444", linewidth=1))
+        ax.text(x + box_w / 2, y + box_h * 0.80, layer.name, ha="center", va="center",
+                fontsize=8.5, fontweight="bold", clip_on=True)
+        ax.text(x + box_w / 2, y + box_h * 0.57, layer_description(layer), ha="center",
+                va="center", fontsize=7)
+        ax.text(x + box_w / 2, y + box_h * 0.35, _output_shape(layer), ha="center", va="center",
+                fontsize=8, family="monospace")
+        ax.text(x + box_w / 2, y + box_h * 0.13, _format_count(params), ha="center", va="center",
+                fontsize=6.5, color="#333333")
+    if hidden:
+        x, y = corner(len(layers_))
+        ax.add_patch(FancyBboxPatch((x, y), box_w, box_h, boxstyle="round,pad=0.02,rounding_size=0.08",
+                                    facecolor="white", edgecolor="#888888", linestyle="--"))
+        ax.text(x + box_w / 2, y + box_h / 2, f"… {hidden} more\nlayers", ha="center", va="center",
+                fontsize=8)
+
+    arrow = dict(arrowstyle="-|>", color="#333333", lw=1.1, shrinkA=0, shrinkB=0)
+    for i in range(1, n_boxes):
+        (x0, y0), (x1, y1) = corner(i - 1), corner(i)
+        if y0 == y1:  # same row: straight arrow
+            ax.annotate("", xy=(x1, y1 + box_h / 2), xytext=(x0 + box_w, y0 + box_h / 2), arrowprops=arrow)
+        else:  # next row: down, back to the left, down again
+            mid = y0 - gap_y / 2
+            ax.plot([x0 + box_w / 2, x0 + box_w / 2, x1 + box_w / 2], [y0, mid, mid], color="#333333", lw=1.1)
+            ax.annotate("", xy=(x1 + box_w / 2, y1 + box_h), xytext=(x1 + box_w / 2, mid), arrowprops=arrow)
+    # Skip connections: inbound layers other than the previous box.
+    for i, layer in enumerate(layers_):
+        for source in _inbound(layer):
+            j = positions.get(source)
+            if j is None or j == i - 1:
+                continue
+            (x0, y0), (x1, y1) = corner(j), corner(i)
+            red = dict(color="#c0392b", lw=1.4)
+            if y0 == y1:  # same row: up, across above the boxes, down into the target
+                top = y0 + box_h + 0.28
+                xs, xt = x0 + box_w * 0.5, x1 + box_w * 0.5
+                ax.plot([xs, xs, xt], [y0 + box_h, top, top], **red)
+                ax.annotate("", xy=(xt, y1 + box_h), xytext=(xt, top),
+                            arrowprops=dict(arrowstyle="-|>", shrinkA=0, shrinkB=0, **red))
+            else:
+                ax.annotate("", xy=(x1 + box_w * 0.3, y1 + box_h), xytext=(x0 + box_w * 0.7, y0),
+                            arrowprops=dict(arrowstyle="-|>", shrinkA=0, shrinkB=0,
+                                            connectionstyle="arc3,rad=0.2", **red))
+
+    legend = [plt.Rectangle((0, 0), 1, 1, facecolor=KIND_COLOURS[k], edgecolor="#444444",
+                            label=KIND_LABELS[k]) for k in KIND_COLOURS if k in kinds_used]
+    ax.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(legend),
+              fontsize=7.5, frameon=False)
+    ax.set_xlim(-0.1, width + 0.1)
+    ax.set_ylim(-0.1, height + 0.45)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    total_all = sum(_parameters(layer) for layer in model.layers)
+    heading = title if title is not None else model.name
+    ax.set_title(f"{heading} — {len(model.layers)} layers, {total_all:,} parameters", fontsize=10)
+    fig.tight_layout()
+    return fig
