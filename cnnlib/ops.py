@@ -13,14 +13,20 @@ Two implementations compute the same thing and can be read side by side:
 
 - ``conv2d_loop``: the lesson. Visit every output position, multiply the window by the
   kernel element by element, add it all up.
-- ``conv2d`` (the default): the same sum for every position at once. All windows are
-  gathered with ``sliding_window_view`` (no copying), flattened into the rows of a matrix,
-  and one matrix multiply with the flattened kernels does every sum.
+- ``conv2d`` (the default): the same sums for every position at once. Each kernel weight
+  (tap i, j of channel c) meets, over all output positions, a shifted slice of the input:
+  stack those kh·kw·C slices as the rows of one matrix and a single matrix multiply with the
+  flattened kernels adds up every product. This is the "im2col" trick libraries use, laid out
+  channel-first so that every copy and the multiply run over long contiguous rows.
 """
 import math
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
+# pad() refuses to build an array larger than this many elements (a typo such as pad(x, 10**6)
+# would otherwise try to allocate terabytes before anything could say what went wrong).
+MAX_PADDED_ELEMENTS = 2**31
 
 PADDING_WORDS = ("valid", "same", "full")
 POOL_MODES = ("max", "avg")
@@ -119,6 +125,10 @@ def padding_amounts(input_size, kernel_size, stride=1, padding="valid"):
     n_h, n_w = _pair(input_size, "input_size")
     f_h, f_w = _pair(kernel_size, "kernel_size")
     s_h, s_w = _stride_pair(stride)
+    if min(n_h, n_w) < 1:
+        raise ValueError(f"input_size must be at least 1 in both directions, got {input_size!r}")
+    if min(f_h, f_w) < 1:
+        raise ValueError(f"kernel_size must be at least 1 in both directions, got {kernel_size!r}")
     if isinstance(padding, str):
         word = padding.lower()
         if word == "valid":
@@ -150,6 +160,12 @@ def pad(x, amounts, value=0.0):
         top, bottom, left, right = p_h, p_h, p_w, p_w
     if min(top, bottom, left, right) < 0:
         raise ValueError(f"amounts must not be negative, got {amounts!r}")
+    new_shape = (x.shape[0] + top + bottom, x.shape[1] + left + right, *x.shape[2:])
+    if math.prod(new_shape) > MAX_PADDED_ELEMENTS:
+        raise ValueError(
+            f"padding x of shape {x.shape} by {amounts!r} would make an array of shape {new_shape} "
+            f"({math.prod(new_shape):,} elements, more than {MAX_PADDED_ELEMENTS:,}); is the padding a typo?"
+        )
     widths = ((top, bottom), (left, right)) + ((0, 0),) * (x.ndim - 2)
     return np.pad(x, widths, mode="constant", constant_values=value)
 
@@ -231,14 +247,19 @@ def conv2d(x, kernel, stride=1, padding="valid"):
     """
     padded, kernels, (sh, sw), single = _prepare(x, kernel, stride, padding)
     kh, kw, channels, n_filters = kernels.shape
-    # windows[i, j] is the (C, kh, kw) patch under the kernel at output position (i, j): a view, no copy.
-    windows = sliding_window_view(padded, (kh, kw), axis=(0, 1))[::sh, ::sw]
-    out_h, out_w = windows.shape[:2]
-    # One row per output position, one column per kernel weight (the "im2col" matrix) ...
-    rows = windows.transpose(0, 1, 3, 4, 2).reshape(out_h * out_w, kh * kw * channels)
-    # ... times one column per filter: every multiply-and-add of the loop version in one matmul.
-    result = rows @ kernels.reshape(kh * kw * channels, n_filters)
-    return _shape_result(result.reshape(out_h, out_w, n_filters), single)
+    out_h = (padded.shape[0] - kh) // sh + 1
+    out_w = (padded.shape[1] - kw) // sw + 1
+    planes = np.ascontiguousarray(padded.transpose(2, 0, 1))  # (C, H, W): each channel contiguous
+    # taps[i, j, c] is what weight (i, j, c) multiplies at every output position: the input
+    # shifted by (i, j) and sampled every stride-th pixel.
+    taps = np.empty((kh, kw, channels, out_h, out_w), dtype=padded.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            taps[i, j] = planes[:, i : i + sh * (out_h - 1) + 1 : sh, j : j + sw * (out_w - 1) + 1 : sw]
+    # (K, kh·kw·C) @ (kh·kw·C, positions): every multiply-and-add of the loop version in one matmul.
+    weights = kernels.reshape(kh * kw * channels, n_filters).T
+    result = weights @ taps.reshape(kh * kw * channels, out_h * out_w)
+    return _shape_result(result.T.reshape(out_h, out_w, n_filters), single)
 
 
 def true_conv2d(x, kernel, stride=1, padding="valid"):
@@ -268,6 +289,12 @@ def pool2d(x, size=2, stride=None, mode="max", padding="valid"):
     if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
         raise ValueError(f"padding for pooling must be 'valid' or 'same', got {padding!r}")
     image, was_2d = _as_image(x)
+    if np.issubdtype(image.dtype, np.floating) and np.isnan(image).any():
+        # Libraries disagree on NaN in a pooling window (some skip it, some propagate it), so a
+        # NaN pixel is refused rather than answered one way or the other.
+        where = tuple(int(i) for i in np.argwhere(np.isnan(image))[0])
+        raise ValueError(f"x holds NaN (first at index {where[:2] if was_2d else where}); "
+                         f"pooling is undefined for missing pixels: fill or mask them first")
     ph, pw = _pair(size, "size")
     if ph < 1 or pw < 1:
         raise ValueError(f"size must be at least 1 in both directions, got {size!r}")

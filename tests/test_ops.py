@@ -269,3 +269,39 @@ ERROR_CASES = [
 def test_bad_input_raises_a_clear_value_error(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input that used to slip through (issue 10, item 6)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_pad_refuses_a_huge_padding_before_allocating():
+    with pytest.raises(ValueError, match=r"would make an array of shape \(2000005, 2000005\).*typo"):
+        ops.pad(np.zeros((5, 5)), 10**6)
+
+
+@pytest.mark.parametrize("n, f", [(0, 3), (-4, 3), (5, 0), (5, -1)])
+def test_padding_amounts_refuses_sizes_below_one(n, f):
+    with pytest.raises(ValueError, match=r"(input_size|kernel_size) must be at least 1"):
+        ops.padding_amounts(n, f, 1, "same")
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+@pytest.mark.parametrize("mode", ["max", "avg"])
+def test_pooling_refuses_nan_pixels_consistently(padding, mode):
+    x = np.ones((4, 4, 2))
+    x[1, 2, 1] = np.nan
+    with pytest.raises(ValueError, match=r"x holds NaN \(first at index \(1, 2, 1\)\)"):
+        ops.pool2d(x, 2, mode=mode, padding=padding)
+
+
+@pytest.mark.parametrize("stride", [1, 2, (1, 3), (2, 1)])
+@pytest.mark.parametrize("padding", ["valid", "same", "full", 2, (0, 1)])
+def test_fast_conv2d_equals_the_loop(stride, padding):
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(9, 11, 3))
+    kernels = rng.normal(size=(3, 2, 3, 4))
+    np.testing.assert_allclose(
+        ops.conv2d(x, kernels, stride, padding), ops.conv2d_loop(x, kernels, stride, padding), atol=1e-10
+    )
