@@ -7,8 +7,8 @@ Run from the repository root:
 
 Each notebook runs in a fresh `jupyter nbconvert --execute` process (kernel start, TensorFlow
 import and all), which is what a learner waits for. Results go to a scratch folder, so the run
-changes no tracked file except results/benchmark/course_times_<profile>.json, which records the
-seconds per notebook, the total, the machine, the date and the load average; `python -m
+changes no tracked file except results/benchmark/course_times.json, whose entry for the profile
+records the seconds per notebook, the total, the machine, the date and the load average; `python -m
 cnnlib.report` takes the README's notebook times from it. Timings on a busy machine are longer:
 the load average says how busy it was.
 """
@@ -69,22 +69,23 @@ def main(argv=None):
     if failed:
         print(f"Not recorded: {', '.join(failed)} failed.", file=sys.stderr)
         return 1
-    out = ROOT / "results" / "benchmark" / f"course_times_{args.profile}.json"
-    previous = json.loads(out.read_text()) if out.exists() else {}
+    out = ROOT / "results" / "benchmark" / "course_times.json"
+    recorded = json.loads(out.read_text()) if out.exists() else {"profiles": {}}
+    previous = recorded["profiles"].get(args.profile, {})
     if args.notebooks:  # a partial run updates only the notebooks it timed
         times = {**previous.get("notebooks", {}), **times}
         total = round(sum(times.values()), 1)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
-        "profile": args.profile,
+    recorded["what"] = "wall-clock seconds of `jupyter nbconvert --execute`, one process per notebook"
+    recorded["profiles"][args.profile] = {
         "network": "online" if args.online else "offline (CNNLIB_OFFLINE=1)",
         "machine": machine,
         "recorded": time.strftime("%Y-%m-%d %H:%M:%S"),
         "load_average_1_5_15_min": ", ".join(f"{v:.1f}" for v in os.getloadavg()),
-        "what": "wall-clock seconds of `jupyter nbconvert --execute`, one process per notebook",
         "notebooks": times,
         "total_seconds": total,
-    }, indent=2) + "\n")
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(recorded, indent=2, ensure_ascii=False) + "\n")
     print(f"Written to {out}")
     return 0
 
