@@ -1,0 +1,288 @@
+"""The lecture decks' hand-made kernels, pictures to try them on, and the same kernels run by Keras.
+
+Notebook 02 teaches convolution with these; they live here so that the notebook shows the idea
+and not the plumbing:
+
+- `gallery()`: every named kernel of the decks, keyed by its name and the decks that show it;
+- `line_detector(angle)` and `line_pictures()`: deck 004's line detectors and one-line test images;
+- `line_orientation(image)`: the direction local structure runs in, to check what a detector found;
+- `keras_conv(image, kernel, bias)`: the same convolution done by a Keras `Conv2D` layer;
+- `draw_window`, `show_gallery`, `show_filter_volume`: the notebook's explanatory figures.
+"""
+import numpy as np
+
+# Deck 004's line detectors: weight 2 along a line through the centre, −1 elsewhere (sum 0).
+_LINE_0 = np.array([[-1, -1, -1],
+                    [2, 2, 2],
+                    [-1, -1, -1]], dtype=np.float32)
+_LINE_45 = np.array([[-1, -1, 2],
+                     [-1, 2, -1],
+                     [2, -1, -1]], dtype=np.float32)
+LINE_ANGLES = (0, 45, 90, 135)
+
+
+def line_detector(angle):
+    """Deck 004's 3 × 3 detector of lines at `angle` degrees (0, 45, 90 or 135).
+
+    Angles count counter-clockwise from horizontal; image rows grow downwards, so a 45° line runs
+    from bottom left to top right.
+    """
+    kernels = {0: _LINE_0, 45: _LINE_45, 90: _LINE_0.T, 135: np.fliplr(_LINE_45)}
+    if angle not in kernels:
+        raise ValueError(f"angle must be one of {LINE_ANGLES}, got {angle!r}")
+    return kernels[angle].copy()
+
+
+def gallery():
+    """The decks' named kernels, as float32 arrays; the deck numbers are in each name.
+
+    Where a deck lost a kernel's numbers in the conversion to text, the usual kernel of that
+    name stands in (Sobel bottom, lighten, emboss, mixed edges): notebook 02 says so.
+    """
+    kernels = {
+        "identity (001, 003)": [[0, 0, 0], [0, 1, 0], [0, 0, 0]],
+        "box blur (003, 004)": np.ones((3, 3)) / 9,
+        "sharpen (003)": [[0, -1, 0], [-1, 5, -1], [0, -1, 0]],
+        "outline / edges (001, 003, 004)": [[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]],
+        "edges, Laplacian (003)": [[0, 1, 0], [1, -4, 1], [0, 1, 0]],
+        "edges, diagonal (003)": [[1, 0, -1], [0, 0, 0], [-1, 0, 1]],
+        "Sobel left (001)": [[1, 0, -1], [2, 0, -2], [1, 0, -1]],
+        "Sobel bottom (001)": [[-1, -2, -1], [0, 0, 0], [1, 2, 1]],
+        "mixed edges (000)": [[2, 1, 0], [1, 0, -1], [0, -1, -2]],
+        "line 0°, horizontal (004)": line_detector(0),
+        "line 45° (004)": line_detector(45),
+        "line 90°, vertical (004)": line_detector(90),
+        "line 135° (004)": line_detector(135),
+        "edge enhance, as deck 004 words it": [[-1, 0, -1], [0, 0, 0], [-1, 0, -1]],
+        "edge enhance (Pillow's)": np.array([[-1, -1, -1], [-1, 10, -1], [-1, -1, -1]]) / 2,
+        "emboss (004)": [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]],
+        "lighten (001)": [[0, 0, 0], [0, 1.5, 0], [0, 0, 0]],
+        "darken (001)": [[0, 0, 0], [0, 0.5, 0], [0, 0, 0]],
+    }
+    return {name: np.asarray(k, dtype=np.float32) for name, k in kernels.items()}
+
+
+def line_pictures(size=21):
+    """Four size × size pictures, each one bright one-pixel line through the centre, by angle."""
+    pictures = {angle: np.zeros((size, size)) for angle in LINE_ANGLES}
+    pictures[0][size // 2, :] = 1.0
+    pictures[90][:, size // 2] = 1.0
+    pictures[45][:] = np.fliplr(np.eye(size))
+    pictures[135][:] = np.eye(size)
+    return pictures
+
+
+def line_orientation(image, sigma=1.5):
+    """The angle (degrees in [0, 180), as `line_detector` counts them) that structure runs along.
+
+    From the structure tensor: the local gradients, smoothed over a Gaussian window of `sigma`
+    pixels, point across a line or edge; the line runs at right angles to them.
+    """
+    import scipy.ndimage
+
+    image = np.asarray(image, dtype=float)
+    if image.ndim != 2:
+        raise ValueError(f"image must be 2-D (H, W), got shape {image.shape}")
+    d_row, d_col = np.gradient(image)
+    d_up = -d_row                                     # rows grow downwards, angles count upwards
+    xx = scipy.ndimage.gaussian_filter(d_col * d_col, sigma)
+    yy = scipy.ndimage.gaussian_filter(d_up * d_up, sigma)
+    xy = scipy.ndimage.gaussian_filter(d_col * d_up, sigma)
+    gradient_angle = 0.5 * np.degrees(np.arctan2(2 * xy, xx - yy))
+    return (gradient_angle + 90) % 180
+
+
+def angle_gap(a, b):
+    """The difference between two line angles in degrees, 0 to 90 (lines have no direction)."""
+    return np.abs((np.asarray(a) - np.asarray(b) + 90) % 180 - 90)
+
+
+# --------------------------------------------------------------------------------------------
+# The same convolution, done by Keras
+# --------------------------------------------------------------------------------------------
+def keras_conv(image, kernel, bias=0.0, **layer_options):
+    """Apply a Keras `Conv2D` whose weights are `kernel` (and `bias`) to one image.
+
+    `image` is (H, W) or (H, W, C); `kernel` is (kh, kw), (kh, kw, C) or (kh, kw, C, K);
+    `bias` is a number or K numbers. Extra options (strides, padding, activation) go to Conv2D.
+    Returns the (H', W', K) output, without the batch axis.
+    """
+    import keras
+
+    image = np.asarray(image, dtype=np.float32)
+    image = image[..., None] if image.ndim == 2 else image
+    kernel = np.asarray(kernel, dtype=np.float32)
+    if kernel.ndim not in (2, 3, 4):
+        raise ValueError(f"kernel must be (kh, kw), (kh, kw, C) or (kh, kw, C, K), got {kernel.shape}")
+    if kernel.ndim == 3 and kernel.shape[-1] != image.shape[-1]:
+        raise ValueError(f"kernel {kernel.shape} has {kernel.shape[-1]} slices but the image "
+                         f"{image.shape} has {image.shape[-1]} channels")
+    kernel = kernel.reshape(kernel.shape[:2] + (image.shape[-1], -1))
+    filters = kernel.shape[-1]
+    layer = keras.layers.Conv2D(filters, kernel.shape[:2], **layer_options)
+    layer.build((None,) + image.shape)
+    biases = np.broadcast_to(np.asarray(bias, dtype=np.float32), (filters,))
+    layer.set_weights([kernel, biases.copy()])
+    return keras.ops.convert_to_numpy(layer(image[None]))[0]
+
+
+def largest_difference(ours, theirs):
+    """max |ours − theirs| after dropping length-1 axes: how far NumPy and Keras disagree."""
+    ours, theirs = np.squeeze(np.asarray(ours, float)), np.squeeze(np.asarray(theirs, float))
+    if ours.shape != theirs.shape:
+        raise ValueError(f"cannot compare shapes {ours.shape} and {theirs.shape}")
+    return float(np.max(np.abs(ours - theirs)))
+
+
+# --------------------------------------------------------------------------------------------
+# Figures
+# --------------------------------------------------------------------------------------------
+def draw_window(ax, image, kernel, i, j, title):
+    """The image with its numbers, the kernel's window at (i, j) outlined, its weights written in."""
+    from matplotlib.patches import Rectangle
+
+    from cnnlib.plot import show_matrix
+
+    show_matrix(image, ax=ax, fmt="{:.0f}", cmap="gray", fontsize=9)
+    kh, kw = np.shape(kernel)
+    ax.add_patch(Rectangle((j - 0.5, i - 0.5), kw, kh, fill=False, edgecolor="red", linewidth=2.5))
+    for (r, c), w in np.ndenumerate(kernel):
+        ax.text(j + c + 0.3, i + r + 0.34, f"×{w:g}", color="red", fontsize=8, ha="center",
+                va="center", fontweight="bold" if w else "normal")
+    ax.set_title(title, fontsize=9)
+
+
+def _kernel_text(value):
+    """A kernel weight as short text: 1/9 and 0.5 stay readable in a small cell."""
+    if np.isclose(value, 1 / 9):
+        return "1/9"
+    return f"{value:g}" if float(value).is_integer() else f"{value:.2g}"
+
+
+def show_kernel(ax, kernel, title=None):
+    """A small kernel as a grid of its numbers, on a colour scale centred on zero."""
+    kernel = np.asarray(kernel, dtype=float)
+    limit = max(np.abs(kernel).max(), 1e-9)
+    ax.imshow(kernel, cmap="coolwarm", vmin=-limit, vmax=limit)
+    for (r, c), value in np.ndenumerate(kernel):
+        ax.text(c, r, _kernel_text(value), ha="center", va="center", fontsize=8)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=8)
+
+
+def for_display(result, kernel):
+    """A kernel's result on a [0, 1] scale that shows what the kernel does.
+
+    Kernels whose weights add up to 1 keep the photo's brightness: shown as they are. Kernels whose
+    weights add up to 0 answer only change: shown as |response|, bright where it is strong.
+    Any other kernel: its result stretched from its smallest to its largest value.
+    """
+    result, total = np.asarray(result, dtype=float), float(np.sum(kernel))
+    if np.isclose(total, 0, atol=1e-6):
+        magnitude = np.abs(result)
+        return np.clip(magnitude / max(np.percentile(magnitude, 99.5), 1e-12), 0, 1)
+    if total > 0:
+        return np.clip(result, 0, 1)
+    return (result - result.min()) / max(result.max() - result.min(), 1e-12)
+
+
+def show_gallery(original, kernels, results, ncols=3, size=2.3):
+    """Each kernel's numbers beside its result, `ncols` pairs per row, after the original photo."""
+    import matplotlib.pyplot as plt
+
+    names = list(kernels)
+    nrows = int(np.ceil((len(names) + 1) / ncols))
+    fig = plt.figure(figsize=(ncols * size * 1.75, nrows * size * 1.02))
+    grid = fig.add_gridspec(nrows, 2 * ncols, width_ratios=[0.75, 1] * ncols,
+                            wspace=0.05, hspace=0.3)
+    panels = [("original", None, original)] + [(n, kernels[n], for_display(results[n], kernels[n]))
+                                               for n in names]
+    for index, (name, kernel, picture) in enumerate(panels):
+        row, col = divmod(index, ncols)
+        left, right = fig.add_subplot(grid[row, 2 * col]), fig.add_subplot(grid[row, 2 * col + 1])
+        if kernel is None:
+            left.axis("off")
+        else:
+            show_kernel(left, kernel)
+        right.imshow(picture, cmap="gray", vmin=0, vmax=1)
+        right.set_title(name, fontsize=9, loc="left", x=-0.75)
+        right.axis("off")
+    for index in range(len(panels), nrows * ncols):
+        row, col = divmod(index, ncols)
+        fig.add_subplot(grid[row, 2 * col]).axis("off")
+        fig.add_subplot(grid[row, 2 * col + 1]).axis("off")
+    return fig
+
+
+def show_filter_volume(image, kernel, bias, position=(40, 50)):
+    """One (kh, kw, 3) filter over an RGB image: the volume, its slices, their maps, sum + bias."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    from cnnlib import ops
+
+    image = np.asarray(image, dtype=float)
+    kernel = np.asarray(kernel, dtype=float)
+    height, width, channels = image.shape
+    kh, kw = kernel.shape[:2]
+    maps = [ops.conv2d(image[..., c], kernel[..., c]) for c in range(channels)]
+    total = sum(maps) + bias
+    colours = ["red", "green", "blue"][:channels]
+
+    fig = plt.figure(figsize=(15, 6.4))
+    grid = fig.add_gridspec(channels, 5, width_ratios=[2.2, 1, 0.8, 1, 1.9], wspace=0.25,
+                            hspace=0.25)
+
+    # The input as a volume: the channels as sheets one behind the other, the filter as a box.
+    volume = fig.add_subplot(grid[:, 0])
+    shift = 0.22 * width
+    for c in reversed(range(channels)):
+        tint = np.zeros((height, width, 3))
+        tint[..., c] = image[..., c]
+        dx, dy = c * shift, -c * shift                  # the later channels sit behind
+        volume.imshow(tint, extent=(dx, dx + width, dy + height, dy))
+        volume.add_patch(Rectangle((dx, dy), width, height, fill=False, edgecolor=colours[c]))
+    row, col = position
+    scale = 4  # draw the filter larger than life so that it can be seen
+    for c in range(channels):
+        dx, dy = c * shift, -c * shift
+        volume.add_patch(Rectangle((dx + col, dy + row), kw * scale, kh * scale, fill=False,
+                                   edgecolor="white", linewidth=2))
+    # The filter's depth: lines joining the front and back window corners.
+    for corner_x, corner_y in [(0, 0), (kw * scale, 0), (0, kh * scale), (kw * scale, kh * scale)]:
+        xs = [col + corner_x, col + corner_x + (channels - 1) * shift]
+        ys = [row + corner_y, row + corner_y - (channels - 1) * shift]
+        volume.plot(xs, ys, color="white", linewidth=1.2)
+    volume.set_xlim(-2, width + (channels - 1) * shift + 2)
+    volume.set_ylim(height + 2, -(channels - 1) * shift - 2)
+    volume.axis("off")
+    volume.set_title(f"input {height}×{width}×{channels} and one {kh}×{kw}×{channels} filter\n"
+                     f"(white box, drawn {scale}× larger): it spans all {channels} channels",
+                     fontsize=9)
+
+    names = ["red", "green", "blue"]
+    for c in range(channels):
+        channel_ax = fig.add_subplot(grid[c, 1])
+        channel_ax.imshow(image[..., c], cmap="gray", vmin=0, vmax=1)
+        channel_ax.set_title(f"{names[c]} channel", fontsize=9, color=colours[c])
+        channel_ax.axis("off")
+        slice_ax = fig.add_subplot(grid[c, 2])
+        show_kernel(slice_ax, kernel[..., c])
+        slice_ax.set_title(f"slice {c}: w[:, :, {c}]", fontsize=9, color=colours[c])
+        for spine in slice_ax.spines.values():
+            spine.set_edgecolor(colours[c])
+            spine.set_linewidth(2)
+        map_ax = fig.add_subplot(grid[c, 3])
+        map_ax.imshow(maps[c], cmap="gray")
+        map_ax.set_title(f"slice {c} ⊛ {names[c]}", fontsize=9)
+        map_ax.axis("off")
+    sum_ax = fig.add_subplot(grid[:, 4])
+    sum_ax.imshow(total, cmap="gray")
+    sum_ax.set_title(f"map 0 + map 1 + map 2 + bias ({bias:g})\n= ONE feature map, "
+                     f"{total.shape[0]}×{total.shape[1]}", fontsize=10)
+    sum_ax.axis("off")
+    fig.suptitle("a convolution over three channels: one slice per channel, the three maps "
+                 "added, one bias", fontsize=11)
+    return fig
