@@ -1,0 +1,194 @@
+"""Open the course in JupyterLab: `python -m cnnlib.lab` (README command 1 ends with it).
+
+Plain `jupyter lab` trips over three things in a lab room: it refuses to start as root (many
+containers), it listens on 127.0.0.1 only (unreachable from outside a container), and it buries
+the address to open, token included, in a page of log lines. This launcher
+
+- writes the course's start page (notebooks/START_HERE.ipynb, not tracked by git) with the
+  notebook list, the profile this machine will use and how long each notebook takes in it;
+- starts JupyterLab on that page, adding --allow-root when run as root and, with --container,
+  --ip=0.0.0.0 and --no-browser;
+- prints one line with the URL to open, and keeps JupyterLab's own log in a file.
+
+    python -m cnnlib.lab                 # on a laptop or workstation
+    python -m cnnlib.lab --container     # inside Docker/Podman: listen on every interface
+    python -m cnnlib.lab --port 9000     # another port
+"""
+import argparse
+import importlib.metadata
+import os
+import pathlib
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+from cnnlib.profiles import PROFILE_VARIABLE, choose_profile
+
+START_PAGE = "START_HERE.ipynb"
+
+
+def course_folder():
+    """The checkout holding notebooks/ (this package lives in it when installed with -e)."""
+    here = pathlib.Path(__file__).resolve().parents[1]
+    if (here / "notebooks").is_dir():
+        return here
+    from cnnlib.runtime import course_root
+
+    root = course_root()
+    if root is None:
+        raise SystemExit("Cannot find the course's notebooks/ folder: run this from the course checkout.")
+    return root
+
+
+def gpu_likely():
+    """A quick guess, without importing TensorFlow (10 s): an NVIDIA GPU and TensorFlow's CUDA wheels."""
+    if shutil.which("nvidia-smi") is None:
+        return False
+    try:
+        listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    if listed.returncode != 0 or "GPU" not in listed.stdout:
+        return False
+    names = {dist.metadata["Name"].lower() for dist in importlib.metadata.distributions() if dist.metadata["Name"]}
+    return any(name.startswith("nvidia-cudnn") for name in names)
+
+
+def measured_times(profile):
+    """The course-time benchmark's entry for `profile` (results/benchmark/course_times.json), or {}."""
+    import json
+
+    path = course_folder() / "results" / "benchmark" / "course_times.json"
+    if not path.exists():
+        return {}
+    return json.loads(path.read_text()).get("profiles", {}).get(profile, {})
+
+
+def start_page(profile, reason):
+    """The start page as a notebook of Markdown cells: what to run, in which order, how long."""
+    import nbformat
+
+    from cnnlib.report import LESSONS
+
+    times = measured_times(profile)
+    rows = ["| # | notebook | what you learn | time here |", "| --- | --- | --- | --- |"]
+    for stem, lesson in LESSONS.items():
+        seconds = times.get("notebooks", {}).get(stem)
+        when = f"about {seconds / 60:.0f} min" if seconds and seconds >= 90 else (
+            f"about {seconds:.0f} s" if seconds else "not measured")
+        rows.append(f"| {stem[:2]} | [{stem}]({stem}.ipynb) | {lesson} | {when} |")
+    measured = (f"Times: measured for the `{profile}` profile on {times['machine']} "
+                f"({times['recorded'][:10]}), whole notebook including start-up."
+                if times else f"No times have been measured for the `{profile}` profile yet.")
+    cells = [
+        "# Convolutional neural networks, hands on — start here\n\n"
+        "Work through the notebooks **in order**: each one builds on the one before. Open one, then "
+        "run its cells from the top (Shift+Enter runs one cell; *Run ▸ Run All Cells* runs them all).",
+        f"## This machine\n\nThe notebooks will run in the **`{profile}` profile** ({reason}). "
+        "`ci` is a quick smoke run, `lite` a meaningful run on a laptop CPU, `full` the real course on "
+        f"a GPU. To choose another, start the lab with `{PROFILE_VARIABLE}=lite` (or `ci`, `full`) in "
+        "front of the command. Every notebook's first cell prints the profile and the device it uses.",
+        "## The notebooks\n\n" + "\n".join(rows) + f"\n\n{measured}",
+        "## Exercises\n\n"
+        "Every notebook ends with exercises marked *warm-up*, *core* or *stretch*. Write your answer "
+        "in the cell with the stub, run it, and the check below it answers: ✓ when it is right; an "
+        "explanation and a hint when it is not; *not attempted yet* while the stub is untouched. "
+        "Worked solutions are in the **Solutions** section at the end of each notebook, collapsed: "
+        "click the bar beside a collapsed cell to reveal it, once you have tried.",
+        "## Where your work goes\n\n"
+        "Running a notebook changes no file of the course. Results are written to an untracked "
+        "folder that the first cell prints; checkpoints of long trainings go to `checkpoints/`, "
+        "so a restarted kernel resumes where it stopped. Downloads (MNIST, VGG16's weights, the "
+        "photos) are cached by Keras in `~/.keras` (or `$KERAS_HOME`); without a network each "
+        "notebook says so in one sentence and uses the documented offline fallback.",
+    ]
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_markdown_cell(text) for text in cells]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return notebook
+
+
+def write_start_page(notebooks_dir):
+    import nbformat
+
+    profile, reason = choose_profile(has_gpu=gpu_likely())
+    path = pathlib.Path(notebooks_dir) / START_PAGE
+    nbformat.write(start_page(profile, reason), path)
+    return path, profile
+
+
+def free_port(preferred):
+    for port in range(preferred, preferred + 50):
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) != 0:
+                return port
+    raise SystemExit(f"No free port between {preferred} and {preferred + 49}; pass --port.")
+
+
+def lab_command(notebooks_dir, port, token, container, open_browser):
+    command = [
+        sys.executable, "-m", "jupyter", "lab",
+        f"--ServerApp.root_dir={notebooks_dir}",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--LabApp.default_url=/lab/tree/{START_PAGE}",
+    ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")  # JupyterLab refuses root otherwise; containers often run as root
+    if container:
+        command += ["--ServerApp.ip=0.0.0.0", "--no-browser"]
+    elif not open_browser:
+        command.append("--no-browser")
+    return command
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m cnnlib.lab", description=__doc__.splitlines()[0])
+    parser.add_argument("--container", action="store_true",
+                        help="listen on every interface and open no browser (inside Docker/Podman)")
+    parser.add_argument("--port", type=int, default=8888, help="first port to try (default 8888)")
+    parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    args = parser.parse_args(argv)
+    if not 1 <= args.port <= 65535:
+        parser.error(f"--port must be between 1 and 65535, got {args.port}")
+
+    notebooks_dir = course_folder() / "notebooks"
+    page, profile = write_start_page(notebooks_dir)
+    port = free_port(args.port)
+    token = secrets.token_hex(16)
+    log_path = pathlib.Path(tempfile.gettempdir()) / f"cnn-course-jupyterlab-{port}.log"
+    command = lab_command(notebooks_dir, port, token, args.container, not args.no_browser)
+    with open(log_path, "w") as log:
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}/lab/tree/{START_PAGE}?token={token}"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and server.poll() is None:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.3)
+        if server.poll() is not None:
+            print(f"JupyterLab did not start; its log says:\n{log_path.read_text()[-3000:]}", file=sys.stderr)
+            return server.returncode or 1
+        where = " (from outside the container, use this machine's address instead of 127.0.0.1)" if args.container else ""
+        print(f"The course is open at {url}{where}")
+        print(f"Profile: {profile}. Start page: {page.name}. JupyterLab's log: {log_path}. Stop with Ctrl+C.")
+        try:
+            return server.wait()
+        except KeyboardInterrupt:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+            print("JupyterLab stopped.")
+            return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
