@@ -9,3 +9,16 @@ import tempfile
 
 os.environ.setdefault("CNNLIB_PROFILE", "ci")
 os.environ.setdefault("CNNLIB_RESULTS_DIR", tempfile.mkdtemp(prefix="cnnlib-results-"))
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _network_state_is_per_test():
+    """cnnlib.data remembers a failed download for the session; each test starts without that memory."""
+    from cnnlib import data
+
+    data.forget_network_failure()
+    yield
+    data.forget_network_failure()

@@ -1,21 +1,60 @@
-"""Downloads through Keras's own `get_file` (checksum, cache, progress bar), offline-safe.
+"""Downloads into Keras's cache (checksum, progress bar), offline-safe and firewall-aware.
 
-Keras's `get_file` sets no timeout of its own, so behind a firewall a download can hang. `fetch`
-first uses the cache when the file is there, then checks in a few seconds that the server can be
-reached at all, and downloads with a socket timeout. When the file cannot be had it raises
-`OfflineError` with one sentence that says what is missing and how to provide it.
+Keras's `get_file` sets no timeout of its own, switches to /tmp/.keras when the cache folder is
+read-only (so a pre-seeded, read-only lab cache would be ignored) and deletes a cached file whose
+checksum fails while it tries to download it again. `fetch` therefore:
+
+- looks for the file itself, in $KERAS_HOME (or ~/.keras) and in Keras's /tmp/.keras fallback,
+  checks its checksum itself and returns it as it is: a read-only cache works;
+- with ``CNNLIB_OFFLINE=1`` never touches the network, also when a cached file fails its checksum
+  (the file is left in place and one sentence says what to do);
+- checks in a few seconds that the server, or the HTTP(S) proxy in front of it, can be reached,
+  and downloads with a socket timeout;
+- remembers a failure for lack of network, so the next download in the same session fails at
+  once instead of waiting again; the seconds spent waiting are kept in `network_wait_seconds()`
+  so that a run's recorded time leaves them out.
+
+When a file cannot be had it raises `OfflineError` with one sentence saying what is missing and
+how to provide it.
 """
 import contextlib
+import hashlib
 import os
 import pathlib
 import socket
+import tempfile
+import time
+import urllib.error
 import urllib.parse
+import urllib.request
 
 OFFLINE_VARIABLE = "CNNLIB_OFFLINE"
+
+# Set once a probe or a download failed for lack of network: later downloads fail at once.
+_network_failure = None
+# Seconds spent waiting on the network before a failure (excluded from recorded run times).
+_waited = 0.0
 
 
 class OfflineError(RuntimeError):
     """A file the course wanted could not be downloaded (no network, firewall, server down)."""
+
+
+def network_wait_seconds():
+    """Total seconds this session spent waiting on the network before a download failed."""
+    return _waited
+
+
+def forget_network_failure():
+    """Try the network again at the next download (after a failed one, downloads fail at once)."""
+    global _network_failure
+    _network_failure = None
+
+
+def _note_network_failure(reason, seconds):
+    global _network_failure, _waited
+    _network_failure = reason
+    _waited += seconds
 
 
 def keras_cache_dir():
@@ -25,36 +64,121 @@ def keras_cache_dir():
     home = pathlib.Path(os.path.expanduser("~")) / ".keras"
     if os.access(home.parent, os.W_OK):
         return home
-    return pathlib.Path("/tmp/.keras")
+    return _keras_tmp_dir()
+
+
+def _keras_tmp_dir():
+    """Where Keras's own get_file goes when the cache folder is read-only."""
+    return pathlib.Path("/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()) / ".keras"
+
+
+def cache_dirs():
+    """The folders a cached file may be in: Keras's cache folder, then Keras's /tmp fallback."""
+    folders = [keras_cache_dir()]
+    if _keras_tmp_dir() != folders[0]:
+        folders.append(_keras_tmp_dir())
+    return folders
+
+
+def download_dir():
+    """Where a download goes: Keras's cache folder when writable, else Keras's own /tmp fallback."""
+    preferred = keras_cache_dir()
+    return preferred if os.access(preferred, os.W_OK) else _keras_tmp_dir()
+
+
+def find_cached(fname, cache_subdir="datasets"):
+    """The first cached copy of `fname` (see `cache_dirs`), or None."""
+    for folder in cache_dirs():
+        path = folder / cache_subdir / fname
+        if path.is_file():
+            return path
+    return None
+
+
+def hash_algorithm(file_hash):
+    """Keras's rule: a 64-character hash is SHA-256, anything else MD5."""
+    return "sha256" if len(file_hash) == 64 else "md5"
+
+
+def file_digest(path, algorithm="sha256"):
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def matches(path, file_hash):
+    """True when `path`'s checksum is `file_hash` (or no checksum is known)."""
+    return file_hash is None or file_digest(path, hash_algorithm(file_hash)) == file_hash.lower()
 
 
 def forced_offline():
     return os.environ.get(OFFLINE_VARIABLE, "").strip().lower() not in ("", "0", "false", "no")
 
 
+def probe_address(url):
+    """(host, port) a download of `url` first connects to: the HTTP(S) proxy if one applies, else the server."""
+    parts = urllib.parse.urlparse(url)
+    host = parts.hostname
+    proxies = urllib.request.getproxies()  # https_proxy, HTTPS_PROXY, http_proxy, … from the environment
+    proxy = proxies.get(parts.scheme)
+    if proxy and host and not urllib.request.proxy_bypass(host):  # proxy_bypass reads no_proxy
+        proxy_parts = urllib.parse.urlparse(proxy if "://" in proxy else f"http://{proxy}")
+        default = 443 if proxy_parts.scheme == "https" else 80
+        return proxy_parts.hostname, proxy_parts.port or default
+    return host, parts.port or (443 if parts.scheme == "https" else 80)
+
+
 def can_reach(url, timeout=3.0):
-    """True when a TCP connection to the URL's host opens within `timeout` seconds."""
+    """True when a TCP connection to the URL's host (or to its proxy) opens within `timeout` seconds."""
     if forced_offline():
         return False
-    parts = urllib.parse.urlparse(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        with socket.create_connection((parts.hostname, port), timeout=timeout):
+        with socket.create_connection(probe_address(url), timeout=timeout):
             return True
-    except OSError:
+    except (OSError, ValueError):
         return False
+
+
+def _offline_reason():
+    if forced_offline():
+        return f"{OFFLINE_VARIABLE} is set"
+    return _network_failure or "the network is unreachable"
 
 
 def ensure_downloadable(fname, origin, cached):
     """Raise `OfflineError` unless `cached` exists or the server of `origin` answers within seconds."""
-    if cached.exists():
+    if pathlib.Path(cached).exists():
         return
+    _require_network(fname, origin, cached)
+
+
+def _require_network(fname, origin, cached):
+    """Raise `OfflineError` unless the server of `origin` (or its proxy) answers within seconds."""
+    hint = (
+        f"to work offline, copy the file to {cached} "
+        f"(or set KERAS_HOME to a folder holding {pathlib.Path(cached).parent.name}/{fname})."
+    )
+    if forced_offline() or _network_failure:
+        raise OfflineError(f"Could not download {fname} from {origin} ({_offline_reason()}); {hint}")
+    start = time.perf_counter()
     if not can_reach(origin):
-        why = f"{OFFLINE_VARIABLE} is set" if forced_offline() else "the network is unreachable"
-        raise OfflineError(
-            f"Could not download {fname} from {origin} ({why}); to work offline, copy the file "
-            f"to {cached} (or set KERAS_HOME to a folder holding {cached.parent.name}/{fname})."
-        )
+        _note_network_failure("the network was unreachable at the previous download", time.perf_counter() - start)
+        raise OfflineError(f"Could not download {fname} from {origin} (the network is unreachable); {hint}")
+
+
+def _is_network_error(error):
+    """True for failures that mean "no network" (not a bad checksum or a full disk)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, socket.gaierror)):
+            return True
+        if "URL fetch failure" in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 @contextlib.contextmanager
@@ -63,9 +187,12 @@ def download_timeout(fname, cached, timeout):
     any failure into an `OfflineError` that says where to put the file."""
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(timeout)
+    start = time.perf_counter()
     try:
         yield
     except Exception as error:  # urllib, SSL and checksum failures all end the same way for a learner
+        if _is_network_error(error):
+            _note_network_failure("a download failed for lack of network a moment ago", time.perf_counter() - start)
         raise OfflineError(
             f"Getting {fname} failed ({type(error).__name__}: {error}); "
             f"copy the file to {cached} to work offline."
@@ -77,15 +204,60 @@ def download_timeout(fname, cached, timeout):
 def fetch(fname, origin, file_hash=None, cache_subdir="datasets", extract=False, timeout=30.0):
     """Return the local path of `fname`, downloading it from `origin` into Keras's cache if needed.
 
+    A cached copy that passes its checksum is used as it is, wherever it is (a read-only cache is
+    fine). With `extract=True` the archive is unpacked (see `extract_archive`) and its folder returned.
     Raises `OfflineError` (one clear sentence) when it is neither cached nor downloadable.
     """
     import keras
 
-    cached = keras_cache_dir() / cache_subdir / fname
-    ensure_downloadable(fname, origin, cached)
-    with download_timeout(fname, cached, timeout):
-        print(f"Getting {fname} (cached in {cached.parent})")
-        return keras.utils.get_file(
-            fname, origin=origin, file_hash=file_hash, cache_subdir=cache_subdir,
-            cache_dir=str(keras_cache_dir()), extract=extract,
-        )
+    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    cached = find_cached(fname, cache_subdir)
+    if cached is not None and matches(cached, file_hash):
+        path = cached
+    else:
+        if cached is not None and (forced_offline() or _network_failure):
+            raise OfflineError(
+                f"The cached {cached} fails its {hash_algorithm(file_hash)} checksum (a damaged or "
+                f"different file) and it cannot be downloaded again ({_offline_reason()}); it was left "
+                f"in place: replace it with a good copy, or unset {OFFLINE_VARIABLE} to download it."
+            )
+        target = download_dir() / cache_subdir / fname
+        _require_network(fname, origin, keras_cache_dir() / cache_subdir / fname)
+        with download_timeout(fname, keras_cache_dir() / cache_subdir / fname, timeout):
+            print(f"Getting {fname} (cached in {target.parent})")
+            path = pathlib.Path(keras.utils.get_file(
+                fname, origin=origin, file_hash=file_hash, cache_subdir=cache_subdir,
+                cache_dir=str(download_dir()),
+            ))
+    if extract:
+        return str(extract_archive(path))
+    return str(path)
+
+
+def extract_archive(archive):
+    """Unpack a .zip or .tar archive next to it (as Keras does: <name>_extracted/) and return that folder.
+
+    A folder already unpacked is reused; when the archive's folder is read-only the archive is
+    unpacked into the user's cache folder instead.
+    """
+    import shutil
+
+    from cnnlib.locations import user_cache_dir, writable
+
+    archive = pathlib.Path(archive)
+    name = archive.name[: archive.name.find(".")] if "." in archive.name else archive.name
+    candidates = [archive.parent / f"{name}_extracted", user_cache_dir() / "extracted" / f"{name}_extracted"]
+    for folder in candidates:
+        if (folder / ".cnnlib-complete").exists() or (folder.is_dir() and folder is candidates[0] and any(folder.iterdir())):
+            return folder
+    for folder in candidates:
+        if writable(folder.parent):
+            partial = folder.with_name(folder.name + ".partial")
+            shutil.rmtree(partial, ignore_errors=True)
+            shutil.unpack_archive(str(archive), str(partial))
+            shutil.rmtree(folder, ignore_errors=True)
+            partial.rename(folder)
+            (folder / ".cnnlib-complete").write_text(archive.name + "\n")
+            return folder
+    raise OfflineError(f"Could not unpack {archive}: no writable folder for it (tried {candidates[0]} and {candidates[1]}).")

@@ -7,12 +7,14 @@ precision (on GPUs) float16 probabilities would be too coarse for the loss.
 import keras
 from keras import layers
 
+from cnnlib.validation import check_shape
+
 MNIST_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
 
 
 def _check_input_shape(input_shape):
-    input_shape = tuple(input_shape)
+    input_shape = check_shape(input_shape, "input_shape")
     if len(input_shape) != 3 or input_shape[-1] != 1 or min(input_shape[:2]) < 28:
         raise ValueError(
             f"input_shape must be (height, width, 1) with height and width at least 28, got {input_shape}"
@@ -92,7 +94,7 @@ def mlp_baseline(input_shape=MNIST_SHAPE, hidden=(300, 100)):
 
     Its 266,610 parameters outnumber both LeNets' (about 62,000 and 260,000).
     """
-    input_shape = tuple(input_shape)
+    input_shape = check_shape(input_shape, "input_shape")
     if len(input_shape) != 3:
         raise ValueError(f"input_shape must be (height, width, channels), got {input_shape}")
     if not hidden or any(int(units) < 1 for units in hidden):

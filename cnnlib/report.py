@@ -1,15 +1,21 @@
 """Regenerate the README's tables from results/<profile>/<notebook>.json and results/benchmark/.
 
-    python -m cnnlib.report            # rewrite the tables in README.md
-    python -m cnnlib.report --check    # exit 1 if README.md is out of date
+    python -m cnnlib.report                          # rewrite the tables in README.md
+    python -m cnnlib.report --check                  # exit 1 if README.md is out of date
+    python -m cnnlib.report refresh --profile lite   # rerun the notebooks into results/, then the tables
+
+A learner's run writes to my_results/ (ignored by git); only `refresh` (or running the notebooks
+with CNNLIB_RESULTS_DIR=results by hand) changes the committed results/.
 
 The tables live between `<!-- NAME:start -->` / `<!-- NAME:end -->` markers, NAME being
 notebooks, benchmark or results; nothing outside them is touched.
 """
 import argparse
 import json
+import os
 import pathlib
 import re
+import subprocess
 import sys
 
 from cnnlib.profiles import PROFILES
@@ -108,7 +114,37 @@ def render(readme_text, results_dir):
     return _replace(text, "results", results_table(results))
 
 
+def refresh(profiles, notebooks=(), results_dir=None):
+    """Run the notebooks (all, or those named) in each profile with their results going to the
+    committed results/ folder; return pytest's exit code (0 when every notebook passed)."""
+    results_dir = pathlib.Path(results_dir or ROOT / "results")
+    paths = [str(ROOT / "notebooks" / (name if name.endswith(".ipynb") else name + ".ipynb")) for name in notebooks]
+    for profile in profiles:
+        env = dict(os.environ, CNNLIB_PROFILE=profile, CNNLIB_RESULTS_DIR=str(results_dir))
+        print(f"Running the notebooks in the {profile} profile; results go to {results_dir}")
+        code = subprocess.call([sys.executable, "-m", "pytest", *(paths or [str(ROOT / "notebooks")]), "-q"], cwd=ROOT, env=env)
+        if code:
+            print(f"The {profile} run failed (pytest exit code {code}); README.md left as it was.")
+            return code
+    return 0
+
+
+def refresh_main(argv):
+    parser = argparse.ArgumentParser(
+        prog="python -m cnnlib.report refresh",
+        description="Maintainers: rerun the notebooks into the committed results/ and rewrite README.md's tables.",
+    )
+    parser.add_argument("--profile", action="append", choices=list(PROFILES), help="repeat for several; default lite")
+    parser.add_argument("notebooks", nargs="*", help="notebook stems (default: all)")
+    args = parser.parse_args(argv)
+    code = refresh(args.profile or ["lite"], args.notebooks)
+    return code or main([])
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["refresh"]:
+        return refresh_main(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=pathlib.Path, default=ROOT / "results")
     parser.add_argument("--readme", type=pathlib.Path, default=ROOT / "README.md")

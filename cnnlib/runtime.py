@@ -4,17 +4,32 @@ import json
 import os
 import pathlib
 import platform
+import re
+import sys
 import time
 
+from cnnlib import locations
+from cnnlib.locations import RESULTS_VARIABLE, course_root  # noqa: F401  (course_root: public here too)
 from cnnlib.profiles import PROFILES, choose_profile
+from cnnlib.quiet import install as _quiet_tensorflow_import
+from cnnlib.quiet import quiet_stderr
+from cnnlib.validation import check_seed
 
-RESULTS_VARIABLE = "CNNLIB_RESULTS_DIR"
+# `import cnnlib` imports this module: from then on, the first `import tensorflow` (also the one
+# inside a later `import keras`) keeps TensorFlow's C++ start-up lines out of the notebook.
+_quiet_tensorflow_import()
+
+NOTEBOOK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*")
+# Matplotlib back-ends that draw into files only: a figure made under one never shows on screen.
+NON_INTERACTIVE_BACKENDS = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}
+_warned_about_figures = False
 
 
 def _gpus():
-    import tensorflow as tf
+    with quiet_stderr():  # TensorFlow's C++ start-up lines and CPU-only CUDA probe errors
+        import tensorflow as tf
 
-    return tf.config.list_physical_devices("GPU")
+        return tf.config.list_physical_devices("GPU")
 
 
 def _configure_gpus(gpus, mixed_precision):
@@ -48,23 +63,20 @@ def _configure_gpus(gpus, mixed_precision):
     return "GPU: " + ", ".join(names), use_mixed
 
 
-def course_root():
-    """The course folder (holding notebooks/ and cnnlib/) above the working directory, or None."""
-    here = pathlib.Path.cwd().resolve()
-    for folder in (here, *here.parents):
-        if (folder / "notebooks").is_dir() and (folder / "cnnlib").is_dir():
-            return folder
-    return None
-
-
 def find_results_dir():
-    """Where results/<notebook>.json go: $CNNLIB_RESULTS_DIR, else the course's results/ folder.
+    """Where <notebook>.json goes: $CNNLIB_RESULTS_DIR, else my_results/ (ignored by git).
 
     A relative $CNNLIB_RESULTS_DIR is taken from the course folder, not from the notebook's own
-    folder (where Jupyter runs the kernel), so `CNNLIB_RESULTS_DIR=results` means the same everywhere.
+    folder (where Jupyter runs the kernel), so `CNNLIB_RESULTS_DIR=results` — the maintainer's way
+    to refresh the committed results/ — means the same everywhere.
     """
-    base = course_root() or pathlib.Path.cwd()
-    return base / os.environ.get(RESULTS_VARIABLE, "results")
+    return locations.requested_results_dir()
+
+
+def _network_waits():
+    from cnnlib.data import network_wait_seconds
+
+    return network_wait_seconds()
 
 
 class Run:
@@ -79,7 +91,10 @@ class Run:
         self.mixed_precision = mixed_precision
         self.seed = seed
         self.seconds = 0.0
+        self.results_dir = None  # chosen by setup: where record() writes
+        self.results_path = None  # the file the last record() wrote
         self._started = time.perf_counter()
+        self._waits_at_start = _network_waits()
 
     @property
     def on_gpu(self):
@@ -87,32 +102,39 @@ class Run:
 
     @contextlib.contextmanager
     def timer(self):
-        """Time a block of the notebook's main work; `record` reports the sum of all blocks."""
-        start = time.perf_counter()
+        """Time a block of the notebook's main work; `record` reports the sum of all blocks.
+
+        Time spent waiting on a network that then failed (a firewall) is left out.
+        """
+        start, waited = time.perf_counter(), _network_waits()
         try:
             yield
         finally:
-            self.seconds += time.perf_counter() - start
+            self.seconds += max(0.0, time.perf_counter() - start - (_network_waits() - waited))
 
     def record(self, metrics, data_source, **extra):
-        """Write results/<notebook>.json (and a copy under results/<profile>/) and return its path.
+        """Write <notebook>.json (and a copy under <profile>/) to the results folder; print where.
 
         `metrics` is a dict of headline numbers; `data_source` says what data was actually used.
-        `seconds` is the sum of the `timer()` blocks (or the time since `setup` if none was used);
-        `notebook_seconds` is the whole run since `setup`.
+        `seconds` is the sum of the `timer()` blocks (or the time since `setup` if none was used),
+        without time spent waiting on a network that failed; `notebook_seconds` is the whole run.
+        Returns None (the path is in `run.results_path`). A folder that cannot be written to is
+        replaced, with one sentence, by the user's cache folder: a finished run is never lost.
         """
         if not isinstance(metrics, dict):
             raise ValueError(f"metrics must be a dict of headline numbers, got {type(metrics).__name__}")
         import keras
         import tensorflow as tf
 
-        seconds = self.seconds if self.seconds else time.perf_counter() - self._started
+        now = time.perf_counter()
+        waited = _network_waits() - self._waits_at_start
+        seconds = self.seconds if self.seconds else max(0.0, now - self._started - waited)
         result = {
             "notebook": self.notebook,
             "profile": self.profile,
             "device": self.device,
             "seconds": round(seconds, 1),
-            "notebook_seconds": round(time.perf_counter() - self._started, 1),
+            "notebook_seconds": round(now - self._started, 1),
             "data_source": data_source,
             "metrics": metrics,
             **extra,
@@ -120,13 +142,28 @@ class Run:
             "keras": keras.__version__,
             "recorded": time.strftime("%Y-%m-%d %H:%M:%S"),
         }
-        folder = find_results_dir()
         text = json.dumps(result, indent=2, default=_plain) + "\n"
-        for path in (folder / f"{self.notebook}.json", folder / self.profile / f"{self.notebook}.json"):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-        print(f"Recorded {self.notebook} ({self.profile} profile, {seconds:.1f} s) in {folder / self.notebook}.json")
-        return folder / f"{self.notebook}.json"
+        folder = self.results_dir or find_results_dir()
+        try:
+            path = _write_results(folder, self.notebook, self.profile, text)
+        except OSError as error:
+            fallback = locations.user_cache_dir() / "results"
+            print(
+                f"⚠ Could not write the results to {folder} ({locations.why_not_writable(folder)}: "
+                f"{type(error).__name__}); writing them to {fallback} instead."
+            )
+            path = _write_results(fallback, self.notebook, self.profile, text)
+        self.results_path = path
+        print(f"Recorded {self.notebook} ({self.profile} profile, {seconds:.1f} s) in {path}")
+        return None
+
+
+def _write_results(folder, notebook, profile, text):
+    folder = pathlib.Path(folder)
+    for path in (folder / f"{notebook}.json", folder / profile / f"{notebook}.json"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return folder / f"{notebook}.json"
 
 
 def _plain(value):
@@ -138,30 +175,82 @@ def _plain(value):
     raise TypeError(f"cannot store {type(value).__name__} in a results file")
 
 
-def setup(notebook, seed=42, mixed_precision="auto"):
+def check_notebook_name(notebook):
+    """A notebook's file stem such as "05_lenet5_mnist": letters, digits, "_" and "-", no folders."""
+    if not isinstance(notebook, str) or not NOTEBOOK_NAME.fullmatch(notebook):
+        raise ValueError(
+            f"notebook must be the notebook's file stem, such as '05_lenet5_mnist' (letters, digits, "
+            f"'_' and '-', no folders), got {notebook!r}"
+        )
+    return notebook
+
+
+def _in_ipython_kernel():
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    return shell is not None and type(shell).__name__ != "TerminalInteractiveShell"
+
+
+def warn_if_figures_will_not_show():
+    """Say once when Matplotlib draws into files only (e.g. Agg in a script): figures will not appear."""
+    global _warned_about_figures
+    if _warned_about_figures or "matplotlib" not in sys.modules or _in_ipython_kernel():
+        return False  # notebooks (inline back-end, nbval, nbclient) show their figures
+    import matplotlib
+
+    backend = str(matplotlib.get_backend()).lower()
+    if backend.replace("module://", "") not in NON_INTERACTIVE_BACKENDS:
+        return False
+    _warned_about_figures = True
+    print(
+        f"Note: Matplotlib's back-end is {backend!r}, which draws into files only: the figures of this run "
+        f"will not show (run the notebook in Jupyter, or set MPLBACKEND to an interactive back-end)."
+    )
+    return True
+
+
+def setup(notebook, seed=42, mixed_precision="auto", deterministic=True):
     """Seed Python, NumPy and TensorFlow; choose the profile; set up and report the device.
 
     `notebook` is the notebook's file stem (e.g. "05_lenet5_mnist"): results are recorded
     under that name. `mixed_precision` is "auto" (on for GPUs with tensor cores), True or False.
+    `deterministic=True` asks TensorFlow for deterministic ops, so that a rerun with the same seed
+    gives the same numbers.
     """
-    if not isinstance(notebook, str) or not notebook:
-        raise ValueError(f"notebook must be the notebook's file stem, got {notebook!r}")
+    check_notebook_name(notebook)
+    check_seed(seed)
     if mixed_precision not in ("auto", True, False):
         raise ValueError(f"mixed_precision must be 'auto', True or False, got {mixed_precision!r}")
+    if deterministic not in (True, False):
+        raise ValueError(f"deterministic must be True or False, got {deterministic!r}")
+    gpus = _gpus()
     import keras
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)  # seeds Python's random, NumPy and TensorFlow together
-    gpus = _gpus()
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+    else:
+        tf.config.experimental.disable_op_determinism()
     device, mixed = _configure_gpus(gpus, mixed_precision)
     profile, reason = choose_profile(has_gpu=bool(gpus))
     run = Run(notebook, profile, reason, device, mixed, seed)
+    requested = find_results_dir()
+    run.results_dir = locations.usable_folder(requested, "results", "results")
+    if locations.is_tracked_results(run.results_dir):
+        where = f"{run.results_dir} (the course's committed results: a maintainer run)"
+    elif run.results_dir == requested and not os.environ.get(RESULTS_VARIABLE) and course_root():
+        where = f"{run.results_dir} (not tracked by git)"
+    else:
+        where = str(run.results_dir)
     print(
         f"Profile: {profile} ({reason}; override with CNNLIB_PROFILE=ci|lite|full)\n"
         f"TensorFlow {tf.__version__}, Keras {keras.__version__} (backend: {keras.backend.backend()})\n"
         f"Device: {device}; mixed precision {'on' if mixed else 'off'}\n"
-        f"Seed: {seed}"
+        f"Seed: {seed}{' (deterministic ops)' if deterministic else ''}\n"
+        f"Results go to {where}"
     )
     if keras.backend.backend() != "tensorflow":
         print("Note: this course is written for the TensorFlow backend; unset KERAS_BACKEND to use it.")
+    warn_if_figures_will_not_show()
     return run

