@@ -1,0 +1,151 @@
+"""Exercises of notebook 01: reference solutions pass, typical mistakes get their hint, stubs wait."""
+import numpy as np
+import pytest
+
+from cnnlib import labs
+from cnnlib.labs import ex01
+
+IDS = ["01.batch_shape", "01.dense_params", "01.rgb_to_gray", "01.block_average",
+       "01.correlation_distance", "01.dense_memory"]
+
+
+def test_notebook_01_has_four_to_six_exercises_of_mixed_kinds():
+    mine = {i: labs.REGISTRY[i] for i in labs.REGISTRY if i.startswith("01.")}
+    assert sorted(mine) == sorted(IDS)
+    assert len({item.kind for item in mine.values()}) >= 3
+    assert {"warm-up", "core", "stretch"} <= {item.difficulty for item in mine.values()}
+
+
+def raises_stub():
+    raise NotImplementedError
+
+
+@pytest.mark.parametrize("exercise_id, stub", [
+    ("01.batch_shape", (None, None)), ("01.dense_params", None),
+    ("01.rgb_to_gray", lambda image: raises_stub()), ("01.block_average", lambda x, k: raises_stub()),
+    ("01.correlation_distance", None), ("01.dense_memory", None),
+])
+def test_stub_is_not_attempted_yet(exercise_id, stub, capsys):
+    assert labs.check(exercise_id, stub) is False
+    assert "not attempted yet" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ 01.batch_shape
+def test_batch_shape_right():
+    assert labs.check("01.batch_shape", ((64, 224, 224, 3), 64 * 224 * 224 * 3 * 4 / 1e6))
+    assert labs.check("01.batch_shape", ([64, 224, 224, 3], 38.5))   # rounded is fine
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (((64, 3, 224, 224), 38.5), "channels last"),
+    (((64, 224, 224), 38.5), "channel axis is missing"),
+    (((224, 224, 3), 38.5), "batch axis is missing"),
+    (((64, 224, 224, 3), 64 * 224 * 224 * 3 / 1e6), "uint8"),
+    (((64, 224, 224, 3), 64 * 224 * 224 * 3 * 4 / 2**20), "MiB"),
+    (((64, 224, 224, 3), 64 * 224 * 224 * 4 / 1e6), "channels were forgotten"),
+])
+def test_batch_shape_wrong(answer, hint):
+    with pytest.raises(AssertionError, match=hint):
+        labs.check("01.batch_shape", answer)
+
+
+# ------------------------------------------------------------------ 01.dense_params
+def test_dense_params_right_and_matches_keras():
+    import keras
+
+    layer = keras.layers.Dense(128)
+    layer.build((None, 32 * 32 * 3))
+    assert labs.check("01.dense_params", layer.count_params())
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (32 * 32 * 3 * 128, "biases are missing"),
+    (32 * 32 * 128 + 128, "colour channels are missing"),
+    (32 * 32 * 128, "both the channels"),
+    (32 * 32 * 3 * 129, "one bias per neuron"),
+])
+def test_dense_params_wrong(answer, hint):
+    with pytest.raises(AssertionError, match=hint):
+        labs.check("01.dense_params", answer)
+
+
+# ------------------------------------------------------------------ 01.rgb_to_gray
+def test_rgb_to_gray_right():
+    assert labs.check("01.rgb_to_gray", lambda image: image @ np.array([0.2125, 0.7154, 0.0721]))
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda image: image.mean(axis=-1), "plain average"),
+    (lambda image: image @ np.array([0.299, 0.587, 0.114]), "ITU-R 601"),
+    (lambda image: image @ np.array([0.0721, 0.7154, 0.2125]), "reverse order"),
+    (lambda image: (image @ np.array([0.2125, 0.7154, 0.0721]))[..., None], "no channel axis"),
+    (lambda image: np.tensordot(np.ones(image.shape[0]), image, axes=(0, 0)), "rows axis"),
+])
+def test_rgb_to_gray_wrong(wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        labs.check("01.rgb_to_gray", wrong)
+
+
+def test_rgb_to_gray_crash_names_the_input():
+    with pytest.raises(AssertionError, match="raised ZeroDivisionError.*on a random"):
+        labs.check("01.rgb_to_gray", lambda image: 1 / 0)
+
+
+# ------------------------------------------------------------------ 01.block_average
+def reshape_mean(x, k):
+    h, w, c = x.shape
+    return x.reshape(h // k, k, w // k, k, c).mean(axis=(1, 3))
+
+
+def test_block_average_right():
+    assert labs.check("01.block_average", reshape_mean)
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda x, k: reshape_mean(x, k) * k * k, "block sum"),
+    (lambda x, k: x[::k, ::k], "subsampling"),
+    (lambda x, k: x.reshape(x.shape[0] // k, k, x.shape[1] // k, k, -1).max(axis=(1, 3)),
+     "max pooling"),
+    (lambda x, k: reshape_mean(x, k).mean(axis=-1), "channel axis is missing"),
+    (lambda x, k: x.reshape(x.shape[0] // k, k, *x.shape[1:]).mean(axis=1), "rows only"),
+])
+def test_block_average_wrong(wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        labs.check("01.block_average", wrong)
+
+
+# ------------------------------------------------------------------ 01.correlation_distance
+def test_correlation_distance_right_and_differs_from_the_astronaut():
+    from cnnlib.images import photo, to_gray
+
+    coffee = to_gray(photo("coffee"))
+    right = ex01.first_distance_below(coffee, 0.5, axis=1)
+    assert labs.check("01.correlation_distance", right)
+    down = ex01.first_distance_below(coffee, 0.5, axis=0)
+    astronaut = ex01.first_distance_below(to_gray(photo("astronaut")), 0.5, axis=1)
+    assert len({right, right - 1, down, astronaut}) == 4   # each mistake is recognisable
+    with pytest.raises(AssertionError, match="vertical distance"):
+        labs.check("01.correlation_distance", down)
+    with pytest.raises(AssertionError, match="astronaut's distance"):
+        labs.check("01.correlation_distance", astronaut)
+    with pytest.raises(AssertionError, match="off by one"):
+        labs.check("01.correlation_distance", right - 1)
+
+
+# ------------------------------------------------------------------ 01.dense_memory
+def test_dense_memory_right_and_is_the_boundary():
+    side = ex01.largest_side(16e9)
+    n, m = 3 * side**2, 3 * (side + 1) ** 2
+    assert (n * n + n) * 4 <= 16e9 < (m * m + m) * 4
+    assert labs.check("01.dense_memory", side)
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (ex01.largest_side(16e9, channels=1), "colour channels were forgotten"),
+    (ex01.largest_side(16 * 2**30), "GiB"),
+    (ex01.largest_side(16e9, bytes_per_number=1), "4 bytes"),
+    (ex01.largest_side(16e9) + 1, "round down"),
+])
+def test_dense_memory_wrong(answer, hint):
+    with pytest.raises(AssertionError, match=hint):
+        labs.check("01.dense_memory", answer)
