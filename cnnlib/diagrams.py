@@ -211,3 +211,31 @@ def draw_model(model, ax=None, title=None, max_layers=None, per_row=None):
     ax.set_title(f"{heading} — {len(model.layers)} layers, {total_all:,} parameters", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def show_feature_maps(maps, title=None, ncols=8, vmin=-1.0, vmax=1.0, cmap="RdBu_r", size=1.1):
+    """Every map of one stage, (H, W, K), on ONE shared colour scale with a colour bar.
+
+    A separate scale per map stretches a map of near-constant values into full contrast and makes
+    maps impossible to compare; one scale (by default ±1, the range of tanh) shows which maps are
+    active and which are not. Returns the figure.
+    """
+    import numpy as np
+
+    maps = np.asarray(maps)
+    if maps.ndim != 3:
+        raise ValueError(f"maps must have shape (height, width, maps), got {maps.shape}")
+    count = maps.shape[-1]
+    ncols = min(ncols, count)
+    nrows = math.ceil(count / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols + 0.9, size * nrows + 0.5),
+                             squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k < count:
+            image = ax.imshow(maps[:, :, k], cmap=cmap, vmin=vmin, vmax=vmax)
+            ax.set_title(str(k), fontsize=7, pad=2)
+    fig.colorbar(image, ax=axes, fraction=0.03, pad=0.02, shrink=0.9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
