@@ -1,0 +1,87 @@
+"""Several devices and several machines, rehearsed on one CPU (issue: rehearse the GPU paths).
+
+Both run in fresh processes: splitting the CPU into logical devices, and TF_CONFIG, must be in
+place before TensorFlow starts, which in the test process it already has.
+"""
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.rehearsal
+
+TWO_REPLICAS = textwrap.dedent('''
+    import numpy as np
+    from cnnlib import distributed, transfer
+
+    devices = distributed.split_cpu(2)
+    strategy = transfer.distribution_strategy()
+    assert strategy.num_replicas_in_sync == 2, (devices, strategy)
+    batch = transfer.global_batch_size(4, strategy)
+    assert batch == 8, batch
+    data = transfer.stand_in_digits(32, batch, images_per_class=16)
+    with strategy.scope():
+        base, source = transfer.load_vgg16(include_top=False, input_shape=(32, 32, 3))
+        model = transfer.transfer_model(base, hidden_units=16)
+        transfer.freeze_base(base)
+        transfer.compile_binary(model, learning_rate=1e-3)
+    model.fit(data.train, epochs=1, steps_per_epoch=2, verbose=0)          # phase 1
+    with strategy.scope():
+        transfer.unfreeze_last_block(base)
+        transfer.compile_binary(model, learning_rate=1e-5)
+    model.fit(data.train, epochs=1, steps_per_epoch=2, verbose=0)          # phase 2
+    trained = [v for v in model.trainable_variables]
+    assert any(v.name.startswith("block5") or "block5" in v.path for v in trained)
+    out_of_sync = [v.path for v in trained
+                   if not all(np.array_equal(v.values[0].numpy(), other.numpy()) for other in v.values[1:])]
+    assert len(trained[0].values) == 2 and not out_of_sync, out_of_sync
+    print("REPLICAS", strategy.num_replicas_in_sync, "VARIABLES", len(trained))
+''')
+
+
+def _environment(**extra):
+    return {**os.environ, "CNNLIB_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "2", **extra}
+
+
+def test_two_replicas_train_both_phases_in_sync():
+    finished = subprocess.run([sys.executable, "-c", TWO_REPLICAS], capture_output=True, text=True,
+                              env=_environment(), cwd=ROOT, timeout=600)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert "REPLICAS 2" in finished.stdout
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_two_workers_train_and_only_the_chief_writes(tmp_path):
+    workers = [f"localhost:{port}" for port in _free_ports(2)]
+    out = tmp_path / "out"
+    processes = []
+    for index in range(2):
+        config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "cnnlib.distributed", str(out), "--steps", "2"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+            env=_environment(TF_CONFIG=config),
+        ))
+    results = [p.communicate(timeout=600) for p in processes]
+    for process, (stdout, stderr) in zip(processes, results):
+        assert process.returncode == 0, stderr[-3000:]
+        assert "2 replicas in sync, global batch 8" in stdout
+    assert sorted(p.name for p in out.iterdir()) == ["head.weights.h5", "multiworker_result.json"]
+    recorded = json.loads((out / "multiworker_result.json").read_text())
+    assert recorded["workers"] == 2 and recorded["replicas_in_sync"] == 2
+    assert all(loss == loss for loss in recorded["loss"]), "the loss is NaN"
