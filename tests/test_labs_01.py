@@ -149,3 +149,11 @@ def test_dense_memory_right_and_is_the_boundary():
 def test_dense_memory_wrong(answer, hint):
     with pytest.raises(AssertionError, match=hint):
         labs.check("01.dense_memory", answer)
+
+
+def test_the_exercise_texts_numbers():
+    from cnnlib.images import photo
+
+    assert photo("coffee").shape[:2] == (400, 600)            # exercise 1.5 says 400 × 600
+    bt709, skimage_weights = np.array([0.2126, 0.7152, 0.0722]), np.array([0.2125, 0.7154, 0.0721])
+    assert np.abs(bt709 - skimage_weights).max() <= 0.0002 + 1e-12   # exercise 1.3's "within"

@@ -68,7 +68,7 @@ def check_dense_params(answer):
 
 @exercise("01.rgb_to_gray", "colour to grey from scratch", "implement", "core")
 def check_rgb_to_gray(rgb_to_gray):
-    """`rgb_to_gray(image)`: (H, W, 3) floats → (H, W), Y = 0.2125 R + 0.7154 G + 0.0721 B."""
+    """`rgb_to_gray(image)`: (H, W, 3) → (H, W), Y = 0.2125 R + 0.7154 G + 0.0721 B (skimage)."""
     random = rng(1)
     weights = np.array([0.2125, 0.7154, 0.0721])
     for shape in [(4, 5, 3), (7, 2, 3), (1, 1, 3), (16, 9, 3), (6, 6, 3)]:
