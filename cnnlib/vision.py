@@ -66,7 +66,8 @@ def neighbour_correlation(image, distance, axis):
         raise ValueError(f"image must be a 2-D grey image, got shape {image.shape}")
     n = image.shape[axis]
     if not 1 <= distance < n:
-        raise ValueError(f"distance must be between 1 and {n - 1} along axis {axis}, got {distance}")
+        raise ValueError(f"distance must be between 1 and {n - 1} along axis {axis}, "
+                         f"got {distance}")
     first = np.take(image, range(0, n - distance), axis=axis).ravel()
     second = np.take(image, range(distance, n), axis=axis).ravel()
     return float(np.corrcoef(first, second)[0, 1])

@@ -1,4 +1,4 @@
-"""Exercises of notebook 01: reference solutions pass, typical mistakes get their hint, stubs wait."""
+"""Exercises of notebook 01: solutions pass, typical mistakes get their hint, stubs wait."""
 import numpy as np
 import pytest
 
@@ -22,7 +22,8 @@ def raises_stub():
 
 @pytest.mark.parametrize("exercise_id, stub", [
     ("01.batch_shape", (None, None)), ("01.dense_params", None),
-    ("01.rgb_to_gray", lambda image: raises_stub()), ("01.block_average", lambda x, k: raises_stub()),
+    ("01.rgb_to_gray", lambda image: raises_stub()),
+    ("01.block_average", lambda x, k: raises_stub()),
     ("01.correlation_distance", None), ("01.dense_memory", None),
 ])
 def test_stub_is_not_attempted_yet(exercise_id, stub, capsys):

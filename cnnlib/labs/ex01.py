@@ -102,7 +102,7 @@ def check_block_average(block_average):
         expected = ops.pool2d(x, k, mode="avg")
         h, w, c = expected.shape
         same_array(got, expected, on, hints=[
-            (ops.pool2d(x, k, mode="max"), "that is the block maximum (max pooling); take the mean"),
+            (ops.pool2d(x, k, mode="max"), "that is the block maximum (max pooling); use the mean"),
             (x[::k, ::k], "that keeps one pixel of every block (subsampling); average all k·k"),
             (expected * k * k, "that is the block sum; divide by the k·k pixels of a block"),
             (ops.pool2d(x, (k, 1), (k, 1), mode="avg") if k > 1 else np.zeros(0),
@@ -128,7 +128,7 @@ def first_distance_below(image, level, axis):
 @exercise("01.correlation_distance", "how far apart pixels stop agreeing, on another photo",
           "experiment", "core")
 def check_correlation_distance(answer):
-    """`answer`: smallest horizontal distance at which the grey 'coffee' photo's correlation < 0.5."""
+    """`answer`: smallest horizontal distance with correlation < 0.5 on the grey 'coffee' photo."""
     gray = to_gray(photo(CORRELATION_PHOTO))
     expected = first_distance_below(gray, CORRELATION_LEVEL, axis=1)
     astronaut = to_gray(photo("astronaut"))
@@ -146,7 +146,7 @@ BUDGET_BYTES = 16e9
 
 
 def largest_side(budget, bytes_per_number=4, channels=3):
-    """Largest square side s whose dense layer (n = channels·s² inputs → n neurons) fits `budget`."""
+    """Largest square side s whose dense layer (n = channels·s² inputs → n neurons) fits."""
     side = 1
     while True:
         n = channels * (side + 1) ** 2
