@@ -13,7 +13,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))  # not the generated START_HERE
 
 
 def test_there_are_notebooks_in_teaching_order():

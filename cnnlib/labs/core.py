@@ -72,8 +72,9 @@ def is_stub(answer):
 def check(exercise_id, answer):
     """Check the learner's `answer` to exercise `exercise_id`.
 
-    Prints "✓ …" and returns True when right; prints "… not attempted yet" and returns False for
-    the stub the notebook ships; raises AssertionError that says what is wrong (with a hint) otherwise.
+    Prints "✓ …" when right and "… not attempted yet" for the stub the notebook ships; raises an
+    AssertionError that says what is wrong (with a hint) otherwise. Returns nothing, so a check at
+    the end of a cell adds no Out[…] line.
     """
     if exercise_id not in REGISTRY:
         known = ", ".join(sorted(REGISTRY))
@@ -82,16 +83,15 @@ def check(exercise_id, answer):
     label = f"{item.id} ({item.title})"
     if is_stub(answer):
         print(f"… {label}: not attempted yet")
-        return False
+        return
     try:
         confirmation = item.checker(answer)
     except (NotAttempted, NotImplementedError):
         print(f"… {label}: not attempted yet")
-        return False
+        return
     except Wrong as mistake:
         raise AssertionError(f"✗ {label}: {mistake.explain()}") from None
     print(f"✓ {label}" + (f": {confirmation}" if confirmation else ""))
-    return True
 
 
 # ---------------------------------------------------------------------------------------------
