@@ -156,7 +156,7 @@ def _kernel_text(value):
     """A kernel weight as short text: 1/9 and 0.5 stay readable in a small cell."""
     if np.isclose(value, 1 / 9):
         return "1/9"
-    return f"{value:g}" if float(value).is_integer() else f"{value:.2g}"
+    return f"{value:g}" if float(value).is_integer() else f"{value:.2f}"
 
 
 def show_kernel(ax, kernel, title=None):
