@@ -1,4 +1,4 @@
-"""cnnlib.architectures: the counts notebook 06 states, checked in full (random weights, offline)."""
+"""cnnlib.architectures: the counts notebook 06 states, checked in full (random weights)."""
 import keras
 import numpy as np
 import pytest

@@ -71,7 +71,7 @@ def check_conv1x1(conv1x1):
         got = call(conv1x1, x.copy(), weights.copy(), bias.copy(), on=on)
         expected = _keras_conv1x1(x, weights, bias)
         same_array(got, expected, on, rtol=1e-4, atol=1e-4, hints=[
-            (expected - bias, "the bias is missing: add bias[k] to every pixel of output channel k"),
+            (expected - bias, "the bias is missing: add bias[k] to every pixel of channel k"),
             (np.maximum(expected, 0), "no activation: the exercise asks for the convolution alone"),
             (x @ weights.T + bias if shape[-1] == c_out else np.zeros(0),
              "the weight matrix is transposed: weights[c, k] links input channel c to output k"),
@@ -194,11 +194,12 @@ def check_depth_gradient(first_layer_gradient):
                     "measure the FIRST layer (index 0, next to the input): it is the one whose "
                     "gradient passes through every sigmoid; and keep the activation 'sigmoid'")
     if residual < 1e-2:
-        raise Wrong(f"with skips, your first-layer gradient still shrinks by a factor {residual:.2g}"
-                    f" from depth {DEPTHS[0]} to {DEPTHS[-1]}, like the plain stack's ({plain:.2g})",
+        raise Wrong(f"with skips, your first-layer gradient still shrinks by a factor "
+                    f"{residual:.2g} from depth {DEPTHS[0]} to {DEPTHS[-1]}, like the plain "
+                    f"stack's ({plain:.2g})",
                     "pass `skip` on to the model builder: each layer must add its input back")
-    return (f"plain: ×{plain:.1e} from depth {DEPTHS[0]} to {DEPTHS[-1]}; with skips: ×{residual:.2g}"
-            " (now explain the difference in a sentence)")
+    return (f"plain: ×{plain:.1e} from depth {DEPTHS[0]} to {DEPTHS[-1]}; with skips: "
+            f"×{residual:.2g} (now explain the difference in a sentence)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,7 +224,7 @@ _DENSE_CASES = [(64, (6, 12, 24, 16), 32, 0.5), (64, (6, 12, 32, 32), 32, 0.5),
 
 @exercise("06.densenet_channels", "channel growth through a DenseNet", "implement", "stretch")
 def check_densenet_channels(densenet_channels):
-    """`densenet_channels(c0, block_sizes, growth_rate, compression)` → channels after each block."""
+    """`densenet_channels(c0, block_sizes, growth_rate, compression)` → channels per block end."""
     for c0, sizes, k, theta in _DENSE_CASES:
         on = f"for c0={c0}, block_sizes={sizes}, growth_rate={k}, compression={theta}"
         got = call(densenet_channels, c0, sizes, k, theta, on=on)
