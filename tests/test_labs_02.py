@@ -33,6 +33,12 @@ def stub(*args):
     raise NotImplementedError
 
 
+def passes(exercise_id, answer, capsys):
+    """labs.check prints one ✓ line for a right answer (and returns nothing)."""
+    labs.check(exercise_id, answer)
+    return capsys.readouterr().out.startswith("✓ ")
+
+
 def test_every_exercise_of_notebook_02_is_registered():
     ids = {i for i in labs.EXERCISES if i.startswith("02.")}
     assert ids == {"02.predict_value", "02.conv2d", "02.conv_layer_shape", "02.multichannel",
@@ -51,13 +57,13 @@ def test_every_exercise_of_notebook_02_is_registered():
     ("02.conv_backward", stub),
 ])
 def test_the_stub_is_not_attempted_yet(exercise_id, stub_answer, capsys):
-    assert labs.check(exercise_id, stub_answer) is False
+    labs.check(exercise_id, stub_answer)
     assert "not attempted yet" in capsys.readouterr().out
 
 
 # ------------------------------------------------------------------------------ 02.predict_value
-def test_predict_value_right():
-    assert labs.check("02.predict_value", -71)
+def test_predict_value_right(capsys):
+    assert passes("02.predict_value", -71, capsys)
 
 
 @pytest.mark.parametrize("value, hint", [
@@ -71,8 +77,8 @@ def test_predict_value_wrong(value, hint):
 
 
 # ------------------------------------------------------------------------------------- 02.conv2d
-def test_conv2d_reference_passes():
-    assert labs.check("02.conv2d", loop_conv2d)
+def test_conv2d_reference_passes(capsys):
+    assert passes("02.conv2d", loop_conv2d, capsys)
 
 
 @pytest.mark.parametrize("wrong, hint", [
@@ -93,19 +99,20 @@ def test_conv2d_a_crash_names_the_input():
 
 
 # ---------------------------------------------------------------------------- 02.conv_layer_shape
-def test_conv_layer_shape_right_with_or_without_batch_axis():
-    assert labs.check("02.conv_layer_shape", {"output shape": (28, 28, 8), "parameters": 608})
-    assert labs.check("02.conv_layer_shape", {"output shape": (None, 28, 28, 8), "parameters": 608})
+def test_conv_layer_shape_right_with_or_without_batch_axis(capsys):
+    assert passes("02.conv_layer_shape", {"output shape": (28, 28, 8), "parameters": 608}, capsys)
+    assert passes("02.conv_layer_shape", {"output shape": (None, 28, 28, 8), "parameters": 608},
+                  capsys)
 
 
-def test_conv_layer_shape_agrees_with_keras():
+def test_conv_layer_shape_agrees_with_keras(capsys):
     import keras
 
     layer = keras.layers.Conv2D(ex02.LAYER_FILTERS, ex02.LAYER_KERNEL)
     layer.build((None,) + ex02.LAYER_INPUT)
     shape = tuple(layer.compute_output_shape((None,) + ex02.LAYER_INPUT))[1:]
-    assert labs.check("02.conv_layer_shape", {"output shape": shape,
-                                              "parameters": layer.count_params()})
+    assert passes("02.conv_layer_shape", {"output shape": shape,
+                                          "parameters": layer.count_params()}, capsys)
 
 
 @pytest.mark.parametrize("prediction, hint", [
@@ -127,8 +134,8 @@ def test_conv_layer_shape_wrong_format():
 
 
 # ------------------------------------------------------------------------------- 02.multichannel
-def test_multichannel_reference_passes():
-    assert labs.check("02.multichannel", conv2d_channels)
+def test_multichannel_reference_passes(capsys):
+    assert passes("02.multichannel", conv2d_channels, capsys)
 
 
 @pytest.mark.parametrize("wrong, hint", [
@@ -150,10 +157,10 @@ def test_multichannel_typical_mistakes(wrong, hint):
     [[2, -1, -1], [-1, 2, -1], [-1, -1, 2]],                 # and its 135° detector
     np.eye(5) * 4 - 1,                                       # a larger one: 5 × 5, sum −5 … +0
 ])
-def test_diagonal_kernel_passes(kernel):
+def test_diagonal_kernel_passes(kernel, capsys):
     kernel = np.asarray(kernel, dtype=float)
     kernel = kernel - kernel.mean()                          # sum 0: blind to plain brightness
-    assert labs.check("02.diagonal_kernel", kernel)
+    assert passes("02.diagonal_kernel", kernel, capsys)
 
 
 @pytest.mark.parametrize("kernel, hint", [
@@ -174,18 +181,19 @@ def test_diagonal_kernel_rejects_a_wrong_shape():
 
 # ------------------------------------------------------------------------------- 02.conv_backward
 def test_conv_backward_reference_passes(capsys):
-    assert labs.check("02.conv_backward", conv_backward)
-    assert "relative errors dx" in capsys.readouterr().out
+    labs.check("02.conv_backward", conv_backward)
+    out = capsys.readouterr().out
+    assert out.startswith("✓ ") and "relative errors dx" in out
 
 
-def test_conv_backward_vectorised_reference_passes():
+def test_conv_backward_vectorised_reference_passes(capsys):
     def vectorised(dout, x, w, b):
         dx = np.stack([sum(ops.true_conv2d(dout[..., k], w[:, :, c, k], padding="full")
                            for k in range(w.shape[-1])) for c in range(x.shape[-1])], axis=-1)
         dw = np.stack([np.stack([ops.conv2d(x[..., c], dout[..., k]) for k in range(w.shape[-1])],
                                 axis=-1) for c in range(x.shape[-1])], axis=-2)
         return dx, dw, dout.sum(axis=(0, 1))
-    assert labs.check("02.conv_backward", vectorised)
+    assert passes("02.conv_backward", vectorised, capsys)
 
 
 def _with(dx=None, dw=None, db=None):
