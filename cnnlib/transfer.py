@@ -286,10 +286,16 @@ def pipeline(images, labels, image_size, batch_size, training, seed=42):
             pixels = tf.image.grayscale_to_rgb(pixels)
         return tf.image.resize(pixels, (image_size, image_size))
 
+    # Under deterministic ops (cnnlib.setup's default) TensorFlow 2.21 rewrites parallel maps that
+    # precede the random augmentation and logs a C++ error line about it; decoding happens once
+    # (see cache() below), so doing it one image at a time costs little.
+    from tensorflow.python.framework import config as tf_config  # no public getter in tf.config
+
+    parallel = None if tf_config.is_op_determinism_enabled() else tf.data.AUTOTUNE
     dataset = tf.data.Dataset.from_tensor_slices((images, labels))
     if isinstance(images, (list, tuple)):
-        dataset = dataset.map(lambda p, y: (load_file(p), y), num_parallel_calls=tf.data.AUTOTUNE)
-    dataset = dataset.map(lambda x, y: (to_rgb_size(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+        dataset = dataset.map(lambda p, y: (load_file(p), y), num_parallel_calls=parallel)
+    dataset = dataset.map(lambda x, y: (to_rgb_size(x), y), num_parallel_calls=parallel)
     dataset = dataset.cache()  # decoding and resizing happen once; augmentation stays fresh per epoch
     if training:
         dataset = dataset.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
