@@ -84,14 +84,22 @@ def test_numerical_gradient_agrees_with_an_analytic_one():
 
 
 def _solution_lines(notebook):
-    """Every non-trivial code line of the solution cells of `notebook`."""
+    """Non-trivial lines between the solution markers that no lecture cell also contains."""
+    from cnnlib.labs.student import BEGIN, END
+
+    lecture = "\n".join(c.source for c in notebook.cells if not student.is_solution_cell(c))
     lines = set()
     for cell in notebook.cells:
-        if cell.cell_type == "code" and student.is_solution_cell(cell):
-            for line in cell.source.splitlines():
-                line = line.strip()
-                if len(line) > 12 and not line.startswith(("#", "labs.check", "from ", "import ")):
-                    lines.add(line)
+        if cell.cell_type != "code" or BEGIN not in cell.source:
+            continue
+        inside = False
+        for line in cell.source.splitlines():
+            stripped = line.strip()
+            if stripped.startswith(BEGIN) or stripped.startswith(END):
+                inside = stripped.startswith(BEGIN)
+                continue
+            if inside and len(stripped) > 12 and not stripped.startswith("#") and stripped not in lecture:
+                lines.add(stripped)
     return lines
 
 

@@ -69,6 +69,23 @@ def is_stub(answer):
     return answer is None or answer is Ellipsis
 
 
+def _verdict(exercise_id, answer):
+    """("right", confirmation) or ("not attempted", None); raises AssertionError when wrong."""
+    if exercise_id not in REGISTRY:
+        known = ", ".join(sorted(REGISTRY))
+        raise ValueError(f"no exercise called {exercise_id!r}; the exercises are: {known}")
+    item = REGISTRY[exercise_id]
+    if is_stub(answer):
+        return "not attempted", None
+    try:
+        confirmation = item.checker(answer)
+    except (NotAttempted, NotImplementedError):
+        return "not attempted", None
+    except Wrong as mistake:
+        raise AssertionError(f"✗ {item.id} ({item.title}): {mistake.explain()}") from None
+    return "right", confirmation
+
+
 def check(exercise_id, answer):
     """Check the learner's `answer` to exercise `exercise_id`.
 
@@ -76,22 +93,17 @@ def check(exercise_id, answer):
     AssertionError that says what is wrong (with a hint) otherwise. Returns nothing, so a check at
     the end of a cell adds no Out[…] line.
     """
-    if exercise_id not in REGISTRY:
-        known = ", ".join(sorted(REGISTRY))
-        raise ValueError(f"no exercise called {exercise_id!r}; the exercises are: {known}")
-    item = REGISTRY[exercise_id]
-    label = f"{item.id} ({item.title})"
-    if is_stub(answer):
+    outcome, confirmation = _verdict(exercise_id, answer)
+    label = f"{exercise_id} ({REGISTRY[exercise_id].title})"
+    if outcome == "not attempted":
         print(f"… {label}: not attempted yet")
-        return
-    try:
-        confirmation = item.checker(answer)
-    except (NotAttempted, NotImplementedError):
-        print(f"… {label}: not attempted yet")
-        return
-    except Wrong as mistake:
-        raise AssertionError(f"✗ {label}: {mistake.explain()}") from None
-    print(f"✓ {label}" + (f": {confirmation}" if confirmation else ""))
+    else:
+        print(f"✓ {label}" + (f": {confirmation}" if confirmation else ""))
+
+
+def passes(exercise_id, answer):
+    """For tests and tools: True when right, False when not attempted, AssertionError when wrong."""
+    return _verdict(exercise_id, answer)[0] == "right"
 
 
 # ---------------------------------------------------------------------------------------------
