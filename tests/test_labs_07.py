@@ -1,10 +1,29 @@
 """Exercises of notebook 07: the reference solutions pass, typical mistakes get their hint, stubs wait."""
+import contextlib
+import io
+
 import keras
 import numpy as np
 import pytest
 
 from cnnlib import features, labs, transfer
 from cnnlib.labs import ex07
+
+
+def outcome(exercise_id, answer):
+    """What labs.check printed: its first line (it raises AssertionError for a wrong answer)."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        labs.check(exercise_id, answer)
+    return printed.getvalue()
+
+
+def is_right(exercise_id, answer):
+    return outcome(exercise_id, answer).startswith("✓")
+
+
+def not_attempted(exercise_id, answer):
+    return "not attempted yet" in outcome(exercise_id, answer)
 
 
 def solution_vgg_numbers():
@@ -49,9 +68,9 @@ def test_vgg_numbers_formula_agrees_with_keras():
     assert tuple(base.get_layer("block5_pool").output.shape[1:]) == ex07.pooled_shape(200, 150) == (6, 4, 512)
 
 
-def test_vgg_numbers_solution_passes(capsys):
-    assert labs.check("07.vgg_numbers", solution_vgg_numbers()) is True
-    assert "14,714,688 parameters" in capsys.readouterr().out
+def test_vgg_numbers_solution_passes():
+    printed = outcome("07.vgg_numbers", solution_vgg_numbers())
+    assert printed.startswith("✓") and "14,714,688 parameters" in printed
 
 
 @pytest.mark.parametrize("params, shape, hint", [
@@ -68,9 +87,8 @@ def test_vgg_numbers_typical_mistakes(params, shape, hint):
         labs.check("07.vgg_numbers", {"block_params": params, "block5_pool_shape": shape})
 
 
-def test_vgg_numbers_stub_is_not_attempted(capsys):
-    assert labs.check("07.vgg_numbers", {"block_params": None, "block5_pool_shape": None}) is False
-    assert "not attempted yet" in capsys.readouterr().out
+def test_vgg_numbers_stub_is_not_attempted():
+    assert not_attempted("07.vgg_numbers", {"block_params": None, "block5_pool_shape": None})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -78,9 +96,9 @@ def test_vgg_numbers_stub_is_not_attempted(capsys):
 # ---------------------------------------------------------------------------------------------
 
 
-def test_unfreeze_solution_passes(capsys):
-    assert labs.check("07.unfreeze_block5", solution_prepare_fine_tuning) is True
-    assert "7,211,009 parameters train" in capsys.readouterr().out
+def test_unfreeze_solution_passes():
+    printed = outcome("07.unfreeze_block5", solution_prepare_fine_tuning)
+    assert printed.startswith("✓") and "7,211,009 parameters train" in printed
 
 
 def test_unfreeze_transfer_helpers_pass():
@@ -88,7 +106,7 @@ def test_unfreeze_transfer_helpers_pass():
         transfer.unfreeze_last_block(base)
         transfer.compile_binary(model, learning_rate=1e-5)
 
-    assert labs.check("07.unfreeze_block5", with_course_helpers) is True
+    assert is_right("07.unfreeze_block5", with_course_helpers)
 
 
 def _not_compiled(model, base):
@@ -145,12 +163,11 @@ def test_unfreeze_typical_mistakes(attempt, hint):
         labs.check("07.unfreeze_block5", attempt)
 
 
-def test_unfreeze_stub_is_not_attempted(capsys):
+def test_unfreeze_stub_is_not_attempted():
     def prepare_fine_tuning(model, base):
         raise NotImplementedError
 
-    assert labs.check("07.unfreeze_block5", prepare_fine_tuning) is False
-    assert "not attempted yet" in capsys.readouterr().out
+    assert not_attempted("07.unfreeze_block5", prepare_fine_tuning)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,8 +176,8 @@ def test_unfreeze_stub_is_not_attempted(capsys):
 
 
 def test_extract_features_solution_and_course_helper_pass():
-    assert labs.check("07.extract_features", solution_extract_features) is True
-    assert labs.check("07.extract_features", lambda base, x: features.feature_extractor(base)(x)) is True
+    assert is_right("07.extract_features", solution_extract_features)
+    assert is_right("07.extract_features", lambda base, x: features.feature_extractor(base)(x))
 
 
 @pytest.mark.parametrize("attempt, hint", [
@@ -185,12 +202,11 @@ def test_extract_features_hard_coded_shape_cannot_pass():
         labs.check("07.extract_features", lambda base, x: np.zeros((2, 512)))
 
 
-def test_extract_features_stub_is_not_attempted(capsys):
+def test_extract_features_stub_is_not_attempted():
     def extract_features(base, images):
         raise NotImplementedError
 
-    assert labs.check("07.extract_features", extract_features) is False
-    assert "not attempted yet" in capsys.readouterr().out
+    assert not_attempted("07.extract_features", extract_features)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -198,14 +214,14 @@ def test_extract_features_stub_is_not_attempted(capsys):
 # ---------------------------------------------------------------------------------------------
 
 
-def test_experiment_solution_passes_with_a_real_measurement(capsys):
+def test_experiment_solution_passes_with_a_real_measurement():
     base = keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
     images = ex07.rng(1).uniform(0, 255, size=(32, 32, 32, 3))
     labels = np.arange(32) % 2
     measured = features.compare_phase1(base, images, labels, epochs=2, batch_size=8)
     answer = {"predicted_speedup": 10, "measured": measured, "why": "b", "gives_up": "b"}
-    assert labs.check("07.features_vs_end_to_end", answer) is True
-    assert "you measured" in capsys.readouterr().out
+    printed = outcome("07.features_vs_end_to_end", answer)
+    assert printed.startswith("✓") and "you measured" in printed
 
 
 @pytest.mark.parametrize("change, hint", [
@@ -223,10 +239,9 @@ def test_experiment_typical_mistakes(change, hint):
         labs.check("07.features_vs_end_to_end", {**solution_experiment(), **change})
 
 
-def test_experiment_stub_is_not_attempted(capsys):
+def test_experiment_stub_is_not_attempted():
     stub = {"predicted_speedup": None, "measured": None, "why": None, "gives_up": None}
-    assert labs.check("07.features_vs_end_to_end", stub) is False
-    assert "not attempted yet" in capsys.readouterr().out
+    assert not_attempted("07.features_vs_end_to_end", stub)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,7 +261,7 @@ def test_top_k_reference_is_tensorflows_rule():
 
 
 def test_top_k_solution_passes():
-    assert labs.check("07.top_k_error", solution_top_k_error) is True
+    assert is_right("07.top_k_error", solution_top_k_error)
 
 
 def _argsort_top_k(probabilities, labels, k):
@@ -265,9 +280,8 @@ def test_top_k_typical_mistakes(attempt, hint):
         labs.check("07.top_k_error", attempt)
 
 
-def test_top_k_stub_is_not_attempted(capsys):
+def test_top_k_stub_is_not_attempted():
     def top_k_error(probabilities, labels, k):
         raise NotImplementedError
 
-    assert labs.check("07.top_k_error", top_k_error) is False
-    assert "not attempted yet" in capsys.readouterr().out
+    assert not_attempted("07.top_k_error", top_k_error)
