@@ -1,4 +1,5 @@
 """Repository-level rules: notebooks are committed without outputs, and environment.yml matches pyproject."""
+import ast
 import json
 import pathlib
 import re
@@ -90,3 +91,41 @@ def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     command = re.search(r"<!-- test-command -->\s*```(?:bash|sh)?\n(.+?)\n```", readme, re.S).group(1).strip()
     assert command in (ROOT / ".ci" / "run").read_text(), ".ci/run must run the README's test command verbatim"
+
+
+MAX_CODE_LINE = 100  # JupyterLab's default width at a laptop's usual zoom
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_code_lines_fit_the_lab(path):
+    notebook = json.loads(path.read_text())
+    long_lines = [
+        (index, line)
+        for index, cell in enumerate(notebook["cells"]) if cell["cell_type"] == "code"
+        for line in "".join(cell["source"]).splitlines() if len(line) > MAX_CODE_LINE
+    ]
+    assert not long_lines, f"{path.name}: code lines over {MAX_CODE_LINE} characters: {long_lines[:3]}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_has_objectives_summary_exercises_and_solutions(path):
+    notebook = json.loads(path.read_text())
+    markdown = ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown"]
+    headings = [line.strip() for text in markdown for line in text.splitlines() if line.startswith("#")]
+    assert any("objectives" in text.lower() for text in markdown[:3]), f"{path.name}: no learning objectives at the top"
+    assert "## What you should now be able to do" in headings, f"{path.name}: no 'What you should now be able to do'"
+    assert headings.index("## Exercises") < headings.index("## Solutions"), f"{path.name}: Exercises, then Solutions"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_the_last_cell_echoes_nothing(path):
+    """A bare expression ending the notebook (a path, a True) prints an Out[] line nobody asked for."""
+    notebook = json.loads(path.read_text())
+    code = [c for c in notebook["cells"] if c["cell_type"] == "code"]
+    for cell in code:
+        source = "".join(cell["source"])
+        if "run.record(" not in source:
+            continue
+        last = ast.parse(source).body[-1]
+        echoes = isinstance(last, ast.Expr) and "run.record(" in ast.get_source_segment(source, last)
+        assert not echoes, f"{path.name}: write `_ = run.record(...)` so the cell does not echo the results path"
