@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import cnnlib
-from cnnlib import data, locations, mnist, models, runtime, training, transfer
+from cnnlib import data, mnist, models, runtime, training, transfer
 
 SIZE = 32
 

@@ -41,8 +41,14 @@ def executed(tmp_path_factory):
     git(checkout, "-c", "user.name=test", "-c", "user.email=test@example.invalid", "commit", "-q", "-m", "course")
 
     notebook = nbformat.read(checkout / NOTEBOOK, as_version=4)
-    saved = {name: os.environ.get(name) for name in ("CNNLIB_RESULTS_DIR", "PYTHONPATH", "XDG_CACHE_HOME")}
+    saved = {
+        name: os.environ.get(name)
+        for name in ("CNNLIB_RESULTS_DIR", "PYTHONPATH", "XDG_CACHE_HOME", "PYTEST_CURRENT_TEST")
+    }
     os.environ.pop("CNNLIB_RESULTS_DIR", None)  # as in JupyterLab: no variable set
+    # ipykernel forwards C-level standard error (file descriptor 2) to the notebook, as JupyterLab
+    # shows it, except when it sees this variable; without it the kernel behaves as in JupyterLab.
+    os.environ.pop("PYTEST_CURRENT_TEST", None)
     os.environ["PYTHONPATH"] = str(checkout)  # the kernel imports the checkout's cnnlib
     os.environ["XDG_CACHE_HOME"] = str(checkout.parent / "user_cache")
     try:
