@@ -3,8 +3,8 @@
 `python -m pytest -m rehearsal` runs only these. The harness builds the rehearsal cache
 (tests/rehearsal_cache.py) once per session in a temporary KERAS_HOME and executes notebooks in
 kernels that load a test-only IPython start-up file. That file, and nothing in cnnlib, makes the
-loaders accept the rehearsal files (it lets Keras's checksum test pass for files inside the
-rehearsal cache, and tells cnnlib the rehearsal archive's size). The kernels also get
+loaders accept the rehearsal files (it lets Keras's and cnnlib's checksum tests pass for files
+inside the rehearsal cache, and tells cnnlib the rehearsal archive's size). The kernels also get
 CNNLIB_REHEARSAL=1, so the notebooks label what they show REHEARSAL and skip, visibly, the
 assertions only real data can earn, and CNNLIB_OFFLINE=1, so nothing is downloaded.
 """
@@ -42,7 +42,19 @@ STARTUP = textwrap.dedent('''
 
     _file_utils.validate_file = _accept_rehearsal_files
 
+    import cnnlib.data as _data
     import cnnlib.transfer as _transfer
+
+    _real_matches = _data.matches
+
+
+    def _rehearsal_matches(path, file_hash):
+        if _pathlib.Path(path).resolve().is_relative_to(_REHEARSAL_HOME):
+            return True
+        return _real_matches(path, file_hash)
+
+
+    _data.matches = _rehearsal_matches
 
     _archive = _REHEARSAL_HOME / "datasets" / _transfer.CATS_VS_DOGS["fname"]
     _transfer.CATS_VS_DOGS["size"] = _archive.stat().st_size
