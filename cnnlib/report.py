@@ -59,7 +59,7 @@ def _format(value):
 def notebook_table(results):
     header = "| notebook | what you learn | " + " | ".join(f"time, {p}" for p in PROFILES) + " |"
     rows = [header, "|" + " --- |" * (2 + len(PROFILES))]
-    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):  # lessons, not a start page
         times = []
         for profile in PROFILES:
             result = results.get(profile, {}).get(path.stem)
