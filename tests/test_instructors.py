@@ -1,0 +1,249 @@
+"""INSTRUCTORS.md stays true to the notebooks and to cnnlib.labs.
+
+The instructor's kit copies things that live elsewhere: each notebook's learning objectives (the
+notebook's own "Learning objectives" cell is the source of truth), the exercise list (the
+registry in cnnlib.labs) and the notebooks' section headings (the slide map and the section
+tables cite them). These tests parse both sides and compare, so the kit fails CI when it drifts.
+
+After changing objectives or exercises, regenerate the copied blocks instead of editing them:
+
+    .venv/bin/python tests/test_instructors.py --write
+"""
+import pathlib
+import re
+import sys
+
+import nbformat
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+KIT = ROOT / "INSTRUCTORS.md"
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+BACK_MATTER = ("Summary", "What you should now be able to do", "Exercises", "Solutions")
+
+
+# --------------------------------------------------------------------------- parsing the notebooks
+def _normal(text):
+    return " ".join(text.split())
+
+
+def _bullets(lines):
+    """Markdown bullets ("- …" plus indented continuation lines) until the list ends."""
+    items, started = [], False
+    for line in lines:
+        if line.startswith("- "):
+            items.append(line[2:].strip())
+            started = True
+        elif started and line.startswith("  ") and line.strip():
+            items[-1] += " " + line.strip()
+        elif started:
+            break
+    return [_normal(item) for item in items]
+
+
+def notebook_objectives(path):
+    """The bullets of the notebook's **Learning objectives** paragraph, whitespace normalised."""
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type == "markdown" and "Learning objectives" in cell.source:
+            lines = cell.source.splitlines()
+            start = next(i for i, line in enumerate(lines) if "Learning objectives" in line)
+            return _bullets(lines[start + 1:])
+    return []
+
+
+def notebook_headings(path):
+    """(level, text) of every ## and ### heading outside the solution cells."""
+    headings = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type != "markdown" or "solution" in cell.metadata.get("tags", []):
+            continue
+        for line in cell.source.splitlines():
+            match = re.match(r"^(##|###) (.+?)\s*$", line)
+            if match:
+                headings.append((len(match.group(1)), match.group(2)))
+    return headings
+
+
+def lecture_sections(path):
+    """The ## headings of the lecture part (everything before the Summary)."""
+    sections = []
+    for level, text in notebook_headings(path):
+        if level == 2 and text in BACK_MATTER:
+            break
+        if level == 2:
+            sections.append(text)
+    return sections
+
+
+# --------------------------------------------------------------------------- parsing the kit
+def kit_text():
+    return KIT.read_text(encoding="utf-8")
+
+
+def _block(text, kind, stem):
+    match = re.search(rf"<!-- {kind}:{re.escape(stem)} -->\n(.*?)<!-- /{kind} -->", text, re.S)
+    return match.group(1) if match else None
+
+
+def kit_objectives(text, stem):
+    block = _block(text, "objectives", stem)
+    return None if block is None else _bullets(block.splitlines())
+
+
+def kit_exercise_rows(text, stem):
+    block = _block(text, "exercises", stem)
+    if block is None:
+        return None
+    rows = []
+    for line in block.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and cells[1].startswith("`"):
+            rows.append((cells[0], cells[1].strip("`"), cells[2], cells[3], cells[4]))
+    return rows
+
+
+def kit_section_rows(text, stem):
+    """First column of the notebook's section table (between <!-- sections:stem --> markers)."""
+    block = _block(text, "sections", stem)
+    if block is None:
+        return None
+    rows = []
+    for line in block.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) > 1 and cells[0] and not set(cells[0]) <= set("- ") and cells[0] != "section":
+            rows.append(cells[0])
+    return rows
+
+
+SECTION_REFERENCE = re.compile(r"\b(0[1-7]) § \*(.+?)\*(?=[\s;,.|)]|$)")
+
+
+def kit_section_references(text):
+    """Every "NN § *heading*" the kit cites (slide map, lab plans), as (notebook prefix, heading)."""
+    return [(number, _normal(heading)) for number, heading in SECTION_REFERENCE.findall(_normal(text))]
+
+
+# --------------------------------------------------------------------------- generated blocks
+def notebook_exercises(path):
+    """(number, exercise) in the order the notebook checks them: 1.1, 1.2, …"""
+    from cnnlib.labs import REGISTRY
+
+    prefix, order = path.stem[:2], []
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type == "code" and "solution" not in cell.metadata.get("tags", []):
+            for exercise_id in re.findall(r"labs\.check\(\s*[\"'](\d\d\.\w+)[\"']", cell.source):
+                if exercise_id.startswith(prefix) and exercise_id not in order:
+                    order.append(exercise_id)
+    unchecked = sorted(i for i, e in REGISTRY.items() if e.notebook == prefix and i not in order)
+    return [(f"{int(prefix)}.{k}" if i in order else "—", REGISTRY[i])
+            for k, i in enumerate(order + unchecked, start=1) if i in REGISTRY]
+
+
+def exercise_rows(path):
+    return [(number, e.id, e.kind, e.difficulty, e.title) for number, e in notebook_exercises(path)]
+
+
+def exercise_table(path):
+    lines = ["| no. | exercise | kind | difficulty | title |", "| --- | --- | --- | --- | --- |"]
+    for number, exercise_id, kind, difficulty, title in exercise_rows(path):
+        lines.append(f"| {number} | `{exercise_id}` | {kind} | {difficulty} | {title} |")
+    return "\n".join(lines) + "\n"
+
+
+def objectives_list(path):
+    return "".join(f"- {item}\n" for item in notebook_objectives(path))
+
+
+def regenerate(text):
+    """The kit with its objective lists and exercise tables copied afresh from the sources."""
+    for path in NOTEBOOKS:
+        stem = path.stem
+        for kind, body in (("objectives", objectives_list(path)), ("exercises", exercise_table(path))):
+            marker = f"<!-- {kind}:{stem} -->\n"
+            pattern = re.compile(rf"{re.escape(marker)}.*?<!-- /{kind} -->", re.S)
+            text = pattern.sub(lambda _: f"{marker}{body}<!-- /{kind} -->", text)
+    return text
+
+
+# --------------------------------------------------------------------------- the tests
+def test_the_kit_exists_and_names_every_notebook():
+    text = kit_text()
+    assert NOTEBOOKS, "no notebooks found"
+    for path in NOTEBOOKS:
+        assert path.name in text, f"INSTRUCTORS.md never mentions {path.name}"
+
+
+def test_every_exercise_id_appears():
+    from cnnlib.labs import EXERCISES
+
+    text = kit_text()
+    missing = [exercise_id for exercise_id in EXERCISES if f"`{exercise_id}`" not in text]
+    assert not missing, f"exercises missing from INSTRUCTORS.md: {missing}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_objectives_match_the_notebook(path):
+    ours = kit_objectives(kit_text(), path.stem)
+    assert ours is not None, f"INSTRUCTORS.md has no <!-- objectives:{path.stem} --> block"
+    theirs = notebook_objectives(path)
+    assert theirs, f"{path.name} has no Learning objectives bullets"
+    assert ours == theirs, (
+        f"the objectives of {path.name} in INSTRUCTORS.md differ from the notebook's; run "
+        "`.venv/bin/python tests/test_instructors.py --write`"
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_exercise_tables_match_the_registry(path):
+    from cnnlib.labs import REGISTRY
+
+    rows = kit_exercise_rows(kit_text(), path.stem)
+    assert rows is not None, f"INSTRUCTORS.md has no <!-- exercises:{path.stem} --> block"
+    expected = exercise_rows(path)
+    assert {row[1] for row in expected} == {i for i, e in REGISTRY.items() if e.notebook == path.stem[:2]}
+    assert "—" not in [row[0] for row in expected], f"{path.name} never checks some of its exercises"
+    assert rows == expected, (
+        f"the exercise table of {path.name} differs from cnnlib.labs; run "
+        "`.venv/bin/python tests/test_instructors.py --write`"
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_section_tables_list_exactly_the_lecture_sections(path):
+    rows = kit_section_rows(kit_text(), path.stem)
+    assert rows is not None, f"INSTRUCTORS.md has no <!-- sections:{path.stem} --> table"
+    sections = lecture_sections(path)
+    listed = [row for row in rows if row != "(set-up cell)" and row not in BACK_MATTER
+              and not row.startswith("Exercises")]
+    assert listed == sections, (
+        f"the section table of {path.name} in INSTRUCTORS.md lists {listed}, the notebook has "
+        f"{sections}"
+    )
+
+
+def test_every_cited_section_exists():
+    headings = {path.stem[:2]: {_normal(text) for _, text in notebook_headings(path)} for path in NOTEBOOKS}
+    references = kit_section_references(kit_text())
+    assert len(references) > 100, "the slide map should cite the notebooks' sections"
+    unknown = sorted({f"{n} § {h}" for n, h in references if h not in headings.get(n, set())})
+    assert not unknown, f"INSTRUCTORS.md cites sections the notebooks do not have: {unknown}"
+
+
+def test_generated_blocks_are_up_to_date():
+    text = kit_text()
+    assert regenerate(text) == text, "run `.venv/bin/python tests/test_instructors.py --write`"
+
+
+def test_notebook_objectives_parse_as_three_to_six_bullets():
+    for path in NOTEBOOKS:
+        count = len(notebook_objectives(path))
+        assert 3 <= count <= 6, f"{path.name}: {count} learning objectives (3–6 expected)"
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--write"]:
+        sys.path.insert(0, str(ROOT))
+        KIT.write_text(regenerate(kit_text()), encoding="utf-8")
+        print(f"rewrote the objective lists and exercise tables of {KIT}")
+    else:
+        print(__doc__)
