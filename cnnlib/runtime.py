@@ -228,10 +228,12 @@ def setup(notebook, seed=42, mixed_precision="auto", deterministic=True):
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)  # seeds Python's random, NumPy and TensorFlow together
+    from tensorflow.python.framework import config as tf_config  # disable_op_determinism is not public
+
     if deterministic:
         tf.config.experimental.enable_op_determinism()
     else:
-        tf.config.experimental.disable_op_determinism()
+        tf_config.disable_op_determinism()
     device, mixed = _configure_gpus(gpus, mixed_precision)
     profile, reason = choose_profile(has_gpu=bool(gpus))
     run = Run(notebook, profile, reason, device, mixed, seed)
