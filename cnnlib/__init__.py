@@ -15,7 +15,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # TensorFlow's C++ start-up chatter hides the output learners should read.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from cnnlib.checks import check, check_close, claims  # noqa: E402
+from cnnlib.checks import check, check_close, check_real, claims  # noqa: E402
 from cnnlib.profiles import PROFILES, Settings, choose_profile  # noqa: E402
 from cnnlib.runtime import Run, setup  # noqa: E402
 
@@ -27,6 +27,7 @@ __all__ = [
     "Settings",
     "check",
     "check_close",
+    "check_real",
     "claims",
     "choose_profile",
     "setup",

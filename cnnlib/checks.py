@@ -1,12 +1,26 @@
 """Checks that a notebook's prose is true: a ✓ line when it holds, an AssertionError when not."""
 import numpy as np
 
+from cnnlib import rehearsal
+
 
 def check(condition, claim):
     """Print "✓ claim" when `condition` is true; raise AssertionError("✗ claim") otherwise."""
     if not bool(condition):
         raise AssertionError(f"✗ {claim}")
     print(f"✓ {claim}")
+
+
+def check_real(condition, claim):
+    """`check` for a claim only real data can earn (an accuracy, a prediction of real weights).
+
+    In a rehearsal (look-alike files, see cnnlib.rehearsal) it is skipped with a visible line
+    instead of being asserted on data that cannot earn it.
+    """
+    if rehearsal.active():
+        print(f"⏭ {rehearsal.LABEL}: not checked (only real data can earn it): {claim}")
+        return
+    check(condition, claim)
 
 
 def check_close(actual, expected, claim, rtol=1e-5, atol=1e-8):
@@ -32,11 +46,19 @@ class Claims:
     def __init__(self, section):
         self.section = section
         self.count = 0
+        self.skipped = 0
 
     def __call__(self, condition, claim):
         if not bool(condition):
             raise AssertionError(f"✗ {claim}")
         self.count += 1
+
+    def real(self, condition, claim):
+        """A claim only real data can earn: skipped (and counted as such) in a rehearsal."""
+        if rehearsal.active():
+            self.skipped += 1
+            return
+        self(condition, claim)
 
     def close(self, actual, expected, claim, rtol=1e-5, atol=1e-8):
         """A claim that two numbers or arrays agree to floating-point tolerance."""
@@ -54,7 +76,8 @@ class Claims:
     def __exit__(self, kind, error, traceback):
         if kind is None:
             noun = "claim" if self.count == 1 else "claims"
-            print(f"✓ {self.count} {noun} checked: {self.section}")
+            skipped = f" ({self.skipped} skipped: {rehearsal.LABEL}, only real data can earn them)" if self.skipped else ""
+            print(f"✓ {self.count} {noun} checked: {self.section}{skipped}")
         return False
 
 

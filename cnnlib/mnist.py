@@ -12,7 +12,7 @@ import functools
 
 import numpy as np
 
-from cnnlib import data
+from cnnlib import data, rehearsal
 from cnnlib.data import OfflineError
 from cnnlib.validation import check_seed
 
@@ -173,5 +173,7 @@ def load_mnist(train_size=None, test_size=None, source="auto", seed=0, timeout=3
     x_train, y_train, x_test, y_test = arrays
     x_train, y_train = _subset(x_train, y_train, train_size, seed, "train", name)
     x_test, y_test = _subset(x_test, y_test, test_size, seed, "test", name)
-    description = f"Data: {description}; this run uses {len(y_train):,} training and {len(y_test):,} test digits."
+    description = rehearsal.label(
+        f"Data: {description}; this run uses {len(y_train):,} training and {len(y_test):,} test digits."
+    )
     return MNIST(x_train, y_train, x_test, y_test, name, description)

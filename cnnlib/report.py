@@ -29,6 +29,7 @@ LESSONS = {
     "03_padding_and_stride": "output sizes, zero padding, strides, dilation, receptive fields",
     "04_pooling": "max / average / global pooling, what pooling buys and loses, conv-ReLU-pool blocks",
     "05_lenet5_mnist": "LeNet-5 and a modern LeNet on MNIST vs an MLP; training curves, errors, filters, feature maps",
+    "06_architectures_after_lenet": "AlexNet, ZFNet, GoogLeNet's Inception module, vanishing gradients and ResNet, DenseNet",
     "07_vgg16_transfer_learning": "VGG16 on ImageNet photos, what its layers see, feature extraction and fine-tuning",
 }
 
@@ -56,15 +57,33 @@ def _format(value):
     return str(value)
 
 
-def notebook_table(results):
+def course_times(results_dir):
+    """{profile: entry} from results/benchmark/course_times.json (benchmarks/course_times.py)."""
+    path = results_dir / "benchmark" / "course_times.json"
+    return json.loads(path.read_text()).get("profiles", {}) if path.exists() else {}
+
+
+def _minutes(seconds):
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+def notebook_table(results_dir):
+    """Lessons and whole-notebook times per profile, from the course-time benchmark."""
+    times = course_times(results_dir)
     header = "| notebook | what you learn | " + " | ".join(f"time, {p}" for p in PROFILES) + " |"
     rows = [header, "|" + " --- |" * (2 + len(PROFILES))]
     for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):  # lessons, not a start page
-        times = []
+        cells = []
         for profile in PROFILES:
-            result = results.get(profile, {}).get(path.stem)
-            times.append(f"{result['notebook_seconds']:.0f} s" if result else "not measured")
-        rows.append(f"| [{path.stem}](notebooks/{path.name}) | {LESSONS.get(path.stem, '')} | " + " | ".join(times) + " |")
+            seconds = times.get(profile, {}).get("notebooks", {}).get(path.stem)
+            cells.append(_minutes(seconds) if seconds is not None else "not measured")
+        rows.append(f"| [{path.stem}](notebooks/{path.name}) | {LESSONS.get(path.stem, '')} | " + " | ".join(cells) + " |")
+    totals = [_minutes(times[p]["total_seconds"]) if p in times else "—" for p in PROFILES]
+    rows.append("| **whole course** | | " + " | ".join(f"**{t}**" for t in totals) + " |")
+    notes = [f"`{p}`: {t['machine']}, {t['network']}, {t['recorded'][:16]} (load average {t['load_average_1_5_15_min']})"
+             for p, t in times.items()]
+    if notes:
+        rows += ["", "Measured by `benchmarks/course_times.py` (one process per notebook): " + "; ".join(notes) + "."]
     return "\n".join(rows)
 
 
@@ -86,7 +105,9 @@ def benchmark_table(results_dir):
         return "Not measured yet: run `python benchmarks/conv_benchmark.py`."
     bench = json.loads(path.read_text())
     rows = [
-        f"Measured on {bench['machine']} (NumPy {bench['numpy']}, TensorFlow {bench['tensorflow']}), best of several runs:",
+        f"Measured on {bench['machine']}, {bench['recorded'][:16]}"
+        + (f" (load average {bench['load_average_1_5_15_min']})" if "load_average_1_5_15_min" in bench else "")
+        + f", NumPy {bench['numpy']}, TensorFlow {bench['tensorflow']}; best of several runs taken in turns:",
         "",
         "| case | naive loop | vectorised NumPy | tf.nn.conv2d | loop ÷ vectorised | vectorised ÷ TensorFlow |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -109,7 +130,7 @@ def _replace(text, name, table):
 def render(readme_text, results_dir):
     """The README text with its three generated tables rebuilt from `results_dir`."""
     results = load_results(results_dir)
-    text = _replace(readme_text, "notebooks", notebook_table(results))
+    text = _replace(readme_text, "notebooks", notebook_table(results_dir))
     text = _replace(text, "benchmark", benchmark_table(results_dir))
     return _replace(text, "results", results_table(results))
 

@@ -8,7 +8,7 @@ import re
 import sys
 import time
 
-from cnnlib import locations
+from cnnlib import locations, rehearsal
 from cnnlib.locations import RESULTS_VARIABLE, course_root  # noqa: F401  (course_root: public here too)
 from cnnlib.profiles import PROFILES, choose_profile
 from cnnlib.quiet import install as _quiet_tensorflow_import
@@ -93,6 +93,7 @@ class Run:
         self.seconds = 0.0
         self.results_dir = None  # chosen by setup: where record() writes
         self.results_path = None  # the file the last record() wrote
+        self.rehearsal = rehearsal.active()  # files that only mimic the real ones: nothing is a result
         self._started = time.perf_counter()
         self._waits_at_start = _network_waits()
 
@@ -123,6 +124,9 @@ class Run:
         """
         if not isinstance(metrics, dict):
             raise ValueError(f"metrics must be a dict of headline numbers, got {type(metrics).__name__}")
+        if self.rehearsal:
+            print(f"{rehearsal.LABEL}: nothing recorded; numbers from rehearsal files are not results.")
+            return None
         import keras
         import tensorflow as tf
 
@@ -254,5 +258,8 @@ def setup(notebook, seed=42, mixed_precision="auto", deterministic=True):
     )
     if keras.backend.backend() != "tensorflow":
         print("Note: this course is written for the TensorFlow backend; unset KERAS_BACKEND to use it.")
+    if run.rehearsal:
+        print(rehearsal.BANNER)
+        rehearsal.watermark_figures()
     warn_if_figures_will_not_show()
     return run

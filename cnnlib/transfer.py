@@ -13,7 +13,7 @@ import pathlib
 
 import numpy as np
 
-from cnnlib import data
+from cnnlib import data, rehearsal
 from cnnlib.validation import check_optional_count, check_positive_int, check_seed, check_shape
 
 IMAGENET = "imagenet"
@@ -62,6 +62,9 @@ LAST_BLOCK = "block5"
 
 def banner(weights_source):
     """The line printed next to every figure: loud for the stand-in, plain for real weights."""
+    if weights_source == IMAGENET and rehearsal.active():
+        return (f"⚠ {rehearsal.LABEL}: a VGG16 weight file made for the rehearsal (random weights under the "
+                "real file name); predictions, feature maps and accuracies below are NOT results.")
     if weights_source == IMAGENET:
         return "VGG16 with ImageNet weights."
     return (
@@ -72,6 +75,8 @@ def banner(weights_source):
 
 def stamp(title, weights_source):
     """A figure title that carries the stand-in warning when the weights are random."""
+    if weights_source == IMAGENET and rehearsal.active():
+        return f"{title}\n[{rehearsal.LABEL}: look-alike weights, not a result]"
     if weights_source == IMAGENET:
         return title
     return f"{title}\n[STAND-IN: random weights, not a result]"
@@ -327,7 +332,7 @@ def cats_vs_dogs(image_size, batch_size, images_per_class=None):
         train=pipeline(train_paths, train_labels, image_size, batch_size, training=True),
         validation=pipeline(val_paths, val_labels, image_size, batch_size, training=False),
         class_names=names,
-        source=(
+        source=rehearsal.label(
             f"{CATS_VS_DOGS['description']}: {CATS_VS_DOGS['fname']} with SHA-256 {digest[:16]}… — unverified "
             f"(no checksum is published; size, layout, counts and every image checked)"
         ),
@@ -388,11 +393,16 @@ def transfer_data(image_size, batch_size, images_per_class=None):
 
 
 def distribution_strategy():
-    """MirroredStrategy over all GPUs when there are two or more; TensorFlow's default otherwise."""
+    """MirroredStrategy over all GPUs when there are two or more (or over the logical CPU devices
+    `cnnlib.distributed.split_cpu` made, to rehearse that code without GPUs); else the default."""
     import tensorflow as tf
 
-    if len(tf.config.list_logical_devices("GPU")) > 1:
-        return tf.distribute.MirroredStrategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy([device.name for device in gpus])
+    cpus = tf.config.list_logical_devices("CPU")
+    if not gpus and len(cpus) > 1:
+        return tf.distribute.MirroredStrategy([device.name for device in cpus])
     return tf.distribute.get_strategy()
 
 
