@@ -1,0 +1,415 @@
+"""The course as a learner meets it: every notebook run through JupyterLab's UI in a real Chromium.
+
+One JupyterLab (started here, on a free loopback port, root_dir notebooks/) serves one headless
+Chromium driven by Playwright. For each notebook in teaching order the test double-clicks it in the
+file browser, clicks "Run > Run All Cells", waits until the kernel is idle and no prompt shows
+"[*]", then fails on any error output and on any stderr output (the pink blocks a learner sees),
+naming the notebook, the cell and the text. A screenshot of each notebook goes to
+build/browser-screenshots/ (git-ignored). The tab is closed with "File > Close and Shut Down
+Notebook" and its kernel must be gone before the next notebook opens.
+
+The kernels inherit CNNLIB_PROFILE=ci, CNNLIB_OFFLINE=1 and a scratch CNNLIB_RESULTS_DIR from the
+server. Autosave is off and the close dialog's "Discard" is clicked, so no output is ever written
+into the tracked notebooks (the test checks their bytes are unchanged).
+
+Needs Debian's `chromium` (or CNNLIB_CHROMIUM=/path/to/chromium) and the `playwright` module from
+PyPI (its own browser download is not needed); without either it skips.
+CNNLIB_BROWSER_TIMEOUT (seconds, default 900) bounds the run of one notebook.
+"""
+
+import contextlib
+import hashlib
+import json
+import os
+import pathlib
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import sync_playwright
+except ImportError:  # pragma: no cover - depends on the machine
+    sync_playwright = PlaywrightTimeout = None
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = ROOT / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+SCREENSHOTS = ROOT / "build" / "browser-screenshots"
+CHROMIUM = os.environ.get("CNNLIB_CHROMIUM") or "/usr/bin/chromium"
+RUN_TIMEOUT = float(os.environ.get("CNNLIB_BROWSER_TIMEOUT", "900"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# User settings for this JupyterLab only: no autosave into the tracked notebooks, no news or update
+# toasts over the page, and every cell kept in the DOM (so every output can be read and seen).
+LAB_SETTINGS = {
+    "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    },
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+}
+
+
+def _why_skip():
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        return (
+            f"No Chromium at {CHROMIUM} (apt-get install chromium, or set CNNLIB_CHROMIUM), "
+            "so the real-browser test of the notebooks is skipped."
+        )
+    if sync_playwright is None:
+        return "The playwright module is not installed (pip install playwright), so the real-browser test is skipped."
+    return ""
+
+
+pytestmark = pytest.mark.skipif(bool(_why_skip()), reason=_why_skip() or "runs")
+
+
+def _free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Lab:
+    """A JupyterLab server of this test's own: its URL, token and REST API."""
+
+    def __init__(self, port, token, process, log_path):
+        self.base = f"http://127.0.0.1:{port}"
+        self.token = token
+        self.process = process
+        self.log_path = log_path
+
+    def api(self, path):
+        request = urllib.request.Request(f"{self.base}{path}", headers={"Authorization": f"token {self.token}"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def log_tail(self, lines=40):
+        text = pathlib.Path(self.log_path).read_text(errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@contextlib.contextmanager
+def _jupyterlab(root_dir):
+    """A JupyterLab of this test's own on a free loopback port, its kernels in the ci profile."""
+    scratch = pathlib.Path(tempfile.mkdtemp(prefix="cnnlib-browser-"))
+    settings_dir = scratch / "lab-settings"
+    for name, values in LAB_SETTINGS.items():
+        path = settings_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+    results = scratch / "results"
+    results.mkdir()
+
+    env = dict(os.environ)
+    # ipykernel stops forwarding the process's fd-2 output (TensorFlow's C++ lines) to the
+    # notebook when it sees PYTEST_CURRENT_TEST; a learner's kernel never has it.
+    env.pop("PYTEST_CURRENT_TEST", None)
+    env.update(CNNLIB_PROFILE="ci", CNNLIB_OFFLINE="1", CNNLIB_RESULTS_DIR=str(results))
+
+    port, token = _free_port(), secrets.token_hex(16)
+    command = [
+        sys.executable, "-m", "jupyter", "lab", "--no-browser",
+        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root_dir}",
+        f"--LabApp.user_settings_dir={settings_dir}", f"--LabApp.workspaces_dir={scratch / 'workspaces'}",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.expose_app_in_browser=True",
+    ]  # fmt: skip
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")
+    log_path = scratch / "jupyterlab.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    server = Lab(port, token, process, log_path)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"JupyterLab exited with code {process.returncode}:\n{server.log_tail()}")
+            try:
+                server.api("/api/status")
+                break
+            except (urllib.error.URLError, ConnectionError, OSError):
+                if time.monotonic() > deadline:
+                    pytest.fail(f"JupyterLab did not answer on {server.base} within 120 s:\n{server.log_tail()}")
+                time.sleep(0.5)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium (Debian's, driven by Playwright) with a fresh profile."""
+    profile = tempfile.mkdtemp(prefix="cnnlib-chromium-")
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            profile,
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 1000},
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+            shutil.rmtree(profile, ignore_errors=True)
+
+
+def _lab_tab(browser, lab):
+    tab = browser.new_page()
+    tab.set_default_timeout(60_000)
+    tab.goto(f"{lab.base}/lab?reset&token={lab.token}", wait_until="domcontentloaded")
+    tab.wait_for_selector(".jp-DirListing-item", timeout=120_000)
+    return tab
+
+
+@pytest.fixture(scope="module")
+def lab():
+    with _jupyterlab(NOTEBOOK_DIR) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def page(browser, lab):
+    tab = _lab_tab(browser, lab)
+    yield tab
+    tab.close()
+
+
+# Run in the page: the state of the current notebook, read from JupyterLab's own model.
+_STATE_JS = """() => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  if (!panel || !panel.content || !panel.sessionContext) return null;
+  const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
+  const cells = panel.content.widgets.map((cell, index) => {
+    const model = cell.model;
+    if (model.type !== 'code') return null;
+    const outputs = [];
+    for (let j = 0; j < model.outputs.length; j++) {
+      const json = model.outputs.get(j).toJSON();
+      let text = '';
+      if (json.output_type === 'stream') text = [].concat(json.text).join('');
+      else if (json.output_type === 'error') {
+        const trace = [].concat(json.traceback || []).join('\\n').split('\\n');
+        text = trace.slice(-12).join('\\n');
+      }
+      outputs.push({type: json.output_type, name: json.name || '', text: text});
+    }
+    const prompt = cell.promptNode ? cell.promptNode.textContent : '';
+    return {index, count: model.executionCount, prompt, outputs};
+  }).filter(Boolean);
+  return {
+    path: panel.context.path,
+    status: kernel ? kernel.status : 'none',
+    dirty: panel.context.model.dirty,
+    cells,
+  };
+}"""
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _short(text, limit=600):
+    text = _ANSI.sub("", text).strip()
+    return text if len(text) <= limit else text[:limit] + " …"
+
+
+def _menu(page, menu, item):
+    """Click a top-bar menu, then one of its items, both by the label a learner reads."""
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{re.escape(menu)}$")).click()
+    label = page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{re.escape(item)}$"))
+    page.locator(".lm-Menu-item", has=label).click()
+
+
+def _open(page, name):
+    page.locator(".jp-DirListing-itemText", has_text=re.compile(f"^{re.escape(name)}$")).dblclick()
+    page.wait_for_function(
+        """(name) => {
+          const panel = window.jupyterapp.shell.currentWidget;
+          return panel && panel.context && panel.context.path === name && panel.content
+            && panel.content.widgets.length > 0 && panel.sessionContext.session
+            && panel.sessionContext.session.kernel && panel.sessionContext.session.kernel.status === 'idle';
+        }""",
+        arg=name,
+        timeout=180_000,
+        polling=500,
+    )
+
+
+def _run_all_and_wait(page, name):
+    _menu(page, "Run", "Run All Cells")
+    started = time.monotonic()
+    settled, seen_busy = 0, False
+    while True:
+        state = page.evaluate(_STATE_JS)
+        busy = [cell for cell in state["cells"] if "*" in cell["prompt"]]
+        seen_busy = seen_busy or bool(busy)
+        if state["status"] == "idle" and not busy and seen_busy:
+            settled += 1
+            if settled >= 3:  # idle and no "[*]" for three polls in a row
+                return state, time.monotonic() - started
+        else:
+            settled = 0
+        if state["status"] in ("dead", "unknown"):
+            pytest.fail(f"{name}: the kernel died ({state['status']}) while running all cells")
+        if time.monotonic() - started > RUN_TIMEOUT:
+            pytest.fail(
+                f"{name}: still running after {RUN_TIMEOUT:.0f} s (kernel {state['status']}, "
+                f"{len(busy)} cells showing [*], first at cell {busy[0]['index'] + 1 if busy else '-'})"
+            )
+        time.sleep(1.0)
+
+
+def _problems(page, state):
+    """Every error and stderr output: from JupyterLab's model, and what the page renders as stderr."""
+    found = []
+    for cell in state["cells"]:
+        for output in cell["outputs"]:
+            if output["type"] == "error" or (output["type"] == "stream" and output["name"] == "stderr"):
+                kind = "error" if output["type"] == "error" else "stderr"
+                where = f"cell {cell['index'] + 1} (In [{cell['count']}])"
+                found.append(f"{where} {kind}:\n{_short(output['text'])}")
+    rendered = page.locator('.jp-RenderedText[data-mime-type="application/vnd.jupyter.stderr"]')
+    if rendered.count() and not found:  # the page shows something the model walk missed
+        found += [f"rendered stderr:\n{_short(text)}" for text in rendered.all_inner_texts()]
+    not_run = [cell["index"] for cell in state["cells"] if cell["count"] is None]
+    if not_run:
+        found.append(f"{len(not_run)} code cell(s) never ran (first: cell {not_run[0] + 1})")
+    return found
+
+
+def _screenshot(page, name, folder):
+    """The notebook scrolled to its top (title and set-up output), as a learner first sees it; and,
+    when the page shows stderr, a second picture scrolled to the first pink block."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = pathlib.Path(name).stem
+    (folder / f"{stem}-first-stderr.png").unlink(missing_ok=True)  # from an earlier run
+    page.evaluate(
+        """() => {
+          const notebook = window.jupyterapp.shell.currentWidget.content;
+          notebook.activeCellIndex = 0;
+          for (const node of [notebook.node, ...notebook.node.querySelectorAll('.jp-WindowedPanel-outer')]) {
+            node.scrollTop = 0;
+          }
+        }"""
+    )
+    page.wait_for_timeout(500)
+    path = folder / f"{stem}.png"
+    page.screenshot(path=str(path))
+    first = page.locator('.jp-RenderedText[data-mime-type="application/vnd.jupyter.stderr"]')
+    if first.count():
+        first.first.scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(folder / f"{stem}-first-stderr.png"))
+    return path
+
+
+def _close_and_shut_down(page, lab, name):
+    _menu(page, "File", "Close and Shut Down Notebook…")
+    # "Shut down the notebook?" → accept; should a "Save your work" dialog follow → Discard.
+    for _ in range(4):
+        dialog = page.locator(".jp-Dialog")
+        try:
+            dialog.first.wait_for(state="visible", timeout=3_000)
+        except PlaywrightTimeout:
+            break
+        discard = dialog.locator(".jp-Dialog-button", has_text=re.compile("Discard|Don.t Save", re.IGNORECASE))
+        if discard.count():
+            discard.first.click()
+        else:
+            dialog.locator(".jp-Dialog-button.jp-mod-accept").first.click()
+        page.wait_for_timeout(300)
+    deadline = time.monotonic() + 60
+    while True:
+        sessions = [s for s in lab.api("/api/sessions") if s.get("path", "").endswith(name)]
+        kernels = lab.api("/api/kernels")
+        if not sessions and not kernels:
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"{name}: after Close and Shut Down, sessions {sessions} and kernels {kernels} remain")
+        time.sleep(0.5)
+
+
+def _run_in_lab(page, lab, notebook, screenshots=SCREENSHOTS):
+    """Open, run all, read the problems, screenshot, close and shut down: what a learner does."""
+    name = notebook.name
+    before = hashlib.sha256(notebook.read_bytes()).hexdigest()
+    _open(page, name)
+    state, seconds = _run_all_and_wait(page, name)
+    problems = _problems(page, state)
+    shot = _screenshot(page, name, screenshots)
+    _close_and_shut_down(page, lab, name)
+    print(f"{name}: ran {len(state['cells'])} code cells in {seconds:.0f} s; screenshot {shot}")
+    if hashlib.sha256(notebook.read_bytes()).hexdigest() != before:  # saved by the lab, or edited by hand?
+        on_disk = json.loads(notebook.read_text())
+        saved = [c for c in on_disk["cells"] if c["cell_type"] == "code" and c.get("outputs")]
+        assert not saved, f"{name} was saved with outputs while it ran in JupyterLab (autosave?); restore it"
+    return problems
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_runs_clean_in_jupyterlab(page, lab, notebook):
+    problems = _run_in_lab(page, lab, notebook)
+    assert not problems, (
+        f"{notebook.name} shows {len(problems)} problem(s) when run in JupyterLab "
+        "(cells counted from 1, markdown included):\n\n" + "\n\n".join(problems)
+    )
+
+
+SELF_TEST_CELLS = [
+    "print('quiet')",
+    "import os\nos.write(2, b'E0000 failed call to cuInit (stand-in for a C++ log line)\\n')",
+    "import sys\nprint('a Python warning', file=sys.stderr)",
+    "1 / 0",
+    "print('never reached')",
+]
+
+
+def test_the_check_sees_what_a_learner_would_see_as_pink(browser, tmp_path):
+    """The test above would catch C++ start-up lines, Python stderr, errors and cells left unrun."""
+    import nbformat
+
+    notebook = tmp_path / "00_self_test.ipynb"
+    content = nbformat.v4.new_notebook()
+    content.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    content.cells = [nbformat.v4.new_code_cell(source) for source in SELF_TEST_CELLS]
+    nbformat.write(content, notebook)
+    with _jupyterlab(tmp_path) as scratch_lab:
+        tab = _lab_tab(browser, scratch_lab)
+        try:
+            problems = _run_in_lab(tab, scratch_lab, notebook, screenshots=tmp_path)
+        finally:
+            tab.close()
+    report = "\n\n".join(problems)
+    assert len(problems) == 4, report
+    assert "cell 2 (In [2]) stderr:\nE0000 failed call to cuInit" in problems[0], report
+    assert "cell 3 (In [3]) stderr:\na Python warning" in problems[1], report
+    assert "cell 4 (In [4]) error:" in problems[2] and "ZeroDivisionError" in problems[2], report
+    assert "1 code cell(s) never ran (first: cell 5)" in problems[3], report
