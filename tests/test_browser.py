@@ -218,7 +218,8 @@ _STATE_JS = """() => {
       if (json.output_type === 'stream') text = [].concat(json.text).join('');
       else if (json.output_type === 'error') {
         const trace = [].concat(json.traceback || []).join('\\n').split('\\n');
-        text = trace.slice(-12).join('\\n');
+        // the message first (it is what a learner reads), then where it came from
+        text = json.ename + ': ' + json.evalue + '\\n  raised at:\\n' + trace.slice(-10, -1).join('\\n');
       }
       outputs.push({type: json.output_type, name: json.name || '', text: text});
     }
@@ -295,7 +296,7 @@ def _problems(page, state):
             if output["type"] == "error" or (output["type"] == "stream" and output["name"] == "stderr"):
                 kind = "error" if output["type"] == "error" else "stderr"
                 where = f"cell {cell['index'] + 1} (In [{cell['count']}])"
-                found.append(f"{where} {kind}:\n{_short(output['text'])}")
+                found.append(f"{where} {kind}:\n{_short(output['text'], 600 if kind == 'stderr' else 1500)}")
     rendered = page.locator('.jp-RenderedText[data-mime-type="application/vnd.jupyter.stderr"]')
     if rendered.count() and not found:  # the page shows something the model walk missed
         found += [f"rendered stderr:\n{_short(text)}" for text in rendered.all_inner_texts()]
