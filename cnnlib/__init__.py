@@ -12,8 +12,12 @@ import os
 
 # Keras 3 can run on several backends; this course is written for TensorFlow.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-# TensorFlow's C++ start-up chatter hides the output learners should read.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's C++ log lines hide the output learners should read. Level 3 also hides its "E"
+# lines: with deterministic ops, TF 2.21 prints a harmless "NodeDef mentions attribute
+# use_unbounded_threadpool" error line in every fit/predict. Real failures still raise Python
+# exceptions; CNNLIB_VERBOSE=1 (or TF_CPP_MIN_LOG_LEVEL set by hand) shows everything again.
+if os.environ.get("CNNLIB_VERBOSE", "").strip().lower() in ("", "0", "false", "no"):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from cnnlib.checks import check, check_close, check_real, claims  # noqa: E402
 from cnnlib.profiles import PROFILES, Settings, choose_profile  # noqa: E402
