@@ -119,8 +119,9 @@ SECTION_REFERENCE = re.compile(r"\b(0[1-7]) § \*(.+?)\*(?=[\s;,.|)]|$)")
 
 
 def kit_section_references(text):
-    """Every "NN § *heading*" the kit cites (slide map, lab plans), as (notebook prefix, heading)."""
-    return [(number, _normal(heading)) for number, heading in SECTION_REFERENCE.findall(_normal(text))]
+    """Every "NN § *heading*" the kit cites (slide map, lab plans): (notebook prefix, heading)."""
+    found = SECTION_REFERENCE.findall(_normal(text))
+    return [(number, _normal(heading)) for number, heading in found]
 
 
 # --------------------------------------------------------------------------- generated blocks
@@ -134,7 +135,8 @@ def notebook_exercises(path):
             for exercise_id in re.findall(r"labs\.check\(\s*[\"'](\d\d\.\w+)[\"']", cell.source):
                 if exercise_id.startswith(prefix) and exercise_id not in order:
                     order.append(exercise_id)
-    unchecked = sorted(i for i, e in REGISTRY.items() if e.notebook == prefix and i not in order)
+    unchecked = sorted(i for i, e in REGISTRY.items()
+                       if e.notebook == prefix and i not in order)
     return [(f"{int(prefix)}.{k}" if i in order else "—", REGISTRY[i])
             for k, i in enumerate(order + unchecked, start=1) if i in REGISTRY]
 
@@ -158,7 +160,8 @@ def regenerate(text):
     """The kit with its objective lists and exercise tables copied afresh from the sources."""
     for path in NOTEBOOKS:
         stem = path.stem
-        for kind, body in (("objectives", objectives_list(path)), ("exercises", exercise_table(path))):
+        blocks = (("objectives", objectives_list(path)), ("exercises", exercise_table(path)))
+        for kind, body in blocks:
             marker = f"<!-- {kind}:{stem} -->\n"
             pattern = re.compile(rf"{re.escape(marker)}.*?<!-- /{kind} -->", re.S)
             text = pattern.sub(lambda _: f"{marker}{body}<!-- /{kind} -->", text)
@@ -200,8 +203,9 @@ def test_exercise_tables_match_the_registry(path):
     rows = kit_exercise_rows(kit_text(), path.stem)
     assert rows is not None, f"INSTRUCTORS.md has no <!-- exercises:{path.stem} --> block"
     expected = exercise_rows(path)
-    assert {row[1] for row in expected} == {i for i, e in REGISTRY.items() if e.notebook == path.stem[:2]}
-    assert "—" not in [row[0] for row in expected], f"{path.name} never checks some of its exercises"
+    registered = {i for i, e in REGISTRY.items() if e.notebook == path.stem[:2]}
+    assert {row[1] for row in expected} == registered
+    assert "—" not in [row[0] for row in expected], f"{path.name} never checks an exercise"
     assert rows == expected, (
         f"the exercise table of {path.name} differs from cnnlib.labs; run "
         "`.venv/bin/python tests/test_instructors.py --write`"
@@ -222,7 +226,8 @@ def test_section_tables_list_exactly_the_lecture_sections(path):
 
 
 def test_every_cited_section_exists():
-    headings = {path.stem[:2]: {_normal(text) for _, text in notebook_headings(path)} for path in NOTEBOOKS}
+    headings = {path.stem[:2]: {_normal(text) for _, text in notebook_headings(path)}
+                for path in NOTEBOOKS}
     references = kit_section_references(kit_text())
     assert len(references) > 100, "the slide map should cite the notebooks' sections"
     unknown = sorted({f"{n} § {h}" for n, h in references if h not in headings.get(n, set())})
