@@ -55,11 +55,13 @@ PROFILES = {
         name="lite",
         mnist_train_size=None,
         mnist_test_size=None,
-        lenet_epochs=6,
-        mlp_epochs=6,
+        # 3 epochs over 54,000 digits reach the 98.5 % target with the modern LeNet; 10 over the
+        # 3,600 offline digits reach 97 % (about 3 and 1 minutes on 2 busy cores, see the report).
+        lenet_epochs=3,
+        mlp_epochs=3,
         batch_size=64,
         checkpoints=True,
-        offline_epochs=20,
+        offline_epochs=10,
         vgg_image_size=128,
         transfer_images_per_class=300,
         head_epochs=3,

@@ -101,6 +101,21 @@ def test_small_cnn_typical_mistakes():
             keras.Input((28, 28, 1)), layers.Conv2D(4, 5), layers.Flatten(), layers.Dense(10)]))
 
 
+def _weak_cnn():
+    return keras.Sequential([
+        keras.Input((28, 28, 1)), layers.Conv2D(1, 3, strides=4), layers.Flatten(),
+        layers.Dense(10, activation="softmax"),
+    ])
+
+
+def test_small_cnn_that_loses_fails_but_a_rehearsal_only_reports_it(monkeypatch, capsys):
+    with pytest.raises(AssertionError, match="spend parameters on convolutions"):
+        labs.check("05.small_cnn", _weak_cnn)
+    monkeypatch.setenv("CNNLIB_REHEARSAL", "1")  # capped, look-alike training earns no comparison
+    labs.check("05.small_cnn", _weak_cnn)
+    assert "REHEARSAL: which is better is not checked" in capsys.readouterr().out
+
+
 def test_small_cnn_stub(capsys):
     labs.check("05.small_cnn", _stub)
     assert labs.passes("05.small_cnn", _stub) is False
