@@ -54,11 +54,14 @@ def _bar(stems, index):
 def export_page(notebook, stems, index):
     """One notebook as a self-contained HTML page with the course's navigation bar and banners."""
     from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
 
     exporter = HTMLExporter(template_name="lab")
-    exporter.register_preprocessor("nbconvert.preprocessors.TagRemovePreprocessor", enabled=True)
-    exporter.preprocessors[-1].remove_cell_tags = {"solution"}
+    # The pages come from the student versions already; this keeps a solution out whatever the input.
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={"solution"}), enabled=True)
     body, _ = exporter.from_notebook_node(notebook)
+    for stem in stems:  # links between notebooks point to their pages on the site
+        body = body.replace(f'href="{stem}.ipynb', f'href="{stem}.html')
     banners = "".join(f'<div class="course-notice">⚠ {html.escape(n)}</div>' for n in notices_for(notebook))
     header = STYLE + _bar(stems, index) + banners
     opening = body.index(">", body.index("<body")) + 1
