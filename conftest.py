@@ -4,6 +4,7 @@ Both are defaults only: set CNNLIB_PROFILE or CNNLIB_RESULTS_DIR to run the note
 (for example `CNNLIB_PROFILE=lite CNNLIB_RESULTS_DIR=results pytest notebooks/` to refresh results/).
 nbval starts each notebook's kernel from this process, so the kernel inherits these variables.
 """
+
 import os
 import tempfile
 

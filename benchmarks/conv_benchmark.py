@@ -16,6 +16,7 @@ both cases. Timings on a shared or busy machine are noisy: the implementations t
 the best of several repeats is kept, the ratio is what matters, and the JSON records the
 machine, the date and the load average so that a figure can be judged.
 """
+
 import argparse
 import json
 import os
@@ -61,7 +62,9 @@ def run_case(name, image, kernels, repeats, loop_repeats):
 
     tf_conv(image, kernels)()  # warm-up: TensorFlow picks its kernels on the first call
     (loop,) = best_times([lambda: ops.conv2d_loop(image, kernels)], loop_repeats)
-    vectorised, tensorflow = best_times([lambda: ops.conv2d(image, kernels), tf_conv(image, kernels)], repeats)
+    vectorised, tensorflow = best_times(
+        [lambda: ops.conv2d(image, kernels), tf_conv(image, kernels)], repeats
+    )
     print(f"\n{name}")
     print(f"  naive loop (conv2d_loop)   {loop * 1e3:10.1f} ms   (best of {loop_repeats})")
     print(f"  vectorised NumPy (conv2d)  {vectorised * 1e3:10.2f} ms   (best of {repeats})")
@@ -73,7 +76,9 @@ def run_case(name, image, kernels, repeats, loop_repeats):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=20, help="repeats for the fast implementations")
+    parser.add_argument(
+        "--repeats", type=int, default=20, help="repeats for the fast implementations"
+    )
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
@@ -89,16 +94,41 @@ def main():
     ]
     rows = []
     for label, (name, image, kernels, loop_repeats) in zip("ab", cases):
-        loop, vectorised, tensorflow = run_case(f"({label}) {name}", image, kernels, args.repeats, loop_repeats)
-        rows.append({"case": name, "loop_ms": round(loop * 1e3, 1), "vectorised_ms": round(vectorised * 1e3, 2),
-                     "tensorflow_ms": round(tensorflow * 1e3, 2), "loop_over_vectorised": round(loop / vectorised),
-                     "vectorised_over_tensorflow": round(vectorised / tensorflow, 2)})
-    out = pathlib.Path(__file__).resolve().parents[1] / "results" / "benchmark" / "conv_benchmark.json"
+        loop, vectorised, tensorflow = run_case(
+            f"({label}) {name}", image, kernels, args.repeats, loop_repeats
+        )
+        rows.append(
+            {
+                "case": name,
+                "loop_ms": round(loop * 1e3, 1),
+                "vectorised_ms": round(vectorised * 1e3, 2),
+                "tensorflow_ms": round(tensorflow * 1e3, 2),
+                "loop_over_vectorised": round(loop / vectorised),
+                "vectorised_over_tensorflow": round(vectorised / tensorflow, 2),
+            }
+        )
+    out = (
+        pathlib.Path(__file__).resolve().parents[1]
+        / "results"
+        / "benchmark"
+        / "conv_benchmark.json"
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-    out.write_text(json.dumps({"machine": machine, "numpy": np.__version__, "tensorflow": tf.__version__,
-                               "load_average_1_5_15_min": load,
-                               "recorded": time.strftime("%Y-%m-%d %H:%M:%S"), "cases": rows}, indent=2) + "\n")
+    out.write_text(
+        json.dumps(
+            {
+                "machine": machine,
+                "numpy": np.__version__,
+                "tensorflow": tf.__version__,
+                "load_average_1_5_15_min": load,
+                "recorded": time.strftime("%Y-%m-%d %H:%M:%S"),
+                "cases": rows,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"\nWritten to {out}")
 
 

@@ -12,6 +12,7 @@ records the seconds per notebook, the total, the machine, the date and the load 
 cnnlib.report` takes the README's notebook times from it. Timings on a busy machine are longer:
 the load average says how busy it was.
 """
+
 import argparse
 import json
 import os
@@ -31,8 +32,19 @@ def time_notebook(path, profile, offline, scratch):
     env = {**os.environ, "CNNLIB_PROFILE": profile, "CNNLIB_RESULTS_DIR": str(scratch / "results")}
     if offline:
         env["CNNLIB_OFFLINE"] = "1"
-    command = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
-               "--ExecutePreprocessor.timeout=7200", "--output-dir", str(scratch), str(path)]
+    command = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "nbconvert",
+        "--to",
+        "notebook",
+        "--execute",
+        "--ExecutePreprocessor.timeout=7200",
+        "--output-dir",
+        str(scratch),
+        str(path),
+    ]
     start = time.perf_counter()
     finished = subprocess.run(command, env=env, capture_output=True, text=True, cwd=path.parent)
     seconds = time.perf_counter() - start
@@ -44,8 +56,11 @@ def time_notebook(path, profile, offline, scratch):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", choices=PROFILES, default="lite")
-    parser.add_argument("--online", action="store_true",
-                        help="allow downloads (default: CNNLIB_OFFLINE=1, the offline path)")
+    parser.add_argument(
+        "--online",
+        action="store_true",
+        help="allow downloads (default: CNNLIB_OFFLINE=1, the offline path)",
+    )
     parser.add_argument("notebooks", nargs="*", help="notebook numbers or stems (default: all)")
     args = parser.parse_args(argv)
 
@@ -55,8 +70,10 @@ def main(argv=None):
         if not paths:
             parser.error(f"no notebook matches {args.notebooks}")
     machine = f"{os.cpu_count()} CPU cores, {platform.machine()}"
-    print(f"Timing {len(paths)} notebooks in the {args.profile} profile on {machine} "
-          f"({'online' if args.online else 'offline'})")
+    print(
+        f"Timing {len(paths)} notebooks in the {args.profile} profile on {machine} "
+        f"({'online' if args.online else 'offline'})"
+    )
     times, failed = {}, []
     with tempfile.TemporaryDirectory(prefix="course-times-") as scratch:
         for path in paths:
@@ -75,7 +92,9 @@ def main(argv=None):
     if args.notebooks:  # a partial run updates only the notebooks it timed
         times = {**previous.get("notebooks", {}), **times}
         total = round(sum(times.values()), 1)
-    recorded["what"] = "wall-clock seconds of `jupyter nbconvert --execute`, one process per notebook"
+    recorded["what"] = (
+        "wall-clock seconds of `jupyter nbconvert --execute`, one process per notebook"
+    )
     recorded["profiles"][args.profile] = {
         "network": "online" if args.online else "offline (CNNLIB_OFFLINE=1)",
         "machine": machine,

@@ -8,6 +8,7 @@ A notebook starts with::
 which seeds everything, picks the run profile (ci / lite / full), reports the device and
 returns a `Run` whose `settings` say how much work the notebook does.
 """
+
 import os
 
 # Keras 3 can run on several backends; this course is written for TensorFlow.

@@ -11,6 +11,7 @@ copying a number from a slide:
 - `dense_block`: DenseNet's concatenation of every earlier map (Huang et al., 2017);
 - `dense_stack`, `layer_gradient_norms`: the vanishing-gradient experiment.
 """
+
 import re
 
 import keras
@@ -83,8 +84,9 @@ def parse_notation(label):
 def conv_from_notation(label, filters, activation="relu", name=None):
     """The Conv2D layer that GoogLeNet's label (e.g. "3x3+1(S)") describes."""
     kernel, stride, padding = parse_notation(label)
-    return layers.Conv2D(filters, kernel, strides=stride, padding=padding, activation=activation,
-                         name=name)
+    return layers.Conv2D(
+        filters, kernel, strides=stride, padding=padding, activation=activation, name=name
+    )
 
 
 def inception_module(x, f1, f3_reduce, f3, f5_reduce, f5, pool_proj, name="inception"):
@@ -98,9 +100,9 @@ def inception_module(x, f1, f3_reduce, f3, f5_reduce, f5, pool_proj, name="incep
     All convolutions use ReLU and "same" padding, so the branches keep the input's height and
     width and can be stacked along the channel axis.
     """
+
     def conv(filters, size, tag):
-        return layers.Conv2D(filters, size, padding="same", activation="relu",
-                             name=f"{name}_{tag}")
+        return layers.Conv2D(filters, size, padding="same", activation="relu", name=f"{name}_{tag}")
 
     branch1 = conv(f1, 1, "1x1")(x)
     branch3 = conv(f3, 3, "3x3")(conv(f3_reduce, 1, "3x3_reduce")(x))
@@ -116,13 +118,14 @@ def naive_inception_module(x, f1, f3, f5, name="naive_inception"):
     Why it is here: to count what the 1 × 1 convolutions save. The pooling branch passes all
     input channels through, so the output grows by the input's depth at every module.
     """
+
     def conv(filters, size, tag):
-        return layers.Conv2D(filters, size, padding="same", activation="relu",
-                             name=f"{name}_{tag}")
+        return layers.Conv2D(filters, size, padding="same", activation="relu", name=f"{name}_{tag}")
 
     pooled = layers.MaxPooling2D(3, strides=1, padding="same", name=f"{name}_pool")(x)
     return layers.Concatenate(name=f"{name}_concat")(
-        [conv(f1, 1, "1x1")(x), conv(f3, 3, "3x3")(x), conv(f5, 5, "5x5")(x), pooled])
+        [conv(f1, 1, "1x1")(x), conv(f3, 3, "3x3")(x), conv(f5, 5, "5x5")(x), pooled]
+    )
 
 
 # Table 1 of Szegedy et al., "Going deeper with convolutions" (CVPR 2015): for each module
@@ -176,17 +179,20 @@ def residual_block(x, filters, stride=1, name="residual"):
     changes, x and F(x) no longer have the same shape; then the shortcut is a 1 × 1 convolution
     with the same stride (the paper's "projection shortcut", option B).
     """
-    residual = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False,
-                             name=f"{name}_conv1")(x)
+    residual = layers.Conv2D(
+        filters, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_conv1"
+    )(x)
     residual = layers.BatchNormalization(name=f"{name}_bn1")(residual)
     residual = layers.ReLU(name=f"{name}_relu1")(residual)
-    residual = layers.Conv2D(filters, 3, padding="same", use_bias=False,
-                             name=f"{name}_conv2")(residual)
+    residual = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv2")(
+        residual
+    )
     residual = layers.BatchNormalization(name=f"{name}_bn2")(residual)
     shortcut = x
     if stride != 1 or x.shape[-1] != filters:
-        shortcut = layers.Conv2D(filters, 1, strides=stride, use_bias=False,
-                                 name=f"{name}_projection")(x)
+        shortcut = layers.Conv2D(
+            filters, 1, strides=stride, use_bias=False, name=f"{name}_projection"
+        )(x)
         shortcut = layers.BatchNormalization(name=f"{name}_projection_bn")(shortcut)
     added = layers.Add(name=f"{name}_add")([residual, shortcut])
     return layers.ReLU(name=f"{name}_out")(added)
@@ -240,8 +246,7 @@ def dense_block(x, num_layers, growth_rate, name="dense"):
 
 def weight_layers(model):
     """The convolutional and dense layers of `model`: the layers papers count as its depth."""
-    return [layer for layer in model.layers
-            if isinstance(layer, (layers.Conv2D, layers.Dense))]
+    return [layer for layer in model.layers if isinstance(layer, (layers.Conv2D, layers.Dense))]
 
 
 def trainable_count(model):
@@ -262,7 +267,7 @@ def weight_depth(model):
     layer with weights would call ResNet-50 "54" and GoogLeNet "58".
     """
     depth = {}
-    for layer in model.layers:   # Keras lists a functional model's layers parents first
+    for layer in model.layers:  # Keras lists a functional model's layers parents first
         before = max((depth[p.name] for p in _parents(layer) if p.name in depth), default=0)
         depth[layer.name] = before + isinstance(layer, (layers.Conv2D, layers.Dense))
     return max(depth.values())
@@ -299,8 +304,12 @@ def dense_stack(depth, width=32, activation="sigmoid", skip=False, seed=0):
     inputs = keras.Input(shape=(width,))
     h = inputs
     for i in range(depth):
-        dense = layers.Dense(width, activation=activation, name=f"dense_{i}",
-                             kernel_initializer=keras.initializers.GlorotUniform(seed=seed + i))
+        dense = layers.Dense(
+            width,
+            activation=activation,
+            name=f"dense_{i}",
+            kernel_initializer=keras.initializers.GlorotUniform(seed=seed + i),
+        )
         h = layers.Add(name=f"skip_{i}")([h, dense(h)]) if skip else dense(h)
     return keras.Model(inputs, h, name=f"{'residual' if skip else 'plain'}_{activation}_{depth}")
 
@@ -329,16 +338,33 @@ def layer_gradient_norms(model, x, y):
 def _box(ax, x, y, text, colour, width=2.3, height=0.62):
     from matplotlib.patches import FancyBboxPatch
 
-    ax.add_patch(FancyBboxPatch((x - width / 2, y - height / 2), width, height,
-                                boxstyle="round,pad=0.02,rounding_size=0.1", facecolor=colour,
-                                edgecolor="#444444"))
+    ax.add_patch(
+        FancyBboxPatch(
+            (x - width / 2, y - height / 2),
+            width,
+            height,
+            boxstyle="round,pad=0.02,rounding_size=0.1",
+            facecolor=colour,
+            edgecolor="#444444",
+        )
+    )
     ax.text(x, y, text, ha="center", va="center", fontsize=8.5)
 
 
 def _arrow(ax, start, end, colour="#333333", rad=0.0):
-    ax.annotate("", xy=end, xytext=start,
-                arrowprops=dict(arrowstyle="-|>", color=colour, lw=1.3, shrinkA=0, shrinkB=0,
-                                connectionstyle=f"arc3,rad={rad}"))
+    ax.annotate(
+        "",
+        xy=end,
+        xytext=start,
+        arrowprops=dict(
+            arrowstyle="-|>",
+            color=colour,
+            lw=1.3,
+            shrinkA=0,
+            shrinkB=0,
+            connectionstyle=f"arc3,rad={rad}",
+        ),
+    )
 
 
 CONV, POOL, MERGE, DATA = "#9ecae1", "#fdae6b", "#fcbba1", "#e8e8e8"
@@ -361,8 +387,14 @@ def draw_inception_module(ax, input_shape, sizes, output_channels, title=None):
     _box(ax, columns[1], 1.3, f"3×3 conv, {f3}", CONV)
     _box(ax, columns[2], 1.3, f"5×5 conv, {f5}", CONV)
     _box(ax, columns[3], 1.3, f"1×1 conv, {pool_proj}\n(pool proj)", CONV)
-    _box(ax, 0, -0.1, f"concatenate: {f1} + {f3} + {f5} + {pool_proj} = {output_channels}",
-         MERGE, width=5.2)
+    _box(
+        ax,
+        0,
+        -0.1,
+        f"concatenate: {f1} + {f3} + {f5} + {pool_proj} = {output_channels}",
+        MERGE,
+        width=5.2,
+    )
     _box(ax, 0, -1.3, f"output {h}×{w}×{output_channels}", DATA, width=3.0)
     for x in columns:
         top = 2.6 + 0.31 if x != columns[0] else 1.3 + 0.31
@@ -384,8 +416,17 @@ def draw_residual_block(ax, input_shape, filters, stride=1, title=None):
     projection = stride != 1 or c != filters
     out_h, out_w = -(-h // stride), -(-w // stride)
     _box(ax, 0, 5.0, f"x: {h}×{w}×{c}", DATA, width=2.6)
-    _box(ax, 0, 3.9, f"3×3 conv, {filters}" + (f", stride {stride}" if stride > 1 else "")
-         + "\nbatch norm, ReLU", CONV, width=2.6, height=0.75)
+    _box(
+        ax,
+        0,
+        3.9,
+        f"3×3 conv, {filters}"
+        + (f", stride {stride}" if stride > 1 else "")
+        + "\nbatch norm, ReLU",
+        CONV,
+        width=2.6,
+        height=0.75,
+    )
     _box(ax, 0, 2.6, f"3×3 conv, {filters}\nbatch norm", CONV, width=2.6, height=0.75)
     _box(ax, 0, 1.3, "add  F(x) + shortcut", MERGE, width=2.6)
     _box(ax, 0, 0.2, f"ReLU → {out_h}×{out_w}×{filters}", DATA, width=2.6)
@@ -397,8 +438,9 @@ def draw_residual_block(ax, input_shape, filters, stride=1, title=None):
     colour = "#c0392b"
     ax.plot([1.3, 2.6, 2.6], [5.0, 5.0, 3.6], color=colour, lw=1.6)
     if projection:
-        _box(ax, 2.6, 3.25, f"1×1 conv, {filters}\nstride {stride}, BN", CONV, width=1.9,
-             height=0.7)
+        _box(
+            ax, 2.6, 3.25, f"1×1 conv, {filters}\nstride {stride}, BN", CONV, width=1.9, height=0.7
+        )
         ax.plot([2.6, 2.6], [2.9, 1.3], color=colour, lw=1.6)
         label = "projection shortcut"
     else:

@@ -9,6 +9,7 @@
 The cache is Keras's own (`~/.keras`, or `$KERAS_HOME`), so a filled cache serves the notebooks and
 `keras.datasets` / `keras.applications` alike. With CNNLIB_OFFLINE=1 nothing is downloaded.
 """
+
 import argparse
 import dataclasses
 import hashlib
@@ -45,12 +46,27 @@ def course_files():
     index = transfer.CLASS_INDEX
     photos = transfer.CATS_VS_DOGS
     return [
-        CachedFile("datasets", "mnist.npz", MNIST_URL, "sha256", MNIST_SHA256, "notebook 05", 11_490_434),
-        CachedFile("models", top[0], top[1], "md5", top[2], "notebook 07 (predictions)", 553_467_096),
-        CachedFile("models", notop[0], notop[1], "md5", notop[2], "notebook 07 (transfer)", 58_889_256),
-        CachedFile("models", index[0], index[1], "md5", index[2], "notebook 07 (class names)", 35_363),
-        CachedFile("datasets", photos["fname"], photos["origin"], None, None, "notebook 07 (photos)",
-                   photos["size"]),
+        CachedFile(
+            "datasets", "mnist.npz", MNIST_URL, "sha256", MNIST_SHA256, "notebook 05", 11_490_434
+        ),
+        CachedFile(
+            "models", top[0], top[1], "md5", top[2], "notebook 07 (predictions)", 553_467_096
+        ),
+        CachedFile(
+            "models", notop[0], notop[1], "md5", notop[2], "notebook 07 (transfer)", 58_889_256
+        ),
+        CachedFile(
+            "models", index[0], index[1], "md5", index[2], "notebook 07 (class names)", 35_363
+        ),
+        CachedFile(
+            "datasets",
+            photos["fname"],
+            photos["origin"],
+            None,
+            None,
+            "notebook 07 (photos)",
+            photos["size"],
+        ),
     ]
 
 
@@ -71,8 +87,12 @@ def digest_of(path, algorithm):
 
 def check_archive_layout(path):
     """Problems with the cats-vs-dogs archive's layout and counts (empty list when it is right)."""
-    expected = {("train", "cats"): 1000, ("train", "dogs"): 1000,
-                ("validation", "cats"): 500, ("validation", "dogs"): 500}
+    expected = {
+        ("train", "cats"): 1000,
+        ("train", "dogs"): 1000,
+        ("validation", "cats"): 500,
+        ("validation", "dogs"): 500,
+    }
     try:
         with zipfile.ZipFile(path) as archive:
             names = [n for n in archive.namelist() if n.lower().endswith((".jpg", ".jpeg", ".png"))]
@@ -84,8 +104,11 @@ def check_archive_layout(path):
         if len(parts) >= 3:
             key = (parts[-3], parts[-2])
             counts[key] = counts.get(key, 0) + 1
-    return [f"{split}/{label}: {counts.get((split, label), 0)} images, expected {count}"
-            for (split, label), count in expected.items() if counts.get((split, label), 0) != count]
+    return [
+        f"{split}/{label}: {counts.get((split, label), 0)} images, expected {count}"
+        for (split, label), count in expected.items()
+        if counts.get((split, label), 0) != count
+    ]
 
 
 def verify_file(item, path):
@@ -93,7 +116,10 @@ def verify_file(item, path):
     if item.algorithm:
         actual = digest_of(path, item.algorithm)
         if actual != item.digest:
-            return False, f"{item.algorithm} {actual} is not the published {item.digest}: copy it again"
+            return (
+                False,
+                f"{item.algorithm} {actual} is not the published {item.digest}: copy it again",
+            )
         return True, f"{item.algorithm} matches"
     problems = check_archive_layout(path)
     if problems:
@@ -110,8 +136,12 @@ def status(cache):
             print(f"  ✓ {item.relative:<58} {_size(path.stat().st_size):>10}   {item.used_by}")
         else:
             missing += 1
-            print(f"  ✗ {item.relative:<58} {'missing':>10}   {item.used_by} (about {_size(item.approx_bytes)})")
-    print(f"{missing} of {len(course_files())} files missing." if missing else "Everything is cached.")
+            print(
+                f"  ✗ {item.relative:<58} {'missing':>10}   {item.used_by} (about {_size(item.approx_bytes)})"
+            )
+    print(
+        f"{missing} of {len(course_files())} files missing." if missing else "Everything is cached."
+    )
     return 0
 
 
@@ -122,7 +152,9 @@ def fill(cache):
             continue
         file_hash = item.digest if item.algorithm else None
         try:
-            data.fetch(item.name, item.origin, file_hash=file_hash, cache_subdir=item.subdir, timeout=120)
+            data.fetch(
+                item.name, item.origin, file_hash=file_hash, cache_subdir=item.subdir, timeout=120
+            )
         except data.OfflineError as error:
             failed += 1
             print(f"✗ {error}")
@@ -145,13 +177,17 @@ def verify(cache):
 def pack(cache, target):
     present = [item for item in course_files() if (cache / item.relative).exists()]
     if not present:
-        print(f"Nothing to pack: the cache {cache} holds none of the course's files (run fill first).")
+        print(
+            f"Nothing to pack: the cache {cache} holds none of the course's files (run fill first)."
+        )
         return 1
     with tarfile.open(target, "w") as archive:  # uncompressed: weights and JPEGs barely compress
         for item in present:
             print(f"  adding {item.relative}")
             archive.add(cache / item.relative, arcname=item.relative)
-    print(f"Packed {len(present)} files into {target} ({_size(pathlib.Path(target).stat().st_size)}).")
+    print(
+        f"Packed {len(present)} files into {target} ({_size(pathlib.Path(target).stat().st_size)})."
+    )
     return 0
 
 
@@ -173,13 +209,17 @@ def unpack(cache, source):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m cnnlib.cache", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m cnnlib.cache", description=__doc__.splitlines()[0]
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("status", help="what is cached and what is missing")
     commands.add_parser("fill", help="download everything missing")
     commands.add_parser("verify", help="check checksums and the photo archive's layout")
-    for name, text in (("pack", "write the cached files into one tar archive"),
-                       ("unpack", "extract such an archive into this machine's cache")):
+    for name, text in (
+        ("pack", "write the cached files into one tar archive"),
+        ("unpack", "extract such an archive into this machine's cache"),
+    ):
         commands.add_parser(name, help=text).add_argument("file", type=pathlib.Path)
     args = parser.parse_args(argv)
     cache = data.keras_cache_dir()

@@ -1,4 +1,5 @@
 """Checks that a notebook's prose is true: a ✓ line when it holds, an AssertionError when not."""
+
 import numpy as np
 
 from cnnlib import rehearsal
@@ -28,7 +29,9 @@ def check_close(actual, expected, claim, rtol=1e-5, atol=1e-8):
     actual = np.asarray(actual, dtype=float)
     expected = np.asarray(expected, dtype=float)
     if actual.shape != expected.shape:
-        raise AssertionError(f"✗ {claim}: shape {actual.shape} is not the expected {expected.shape}")
+        raise AssertionError(
+            f"✗ {claim}: shape {actual.shape} is not the expected {expected.shape}"
+        )
     if not np.allclose(actual, expected, rtol=rtol, atol=atol):
         worst = np.max(np.abs(actual - expected))
         raise AssertionError(f"✗ {claim}: largest difference {worst:.3g}")
@@ -65,9 +68,13 @@ class Claims:
         actual = np.asarray(actual, dtype=float)
         expected = np.asarray(expected, dtype=float)
         if actual.shape != expected.shape:
-            raise AssertionError(f"✗ {claim}: shape {actual.shape} is not the expected {expected.shape}")
+            raise AssertionError(
+                f"✗ {claim}: shape {actual.shape} is not the expected {expected.shape}"
+            )
         if not np.allclose(actual, expected, rtol=rtol, atol=atol):
-            raise AssertionError(f"✗ {claim}: largest difference {np.max(np.abs(actual - expected)):.3g}")
+            raise AssertionError(
+                f"✗ {claim}: largest difference {np.max(np.abs(actual - expected)):.3g}"
+            )
         self.count += 1
 
     def __enter__(self):
@@ -76,7 +83,11 @@ class Claims:
     def __exit__(self, kind, error, traceback):
         if kind is None:
             noun = "claim" if self.count == 1 else "claims"
-            skipped = f" ({self.skipped} skipped: {rehearsal.LABEL}, only real data can earn them)" if self.skipped else ""
+            skipped = (
+                f" ({self.skipped} skipped: {rehearsal.LABEL}, only real data can earn them)"
+                if self.skipped
+                else ""
+            )
             print(f"✓ {self.count} {noun} checked: {self.section}{skipped}")
         return False
 

@@ -17,6 +17,7 @@ checksum fails while it tries to download it again. `fetch` therefore:
 When a file cannot be had it raises `OfflineError` with one sentence saying what is missing and
 how to provide it.
 """
+
 import contextlib
 import hashlib
 import os
@@ -121,7 +122,9 @@ def probe_address(url):
     """(host, port) a download of `url` first connects to: the HTTP(S) proxy if one applies, else the server."""
     parts = urllib.parse.urlparse(url)
     host = parts.hostname
-    proxies = urllib.request.getproxies()  # https_proxy, HTTPS_PROXY, http_proxy, … from the environment
+    proxies = (
+        urllib.request.getproxies()
+    )  # https_proxy, HTTPS_PROXY, http_proxy, … from the environment
     proxy = proxies.get(parts.scheme)
     if proxy and host and not urllib.request.proxy_bypass(host):  # proxy_bypass reads no_proxy
         proxy_parts = urllib.parse.urlparse(proxy if "://" in proxy else f"http://{proxy}")
@@ -161,11 +164,17 @@ def _require_network(fname, origin, cached):
         f"(or set KERAS_HOME to a folder holding {pathlib.Path(cached).parent.name}/{fname})."
     )
     if forced_offline() or _network_failure:
-        raise OfflineError(f"Could not download {fname} from {origin} ({_offline_reason()}); {hint}")
+        raise OfflineError(
+            f"Could not download {fname} from {origin} ({_offline_reason()}); {hint}"
+        )
     start = time.perf_counter()
     if not can_reach(origin):
-        _note_network_failure("the network was unreachable at the previous download", time.perf_counter() - start)
-        raise OfflineError(f"Could not download {fname} from {origin} (the network is unreachable); {hint}")
+        _note_network_failure(
+            "the network was unreachable at the previous download", time.perf_counter() - start
+        )
+        raise OfflineError(
+            f"Could not download {fname} from {origin} (the network is unreachable); {hint}"
+        )
 
 
 def _is_network_error(error):
@@ -173,7 +182,10 @@ def _is_network_error(error):
     seen = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
-        if isinstance(error, (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, socket.gaierror)):
+        if isinstance(
+            error,
+            (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, socket.gaierror),
+        ):
             return True
         if "URL fetch failure" in str(error):
             return True
@@ -190,9 +202,13 @@ def download_timeout(fname, cached, timeout):
     start = time.perf_counter()
     try:
         yield
-    except Exception as error:  # urllib, SSL and checksum failures all end the same way for a learner
+    except (
+        Exception
+    ) as error:  # urllib, SSL and checksum failures all end the same way for a learner
         if _is_network_error(error):
-            _note_network_failure("a download failed for lack of network a moment ago", time.perf_counter() - start)
+            _note_network_failure(
+                "a download failed for lack of network a moment ago", time.perf_counter() - start
+            )
         raise OfflineError(
             f"Getting {fname} failed ({type(error).__name__}: {error}); "
             f"copy the file to {cached} to work offline."
@@ -226,10 +242,15 @@ def fetch(fname, origin, file_hash=None, cache_subdir="datasets", extract=False,
         _require_network(fname, origin, keras_cache_dir() / cache_subdir / fname)
         with download_timeout(fname, keras_cache_dir() / cache_subdir / fname, timeout):
             print(f"Getting {fname} (cached in {target.parent})")
-            path = pathlib.Path(keras.utils.get_file(
-                fname, origin=origin, file_hash=file_hash, cache_subdir=cache_subdir,
-                cache_dir=str(download_dir()),
-            ))
+            path = pathlib.Path(
+                keras.utils.get_file(
+                    fname,
+                    origin=origin,
+                    file_hash=file_hash,
+                    cache_subdir=cache_subdir,
+                    cache_dir=str(download_dir()),
+                )
+            )
     if extract:
         return str(extract_archive(path))
     return str(path)
@@ -247,9 +268,14 @@ def extract_archive(archive):
 
     archive = pathlib.Path(archive)
     name = archive.name[: archive.name.find(".")] if "." in archive.name else archive.name
-    candidates = [archive.parent / f"{name}_extracted", user_cache_dir() / "extracted" / f"{name}_extracted"]
+    candidates = [
+        archive.parent / f"{name}_extracted",
+        user_cache_dir() / "extracted" / f"{name}_extracted",
+    ]
     for folder in candidates:
-        if (folder / ".cnnlib-complete").exists() or (folder.is_dir() and folder is candidates[0] and any(folder.iterdir())):
+        if (folder / ".cnnlib-complete").exists() or (
+            folder.is_dir() and folder is candidates[0] and any(folder.iterdir())
+        ):
             return folder
     for folder in candidates:
         if writable(folder.parent):
@@ -260,4 +286,6 @@ def extract_archive(archive):
             partial.rename(folder)
             (folder / ".cnnlib-complete").write_text(archive.name + "\n")
             return folder
-    raise OfflineError(f"Could not unpack {archive}: no writable folder for it (tried {candidates[0]} and {candidates[1]}).")
+    raise OfflineError(
+        f"Could not unpack {archive}: no writable folder for it (tried {candidates[0]} and {candidates[1]})."
+    )

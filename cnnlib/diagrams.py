@@ -4,6 +4,7 @@ The diagram is read off the model itself (layer names, kinds, output shapes, par
 so it can never disagree with the code that trains. Colours say what a layer does: convolution,
 pooling, dense, or anything else (input, padding, flatten, dropout, augmentation, …).
 """
+
 import math
 
 import matplotlib.pyplot as plt
@@ -58,7 +59,11 @@ def layer_description(layer):
     if kind == "conv":
         size = _times(_pair(config.get("kernel_size", "?")))
         strides = _pair(config.get("strides", 1))
-        stride = f"/{_times(strides) if strides[0] != strides[1] else strides[0]}" if max(strides) > 1 else ""
+        stride = (
+            f"/{_times(strides) if strides[0] != strides[1] else strides[0]}"
+            if max(strides) > 1
+            else ""
+        )
         if "Depthwise" in name:
             return f"{size} depthwise{stride}{act}"
         return f"{size}{stride} conv, {config.get('filters')}{act}"
@@ -153,32 +158,93 @@ def draw_model(model, ax=None, title=None, max_layers=None, per_row=None):
         positions[layer.name] = i
         params = _parameters(layer)
         total += params
-        ax.add_patch(FancyBboxPatch((x, y), box_w, box_h, boxstyle="round,pad=0.02,rounding_size=0.08",
-                                    facecolor=KIND_COLOURS[kind], edgecolor="#444444", linewidth=1))
-        ax.text(x + box_w / 2, y + box_h * 0.80, layer.name, ha="center", va="center",
-                fontsize=8.5, fontweight="bold", clip_on=True)
-        ax.text(x + box_w / 2, y + box_h * 0.57, layer_description(layer), ha="center",
-                va="center", fontsize=7)
-        ax.text(x + box_w / 2, y + box_h * 0.35, _output_shape(layer), ha="center", va="center",
-                fontsize=8, family="monospace")
-        ax.text(x + box_w / 2, y + box_h * 0.13, _format_count(params), ha="center", va="center",
-                fontsize=6.5, color="#333333")
+        ax.add_patch(
+            FancyBboxPatch(
+                (x, y),
+                box_w,
+                box_h,
+                boxstyle="round,pad=0.02,rounding_size=0.08",
+                facecolor=KIND_COLOURS[kind],
+                edgecolor="#444444",
+                linewidth=1,
+            )
+        )
+        ax.text(
+            x + box_w / 2,
+            y + box_h * 0.80,
+            layer.name,
+            ha="center",
+            va="center",
+            fontsize=8.5,
+            fontweight="bold",
+            clip_on=True,
+        )
+        ax.text(
+            x + box_w / 2,
+            y + box_h * 0.57,
+            layer_description(layer),
+            ha="center",
+            va="center",
+            fontsize=7,
+        )
+        ax.text(
+            x + box_w / 2,
+            y + box_h * 0.35,
+            _output_shape(layer),
+            ha="center",
+            va="center",
+            fontsize=8,
+            family="monospace",
+        )
+        ax.text(
+            x + box_w / 2,
+            y + box_h * 0.13,
+            _format_count(params),
+            ha="center",
+            va="center",
+            fontsize=6.5,
+            color="#333333",
+        )
     if hidden:
         x, y = corner(len(layers_))
-        ax.add_patch(FancyBboxPatch((x, y), box_w, box_h, boxstyle="round,pad=0.02,rounding_size=0.08",
-                                    facecolor="white", edgecolor="#888888", linestyle="--"))
-        ax.text(x + box_w / 2, y + box_h / 2, f"… {hidden} more\nlayers", ha="center", va="center",
-                fontsize=8)
+        ax.add_patch(
+            FancyBboxPatch(
+                (x, y),
+                box_w,
+                box_h,
+                boxstyle="round,pad=0.02,rounding_size=0.08",
+                facecolor="white",
+                edgecolor="#888888",
+                linestyle="--",
+            )
+        )
+        ax.text(
+            x + box_w / 2,
+            y + box_h / 2,
+            f"… {hidden} more\nlayers",
+            ha="center",
+            va="center",
+            fontsize=8,
+        )
 
     arrow = dict(arrowstyle="-|>", color="#333333", lw=1.1, shrinkA=0, shrinkB=0)
     for i in range(1, n_boxes):
         (x0, y0), (x1, y1) = corner(i - 1), corner(i)
         if y0 == y1:  # same row: straight arrow
-            ax.annotate("", xy=(x1, y1 + box_h / 2), xytext=(x0 + box_w, y0 + box_h / 2), arrowprops=arrow)
+            ax.annotate(
+                "", xy=(x1, y1 + box_h / 2), xytext=(x0 + box_w, y0 + box_h / 2), arrowprops=arrow
+            )
         else:  # next row: down, back to the left, down again
             mid = y0 - gap_y / 2
-            ax.plot([x0 + box_w / 2, x0 + box_w / 2, x1 + box_w / 2], [y0, mid, mid], color="#333333", lw=1.1)
-            ax.annotate("", xy=(x1 + box_w / 2, y1 + box_h), xytext=(x1 + box_w / 2, mid), arrowprops=arrow)
+            ax.plot(
+                [x0 + box_w / 2, x0 + box_w / 2, x1 + box_w / 2],
+                [y0, mid, mid],
+                color="#333333",
+                lw=1.1,
+            )
+            ax.annotate(
+                "", xy=(x1 + box_w / 2, y1 + box_h), xytext=(x1 + box_w / 2, mid), arrowprops=arrow
+            )
     # Skip connections: inbound layers other than the previous box.
     for i, layer in enumerate(layers_):
         for source in _inbound(layer):
@@ -191,17 +257,41 @@ def draw_model(model, ax=None, title=None, max_layers=None, per_row=None):
                 top = y0 + box_h + 0.28
                 xs, xt = x0 + box_w * 0.5, x1 + box_w * 0.5
                 ax.plot([xs, xs, xt], [y0 + box_h, top, top], **red)
-                ax.annotate("", xy=(xt, y1 + box_h), xytext=(xt, top),
-                            arrowprops=dict(arrowstyle="-|>", shrinkA=0, shrinkB=0, **red))
+                ax.annotate(
+                    "",
+                    xy=(xt, y1 + box_h),
+                    xytext=(xt, top),
+                    arrowprops=dict(arrowstyle="-|>", shrinkA=0, shrinkB=0, **red),
+                )
             else:
-                ax.annotate("", xy=(x1 + box_w * 0.3, y1 + box_h), xytext=(x0 + box_w * 0.7, y0),
-                            arrowprops=dict(arrowstyle="-|>", shrinkA=0, shrinkB=0,
-                                            connectionstyle="arc3,rad=0.2", **red))
+                ax.annotate(
+                    "",
+                    xy=(x1 + box_w * 0.3, y1 + box_h),
+                    xytext=(x0 + box_w * 0.7, y0),
+                    arrowprops=dict(
+                        arrowstyle="-|>",
+                        shrinkA=0,
+                        shrinkB=0,
+                        connectionstyle="arc3,rad=0.2",
+                        **red,
+                    ),
+                )
 
-    legend = [plt.Rectangle((0, 0), 1, 1, facecolor=KIND_COLOURS[k], edgecolor="#444444",
-                            label=KIND_LABELS[k]) for k in KIND_COLOURS if k in kinds_used]
-    ax.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(legend),
-              fontsize=7.5, frameon=False)
+    legend = [
+        plt.Rectangle(
+            (0, 0), 1, 1, facecolor=KIND_COLOURS[k], edgecolor="#444444", label=KIND_LABELS[k]
+        )
+        for k in KIND_COLOURS
+        if k in kinds_used
+    ]
+    ax.legend(
+        handles=legend,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=len(legend),
+        fontsize=7.5,
+        frameon=False,
+    )
     ax.set_xlim(-0.1, width + 0.1)
     ax.set_ylim(-0.1, height + 0.45)
     ax.set_aspect("equal")
@@ -228,8 +318,9 @@ def show_feature_maps(maps, title=None, ncols=8, vmin=-1.0, vmax=1.0, cmap="RdBu
     count = maps.shape[-1]
     ncols = min(ncols, count)
     nrows = math.ceil(count / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols + 0.9, size * nrows + 0.5),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(size * ncols + 0.9, size * nrows + 0.5), squeeze=False
+    )
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
         if k < count:

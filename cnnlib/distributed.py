@@ -16,6 +16,7 @@ tests/test_distributed.py runs it with two workers on loopback ports of one mach
 Without GPUs, `split_cpu(2)` makes the CPU look like two devices, so the multi-replica code paths
 (global batch, all-reduce, weights in sync) run anywhere; call it before TensorFlow starts working.
 """
+
 import argparse
 import json
 import os
@@ -32,7 +33,9 @@ def split_cpu(replicas):
         raise ValueError(f"replicas must be a positive int, got {replicas!r}")
     cpu = tf.config.list_physical_devices("CPU")[0]
     try:
-        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * replicas)
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * replicas
+        )
     except RuntimeError as error:
         raise RuntimeError(
             "split_cpu must run before TensorFlow initialises its devices (first thing in the process)"
@@ -50,7 +53,9 @@ def task_from_tf_config():
         workers = parsed["cluster"]["worker"]
         index = int(parsed["task"]["index"])
     except (ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"TF_CONFIG must name the cluster's workers and this task's index, got {config!r}") from error
+        raise ValueError(
+            f"TF_CONFIG must name the cluster's workers and this task's index, got {config!r}"
+        ) from error
     if not 0 <= index < len(workers):
         raise ValueError(f"TF_CONFIG's task index {index} is not one of the {len(workers)} workers")
     return index, len(workers)
@@ -66,13 +71,17 @@ def train_head(out_dir, steps=3, image_size=32, per_replica_batch=4):
     index, workers = task_from_tf_config()
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     batch = transfer.global_batch_size(per_replica_batch, strategy)
-    print(f"worker {index} of {workers}: {strategy.num_replicas_in_sync} replicas in sync, global batch {batch}",
-          flush=True)
+    print(
+        f"worker {index} of {workers}: {strategy.num_replicas_in_sync} replicas in sync, global batch {batch}",
+        flush=True,
+    )
     # Every worker must see the same data; the stand-in digits need no download anywhere.
     images_per_class = max(1, batch * steps // 2)
     data = transfer.stand_in_digits(image_size, batch, images_per_class=images_per_class)
     with strategy.scope():
-        base, source = transfer.load_vgg16(include_top=False, input_shape=(image_size, image_size, 3))
+        base, source = transfer.load_vgg16(
+            include_top=False, input_shape=(image_size, image_size, 3)
+        )
         transfer.freeze_base(base)
         model = transfer.transfer_model(base, hidden_units=16)
         optimizer = keras.optimizers.Adam(learning_rate=1e-3)
@@ -86,7 +95,9 @@ def train_head(out_dir, steps=3, image_size=32, per_replica_batch=4):
         def replica_step(images, labels):
             with tf.GradientTape() as tape:
                 probabilities = model(images, training=True)
-                per_image = keras.losses.binary_crossentropy(tf.cast(labels, "float32")[:, None], probabilities)
+                per_image = keras.losses.binary_crossentropy(
+                    tf.cast(labels, "float32")[:, None], probabilities
+                )
                 loss = tf.nn.compute_average_loss(per_image, global_batch_size=batch)
             gradients = tape.gradient(loss, model.trainable_variables)
             optimizer.apply_gradients(zip(gradients, model.trainable_variables))
@@ -121,15 +132,21 @@ def train_head(out_dir, steps=3, image_size=32, per_replica_batch=4):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m cnnlib.distributed", description=__doc__.splitlines()[0])
-    parser.add_argument("out_dir", type=pathlib.Path, help="where the chief writes weights and results")
+    parser = argparse.ArgumentParser(
+        prog="python -m cnnlib.distributed", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "out_dir", type=pathlib.Path, help="where the chief writes weights and results"
+    )
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--image-size", type=int, default=32)
     args = parser.parse_args(argv)
     result = train_head(args.out_dir, steps=args.steps, image_size=args.image_size)
     if result is not None:
-        print(f"chief wrote {args.out_dir / 'multiworker_result.json'}: {result['replicas_in_sync']} replicas, "
-              f"loss {result['loss'][-1]:.4f}")
+        print(
+            f"chief wrote {args.out_dir / 'multiworker_result.json'}: {result['replicas_in_sync']} replicas, "
+            f"loss {result['loss'][-1]:.4f}"
+        )
     return 0
 
 

@@ -12,6 +12,7 @@ With the same head weights and the same un-augmented images both give the same o
 notebook checks it); feature extraction gives up augmentation. `full_model(base, head)` is
 the end-to-end model built from the very same head, so weights trained one way serve the other.
 """
+
 import hashlib
 import json
 import time
@@ -93,8 +94,11 @@ def shuffled(dataset, count, batch_size, seed=42):
     import tensorflow as tf
 
     images = dataset.unbatch().apply(tf.data.experimental.assert_cardinality(count))
-    return (images.shuffle(count, seed=seed, reshuffle_each_iteration=True)
-            .batch(batch_size).prefetch(tf.data.AUTOTUNE))
+    return (
+        images.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size)
+        .prefetch(tf.data.AUTOTUNE)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -109,8 +113,10 @@ def plain_training_data(data):
     holds the same files (or digits), decoded and resized the same way, without augmentation.
     """
     if data.plain_train is None:
-        raise ValueError("this TransferData carries no plain_train pipeline (build it with "
-                         "transfer.transfer_data, transfer.cats_vs_dogs or transfer.stand_in_digits)")
+        raise ValueError(
+            "this TransferData carries no plain_train pipeline (build it with "
+            "transfer.transfer_data, transfer.cats_vs_dogs or transfer.stand_in_digits)"
+        )
     return data.plain_train
 
 
@@ -133,10 +139,18 @@ def validation_on_features(head, features, labels, batch_size=256):
         def on_epoch_end(self, epoch, logs=None):
             if logs is None:
                 return
-            scores = np.concatenate([
-                keras.ops.convert_to_numpy(head(features[i : i + batch_size], training=False))
-                for i in range(0, len(features), batch_size)
-            ]).astype(np.float32).reshape(-1, 1)
+            scores = (
+                np.concatenate(
+                    [
+                        keras.ops.convert_to_numpy(
+                            head(features[i : i + batch_size], training=False)
+                        )
+                        for i in range(0, len(features), batch_size)
+                    ]
+                )
+                .astype(np.float32)
+                .reshape(-1, 1)
+            )
             loss = keras.ops.convert_to_numpy(keras.losses.binary_crossentropy(labels, scores))
             logs["val_loss"] = float(np.mean(loss))
             logs["val_accuracy"] = float(np.mean((scores > 0.5) == (labels > 0.5)))
@@ -151,7 +165,9 @@ def validation_on_features(head, features, labels, batch_size=256):
 
 def cache_key(weights, image_size, files):
     """A name for a feature file: which weights, which image size, which images (in order)."""
-    text = json.dumps({"weights": weights, "image_size": int(image_size), "files": [str(f) for f in files]})
+    text = json.dumps(
+        {"weights": weights, "image_size": int(image_size), "files": [str(f) for f in files]}
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
@@ -204,10 +220,12 @@ def compare_phase1(base, images, labels, epochs=2, batch_size=16, seed=0):
 
     start = time.perf_counter()
     extractor = feature_extractor(base)
-    features = np.concatenate([
-        keras.ops.convert_to_numpy(extractor(images[i : i + batch_size], training=False))
-        for i in range(0, len(images), batch_size)
-    ])
+    features = np.concatenate(
+        [
+            keras.ops.convert_to_numpy(extractor(images[i : i + batch_size], training=False))
+            for i in range(0, len(images), batch_size)
+        ]
+    )
     extraction = time.perf_counter() - start
 
     results = {"extraction_seconds": extraction}
@@ -215,8 +233,15 @@ def compare_phase1(base, images, labels, epochs=2, batch_size=16, seed=0):
         keras.utils.set_random_seed(seed)
         transfer.compile_binary(model, learning_rate=3e-4)
         timer = transfer.epoch_timer()
-        history = model.fit(x, labels, epochs=epochs, batch_size=batch_size, shuffle=False,
-                            verbose=0, callbacks=[timer])
+        history = model.fit(
+            x,
+            labels,
+            epochs=epochs,
+            batch_size=batch_size,
+            shuffle=False,
+            verbose=0,
+            callbacks=[timer],
+        )
         results[f"{label}_epoch_seconds"] = steady_epoch_seconds(timer.seconds)
         results[f"{label}_accuracy"] = float(history.history["accuracy"][-1])
     results["speedup"] = results["end_to_end_epoch_seconds"] / results["features_epoch_seconds"]

@@ -1,4 +1,5 @@
 """Real photographs that ship with scikit-image, ready as float arrays in [0, 1]."""
+
 import numpy as np
 
 PHOTOS = ("astronaut", "camera", "coffee", "chelsea", "rocket", "cat")

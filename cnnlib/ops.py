@@ -19,6 +19,7 @@ Two implementations compute the same thing and can be read side by side:
   flattened kernels adds up every product. This is the "im2col" trick libraries use, laid out
   channel-first so that every copy and the multiply run over long contiguous rows.
 """
+
 import math
 
 import numpy as np
@@ -51,11 +52,15 @@ def _pair(value, name):
     """An int or a pair of ints → (vertical, horizontal)."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         return int(value), int(value)
-    if isinstance(value, (tuple, list)) and len(value) == 2 and all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value
+    if (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value)
     ):
         return int(value[0]), int(value[1])
-    raise ValueError(f"{name} must be an int or a pair of ints (vertical, horizontal), got {value!r}")
+    raise ValueError(
+        f"{name} must be an int or a pair of ints (vertical, horizontal), got {value!r}"
+    )
 
 
 def _stride_pair(stride):
@@ -67,7 +72,9 @@ def _stride_pair(stride):
 
 def _is_real(dtype):
     """Integers, floats or booleans (a binary image); not strings, objects or complex numbers."""
-    return dtype == np.bool_ or (np.issubdtype(dtype, np.number) and not np.issubdtype(dtype, np.complexfloating))
+    return dtype == np.bool_ or (
+        np.issubdtype(dtype, np.number) and not np.issubdtype(dtype, np.complexfloating)
+    )
 
 
 def _as_image(x):
@@ -102,7 +109,9 @@ def _as_kernels(kernel, channels, x_shape):
             f"kernel must be (kh, kw), (kh, kw, C) or (kh, kw, C, K), got shape {np.shape(kernel)}"
         )
     if kernel.shape[0] == 0 or kernel.shape[1] == 0 or kernel.shape[3] == 0:
-        raise ValueError(f"kernel must have at least one row, column and filter, got shape {kernel.shape}")
+        raise ValueError(
+            f"kernel must have at least one row, column and filter, got shape {kernel.shape}"
+        )
     if kernel.shape[2] != channels:
         raise ValueError(
             f"kernel has {kernel.shape[2]} input channel(s) but x has {channels}: kernel shape "
@@ -141,7 +150,9 @@ def padding_amounts(input_size, kernel_size, stride=1, padding="valid"):
                 total = max((math.ceil(n / s) - 1) * s + f - n, 0)
                 amounts.append((total // 2, total - total // 2))
             return tuple(amounts)
-        raise ValueError(f"padding must be one of {', '.join(PADDING_WORDS)}, an int or a pair of ints, got {padding!r}")
+        raise ValueError(
+            f"padding must be one of {', '.join(PADDING_WORDS)}, an int or a pair of ints, got {padding!r}"
+        )
     p_h, p_w = _pair(padding, "padding")
     if p_h < 0 or p_w < 0:
         raise ValueError(f"padding must not be negative, got {padding!r}")
@@ -153,7 +164,11 @@ def pad(x, amounts, value=0.0):
     x = np.asarray(x)
     if x.ndim not in (2, 3):
         raise ValueError(f"x must be (H, W) or (H, W, C), got shape {x.shape}")
-    if isinstance(amounts, (tuple, list)) and len(amounts) == 2 and all(isinstance(a, (tuple, list)) for a in amounts):
+    if (
+        isinstance(amounts, (tuple, list))
+        and len(amounts) == 2
+        and all(isinstance(a, (tuple, list)) for a in amounts)
+    ):
         (top, bottom), (left, right) = (_pair(tuple(a), "amounts") for a in amounts)
     else:
         p_h, p_w = _pair(amounts, "amounts")
@@ -186,10 +201,14 @@ def output_size(n, f, padding=0, stride=1):
         total = before + after
     else:
         if not isinstance(padding, (int, np.integer)) or isinstance(padding, bool) or padding < 0:
-            raise ValueError(f"padding must be a non-negative int or one of {', '.join(PADDING_WORDS)}, got {padding!r}")
+            raise ValueError(
+                f"padding must be a non-negative int or one of {', '.join(PADDING_WORDS)}, got {padding!r}"
+            )
         total = 2 * padding
     if f > n + total:
-        raise ValueError(f"kernel size f={f} is larger than the padded input n + padding = {n + total}")
+        raise ValueError(
+            f"kernel size f={f} is larger than the padded input n + padding = {n + total}"
+        )
     return (n + total - f) // stride + 1
 
 
@@ -255,7 +274,9 @@ def conv2d(x, kernel, stride=1, padding="valid"):
     taps = np.empty((kh, kw, channels, out_h, out_w), dtype=padded.dtype)
     for i in range(kh):
         for j in range(kw):
-            taps[i, j] = planes[:, i : i + sh * (out_h - 1) + 1 : sh, j : j + sw * (out_w - 1) + 1 : sw]
+            taps[i, j] = planes[
+                :, i : i + sh * (out_h - 1) + 1 : sh, j : j + sw * (out_w - 1) + 1 : sw
+            ]
     # (K, kh·kw·C) @ (kh·kw·C, positions): every multiply-and-add of the loop version in one matmul.
     weights = kernels.reshape(kh * kw * channels, n_filters).T
     result = weights @ taps.reshape(kh * kw * channels, out_h * out_w)
@@ -270,7 +291,9 @@ def true_conv2d(x, kernel, stride=1, padding="valid"):
     """
     kernel = np.asarray(kernel)
     if kernel.ndim < 2:
-        raise ValueError(f"kernel must be (kh, kw), (kh, kw, C) or (kh, kw, C, K), got shape {kernel.shape}")
+        raise ValueError(
+            f"kernel must be (kh, kw), (kh, kw, C) or (kh, kw, C, K), got shape {kernel.shape}"
+        )
     return conv2d(x, kernel[::-1, ::-1], stride=stride, padding=padding)
 
 
@@ -293,8 +316,10 @@ def pool2d(x, size=2, stride=None, mode="max", padding="valid"):
         # Libraries disagree on NaN in a pooling window (some skip it, some propagate it), so a
         # NaN pixel is refused rather than answered one way or the other.
         where = tuple(int(i) for i in np.argwhere(np.isnan(image))[0])
-        raise ValueError(f"x holds NaN (first at index {where[:2] if was_2d else where}); "
-                         f"pooling is undefined for missing pixels: fill or mask them first")
+        raise ValueError(
+            f"x holds NaN (first at index {where[:2] if was_2d else where}); "
+            f"pooling is undefined for missing pixels: fill or mask them first"
+        )
     ph, pw = _pair(size, "size")
     if ph < 1 or pw < 1:
         raise ValueError(f"size must be at least 1 in both directions, got {size!r}")

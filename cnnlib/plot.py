@@ -1,11 +1,14 @@
 """Plotting helpers: image grids and matrices with their numbers written in."""
+
 import math
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 
-def show_matrix(matrix, ax=None, fmt="{:.1f}", cmap="gray", title=None, fontsize=None, vmin=None, vmax=None):
+def show_matrix(
+    matrix, ax=None, fmt="{:.1f}", cmap="gray", title=None, fontsize=None, vmin=None, vmax=None
+):
     """Draw a 2-D array as an image with each cell's value written on it."""
     matrix = np.asarray(matrix)
     if matrix.ndim != 2:
@@ -26,7 +29,9 @@ def show_matrix(matrix, ax=None, fmt="{:.1f}", cmap="gray", title=None, fontsize
     return ax
 
 
-def show_images(images, titles=None, ncols=None, cmap="gray", size=2.2, vmin=None, vmax=None, suptitle=None):
+def show_images(
+    images, titles=None, ncols=None, cmap="gray", size=2.2, vmin=None, vmax=None, suptitle=None
+):
     """Show a list of images in a grid; 2-D arrays use `cmap`, (H, W, 3) arrays are drawn as colour."""
     images = list(images)
     if not images:
@@ -35,7 +40,9 @@ def show_images(images, titles=None, ncols=None, cmap="gray", size=2.2, vmin=Non
         raise ValueError(f"got {len(titles)} titles for {len(images)} images")
     ncols = ncols or min(len(images), 6)
     nrows = math.ceil(len(images) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)), squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)), squeeze=False
+    )
     for index, ax in enumerate(axes.flat):
         ax.axis("off")
         if index >= len(images):

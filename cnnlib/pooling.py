@@ -1,4 +1,5 @@
 """Helpers of notebook 04 (pooling): run a Keras layer on one image, measure how much it changed."""
+
 import numpy as np
 
 

@@ -7,6 +7,7 @@
 The profile is chosen automatically (``CI`` set → ci; no GPU → lite; GPU → full) and the
 environment variable ``CNNLIB_PROFILE`` overrides the choice.
 """
+
 import dataclasses
 import os
 

@@ -11,6 +11,7 @@ temporary file; the text is kept in `startup_log()` and shown only when the bloc
 `install()` (called by ``import cnnlib``) wraps the first ``import tensorflow`` — wherever it comes
 from, e.g. ``import keras`` in a later line — in that capture.
 """
+
 import contextlib
 import importlib.machinery
 import io

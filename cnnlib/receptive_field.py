@@ -16,6 +16,7 @@ The calculator takes plain ``(kernel, stride[, dilation])`` tuples, `Layer` obje
 layers off a Keras model (`layers_from_keras`); `measure_receptive_field` checks the arithmetic
 empirically, by sending impulses through a copy of a Keras model.
 """
+
 import dataclasses
 
 import numpy as np
@@ -29,8 +30,10 @@ def _pair(value, name):
     """An int or a pair of ints, as a (rows, cols) pair of positive ints."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         pair = (int(value), int(value))
-    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value
+    elif (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value)
     ):
         pair = (int(value[0]), int(value[1]))
     else:
@@ -44,18 +47,24 @@ def _padding(value):
     """'valid' | 'same' | 'full', or zero-padding widths as an int or (rows, cols) pair."""
     if isinstance(value, str):
         if value.lower() not in PADDINGS:
-            raise ValueError(f"padding must be one of {', '.join(PADDINGS)}, an int or a pair, got {value!r}")
+            raise ValueError(
+                f"padding must be one of {', '.join(PADDINGS)}, an int or a pair, got {value!r}"
+            )
         return value.lower()
     pair = value
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         pair = (int(value), int(value))
-    if isinstance(pair, (tuple, list)) and len(pair) == 2 and all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pair
+    if (
+        isinstance(pair, (tuple, list))
+        and len(pair) == 2
+        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pair)
     ):
         if min(pair) < 0:
             raise ValueError(f"padding widths must not be negative, got {value!r}")
         return (int(pair[0]), int(pair[1]))
-    raise ValueError(f"padding must be one of {', '.join(PADDINGS)}, an int or a pair, got {value!r}")
+    raise ValueError(
+        f"padding must be one of {', '.join(PADDINGS)}, an int or a pair, got {value!r}"
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,7 +108,8 @@ class Field:
         if self.first is None:
             raise ValueError("covers() needs the input size: pass input_size to receptive_fields")
         return tuple(
-            (f + i * j, f + i * j + s - 1) for f, i, j, s in zip(self.first, (row, col), self.jump, self.size)
+            (f + i * j, f + i * j + s - 1)
+            for f, i, j, s in zip(self.first, (row, col), self.jump, self.size)
         )
 
 
@@ -117,8 +127,10 @@ def _as_layer(item, index):
 
 def _layer_list(layers):
     """`layers` as a list, or a TypeError saying what a stack of layers looks like."""
-    expected = ("layers must be a list of layers (Layer objects, kernel sizes, or "
-                "(kernel, stride[, dilation]) tuples)")
+    expected = (
+        "layers must be a list of layers (Layer objects, kernel sizes, or "
+        "(kernel, stride[, dilation]) tuples)"
+    )
     if isinstance(layers, (Layer, int, np.integer)) and not isinstance(layers, bool):
         one = f"Layer({layers.kernel[0]}, ...)" if isinstance(layers, Layer) else repr(int(layers))
         raise TypeError(f"{expected}, got the single layer {layers!r}: for one layer write [{one}]")
@@ -137,7 +149,11 @@ def _axis(padding, axis):
 
 def _fixed_padding(padding, span):
     """Zero pixels added before the input for paddings that do not depend on the input size."""
-    return {"valid": 0, "full": span - 1}.get(padding, padding) if isinstance(padding, str) else padding
+    return (
+        {"valid": 0, "full": span - 1}.get(padding, padding)
+        if isinstance(padding, str)
+        else padding
+    )
 
 
 def _padding_before(padding, n, span, stride):
@@ -167,7 +183,9 @@ def receptive_fields(layers, input_size=None):
         size = tuple(r + (span - 1) * j for r, span, j in zip(size, layer.span, jump))
         if sizes is not None:
             results = [
-                _padding_before(_axis(layer.padding, axis), sizes[axis], layer.span[axis], layer.stride[axis])
+                _padding_before(
+                    _axis(layer.padding, axis), sizes[axis], layer.span[axis], layer.stride[axis]
+                )
                 for axis in range(2)
             ]
             output = tuple(out for _, out in results)
@@ -181,10 +199,19 @@ def receptive_fields(layers, input_size=None):
         else:
             output = None
             # Without the input size only "same" leaves the padding (and so the start) unknown.
-            before = None if layer.padding == "same" else tuple(
-                _fixed_padding(_axis(layer.padding, axis), layer.span[axis]) for axis in range(2)
+            before = (
+                None
+                if layer.padding == "same"
+                else tuple(
+                    _fixed_padding(_axis(layer.padding, axis), layer.span[axis])
+                    for axis in range(2)
+                )
             )
-        first = None if first is None or before is None else tuple(f - b * j for f, b, j in zip(first, before, jump))
+        first = (
+            None
+            if first is None or before is None
+            else tuple(f - b * j for f, b, j in zip(first, before, jump))
+        )
         jump = tuple(j * s for j, s in zip(jump, layer.stride))
         fields.append(Field(name, layer, size, jump, output, first))
     return fields
@@ -215,9 +242,20 @@ def format_fields(fields):
 # ---------------------------------------------------------------- Keras models
 
 _PASS_THROUGH = (
-    "Activation", "ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax", "BatchNormalization",
-    "LayerNormalization", "Dropout", "SpatialDropout2D", "GaussianNoise", "Rescaling",
-    "Normalization", "InputLayer",
+    "Activation",
+    "ReLU",
+    "LeakyReLU",
+    "ELU",
+    "PReLU",
+    "Softmax",
+    "BatchNormalization",
+    "LayerNormalization",
+    "Dropout",
+    "SpatialDropout2D",
+    "GaussianNoise",
+    "Rescaling",
+    "Normalization",
+    "InputLayer",
 )
 _FLAT = ("Flatten", "Dense", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Reshape")
 
@@ -237,16 +275,27 @@ def layers_from_keras(model):
         if kind in _PASS_THROUGH:
             continue
         if kind in ("Conv2D", "DepthwiseConv2D", "SeparableConv2D"):
-            layers.append(Layer(tuple(layer.kernel_size), tuple(layer.strides), tuple(layer.dilation_rate),
-                                layer.padding, layer.name))
+            layers.append(
+                Layer(
+                    tuple(layer.kernel_size),
+                    tuple(layer.strides),
+                    tuple(layer.dilation_rate),
+                    layer.padding,
+                    layer.name,
+                )
+            )
         elif kind in ("MaxPooling2D", "AveragePooling2D"):
-            layers.append(Layer(tuple(layer.pool_size), tuple(layer.strides), 1, layer.padding, layer.name))
+            layers.append(
+                Layer(tuple(layer.pool_size), tuple(layer.strides), 1, layer.padding, layer.name)
+            )
         else:
             raise ValueError(
                 f"layers_from_keras does not know how layer {layer.name!r} ({kind}) changes the receptive field"
             )
     if not layers:
-        raise ValueError(f"model {getattr(model, 'name', model)!r} has no Conv2D or pooling layers to read")
+        raise ValueError(
+            f"model {getattr(model, 'name', model)!r} has no Conv2D or pooling layers to read"
+        )
     return layers
 
 
@@ -288,10 +337,14 @@ def measure_receptive_field(model, input_size, layer=None, unit=None):
                 getattr(each, name).assign(np.ones(getattr(each, name).shape, dtype="float32"))
 
     # The spatial part of the model: everything before the first flattening layer.
-    cut = next((i for i, l in enumerate(copy.layers) if type(l).__name__ in _FLAT), len(copy.layers))
+    cut = next(
+        (i for i, l in enumerate(copy.layers) if type(l).__name__ in _FLAT), len(copy.layers)
+    )
     spatial = [l for l in copy.layers[:cut] if type(l).__name__ != "InputLayer"]
     if not spatial:
-        raise ValueError(f"model {model.name!r} has no spatial layers before its first flattening layer")
+        raise ValueError(
+            f"model {model.name!r} has no spatial layers before its first flattening layer"
+        )
     if layer is None:
         target = spatial[-1]
     elif isinstance(layer, str):
@@ -321,7 +374,9 @@ def measure_receptive_field(model, input_size, layer=None, unit=None):
         reached[chunk] = response.max(axis=-1) > 0
     where = np.flatnonzero(reached)
     if where.size == 0:
-        raise ValueError("no input pixel reached the unit: does the layer end in a non-positive activation?")
+        raise ValueError(
+            "no input pixel reached the unit: does the layer end in a non-positive activation?"
+        )
     hit_rows, hit_cols = rows[where], cols[where]
     box = ((int(hit_rows.min()), int(hit_rows.max())), (int(hit_cols.min()), int(hit_cols.max())))
     size = (box[0][1] - box[0][0] + 1, box[1][1] - box[1][0] + 1)

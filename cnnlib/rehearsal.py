@@ -13,6 +13,7 @@ things, both done here:
 Nothing here makes any loader accept a file it would otherwise refuse: that is the harness's job,
 from a start-up file inside the test kernel, and it is never a switch a user could set.
 """
+
 import os
 
 VARIABLE = "CNNLIB_REHEARSAL"
@@ -47,8 +48,18 @@ def watermark_figures():
     def draw_with_watermark(figure, renderer):
         if not getattr(figure, "_rehearsal_mark", False):
             figure._rehearsal_mark = True
-            figure.text(0.5, 0.5, f"{LABEL}: not real data", ha="center", va="center", rotation=25,
-                        fontsize=28, color="red", alpha=0.3, zorder=1000)
+            figure.text(
+                0.5,
+                0.5,
+                f"{LABEL}: not real data",
+                ha="center",
+                va="center",
+                rotation=25,
+                fontsize=28,
+                color="red",
+                alpha=0.3,
+                zorder=1000,
+            )
         return draw(figure, renderer)
 
     Figure.draw = draw_with_watermark

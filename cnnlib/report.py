@@ -10,6 +10,7 @@ with CNNLIB_RESULTS_DIR=results by hand) changes the committed results/.
 The tables live between `<!-- NAME:start -->` / `<!-- NAME:end -->` markers, NAME being
 notebooks, benchmark or results; nothing outside them is touched.
 """
+
 import argparse
 import json
 import os
@@ -72,26 +73,44 @@ def notebook_table(results_dir):
     times = course_times(results_dir)
     header = "| notebook | what you learn | " + " | ".join(f"time, {p}" for p in PROFILES) + " |"
     rows = [header, "|" + " --- |" * (2 + len(PROFILES))]
-    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):  # lessons, not a start page
+    for path in sorted(
+        (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")
+    ):  # lessons, not a start page
         cells = []
         for profile in PROFILES:
             seconds = times.get(profile, {}).get("notebooks", {}).get(path.stem)
             cells.append(_minutes(seconds) if seconds is not None else "not measured")
-        rows.append(f"| [{path.stem}](notebooks/{path.name}) | {LESSONS.get(path.stem, '')} | " + " | ".join(cells) + " |")
+        rows.append(
+            f"| [{path.stem}](notebooks/{path.name}) | {LESSONS.get(path.stem, '')} | "
+            + " | ".join(cells)
+            + " |"
+        )
     totals = [_minutes(times[p]["total_seconds"]) if p in times else "—" for p in PROFILES]
     rows.append("| **whole course** | | " + " | ".join(f"**{t}**" for t in totals) + " |")
-    notes = [f"`{p}`: {t['machine']}, {t['network']}, {t['recorded'][:16]} (load average {t['load_average_1_5_15_min']})"
-             for p, t in times.items()]
+    notes = [
+        f"`{p}`: {t['machine']}, {t['network']}, {t['recorded'][:16]} (load average {t['load_average_1_5_15_min']})"
+        for p, t in times.items()
+    ]
     if notes:
-        rows += ["", "Measured by `benchmarks/course_times.py` (one process per notebook): " + "; ".join(notes) + "."]
+        rows += [
+            "",
+            "Measured by `benchmarks/course_times.py` (one process per notebook): "
+            + "; ".join(notes)
+            + ".",
+        ]
     return "\n".join(rows)
 
 
 def results_table(results):
-    rows = ["| notebook | profile | device | main work | data | headline figures |", "| --- | --- | --- | --- | --- | --- |"]
+    rows = [
+        "| notebook | profile | device | main work | data | headline figures |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for profile in PROFILES:
         for stem, result in sorted(results.get(profile, {}).items()):
-            figures = "; ".join(f"{key} = {_format(value)}" for key, value in result["metrics"].items())
+            figures = "; ".join(
+                f"{key} = {_format(value)}" for key, value in result["metrics"].items()
+            )
             rows.append(
                 f"| {stem} | {profile} | {result['device']} | {result['seconds']:.0f} s | "
                 f"{result['data_source']} | {figures} |"
@@ -106,7 +125,11 @@ def benchmark_table(results_dir):
     bench = json.loads(path.read_text())
     rows = [
         f"Measured on {bench['machine']}, {bench['recorded'][:16]}"
-        + (f" (load average {bench['load_average_1_5_15_min']})" if "load_average_1_5_15_min" in bench else "")
+        + (
+            f" (load average {bench['load_average_1_5_15_min']})"
+            if "load_average_1_5_15_min" in bench
+            else ""
+        )
         + f", NumPy {bench['numpy']}, TensorFlow {bench['tensorflow']}; best of several runs taken in turns:",
         "",
         "| case | naive loop | vectorised NumPy | tf.nn.conv2d | loop ÷ vectorised | vectorised ÷ TensorFlow |",
@@ -139,11 +162,18 @@ def refresh(profiles, notebooks=(), results_dir=None):
     """Run the notebooks (all, or those named) in each profile with their results going to the
     committed results/ folder; return pytest's exit code (0 when every notebook passed)."""
     results_dir = pathlib.Path(results_dir or ROOT / "results")
-    paths = [str(ROOT / "notebooks" / (name if name.endswith(".ipynb") else name + ".ipynb")) for name in notebooks]
+    paths = [
+        str(ROOT / "notebooks" / (name if name.endswith(".ipynb") else name + ".ipynb"))
+        for name in notebooks
+    ]
     for profile in profiles:
         env = dict(os.environ, CNNLIB_PROFILE=profile, CNNLIB_RESULTS_DIR=str(results_dir))
         print(f"Running the notebooks in the {profile} profile; results go to {results_dir}")
-        code = subprocess.call([sys.executable, "-m", "pytest", *(paths or [str(ROOT / "notebooks")]), "-q"], cwd=ROOT, env=env)
+        code = subprocess.call(
+            [sys.executable, "-m", "pytest", *(paths or [str(ROOT / "notebooks")]), "-q"],
+            cwd=ROOT,
+            env=env,
+        )
         if code:
             print(f"The {profile} run failed (pytest exit code {code}); README.md left as it was.")
             return code
@@ -155,7 +185,12 @@ def refresh_main(argv):
         prog="python -m cnnlib.report refresh",
         description="Maintainers: rerun the notebooks into the committed results/ and rewrite README.md's tables.",
     )
-    parser.add_argument("--profile", action="append", choices=list(PROFILES), help="repeat for several; default lite")
+    parser.add_argument(
+        "--profile",
+        action="append",
+        choices=list(PROFILES),
+        help="repeat for several; default lite",
+    )
     parser.add_argument("notebooks", nargs="*", help="notebook stems (default: all)")
     args = parser.parse_args(argv)
     code = refresh(args.profile or ["lite"], args.notebooks)
@@ -169,7 +204,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=pathlib.Path, default=ROOT / "results")
     parser.add_argument("--readme", type=pathlib.Path, default=ROOT / "README.md")
-    parser.add_argument("--check", action="store_true", help="only report whether README.md is up to date")
+    parser.add_argument(
+        "--check", action="store_true", help="only report whether README.md is up to date"
+    )
     args = parser.parse_args(argv)
     current = args.readme.read_text()
     updated = render(current, args.results)

@@ -1,4 +1,5 @@
 """The set-up call every notebook makes first, and the `Run` it returns."""
+
 import contextlib
 import json
 import os
@@ -93,7 +94,9 @@ class Run:
         self.seconds = 0.0
         self.results_dir = None  # chosen by setup: where record() writes
         self.results_path = None  # the file the last record() wrote
-        self.rehearsal = rehearsal.active()  # files that only mimic the real ones: nothing is a result
+        self.rehearsal = (
+            rehearsal.active()
+        )  # files that only mimic the real ones: nothing is a result
         self._started = time.perf_counter()
         self._waits_at_start = _network_waits()
 
@@ -123,9 +126,13 @@ class Run:
         replaced, with one sentence, by the user's cache folder: a finished run is never lost.
         """
         if not isinstance(metrics, dict):
-            raise ValueError(f"metrics must be a dict of headline numbers, got {type(metrics).__name__}")
+            raise ValueError(
+                f"metrics must be a dict of headline numbers, got {type(metrics).__name__}"
+            )
         if self.rehearsal:
-            print(f"{rehearsal.LABEL}: nothing recorded; numbers from rehearsal files are not results.")
+            print(
+                f"{rehearsal.LABEL}: nothing recorded; numbers from rehearsal files are not results."
+            )
             return None
         import keras
         import tensorflow as tf
@@ -191,7 +198,9 @@ def check_notebook_name(notebook):
 
 def _in_ipython_kernel():
     ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    shell = (
+        ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    )
     return shell is not None and type(shell).__name__ != "TerminalInteractiveShell"
 
 
@@ -232,7 +241,9 @@ def setup(notebook, seed=42, mixed_precision="auto", deterministic=True):
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)  # seeds Python's random, NumPy and TensorFlow together
-    from tensorflow.python.framework import config as tf_config  # disable_op_determinism is not public
+    from tensorflow.python.framework import (
+        config as tf_config,  # disable_op_determinism is not public
+    )
 
     if deterministic:
         tf.config.experimental.enable_op_determinism()
@@ -257,7 +268,9 @@ def setup(notebook, seed=42, mixed_precision="auto", deterministic=True):
         f"Results go to {where}"
     )
     if keras.backend.backend() != "tensorflow":
-        print("Note: this course is written for the TensorFlow backend; unset KERAS_BACKEND to use it.")
+        print(
+            "Note: this course is written for the TensorFlow backend; unset KERAS_BACKEND to use it."
+        )
     if run.rehearsal:
         print(rehearsal.BANNER)
         rehearsal.watermark_figures()

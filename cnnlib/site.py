@@ -10,6 +10,7 @@ previous and next notebook, and a banner wherever a stand-in or a rehearsal repl
 weights. Nothing is downloaded at build time. To publish, copy OUTDIR to any static host (GitHub
 Pages, an intranet web server) or open OUTDIR/index.html directly.
 """
+
 import argparse
 import html
 import os
@@ -20,9 +21,9 @@ import time
 
 NOTICES = {
     "REHEARSAL": "REHEARSAL: this page was built from rehearsal files that only mimic the real "
-                 "data and weights; none of its numbers is a result.",
+    "data and weights; none of its numbers is a result.",
     "STAND-IN": "STAND-IN: the real data or pretrained weights were not available when this page "
-                "was built, so parts of it ran on a stand-in; numbers marked STAND-IN are not results.",
+    "was built, so parts of it ran on a stand-in; numbers marked STAND-IN are not results.",
 }
 STYLE = (
     "<style>.course-bar{font:15px system-ui,sans-serif;padding:8px 16px;background:#f3f4f6;"
@@ -35,7 +36,9 @@ STYLE = (
 def _outputs_text(notebook):
     return "".join(
         str(output.get("text", "")) + str(output.get("data", {}).get("text/plain", ""))
-        for cell in notebook.cells if cell.cell_type == "code" for output in cell.get("outputs", [])
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
     )
 
 
@@ -46,9 +49,19 @@ def notices_for(notebook):
 
 
 def _bar(stems, index):
-    previous = f'<a href="{stems[index - 1]}.html">← {stems[index - 1]}</a>' if index > 0 else "<span></span>"
-    following = f'<a href="{stems[index + 1]}.html">{stems[index + 1]} →</a>' if index + 1 < len(stems) else ""
-    return f'<nav class="course-bar">{previous}<a href="index.html">All notebooks</a>{following}</nav>'
+    previous = (
+        f'<a href="{stems[index - 1]}.html">← {stems[index - 1]}</a>'
+        if index > 0
+        else "<span></span>"
+    )
+    following = (
+        f'<a href="{stems[index + 1]}.html">{stems[index + 1]} →</a>'
+        if index + 1 < len(stems)
+        else ""
+    )
+    return (
+        f'<nav class="course-bar">{previous}<a href="index.html">All notebooks</a>{following}</nav>'
+    )
 
 
 def export_page(notebook, stems, index):
@@ -58,11 +71,15 @@ def export_page(notebook, stems, index):
 
     exporter = HTMLExporter(template_name="lab")
     # The pages come from the student versions already; this keeps a solution out whatever the input.
-    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={"solution"}), enabled=True)
+    exporter.register_preprocessor(
+        TagRemovePreprocessor(remove_cell_tags={"solution"}), enabled=True
+    )
     body, _ = exporter.from_notebook_node(notebook)
     for stem in stems:  # links between notebooks point to their pages on the site
         body = body.replace(f'href="{stem}.ipynb', f'href="{stem}.html')
-    banners = "".join(f'<div class="course-notice">⚠ {html.escape(n)}</div>' for n in notices_for(notebook))
+    banners = "".join(
+        f'<div class="course-notice">⚠ {html.escape(n)}</div>' for n in notices_for(notebook)
+    )
     header = STYLE + _bar(stems, index) + banners
     opening = body.index(">", body.index("<body")) + 1
     return body[:opening] + header + body[opening:]
@@ -108,7 +125,9 @@ def build_site(executed_dir, out_dir, profile="ci"):
         page.write_text(export_page(notebooks[stem], stems, index), encoding="utf-8")
         written.append(page)
     index = out_dir / "index.html"
-    index.write_text(index_page(stems, profile, time.strftime("%Y-%m-%d %H:%M"), notebooks), encoding="utf-8")
+    index.write_text(
+        index_page(stems, profile, time.strftime("%Y-%m-%d %H:%M"), notebooks), encoding="utf-8"
+    )
     return [index, *written]
 
 
@@ -119,16 +138,23 @@ def execute_student_versions(source_dir, work_dir, profile):
 
     from cnnlib.labs.student import write_student_versions
 
-    env = {"CNNLIB_PROFILE": profile, "CNNLIB_OFFLINE": os.environ.get("CNNLIB_OFFLINE", "1"),
-           "CNNLIB_RESULTS_DIR": str(pathlib.Path(work_dir) / "results")}
+    env = {
+        "CNNLIB_PROFILE": profile,
+        "CNNLIB_OFFLINE": os.environ.get("CNNLIB_OFFLINE", "1"),
+        "CNNLIB_RESULTS_DIR": str(pathlib.Path(work_dir) / "results"),
+    }
     saved = dict(os.environ)
     os.environ.update(env)
     try:
         for path in write_student_versions(source_dir, work_dir):
             print(f"  executing {path.name}", flush=True)
             notebook = nbformat.read(path, as_version=4)
-            NotebookClient(notebook, timeout=3600, kernel_name="python3",
-                           resources={"metadata": {"path": str(source_dir)}}).execute()
+            NotebookClient(
+                notebook,
+                timeout=3600,
+                kernel_name="python3",
+                resources={"metadata": {"path": str(source_dir)}},
+            ).execute()
             nbformat.write(notebook, path)
     finally:
         os.environ.clear()
@@ -138,7 +164,9 @@ def execute_student_versions(source_dir, work_dir, profile):
 def main(argv=None):
     from cnnlib.runtime import course_root
 
-    parser = argparse.ArgumentParser(prog="python -m cnnlib.site", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m cnnlib.site", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("outdir", type=pathlib.Path)
     parser.add_argument("--profile", choices=("ci", "lite", "full"), default="ci")
     args = parser.parse_args(argv)

@@ -12,6 +12,7 @@ be read, is announced in one sentence and training starts from scratch. Only the
 module writes (``backup/``, ``history.csv``, ``setup.json``) are ever deleted, never the folder's
 other contents.
 """
+
 import csv
 import hashlib
 import json
@@ -34,10 +35,18 @@ def checkpoint_dir(notebook, profile, name):
     read-only (a shared or mounted checkout).
     """
     for label, value in (("notebook", notebook), ("profile", profile), ("name", name)):
-        if not isinstance(value, str) or not value or "/" in value or "\\" in value or value.startswith("."):
+        if (
+            not isinstance(value, str)
+            or not value
+            or "/" in value
+            or "\\" in value
+            or value.startswith(".")
+        ):
             raise ValueError(f"{label} must be a plain folder name, got {value!r}")
     root = locations.course_root()
-    preferred = (root / CHECKPOINT_FOLDER) if root else locations.user_cache_dir() / CHECKPOINT_FOLDER
+    preferred = (
+        (root / CHECKPOINT_FOLDER) if root else locations.user_cache_dir() / CHECKPOINT_FOLDER
+    )
     if locations.writable(preferred):
         base = preferred
     else:
@@ -87,7 +96,9 @@ def _without_names(value):
 def _layers(model):
     for layer in model.layers:
         yield layer
-        if hasattr(layer, "layers") and layer.layers:  # a nested model, e.g. VGG16 inside a transfer model
+        if (
+            hasattr(layer, "layers") and layer.layers
+        ):  # a nested model, e.g. VGG16 inside a transfer model
             yield from _layers(layer)
 
 
@@ -129,7 +140,11 @@ def _optimizer(model):
     except Exception:
         config = {}
     rate = config.pop("learning_rate", None)
-    return type(optimizer).__name__, _plain_number(rate) if not isinstance(rate, dict) else rate, _without_names(config)
+    return (
+        type(optimizer).__name__,
+        _plain_number(rate) if not isinstance(rate, dict) else rate,
+        _without_names(config),
+    )
 
 
 def _loss(model):
@@ -181,9 +196,13 @@ def _describe_differences(saved, current):
         before = saved.get(key)
         if before == now:
             continue
-        if key in ("architecture", "weight shapes", "optimizer settings", "training data", "labels") or (
-            isinstance(before, (dict, list)) or isinstance(now, (dict, list))
-        ):
+        if key in (
+            "architecture",
+            "weight shapes",
+            "optimizer settings",
+            "training data",
+            "labels",
+        ) or (isinstance(before, (dict, list)) or isinstance(now, (dict, list))):
             changes.append(f"{key} changed")
         else:
             changes.append(f"{key} {_short(before)} → {_short(now)}")
@@ -239,7 +258,9 @@ def _usable_backup(model, folder, setup):
         if not isinstance(saved, dict):
             raise ValueError("not a dict")
     except (OSError, ValueError):
-        print(f"{label} does not say what setup it was made for (setup.json missing or unreadable); starting from scratch.")
+        print(
+            f"{label} does not say what setup it was made for (setup.json missing or unreadable); starting from scratch."
+        )
         return 0
     if saved != setup:
         print(
@@ -273,9 +294,15 @@ def resumable_fit(model, x, y, folder, epochs, **fit_kwargs):
     setup = training_setup(model, x, y, epochs, fit_kwargs)
     done = _usable_backup(model, folder, setup)
     if done:
-        print(f"Resuming {model.name} from the backup in {folder}: {done} of {epochs} epochs already done.")
+        print(
+            f"Resuming {model.name} from the backup in {folder}: {done} of {epochs} epochs already done."
+        )
     else:
-        for own in (folder / BACKUP, folder / HISTORY, folder / SETUP):  # an unusable backup: only our files go
+        for own in (
+            folder / BACKUP,
+            folder / HISTORY,
+            folder / SETUP,
+        ):  # an unusable backup: only our files go
             if own.is_dir():
                 shutil.rmtree(own)
             elif own.exists():
@@ -309,7 +336,10 @@ def train(run, model, x, y, name=None, **fit_kwargs):
     if run.settings.checkpoints:
         folder = checkpoint_dir(run.notebook, run.profile, name or model.name)
         history = resumable_fit(model, x, y, folder, **fit_kwargs)
-        for parent in (folder.parent, folder.parent.parent):  # the profile's and notebook's folders, once empty
+        for parent in (
+            folder.parent,
+            folder.parent.parent,
+        ):  # the profile's and notebook's folders, once empty
             if parent.is_dir() and not any(parent.iterdir()):
                 parent.rmdir()
         return history

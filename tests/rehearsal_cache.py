@@ -16,6 +16,7 @@ cats-vs-dogs photos, so the code paths that use them would never run before a le
 None of it is real data and none of it passes the real checksums: only the rehearsal harness
 (tests/test_rehearsal.py) makes the loaders accept it, from a start-up file inside the kernel.
 """
+
 import hashlib
 import json
 import pathlib
@@ -96,7 +97,9 @@ def _photos():
         if image.ndim == 3 and image.shape[2] == 3:
             found.append(image)
     if len(found) < 2:
-        raise RuntimeError("scikit-image ships fewer than two colour sample photos; cannot rehearse")
+        raise RuntimeError(
+            "scikit-image ships fewer than two colour sample photos; cannot rehearse"
+        )
     return found
 
 
@@ -118,7 +121,9 @@ def make_cats_and_dogs(path, seed=0):
                     side = int(rng.integers(80, min(photo.shape[:2])))
                     top = int(rng.integers(0, photo.shape[0] - side + 1))
                     left = int(rng.integers(0, photo.shape[1] - side + 1))
-                    crop = Image.fromarray(photo[top : top + side, left : left + side]).resize((96, 96))
+                    crop = Image.fromarray(photo[top : top + side, left : left + side]).resize(
+                        (96, 96)
+                    )
                     buffer = io.BytesIO()
                     crop.save(buffer, format="JPEG", quality=85)
                     name = f"cats_and_dogs_filtered/{split}/{folder}/{folder[:-1]}.{number}.jpg"
@@ -138,7 +143,8 @@ def build(keras_home):
     make_cats_and_dogs(datasets / "cats_and_dogs_filtered.zip")
     return {
         str(path.relative_to(keras_home)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(keras_home.rglob("*")) if path.is_file()
+        for path in sorted(keras_home.rglob("*"))
+        if path.is_file()
     }
 
 

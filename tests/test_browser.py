@@ -98,7 +98,9 @@ class Lab:
         self.log_path = log_path
 
     def api(self, path):
-        request = urllib.request.Request(f"{self.base}{path}", headers={"Authorization": f"token {self.token}"})
+        request = urllib.request.Request(
+            f"{self.base}{path}", headers={"Authorization": f"token {self.token}"}
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
 
@@ -144,13 +146,17 @@ def _jupyterlab(root_dir):
         deadline = time.monotonic() + 120
         while True:
             if process.poll() is not None:
-                pytest.fail(f"JupyterLab exited with code {process.returncode}:\n{server.log_tail()}")
+                pytest.fail(
+                    f"JupyterLab exited with code {process.returncode}:\n{server.log_tail()}"
+                )
             try:
                 server.api("/api/status")
                 break
             except (urllib.error.URLError, ConnectionError, OSError):
                 if time.monotonic() > deadline:
-                    pytest.fail(f"JupyterLab did not answer on {server.base} within 120 s:\n{server.log_tail()}")
+                    pytest.fail(
+                        f"JupyterLab did not answer on {server.base} within 120 s:\n{server.log_tail()}"
+                    )
                 time.sleep(0.5)
         yield server
     finally:
@@ -293,10 +299,14 @@ def _problems(page, state):
     found = []
     for cell in state["cells"]:
         for output in cell["outputs"]:
-            if output["type"] == "error" or (output["type"] == "stream" and output["name"] == "stderr"):
+            if output["type"] == "error" or (
+                output["type"] == "stream" and output["name"] == "stderr"
+            ):
                 kind = "error" if output["type"] == "error" else "stderr"
                 where = f"cell {cell['index'] + 1} (In [{cell['count']}])"
-                found.append(f"{where} {kind}:\n{_short(output['text'], 600 if kind == 'stderr' else 1500)}")
+                found.append(
+                    f"{where} {kind}:\n{_short(output['text'], 600 if kind == 'stderr' else 1500)}"
+                )
     rendered = page.locator('.jp-RenderedText[data-mime-type="application/vnd.jupyter.stderr"]')
     if rendered.count() and not found:  # the page shows something the model walk missed
         found += [f"rendered stderr:\n{_short(text)}" for text in rendered.all_inner_texts()]
@@ -341,7 +351,9 @@ def _close_and_shut_down(page, lab, name):
             dialog.first.wait_for(state="visible", timeout=3_000)
         except PlaywrightTimeout:
             break
-        discard = dialog.locator(".jp-Dialog-button", has_text=re.compile("Discard|Don.t Save", re.IGNORECASE))
+        discard = dialog.locator(
+            ".jp-Dialog-button", has_text=re.compile("Discard|Don.t Save", re.IGNORECASE)
+        )
         if discard.count():
             discard.first.click()
         else:
@@ -354,7 +366,9 @@ def _close_and_shut_down(page, lab, name):
         if not sessions and not kernels:
             return
         if time.monotonic() > deadline:
-            pytest.fail(f"{name}: after Close and Shut Down, sessions {sessions} and kernels {kernels} remain")
+            pytest.fail(
+                f"{name}: after Close and Shut Down, sessions {sessions} and kernels {kernels} remain"
+            )
         time.sleep(0.5)
 
 
@@ -368,10 +382,14 @@ def _run_in_lab(page, lab, notebook, screenshots=SCREENSHOTS):
     shot = _screenshot(page, name, screenshots)
     _close_and_shut_down(page, lab, name)
     print(f"{name}: ran {len(state['cells'])} code cells in {seconds:.0f} s; screenshot {shot}")
-    if hashlib.sha256(notebook.read_bytes()).hexdigest() != before:  # saved by the lab, or edited by hand?
+    if (
+        hashlib.sha256(notebook.read_bytes()).hexdigest() != before
+    ):  # saved by the lab, or edited by hand?
         on_disk = json.loads(notebook.read_text())
         saved = [c for c in on_disk["cells"] if c["cell_type"] == "code" and c.get("outputs")]
-        assert not saved, f"{name} was saved with outputs while it ran in JupyterLab (autosave?); restore it"
+        assert not saved, (
+            f"{name} was saved with outputs while it ran in JupyterLab (autosave?); restore it"
+        )
     return problems
 
 
@@ -399,7 +417,11 @@ def test_the_check_sees_what_a_learner_would_see_as_pink(browser, tmp_path):
 
     notebook = tmp_path / "00_self_test.ipynb"
     content = nbformat.v4.new_notebook()
-    content.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    content.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     content.cells = [nbformat.v4.new_code_cell(source) for source in SELF_TEST_CELLS]
     nbformat.write(content, notebook)
     with _jupyterlab(tmp_path) as scratch_lab:

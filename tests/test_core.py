@@ -1,4 +1,5 @@
 """Unit tests of cnnlib's plumbing: profiles, checks, the set-up call, results files, offline downloads, the report."""
+
 import json
 import pathlib
 import time
@@ -37,7 +38,10 @@ def test_profile_variable_overrides_everything(clean_env):
 
 def test_unknown_profile_is_a_clear_error(clean_env):
     clean_env.setenv("CNNLIB_PROFILE", "fast")
-    with pytest.raises(ValueError, match=r"CNNLIB_PROFILE='fast' is not a run profile; expected one of ci, lite, full"):
+    with pytest.raises(
+        ValueError,
+        match=r"CNNLIB_PROFILE='fast' is not a run profile; expected one of ci, lite, full",
+    ):
         choose_profile(has_gpu=False)
 
 
@@ -73,7 +77,12 @@ def test_setup_seeds_and_records_results(clean_env, tmp_path):
     assert run.profile == "ci" and run.settings is PROFILES["ci"]
     with run.timer():
         time.sleep(0.05)
-    assert run.record(metrics={"accuracy": np.float32(0.5), "sizes": np.array([1, 2])}, data_source="made up") is None
+    assert (
+        run.record(
+            metrics={"accuracy": np.float32(0.5), "sizes": np.array([1, 2])}, data_source="made up"
+        )
+        is None
+    )
     path = run.results_path
     result = json.loads(path.read_text())
     for field in ("profile", "device", "seconds", "notebook_seconds", "data_source", "metrics"):
@@ -146,4 +155,6 @@ def test_relative_results_dir_is_taken_from_the_course_folder(monkeypatch):
     monkeypatch.chdir(ROOT / "notebooks")  # where Jupyter starts a notebook's kernel
     assert find_results_dir() == ROOT / "results"
     monkeypatch.delenv("CNNLIB_RESULTS_DIR")
-    assert find_results_dir() == ROOT / "my_results", "a hand run writes to the untracked my_results/"
+    assert find_results_dir() == ROOT / "my_results", (
+        "a hand run writes to the untracked my_results/"
+    )

@@ -1,4 +1,5 @@
 """Every file shipped in data/ is listed in data/MANIFEST.json with source, licence and a matching sha256."""
+
 import hashlib
 import json
 import pathlib
@@ -15,7 +16,9 @@ def _manifest():
 def test_every_shipped_file_is_in_the_manifest_and_vice_versa():
     shipped = {p.relative_to(DATA).as_posix() for p in DATA.rglob("*") if p.is_file()} - BOOKKEEPING
     listed = {entry["path"] for entry in _manifest()}
-    assert shipped == listed, f"not in the manifest: {sorted(shipped - listed)}; listed but missing: {sorted(listed - shipped)}"
+    assert shipped == listed, (
+        f"not in the manifest: {sorted(shipped - listed)}; listed but missing: {sorted(listed - shipped)}"
+    )
 
 
 def test_manifest_entries_name_source_licence_and_checksum():
@@ -23,4 +26,6 @@ def test_manifest_entries_name_source_licence_and_checksum():
         for field in ("path", "source", "licence", "sha256"):
             assert entry.get(field), f"data/MANIFEST.json entry {entry} has no {field}"
         digest = hashlib.sha256((DATA / entry["path"]).read_bytes()).hexdigest()
-        assert digest == entry["sha256"], f"{entry['path']}: sha256 {digest} does not match the manifest"
+        assert digest == entry["sha256"], (
+            f"{entry['path']}: sha256 {digest} does not match the manifest"
+        )

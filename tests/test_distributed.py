@@ -3,6 +3,7 @@
 Both run in fresh processes: splitting the CPU into logical devices, and TF_CONFIG, must be in
 place before TensorFlow starts, which in the test process it already has.
 """
+
 import json
 import os
 import pathlib
@@ -16,7 +17,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.rehearsal
 
-TWO_REPLICAS = textwrap.dedent('''
+TWO_REPLICAS = textwrap.dedent("""
     import numpy as np
     from cnnlib import distributed, transfer
 
@@ -44,7 +45,7 @@ TWO_REPLICAS = textwrap.dedent('''
     out_of_sync = [p for p, c in copies.items() if not np.array_equal(c[0], c[1])]
     assert not out_of_sync, out_of_sync
     print("REPLICAS", strategy.num_replicas_in_sync, "VARIABLES", len(trained))
-''')
+""")
 
 
 def _environment(**extra):
@@ -52,8 +53,14 @@ def _environment(**extra):
 
 
 def test_two_replicas_train_both_phases_in_sync():
-    finished = subprocess.run([sys.executable, "-c", TWO_REPLICAS], capture_output=True, text=True,
-                              env=_environment(), cwd=ROOT, timeout=600)
+    finished = subprocess.run(
+        [sys.executable, "-c", TWO_REPLICAS],
+        capture_output=True,
+        text=True,
+        env=_environment(),
+        cwd=ROOT,
+        timeout=600,
+    )
     assert finished.returncode == 0, finished.stderr[-3000:]
     assert "REPLICAS 2" in finished.stdout
 
@@ -73,12 +80,19 @@ def test_two_workers_train_and_only_the_chief_writes(tmp_path):
     out = tmp_path / "out"
     processes = []
     for index in range(2):
-        config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "cnnlib.distributed", str(out), "--steps", "2"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-            env=_environment(TF_CONFIG=config),
-        ))
+        config = json.dumps(
+            {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        )
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "cnnlib.distributed", str(out), "--steps", "2"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=ROOT,
+                env=_environment(TF_CONFIG=config),
+            )
+        )
     results = [p.communicate(timeout=600) for p in processes]
     for process, (stdout, stderr) in zip(processes, results):
         assert process.returncode == 0, stderr[-3000:]

@@ -9,6 +9,7 @@ After changing objectives or exercises, regenerate the copied blocks instead of 
 
     .venv/bin/python tests/test_instructors.py --write
 """
+
 import pathlib
 import re
 import sys
@@ -47,7 +48,7 @@ def notebook_objectives(path):
         if cell.cell_type == "markdown" and "Learning objectives" in cell.source:
             lines = cell.source.splitlines()
             start = next(i for i, line in enumerate(lines) if "Learning objectives" in line)
-            return _bullets(lines[start + 1:])
+            return _bullets(lines[start + 1 :])
     return []
 
 
@@ -135,10 +136,12 @@ def notebook_exercises(path):
             for exercise_id in re.findall(r"labs\.check\(\s*[\"'](\d\d\.\w+)[\"']", cell.source):
                 if exercise_id.startswith(prefix) and exercise_id not in order:
                     order.append(exercise_id)
-    unchecked = sorted(i for i, e in REGISTRY.items()
-                       if e.notebook == prefix and i not in order)
-    return [(f"{int(prefix)}.{k}" if i in order else "—", REGISTRY[i])
-            for k, i in enumerate(order + unchecked, start=1) if i in REGISTRY]
+    unchecked = sorted(i for i, e in REGISTRY.items() if e.notebook == prefix and i not in order)
+    return [
+        (f"{int(prefix)}.{k}" if i in order else "—", REGISTRY[i])
+        for k, i in enumerate(order + unchecked, start=1)
+        if i in REGISTRY
+    ]
 
 
 def exercise_rows(path):
@@ -217,8 +220,11 @@ def test_section_tables_list_exactly_the_lecture_sections(path):
     rows = kit_section_rows(kit_text(), path.stem)
     assert rows is not None, f"INSTRUCTORS.md has no <!-- sections:{path.stem} --> table"
     sections = lecture_sections(path)
-    listed = [row for row in rows if row != "(set-up cell)" and row not in BACK_MATTER
-              and not row.startswith("Exercises")]
+    listed = [
+        row
+        for row in rows
+        if row != "(set-up cell)" and row not in BACK_MATTER and not row.startswith("Exercises")
+    ]
     assert listed == sections, (
         f"the section table of {path.name} in INSTRUCTORS.md lists {listed}, the notebook has "
         f"{sections}"
@@ -226,8 +232,9 @@ def test_section_tables_list_exactly_the_lecture_sections(path):
 
 
 def test_every_cited_section_exists():
-    headings = {path.stem[:2]: {_normal(text) for _, text in notebook_headings(path)}
-                for path in NOTEBOOKS}
+    headings = {
+        path.stem[:2]: {_normal(text) for _, text in notebook_headings(path)} for path in NOTEBOOKS
+    }
     references = kit_section_references(kit_text())
     assert len(references) > 100, "the slide map should cite the notebooks' sections"
     unknown = sorted({f"{n} § {h}" for n, h in references if h not in headings.get(n, set())})

@@ -1,12 +1,19 @@
 """Exercises of notebook 01: solutions pass, typical mistakes get their hint, stubs wait."""
+
 import numpy as np
 import pytest
 
 from cnnlib import labs
 from cnnlib.labs import ex01
 
-IDS = ["01.batch_shape", "01.dense_params", "01.rgb_to_gray", "01.block_average",
-       "01.correlation_distance", "01.dense_memory"]
+IDS = [
+    "01.batch_shape",
+    "01.dense_params",
+    "01.rgb_to_gray",
+    "01.block_average",
+    "01.correlation_distance",
+    "01.dense_memory",
+]
 
 
 def test_notebook_01_has_four_to_six_exercises_of_mixed_kinds():
@@ -20,12 +27,17 @@ def raises_stub():
     raise NotImplementedError
 
 
-@pytest.mark.parametrize("exercise_id, stub", [
-    ("01.batch_shape", (None, None)), ("01.dense_params", None),
-    ("01.rgb_to_gray", lambda image: raises_stub()),
-    ("01.block_average", lambda x, k: raises_stub()),
-    ("01.correlation_distance", None), ("01.dense_memory", None),
-])
+@pytest.mark.parametrize(
+    "exercise_id, stub",
+    [
+        ("01.batch_shape", (None, None)),
+        ("01.dense_params", None),
+        ("01.rgb_to_gray", lambda image: raises_stub()),
+        ("01.block_average", lambda x, k: raises_stub()),
+        ("01.correlation_distance", None),
+        ("01.dense_memory", None),
+    ],
+)
 def test_stub_is_not_attempted_yet(exercise_id, stub, capsys):
     labs.check(exercise_id, stub)
     assert "not attempted yet" in capsys.readouterr().out
@@ -34,17 +46,20 @@ def test_stub_is_not_attempted_yet(exercise_id, stub, capsys):
 # ------------------------------------------------------------------ 01.batch_shape
 def test_batch_shape_right():
     assert labs.passes("01.batch_shape", ((64, 224, 224, 3), 64 * 224 * 224 * 3 * 4 / 1e6))
-    assert labs.passes("01.batch_shape", ([64, 224, 224, 3], 38.5))   # rounded is fine
+    assert labs.passes("01.batch_shape", ([64, 224, 224, 3], 38.5))  # rounded is fine
 
 
-@pytest.mark.parametrize("answer, hint", [
-    (((64, 3, 224, 224), 38.5), "channels last"),
-    (((64, 224, 224), 38.5), "channel axis is missing"),
-    (((224, 224, 3), 38.5), "batch axis is missing"),
-    (((64, 224, 224, 3), 64 * 224 * 224 * 3 / 1e6), "uint8"),
-    (((64, 224, 224, 3), 64 * 224 * 224 * 3 * 4 / 2**20), "MiB"),
-    (((64, 224, 224, 3), 64 * 224 * 224 * 4 / 1e6), "channels were forgotten"),
-])
+@pytest.mark.parametrize(
+    "answer, hint",
+    [
+        (((64, 3, 224, 224), 38.5), "channels last"),
+        (((64, 224, 224), 38.5), "channel axis is missing"),
+        (((224, 224, 3), 38.5), "batch axis is missing"),
+        (((64, 224, 224, 3), 64 * 224 * 224 * 3 / 1e6), "uint8"),
+        (((64, 224, 224, 3), 64 * 224 * 224 * 3 * 4 / 2**20), "MiB"),
+        (((64, 224, 224, 3), 64 * 224 * 224 * 4 / 1e6), "channels were forgotten"),
+    ],
+)
 def test_batch_shape_wrong(answer, hint):
     with pytest.raises(AssertionError, match=hint):
         labs.check("01.batch_shape", answer)
@@ -59,12 +74,15 @@ def test_dense_params_right_and_matches_keras():
     assert labs.passes("01.dense_params", layer.count_params())
 
 
-@pytest.mark.parametrize("answer, hint", [
-    (32 * 32 * 3 * 128, "biases are missing"),
-    (32 * 32 * 128 + 128, "colour channels are missing"),
-    (32 * 32 * 128, "both the channels"),
-    (32 * 32 * 3 * 129, "one bias per neuron"),
-])
+@pytest.mark.parametrize(
+    "answer, hint",
+    [
+        (32 * 32 * 3 * 128, "biases are missing"),
+        (32 * 32 * 128 + 128, "colour channels are missing"),
+        (32 * 32 * 128, "both the channels"),
+        (32 * 32 * 3 * 129, "one bias per neuron"),
+    ],
+)
 def test_dense_params_wrong(answer, hint):
     with pytest.raises(AssertionError, match=hint):
         labs.check("01.dense_params", answer)
@@ -75,13 +93,16 @@ def test_rgb_to_gray_right():
     assert labs.passes("01.rgb_to_gray", lambda image: image @ np.array([0.2125, 0.7154, 0.0721]))
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (lambda image: image.mean(axis=-1), "plain average"),
-    (lambda image: image @ np.array([0.299, 0.587, 0.114]), "ITU-R 601"),
-    (lambda image: image @ np.array([0.0721, 0.7154, 0.2125]), "reverse order"),
-    (lambda image: (image @ np.array([0.2125, 0.7154, 0.0721]))[..., None], "no channel axis"),
-    (lambda image: np.tensordot(np.ones(image.shape[0]), image, axes=(0, 0)), "rows axis"),
-])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda image: image.mean(axis=-1), "plain average"),
+        (lambda image: image @ np.array([0.299, 0.587, 0.114]), "ITU-R 601"),
+        (lambda image: image @ np.array([0.0721, 0.7154, 0.2125]), "reverse order"),
+        (lambda image: (image @ np.array([0.2125, 0.7154, 0.0721]))[..., None], "no channel axis"),
+        (lambda image: np.tensordot(np.ones(image.shape[0]), image, axes=(0, 0)), "rows axis"),
+    ],
+)
 def test_rgb_to_gray_wrong(wrong, hint):
     with pytest.raises(AssertionError, match=hint):
         labs.check("01.rgb_to_gray", wrong)
@@ -102,14 +123,19 @@ def test_block_average_right():
     assert labs.passes("01.block_average", reshape_mean)
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (lambda x, k: reshape_mean(x, k) * k * k, "block sum"),
-    (lambda x, k: x[::k, ::k], "subsampling"),
-    (lambda x, k: x.reshape(x.shape[0] // k, k, x.shape[1] // k, k, -1).max(axis=(1, 3)),
-     "max pooling"),
-    (lambda x, k: reshape_mean(x, k).mean(axis=-1), "channel axis is missing"),
-    (lambda x, k: x.reshape(x.shape[0] // k, k, *x.shape[1:]).mean(axis=1), "rows only"),
-])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda x, k: reshape_mean(x, k) * k * k, "block sum"),
+        (lambda x, k: x[::k, ::k], "subsampling"),
+        (
+            lambda x, k: x.reshape(x.shape[0] // k, k, x.shape[1] // k, k, -1).max(axis=(1, 3)),
+            "max pooling",
+        ),
+        (lambda x, k: reshape_mean(x, k).mean(axis=-1), "channel axis is missing"),
+        (lambda x, k: x.reshape(x.shape[0] // k, k, *x.shape[1:]).mean(axis=1), "rows only"),
+    ],
+)
 def test_block_average_wrong(wrong, hint):
     with pytest.raises(AssertionError, match=hint):
         labs.check("01.block_average", wrong)
@@ -124,7 +150,7 @@ def test_correlation_distance_right_and_differs_from_the_astronaut():
     assert labs.passes("01.correlation_distance", right)
     down = ex01.first_distance_below(coffee, 0.5, axis=0)
     astronaut = ex01.first_distance_below(to_gray(photo("astronaut")), 0.5, axis=1)
-    assert len({right, right - 1, down, astronaut}) == 4   # each mistake is recognisable
+    assert len({right, right - 1, down, astronaut}) == 4  # each mistake is recognisable
     with pytest.raises(AssertionError, match="vertical distance"):
         labs.check("01.correlation_distance", down)
     with pytest.raises(AssertionError, match="astronaut's distance"):
@@ -141,12 +167,15 @@ def test_dense_memory_right_and_is_the_boundary():
     assert labs.passes("01.dense_memory", side)
 
 
-@pytest.mark.parametrize("answer, hint", [
-    (ex01.largest_side(16e9, channels=1), "colour channels were forgotten"),
-    (ex01.largest_side(16 * 2**30), "GiB"),
-    (ex01.largest_side(16e9, bytes_per_number=1), "4 bytes"),
-    (ex01.largest_side(16e9) + 1, "round down"),
-])
+@pytest.mark.parametrize(
+    "answer, hint",
+    [
+        (ex01.largest_side(16e9, channels=1), "colour channels were forgotten"),
+        (ex01.largest_side(16 * 2**30), "GiB"),
+        (ex01.largest_side(16e9, bytes_per_number=1), "4 bytes"),
+        (ex01.largest_side(16e9) + 1, "round down"),
+    ],
+)
 def test_dense_memory_wrong(answer, hint):
     with pytest.raises(AssertionError, match=hint):
         labs.check("01.dense_memory", answer)
@@ -155,6 +184,6 @@ def test_dense_memory_wrong(answer, hint):
 def test_the_exercise_texts_numbers():
     from cnnlib.images import photo
 
-    assert photo("coffee").shape[:2] == (400, 600)            # exercise 1.5 says 400 × 600
+    assert photo("coffee").shape[:2] == (400, 600)  # exercise 1.5 says 400 × 600
     bt709, skimage_weights = np.array([0.2126, 0.7152, 0.0722]), np.array([0.2125, 0.7154, 0.0721])
-    assert np.abs(bt709 - skimage_weights).max() <= 0.0002 + 1e-12   # exercise 1.3's "within"
+    assert np.abs(bt709 - skimage_weights).max() <= 0.0002 + 1e-12  # exercise 1.3's "within"

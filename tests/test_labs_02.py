@@ -1,4 +1,5 @@
 """The exercises of notebook 02: reference solutions pass, typical mistakes get their hint."""
+
 import numpy as np
 import pytest
 
@@ -10,8 +11,9 @@ from cnnlib.labs import ex02
 def loop_conv2d(image, kernel):
     kh, kw = kernel.shape
     h, w = image.shape[0] - kh + 1, image.shape[1] - kw + 1
-    return np.array([[np.sum(image[i:i + kh, j:j + kw] * kernel) for j in range(w)]
-                     for i in range(h)])
+    return np.array(
+        [[np.sum(image[i : i + kh, j : j + kw] * kernel) for j in range(w)] for i in range(h)]
+    )
 
 
 def conv2d_channels(image, kernel, bias):
@@ -23,9 +25,9 @@ def conv_backward(dout, x, w, b):
     dx, dw = np.zeros_like(x), np.zeros_like(w)
     for r in range(dout.shape[0]):
         for c in range(dout.shape[1]):
-            window = x[r:r + kh, c:c + kw, :]
+            window = x[r : r + kh, c : c + kw, :]
             dw += window[..., None] * dout[r, c]
-            dx[r:r + kh, c:c + kw, :] += (w * dout[r, c]).sum(axis=-1)
+            dx[r : r + kh, c : c + kw, :] += (w * dout[r, c]).sum(axis=-1)
     return dx, dw, dout.sum(axis=(0, 1))
 
 
@@ -41,21 +43,30 @@ def passes(exercise_id, answer, capsys):
 
 def test_every_exercise_of_notebook_02_is_registered():
     ids = {i for i in labs.EXERCISES if i.startswith("02.")}
-    assert ids == {"02.predict_value", "02.conv2d", "02.conv_layer_shape", "02.multichannel",
-                   "02.diagonal_kernel", "02.conv_backward"}
+    assert ids == {
+        "02.predict_value",
+        "02.conv2d",
+        "02.conv_layer_shape",
+        "02.multichannel",
+        "02.diagonal_kernel",
+        "02.conv_backward",
+    }
     kinds = {labs.REGISTRY[i].kind for i in ids}
     assert kinds == {"predict", "implement", "design"}
     assert "stretch" in {labs.REGISTRY[i].difficulty for i in ids}
 
 
-@pytest.mark.parametrize("exercise_id, stub_answer", [
-    ("02.predict_value", None),
-    ("02.conv2d", stub),
-    ("02.conv_layer_shape", {"output shape": None, "parameters": None}),
-    ("02.multichannel", stub),
-    ("02.diagonal_kernel", None),
-    ("02.conv_backward", stub),
-])
+@pytest.mark.parametrize(
+    "exercise_id, stub_answer",
+    [
+        ("02.predict_value", None),
+        ("02.conv2d", stub),
+        ("02.conv_layer_shape", {"output shape": None, "parameters": None}),
+        ("02.multichannel", stub),
+        ("02.diagonal_kernel", None),
+        ("02.conv_backward", stub),
+    ],
+)
 def test_the_stub_is_not_attempted_yet(exercise_id, stub_answer, capsys):
     labs.check(exercise_id, stub_answer)
     assert "not attempted yet" in capsys.readouterr().out
@@ -66,11 +77,14 @@ def test_predict_value_right(capsys):
     assert passes("02.predict_value", -71, capsys)
 
 
-@pytest.mark.parametrize("value, hint", [
-    (71, "flipped kernel"),
-    (113, "the first index is the row"),
-    (158, "indices start at 0"),
-])
+@pytest.mark.parametrize(
+    "value, hint",
+    [
+        (71, "flipped kernel"),
+        (113, "the first index is the row"),
+        (158, "indices start at 0"),
+    ],
+)
 def test_predict_value_wrong(value, hint):
     with pytest.raises(AssertionError, match=hint):
         labs.check("02.predict_value", value)
@@ -81,13 +95,16 @@ def test_conv2d_reference_passes(capsys):
     assert passes("02.conv2d", loop_conv2d, capsys)
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (lambda x, k: ops.true_conv2d(x, k), "flips the kernel"),
-    (lambda x, k: ops.conv2d(x, k[::-1, :]), "flipped upside down"),
-    (lambda x, k: ops.conv2d(x, k, padding="same"), "'valid' convolution"),
-    (lambda x, k: ops.conv2d(x, k)[:-1, :-1], "off by one"),
-    (lambda x, k: ops.conv2d(x.T, k.T), "rows and columns are swapped"),
-])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda x, k: ops.true_conv2d(x, k), "flips the kernel"),
+        (lambda x, k: ops.conv2d(x, k[::-1, :]), "flipped upside down"),
+        (lambda x, k: ops.conv2d(x, k, padding="same"), "'valid' convolution"),
+        (lambda x, k: ops.conv2d(x, k)[:-1, :-1], "off by one"),
+        (lambda x, k: ops.conv2d(x.T, k.T), "rows and columns are swapped"),
+    ],
+)
 def test_conv2d_typical_mistakes(wrong, hint):
     with pytest.raises(AssertionError, match=hint):
         labs.check("02.conv2d", wrong)
@@ -101,8 +118,9 @@ def test_conv2d_a_crash_names_the_input():
 # ---------------------------------------------------------------------------- 02.conv_layer_shape
 def test_conv_layer_shape_right_with_or_without_batch_axis(capsys):
     assert passes("02.conv_layer_shape", {"output shape": (28, 28, 8), "parameters": 608}, capsys)
-    assert passes("02.conv_layer_shape", {"output shape": (None, 28, 28, 8), "parameters": 608},
-                  capsys)
+    assert passes(
+        "02.conv_layer_shape", {"output shape": (None, 28, 28, 8), "parameters": 608}, capsys
+    )
 
 
 def test_conv_layer_shape_agrees_with_keras(capsys):
@@ -111,18 +129,22 @@ def test_conv_layer_shape_agrees_with_keras(capsys):
     layer = keras.layers.Conv2D(ex02.LAYER_FILTERS, ex02.LAYER_KERNEL)
     layer.build((None,) + ex02.LAYER_INPUT)
     shape = tuple(layer.compute_output_shape((None,) + ex02.LAYER_INPUT))[1:]
-    assert passes("02.conv_layer_shape", {"output shape": shape,
-                                          "parameters": layer.count_params()}, capsys)
+    assert passes(
+        "02.conv_layer_shape", {"output shape": shape, "parameters": layer.count_params()}, capsys
+    )
 
 
-@pytest.mark.parametrize("prediction, hint", [
-    ({"output shape": (28, 28, 8), "parameters": 600}, "biases are missing"),
-    ({"output shape": (28, 28, 8), "parameters": 208}, "slice per input channel"),
-    ({"output shape": (28, 28, 8), "parameters": 76}, "that is one filter"),
-    ({"output shape": (32, 32, 8), "parameters": 608}, "adds no padding"),
-    ({"output shape": (28, 28, 3), "parameters": 608}, "one channel per filter"),
-    ({"output shape": (8, 28, 28), "parameters": 608}, "channels last"),
-])
+@pytest.mark.parametrize(
+    "prediction, hint",
+    [
+        ({"output shape": (28, 28, 8), "parameters": 600}, "biases are missing"),
+        ({"output shape": (28, 28, 8), "parameters": 208}, "slice per input channel"),
+        ({"output shape": (28, 28, 8), "parameters": 76}, "that is one filter"),
+        ({"output shape": (32, 32, 8), "parameters": 608}, "adds no padding"),
+        ({"output shape": (28, 28, 3), "parameters": 608}, "one channel per filter"),
+        ({"output shape": (8, 28, 28), "parameters": 608}, "channels last"),
+    ],
+)
 def test_conv_layer_shape_typical_mistakes(prediction, hint):
     with pytest.raises(AssertionError, match=hint):
         labs.check("02.conv_layer_shape", prediction)
@@ -138,37 +160,51 @@ def test_multichannel_reference_passes(capsys):
     assert passes("02.multichannel", conv2d_channels, capsys)
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (lambda x, k, b: np.stack([loop_conv2d(x[..., c], k[..., c]) for c in range(x.shape[-1])],
-                              axis=-1) + b, "channels were not summed"),
-    (lambda x, k, b: conv2d_channels(x, k, b) - b, "bias is missing"),
-    (lambda x, k, b: conv2d_channels(x, k, 0) + x.shape[-1] * b, "once per channel"),
-    (lambda x, k, b: conv2d_channels(x, k, 0) / x.shape[-1] + b, "averaged"),
-    (lambda x, k, b: loop_conv2d(x[..., 0], k[..., 0]) + b, "only the first channel"),
-])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (
+            lambda x, k, b: (
+                np.stack([loop_conv2d(x[..., c], k[..., c]) for c in range(x.shape[-1])], axis=-1)
+                + b
+            ),
+            "channels were not summed",
+        ),
+        (lambda x, k, b: conv2d_channels(x, k, b) - b, "bias is missing"),
+        (lambda x, k, b: conv2d_channels(x, k, 0) + x.shape[-1] * b, "once per channel"),
+        (lambda x, k, b: conv2d_channels(x, k, 0) / x.shape[-1] + b, "averaged"),
+        (lambda x, k, b: loop_conv2d(x[..., 0], k[..., 0]) + b, "only the first channel"),
+    ],
+)
 def test_multichannel_typical_mistakes(wrong, hint):
     with pytest.raises(AssertionError, match=hint):
         labs.check("02.multichannel", wrong)
 
 
 # ---------------------------------------------------------------------------- 02.diagonal_kernel
-@pytest.mark.parametrize("kernel", [
-    [[-1, -1, 2], [-1, 2, -1], [2, -1, -1]],                 # deck 004's 45° detector
-    [[2, -1, -1], [-1, 2, -1], [-1, -1, 2]],                 # and its 135° detector
-    np.eye(5) * 4 - 1,                                       # a larger one: 5 × 5, sum −5 … +0
-])
+@pytest.mark.parametrize(
+    "kernel",
+    [
+        [[-1, -1, 2], [-1, 2, -1], [2, -1, -1]],  # deck 004's 45° detector
+        [[2, -1, -1], [-1, 2, -1], [-1, -1, 2]],  # and its 135° detector
+        np.eye(5) * 4 - 1,  # a larger one: 5 × 5, sum −5 … +0
+    ],
+)
 def test_diagonal_kernel_passes(kernel, capsys):
     kernel = np.asarray(kernel, dtype=float)
-    kernel = kernel - kernel.mean()                          # sum 0: blind to plain brightness
+    kernel = kernel - kernel.mean()  # sum 0: blind to plain brightness
     assert passes("02.diagonal_kernel", kernel, capsys)
 
 
-@pytest.mark.parametrize("kernel, hint", [
-    (np.ones((3, 3)), "sum to 0|as much negative"),            # a blur: every line alike
-    (np.eye(3), "plain brightness"),                           # the diagonal, but no negatives
-        (-np.eye(3), "POSITIVE"),                                  # all weights negative
-    ([[-1, -1, -1], [2, 2, 2], [-1, -1, -1]], "as much negative"),   # a horizontal detector
-])
+@pytest.mark.parametrize(
+    "kernel, hint",
+    [
+        (np.ones((3, 3)), "sum to 0|as much negative"),  # a blur: every line alike
+        (np.eye(3), "plain brightness"),  # the diagonal, but no negatives
+        (-np.eye(3), "POSITIVE"),  # all weights negative
+        ([[-1, -1, -1], [2, 2, 2], [-1, -1, -1]], "as much negative"),  # a horizontal detector
+    ],
+)
 def test_diagonal_kernel_typical_mistakes(kernel, hint):
     with pytest.raises(AssertionError, match=hint):
         labs.check("02.diagonal_kernel", kernel)
@@ -188,29 +224,48 @@ def test_conv_backward_reference_passes(capsys):
 
 def test_conv_backward_vectorised_reference_passes(capsys):
     def vectorised(dout, x, w, b):
-        dx = np.stack([sum(ops.true_conv2d(dout[..., k], w[:, :, c, k], padding="full")
-                           for k in range(w.shape[-1])) for c in range(x.shape[-1])], axis=-1)
-        dw = np.stack([np.stack([ops.conv2d(x[..., c], dout[..., k]) for k in range(w.shape[-1])],
-                                axis=-1) for c in range(x.shape[-1])], axis=-2)
+        dx = np.stack(
+            [
+                sum(
+                    ops.true_conv2d(dout[..., k], w[:, :, c, k], padding="full")
+                    for k in range(w.shape[-1])
+                )
+                for c in range(x.shape[-1])
+            ],
+            axis=-1,
+        )
+        dw = np.stack(
+            [
+                np.stack([ops.conv2d(x[..., c], dout[..., k]) for k in range(w.shape[-1])], axis=-1)
+                for c in range(x.shape[-1])
+            ],
+            axis=-2,
+        )
         return dx, dw, dout.sum(axis=(0, 1))
+
     assert passes("02.conv_backward", vectorised, capsys)
 
 
 def _with(dx=None, dw=None, db=None):
     def answer(dout, x, w, b):
         right = conv_backward(dout, x, w, b)
-        return tuple(fix(dout, x, w, b) if fix else value
-                     for fix, value in zip((dx, dw, db), right))
+        return tuple(
+            fix(dout, x, w, b) if fix else value for fix, value in zip((dx, dw, db), right)
+        )
+
     return answer
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (_with(dx=lambda d, x, w, b: ex02._full_correlate(d, w, flip=False)), "FLIPPED"),
-    (_with(dx=lambda d, x, w, b: np.zeros(d.shape)), "shape of x"),
-    (_with(dw=lambda d, x, w, b: ex02._weight_gradient(x, d, flip=True)), "without flipping"),
-    (_with(db=lambda d, x, w, b: d.sum()), "one bias per filter"),
-    (_with(db=lambda d, x, w, b: d.mean(axis=(0, 1))), "not average"),
-])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (_with(dx=lambda d, x, w, b: ex02._full_correlate(d, w, flip=False)), "FLIPPED"),
+        (_with(dx=lambda d, x, w, b: np.zeros(d.shape)), "shape of x"),
+        (_with(dw=lambda d, x, w, b: ex02._weight_gradient(x, d, flip=True)), "without flipping"),
+        (_with(db=lambda d, x, w, b: d.sum()), "one bias per filter"),
+        (_with(db=lambda d, x, w, b: d.mean(axis=(0, 1))), "not average"),
+    ],
+)
 def test_conv_backward_typical_mistakes(wrong, hint):
     with pytest.raises(AssertionError, match=hint):
         labs.check("02.conv_backward", wrong)

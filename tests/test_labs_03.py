@@ -1,4 +1,5 @@
 """Notebook 03's exercises: reference answers pass, typical mistakes get their hint, stubs are 'not attempted'."""
+
 import math
 
 import numpy as np
@@ -25,8 +26,13 @@ def _fails(exercise_id, answer, match):
 
 def test_every_exercise_of_notebook_03_is_registered_with_kind_and_difficulty():
     ids = [i for i in labs.EXERCISES if i.startswith("03.")]
-    assert sorted(ids) == ["03.output_size", "03.photo_stride", "03.receptive_field", "03.shapes",
-                           "03.strided_conv"]
+    assert sorted(ids) == [
+        "03.output_size",
+        "03.photo_stride",
+        "03.receptive_field",
+        "03.shapes",
+        "03.strided_conv",
+    ]
     kinds = {labs.REGISTRY[i].kind for i in ids}
     assert kinds == {"implement", "predict", "experiment"}
     assert {labs.REGISTRY[i].difficulty for i in ids} == {"warm-up", "core", "stretch"}
@@ -43,13 +49,16 @@ def test_output_size_reference_passes_and_stub_is_not_attempted(capsys):
     _stub("03.output_size", None, capsys)
 
 
-@pytest.mark.parametrize("wrong, match", [
-    (lambda n, f, p, s: (n + 2 * p - f) // s, "off by one"),
-    (lambda n, f, p, s: (n + p - f) // s + 1, "both sides"),
-    (lambda n, f, p, s: math.ceil((n + 2 * p - f) / s) + 1, "round down"),
-    (lambda n, f, p, s: (n + 2 * p - f) + 1, "stride is missing"),
-    (lambda n, f, p, s: 1 / 0, "ZeroDivisionError"),
-])
+@pytest.mark.parametrize(
+    "wrong, match",
+    [
+        (lambda n, f, p, s: (n + 2 * p - f) // s, "off by one"),
+        (lambda n, f, p, s: (n + p - f) // s + 1, "both sides"),
+        (lambda n, f, p, s: math.ceil((n + 2 * p - f) / s) + 1, "round down"),
+        (lambda n, f, p, s: (n + 2 * p - f) + 1, "stride is missing"),
+        (lambda n, f, p, s: 1 / 0, "ZeroDivisionError"),
+    ],
+)
 def test_output_size_mistakes_get_their_hint(wrong, match):
     _fails("03.output_size", wrong, match)
 
@@ -77,18 +86,21 @@ def _with(index, shape):
     return answer
 
 
-@pytest.mark.parametrize("answer, match", [
-    (_with(0, (26, 26, 8)), "(?s)layer 1 .*off by one"),
-    (_with(0, (27, 27, 3)), "one channel per filter"),
-    (_with(1, (13, 13, 16)), "'same' rounds up"),
-    (_with(1, (12, 12, 16)), "whatever the kernel"),
-    (_with(2, (7, 7, 16)), "round down"),
-    (_with(3, (8, 8, 16)), "AND 2 at the bottom"),
-    (_with(4, (8, 4, 32)), r"\(vertical, horizontal\)"),
-    (_with(5, (3, 7, 32)), "stride defaults to its size"),
-    (RIGHT_SHAPES[:5], "expected 6 shapes"),
-    (_with(2, None), "(?s)layer 3 .*no prediction yet"),
-])
+@pytest.mark.parametrize(
+    "answer, match",
+    [
+        (_with(0, (26, 26, 8)), "(?s)layer 1 .*off by one"),
+        (_with(0, (27, 27, 3)), "one channel per filter"),
+        (_with(1, (13, 13, 16)), "'same' rounds up"),
+        (_with(1, (12, 12, 16)), "whatever the kernel"),
+        (_with(2, (7, 7, 16)), "round down"),
+        (_with(3, (8, 8, 16)), "AND 2 at the bottom"),
+        (_with(4, (8, 4, 32)), r"\(vertical, horizontal\)"),
+        (_with(5, (3, 7, 32)), "stride defaults to its size"),
+        (RIGHT_SHAPES[:5], "expected 6 shapes"),
+        (_with(2, None), "(?s)layer 3 .*no prediction yet"),
+    ],
+)
 def test_shapes_mistakes_get_their_hint(answer, match):
     _fails("03.shapes", answer, match)
 
@@ -107,21 +119,28 @@ def test_receptive_field_reference_passes_and_stub_is_not_attempted(capsys):
     _stub("03.receptive_field", (None, None), capsys)
 
 
-@pytest.mark.parametrize("answer, match", [
-    ((10, 4), "multiplies the jump of every LATER layer"),
-    ((23, 4), "does not widen its own field"),
-    ((13, 2), "pooling layer counts too"),
-    ((14, 4), "do not add up"),
-    ((19, 2), "product of all strides"),
-    ((19,), "expected a pair"),
-])
+@pytest.mark.parametrize(
+    "answer, match",
+    [
+        ((10, 4), "multiplies the jump of every LATER layer"),
+        ((23, 4), "does not widen its own field"),
+        ((13, 2), "pooling layer counts too"),
+        ((14, 4), "do not add up"),
+        ((19, 2), "product of all strides"),
+        ((19,), "expected a pair"),
+    ],
+)
 def test_receptive_field_mistakes_get_their_hint(answer, match):
     _fails("03.receptive_field", answer, match)
 
 
 # ------------------------------------------------------------------ 03.photo_stride
-RIGHT_PHOTO = {"3x3, stride 2, valid": (49, 1), "2x2, stride 4, valid": (25, 50),
-               "5x5, stride 4, valid": (24, 3), "5x5, stride 4, same": (25, 0)}
+RIGHT_PHOTO = {
+    "3x3, stride 2, valid": (49, 1),
+    "2x2, stride 4, valid": (25, 50),
+    "5x5, stride 4, valid": (24, 3),
+    "5x5, stride 4, same": (25, 0),
+}
 
 
 def test_photo_answers_agree_with_a_direct_count_on_the_photo_grid():
@@ -139,14 +158,17 @@ def test_photo_reference_passes_and_stub_is_not_attempted(capsys):
     _stub("03.photo_stride", dict.fromkeys(RIGHT_PHOTO), capsys)
 
 
-@pytest.mark.parametrize("name, value, match", [
-    ("3x3, stride 2, valid", (48, 1), "off by one"),
-    ("5x5, stride 4, same", (24, 0), "'same' pads the input"),
-    ("2x2, stride 4, valid", (25, 0), "2 rows between two windows are skipped"),
-    ("5x5, stride 4, valid", (24, 0), "rows 97–99 are never seen"),
-    ("5x5, stride 4, same", (25, 3), "reaches the last row"),
-    ("5x5, stride 4, same", None, "no prediction yet for 5x5, stride 4, same"),
-])
+@pytest.mark.parametrize(
+    "name, value, match",
+    [
+        ("3x3, stride 2, valid", (48, 1), "off by one"),
+        ("5x5, stride 4, same", (24, 0), "'same' pads the input"),
+        ("2x2, stride 4, valid", (25, 0), "2 rows between two windows are skipped"),
+        ("5x5, stride 4, valid", (24, 0), "rows 97–99 are never seen"),
+        ("5x5, stride 4, same", (25, 3), "reaches the last row"),
+        ("5x5, stride 4, same", None, "no prediction yet for 5x5, stride 4, same"),
+    ],
+)
 def test_photo_mistakes_get_their_hint(name, value, match):
     _fails("03.photo_stride", {**RIGHT_PHOTO, name: value}, match)
 
@@ -156,6 +178,7 @@ def _pad_then(pad_widths):
     def conv(x, kernel, stride, padding):
         widths = pad_widths(padding)
         return ops.conv2d(ops.pad(x, widths), kernel, stride=stride)
+
     return conv
 
 
@@ -169,14 +192,17 @@ def test_strided_conv_reference_passes_and_stub_is_not_attempted(capsys):
     _stub("03.strided_conv", _stub_function, capsys)
 
 
-@pytest.mark.parametrize("wrong, match", [
-    (_rows_only, "applied to the rows only"),
-    (lambda x, k, s, p: ops.conv2d(x, k, stride=1, padding=p), "stride is ignored"),
-    (_pad_then(lambda p: ((p, 0), (p, 0))), "only at the top and left"),
-    (_pad_then(lambda p: ((0, p), (0, p))), "only at the bottom and right"),
-    (lambda x, k, s, p: ops.conv2d(x, k, stride=s), "padding is ignored"),
-    (lambda x, k, s, p: ops.true_conv2d(x, k, stride=s, padding=p), "flipped"),
-])
+@pytest.mark.parametrize(
+    "wrong, match",
+    [
+        (_rows_only, "applied to the rows only"),
+        (lambda x, k, s, p: ops.conv2d(x, k, stride=1, padding=p), "stride is ignored"),
+        (_pad_then(lambda p: ((p, 0), (p, 0))), "only at the top and left"),
+        (_pad_then(lambda p: ((0, p), (0, p))), "only at the bottom and right"),
+        (lambda x, k, s, p: ops.conv2d(x, k, stride=s), "padding is ignored"),
+        (lambda x, k, s, p: ops.true_conv2d(x, k, stride=s, padding=p), "flipped"),
+    ],
+)
 def test_strided_conv_mistakes_get_their_hint(wrong, match):
     _fails("03.strided_conv", wrong, match)
 

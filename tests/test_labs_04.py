@@ -1,5 +1,6 @@
 """Notebook 04's exercises: each reference solution passes, typical mistakes get their hint,
 the stubs the notebook ships report "not attempted yet"."""
+
 import numpy as np
 import pytest
 
@@ -14,7 +15,7 @@ def solution_max_pool(x, size, stride):
     out = np.zeros((h_out, w_out, x.shape[2]))
     for i in range(h_out):
         for j in range(w_out):
-            window = x[i * stride:i * stride + size, j * stride:j * stride + size]
+            window = x[i * stride : i * stride + size, j * stride : j * stride + size]
             out[i, j] = window.max(axis=(0, 1))
     return out
 
@@ -32,7 +33,7 @@ def solution_max_pool_backward(x, upstream, size, stride):
         for j in range(w_out):
             top, left = i * stride, j * stride
             for c in range(channels):
-                window = x[top:top + size, left:left + size, c]
+                window = x[top : top + size, left : left + size, c]
                 r, q = np.unravel_index(np.argmax(window), window.shape)
                 dx[top + r, left + q, c] += upstream[i, j, c]
     return dx
@@ -48,12 +49,18 @@ def test_max_pool_solution_passes(capsys):
     assert capsys.readouterr().out.startswith("✓ 04.max_pool")
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (lambda x, size, stride: ops.pool2d(x, size, stride, mode="avg"), "that is average pooling"),
-    (lambda x, size, stride: ops.pool2d(x, size, 1), "the stride is ignored"),
-    (lambda x, size, stride: ops.pool2d(x, size, stride).max(axis=-1), "channels were mixed"),
-    (lambda x, size, stride: ops.pool2d(x, size, stride, padding="same"), "'same' pooling"),
-])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (
+            lambda x, size, stride: ops.pool2d(x, size, stride, mode="avg"),
+            "that is average pooling",
+        ),
+        (lambda x, size, stride: ops.pool2d(x, size, 1), "the stride is ignored"),
+        (lambda x, size, stride: ops.pool2d(x, size, stride).max(axis=-1), "channels were mixed"),
+        (lambda x, size, stride: ops.pool2d(x, size, stride, padding="same"), "'same' pooling"),
+    ],
+)
 def test_max_pool_mistakes_get_their_hint(wrong, hint):
     with pytest.raises(AssertionError, match=hint):
         labs.check("04.max_pool", wrong)
@@ -70,12 +77,15 @@ def test_predict_pooled_right_answer():
     assert labs.passes("04.predict_pooled", [[4, 6], [5, 3]]) is True
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    ([[2.5, 2.25], [2.0, 1.5]], "averages"),
-    ([[4, 6, 5], [5, 3, 4]], "drops the (last|fifth) column"),
-    (np.zeros((3, 4)), "stride defaults to the pool size"),
-    ([[4, 6], [5, 4]], "differs at index \\(1, 1\\)"),
-])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        ([[2.5, 2.25], [2.0, 1.5]], "averages"),
+        ([[4, 6, 5], [5, 3, 4]], "drops the (last|fifth) column"),
+        (np.zeros((3, 4)), "stride defaults to the pool size"),
+        ([[4, 6], [5, 4]], "differs at index \\(1, 1\\)"),
+    ],
+)
 def test_predict_pooled_mistakes(wrong, hint):
     with pytest.raises(AssertionError, match=hint):
         labs.check("04.predict_pooled", wrong)
@@ -85,24 +95,29 @@ def test_predict_pooled_mistakes(wrong, hint):
 def test_param_count_matches_keras():
     import keras
 
-    model = keras.Sequential([
-        keras.Input((32, 32, 3)),
-        keras.layers.Conv2D(8, 3, padding="same", activation="relu"),
-        keras.layers.MaxPooling2D(2),
-        keras.layers.Conv2D(16, 3, padding="same", activation="relu"),
-        keras.layers.MaxPooling2D(2),
-        keras.layers.Flatten(),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            keras.layers.Conv2D(8, 3, padding="same", activation="relu"),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Conv2D(16, 3, padding="same", activation="relu"),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     assert labs.passes("04.param_count", model.count_params()) is True
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (11608, "biases are missing"),
-    (165242, "pooling layers were left out"),
-    (42362, "only one pooling"),
-    (11650, "pooling layers have no parameters"),
-])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (11608, "biases are missing"),
+        (165242, "pooling layers were left out"),
+        (42362, "only one pooling"),
+        (11650, "pooling layers have no parameters"),
+    ],
+)
 def test_param_count_mistakes(wrong, hint):
     with pytest.raises(AssertionError, match=hint):
         labs.check("04.param_count", wrong)
@@ -119,14 +134,24 @@ def test_shift_experiment_wrong_prediction_is_explained():
         labs.check("04.shift_experiment", ("max", solution_shift_change))
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (lambda image, mode: np.linalg.norm(ops.pool2d(image[:, 1:], 2, mode=mode)
-                                        - ops.pool2d(image[:, :-1], 2, mode=mode)),
-     "relative change"),
-    (lambda image, mode: np.linalg.norm(image[:, 1:] - image[:, :-1])
-     / np.linalg.norm(image[:, :-1]), "pool both versions first"),
-    (lambda image, mode: solution_shift_change(image, "max"), "use the `mode` argument"),
-])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (
+            lambda image, mode: np.linalg.norm(
+                ops.pool2d(image[:, 1:], 2, mode=mode) - ops.pool2d(image[:, :-1], 2, mode=mode)
+            ),
+            "relative change",
+        ),
+        (
+            lambda image, mode: (
+                np.linalg.norm(image[:, 1:] - image[:, :-1]) / np.linalg.norm(image[:, :-1])
+            ),
+            "pool both versions first",
+        ),
+        (lambda image, mode: solution_shift_change(image, "max"), "use the `mode` argument"),
+    ],
+)
 def test_shift_experiment_measurement_mistakes(wrong, hint):
     with pytest.raises(AssertionError, match=hint):
         labs.check("04.shift_experiment", ("avg", wrong))
@@ -143,16 +168,25 @@ def test_backward_solution_passes(capsys):
     assert "relative error" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (ex04._avg_backward, "average pooling's backward pass"),
-    (lambda x, up, size, stride: ex04._route(x, up, size, stride, accumulate=False),
-     "add \\(\\+=\\) each window's gradient"),
-    (lambda x, up, size, stride: ex04._route(x, np.ones_like(up), size, stride),
-     "multiply by the upstream gradient"),
-    (lambda x, up, size, stride: ex04._route(x, up, size, stride, first=True),
-     "first pixel of each window"),
-    (lambda x, up, size, stride: up, "shape of the input x"),
-])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (ex04._avg_backward, "average pooling's backward pass"),
+        (
+            lambda x, up, size, stride: ex04._route(x, up, size, stride, accumulate=False),
+            "add \\(\\+=\\) each window's gradient",
+        ),
+        (
+            lambda x, up, size, stride: ex04._route(x, np.ones_like(up), size, stride),
+            "multiply by the upstream gradient",
+        ),
+        (
+            lambda x, up, size, stride: ex04._route(x, up, size, stride, first=True),
+            "first pixel of each window",
+        ),
+        (lambda x, up, size, stride: up, "shape of the input x"),
+    ],
+)
 def test_backward_mistakes(wrong, hint):
     with pytest.raises(AssertionError, match=hint):
         labs.check("04.max_pool_backward", wrong)
@@ -164,14 +198,17 @@ def test_backward_inputs_have_no_ties():
 
 
 # ----------------------------------------------------------------- stubs
-@pytest.mark.parametrize("exercise_id, answer", [
-    ("04.max_pool", stub),
-    ("04.predict_pooled", None),
-    ("04.param_count", None),
-    ("04.shift_experiment", (None, stub)),
-    ("04.shift_experiment", ("avg", stub)),
-    ("04.max_pool_backward", stub),
-])
+@pytest.mark.parametrize(
+    "exercise_id, answer",
+    [
+        ("04.max_pool", stub),
+        ("04.predict_pooled", None),
+        ("04.param_count", None),
+        ("04.shift_experiment", (None, stub)),
+        ("04.shift_experiment", ("avg", stub)),
+        ("04.max_pool_backward", stub),
+    ],
+)
 def test_stubs_are_not_attempted(exercise_id, answer, capsys):
     labs.check(exercise_id, answer)
     assert "not attempted yet" in capsys.readouterr().out

@@ -1,4 +1,5 @@
 """Notebook 05's exercises: reference solutions pass, typical mistakes get their hint, stubs wait."""
+
 import keras
 import numpy as np
 import pytest
@@ -17,7 +18,10 @@ def test_lenet_parameters():
     right = ex05.lenet5_parameter_counts()
     assert right == {"C1": 156, "C3": 2_416, "C5": 48_120, "F6": 10_164, "output": 850}
     from cnnlib import models
-    keras_counts = {name: count for name, _, count in models.parameter_table(models.lenet5_classic())}
+
+    keras_counts = {
+        name: count for name, _, count in models.parameter_table(models.lenet5_classic())
+    }
     assert all(keras_counts[name] == right[name] for name in right)
     assert labs.passes("05.lenet_parameters", dict(right))
     with pytest.raises(AssertionError, match="biases are missing"):
@@ -75,12 +79,17 @@ def test_softmax_stub(capsys):
 
 # --- 05.small_cnn ----------------------------------------------------------------------------
 def solution_small_cnn():
-    return keras.Sequential([
-        keras.Input((28, 28, 1)),
-        layers.Conv2D(16, 5, activation="relu"), layers.MaxPooling2D(2),
-        layers.Conv2D(32, 5, activation="relu"), layers.MaxPooling2D(2),
-        layers.Flatten(), layers.Dense(10, activation="softmax"),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Conv2D(16, 5, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(32, 5, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Flatten(),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
 
 
 def test_small_cnn_solution_beats_the_mlp():
@@ -90,22 +99,39 @@ def test_small_cnn_solution_beats_the_mlp():
 
 def test_small_cnn_typical_mistakes():
     from cnnlib import models
+
     with pytest.raises(AssertionError, match="(?s)over the budget.*Flatten usually dominates"):
         labs.check("05.small_cnn", lambda: models.lenet_modern())
     with pytest.raises(AssertionError, match="no convolution layer"):
-        labs.check("05.small_cnn", lambda: keras.Sequential([
-            keras.Input((28, 28, 1)), layers.Flatten(), layers.Dense(16, activation="relu"),
-            layers.Dense(10, activation="softmax")]))
+        labs.check(
+            "05.small_cnn",
+            lambda: keras.Sequential(
+                [
+                    keras.Input((28, 28, 1)),
+                    layers.Flatten(),
+                    layers.Dense(16, activation="relu"),
+                    layers.Dense(10, activation="softmax"),
+                ]
+            ),
+        )
     with pytest.raises(AssertionError, match="softmax"):
-        labs.check("05.small_cnn", lambda: keras.Sequential([
-            keras.Input((28, 28, 1)), layers.Conv2D(4, 5), layers.Flatten(), layers.Dense(10)]))
+        labs.check(
+            "05.small_cnn",
+            lambda: keras.Sequential(
+                [keras.Input((28, 28, 1)), layers.Conv2D(4, 5), layers.Flatten(), layers.Dense(10)]
+            ),
+        )
 
 
 def _weak_cnn():
-    return keras.Sequential([
-        keras.Input((28, 28, 1)), layers.Conv2D(1, 3, strides=4), layers.Flatten(),
-        layers.Dense(10, activation="softmax"),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Conv2D(1, 3, strides=4),
+            layers.Flatten(),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
 
 
 def test_small_cnn_that_loses_fails_but_a_rehearsal_only_reports_it(monkeypatch, capsys):
@@ -128,14 +154,17 @@ def test_learning_rate():
     assert labs.passes("05.learning_rate", {"prediction": 0.05, "measured": measured})
     assert labs.passes("05.learning_rate", {"prediction": 0.5, "measured": measured})  # explained
     with pytest.raises(AssertionError, match="10× smaller and 10× larger"):
-        labs.check("05.learning_rate", {"prediction": 0.05,
-                                        "measured": {0.01: 0.9, 0.05: 0.93, 0.1: 0.8}})
+        labs.check(
+            "05.learning_rate", {"prediction": 0.05, "measured": {0.01: 0.9, 0.05: 0.93, 0.1: 0.8}}
+        )
     with pytest.raises(AssertionError, match="percentages"):
-        labs.check("05.learning_rate", {"prediction": 0.05,
-                                        "measured": {0.005: 90, 0.05: 93, 0.5: 11}})
+        labs.check(
+            "05.learning_rate", {"prediction": 0.05, "measured": {0.005: 90, 0.05: 93, 0.5: 11}}
+        )
     with pytest.raises(AssertionError, match="fresh model"):
-        labs.check("05.learning_rate", {"prediction": 0.05,
-                                        "measured": {0.005: 0.9, 0.05: 0.9, 0.5: 0.9}})
+        labs.check(
+            "05.learning_rate", {"prediction": 0.05, "measured": {0.005: 0.9, 0.05: 0.9, 0.5: 0.9}}
+        )
 
 
 def test_learning_rate_stub(capsys):

@@ -1,4 +1,5 @@
 """Notebook 06's exercises: solutions pass, typical mistakes get their hint, stubs wait."""
+
 import contextlib
 import io
 
@@ -23,8 +24,16 @@ def _passes(exercise_id, answer):
     return printed.getvalue().startswith(f"✓ {exercise_id} (")
 
 
-@pytest.mark.parametrize("exercise_id", ["06.one_by_one", "06.conv1x1", "06.residual_block",
-                                         "06.depth_gradient", "06.densenet_channels"])
+@pytest.mark.parametrize(
+    "exercise_id",
+    [
+        "06.one_by_one",
+        "06.conv1x1",
+        "06.residual_block",
+        "06.depth_gradient",
+        "06.densenet_channels",
+    ],
+)
 def test_stubs_are_not_attempted(exercise_id, capsys):
     labs.check(exercise_id, None)
     labs.check(exercise_id, _stub if exercise_id != "06.one_by_one" else (None, None))
@@ -47,13 +56,16 @@ def test_one_by_one_matches_keras():
     assert _passes("06.one_by_one", (layer.count_params(), (None, *shape)))
 
 
-@pytest.mark.parametrize("answer, hint", [
-    ((3072, (28, 28, 16)), "biases are missing"),
-    ((32, (28, 28, 16)), "one weight per input channel"),
-    ((28 * 28 * 192 * 16 + 16, (28, 28, 16)), "weights are shared"),
-    ((3088, (28, 28, 192)), "one channel per filter"),
-    ((3088, (27, 27, 16)), "does not shrink"),
-])
+@pytest.mark.parametrize(
+    "answer, hint",
+    [
+        ((3072, (28, 28, 16)), "biases are missing"),
+        ((32, (28, 28, 16)), "one weight per input channel"),
+        ((28 * 28 * 192 * 16 + 16, (28, 28, 16)), "weights are shared"),
+        ((3088, (28, 28, 192)), "one channel per filter"),
+        ((3088, (27, 27, 16)), "does not shrink"),
+    ],
+)
 def test_one_by_one_mistakes(answer, hint):
     with pytest.raises(AssertionError, match=hint):
         labs.check("06.one_by_one", answer)
@@ -123,12 +135,15 @@ def _stride_twice(x, filters, stride):
     return layers.ReLU()(layers.Add()([y, s]))
 
 
-@pytest.mark.parametrize("builder, hint", [
-    (_plain, "there is no shortcut"),
-    (_identity_only, "projection shortcut"),
-    (_concatenate, "DenseNet's concatenation"),
-    (_stride_twice, "only the first convolution"),
-])
+@pytest.mark.parametrize(
+    "builder, hint",
+    [
+        (_plain, "there is no shortcut"),
+        (_identity_only, "projection shortcut"),
+        (_concatenate, "DenseNet's concatenation"),
+        (_stride_twice, "only the first convolution"),
+    ],
+)
 def test_residual_block_mistakes(builder, hint):
     with pytest.raises(AssertionError, match=hint):
         labs.check("06.residual_block", builder)
@@ -144,6 +159,7 @@ def _gradient(index, use_skip=True):
     def measure(depth, skip):
         stack = architectures.dense_stack(depth, 32, "sigmoid", skip and use_skip)
         return float(architectures.layer_gradient_norms(stack, _X, _Y)[index])
+
     return measure
 
 
@@ -160,8 +176,10 @@ def test_depth_gradient():
 # --- 06.densenet_channels --------------------------------------------------------------------
 def test_densenet_reference_matches_keras():
     model = keras.applications.DenseNet121(weights=None)
-    ends = [model.get_layer(f"conv{b}_block{n}_concat").output.shape[-1]
-            for b, n in zip((2, 3, 4, 5), (6, 12, 24, 16))]
+    ends = [
+        model.get_layer(f"conv{b}_block{n}_concat").output.shape[-1]
+        for b, n in zip((2, 3, 4, 5), (6, 12, 24, 16))
+    ]
     assert ex06.densenet_channels_reference(64, (6, 12, 24, 16), 32, 0.5) == ends
 
 
@@ -182,7 +200,10 @@ def test_densenet_channels():
             channels = int(channels * theta) if i < len(sizes) - 1 else channels
         return out
 
-    for wrong, hint in [(no_compression, "floor\\(c · compression\\)"),
-                        (from_c0, "not from c0"), (off_by_one, "off by one")]:
+    for wrong, hint in [
+        (no_compression, "floor\\(c · compression\\)"),
+        (from_c0, "not from c0"),
+        (off_by_one, "off by one"),
+    ]:
         with pytest.raises(AssertionError, match=hint):
             labs.check("06.densenet_channels", wrong)

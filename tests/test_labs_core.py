@@ -1,4 +1,5 @@
 """The exercise machinery: check's three outcomes, the registry, and the student export."""
+
 import json
 import pathlib
 import subprocess
@@ -27,11 +28,15 @@ def test_fixed_ids_exist_and_every_id_has_a_title():
 def test_every_notebook_has_its_exercises_registered():
     for path in NOTEBOOKS:
         prefix = path.name[:2]
-        assert any(i.startswith(prefix + ".") for i in labs.EXERCISES), f"no exercises registered for {path.name}"
+        assert any(i.startswith(prefix + ".") for i in labs.EXERCISES), (
+            f"no exercises registered for {path.name}"
+        )
 
 
 def test_unknown_id_is_a_clear_error():
-    with pytest.raises(ValueError, match=r"no exercise called '02.nope'; the exercises are: .*02.conv2d"):
+    with pytest.raises(
+        ValueError, match=r"no exercise called '02.nope'; the exercises are: .*02.conv2d"
+    ):
         labs.check("02.nope", None)
 
 
@@ -98,7 +103,12 @@ def _solution_lines(notebook):
             if stripped.startswith(BEGIN) or stripped.startswith(END):
                 inside = stripped.startswith(BEGIN)
                 continue
-            if inside and len(stripped) > 12 and not stripped.startswith("#") and stripped not in lecture:
+            if (
+                inside
+                and len(stripped) > 12
+                and not stripped.startswith("#")
+                and stripped not in lecture
+            ):
                 lines.add(stripped)
     return lines
 
@@ -130,7 +140,9 @@ def test_student_export_has_no_solution_code(tmp_path):
 def test_student_command_refuses_to_overwrite_the_originals():
     result = subprocess.run(
         [sys.executable, "-m", "cnnlib.labs", "student", str(ROOT / "notebooks")],
-        capture_output=True, text=True, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     assert result.returncode == 2 and "another folder" in result.stderr
 
@@ -142,5 +154,7 @@ def test_solution_cells_are_collapsed_and_marked():
             if cell["cell_type"] == "code" and "solution" in cell["metadata"].get("tags", []):
                 source = "".join(cell["source"])
                 assert cell["metadata"].get("jupyter", {}).get("source_hidden") is True, path.name
-                assert student.BEGIN in source and student.END in source, f"{path.name}: {source[:80]}"
+                assert student.BEGIN in source and student.END in source, (
+                    f"{path.name}: {source[:80]}"
+                )
                 assert "labs.check(" in source, f"{path.name}: a solution cell must prove itself"

@@ -6,7 +6,7 @@ CI executes it as a learner would open it: no errors, no solution, and no check 
 for work the learner has not done. The website (`python -m cnnlib.site`) is made of the same
 executed notebooks, so it is built here from them instead of executing everything twice.
 """
-import base64
+
 import pathlib
 import re
 
@@ -33,8 +33,12 @@ class StudentRuns:
     def executed(self, name):
         if name not in self.done:
             notebook = nbformat.read(self.folder / name, as_version=4)
-            NotebookClient(notebook, timeout=900, kernel_name="python3",
-                           resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
+            NotebookClient(
+                notebook,
+                timeout=900,
+                kernel_name="python3",
+                resources={"metadata": {"path": str(ROOT / "notebooks")}},
+            ).execute()
             nbformat.write(notebook, self.folder / name)
             self.done[name] = notebook
         return self.done[name]
@@ -49,17 +53,29 @@ def student_runs(tmp_path_factory):
 def test_student_notebook_runs_and_nothing_is_attempted(path, student_runs):
     notebook = student_runs.executed(path.name)
     outputs = "".join(
-        output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
-        for output in cell.get("outputs", []) if output.get("output_type") == "stream"
+        output.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "stream"
     )
-    checked = {m for cell in notebook.cells if cell.cell_type == "code" for m in CHECK_CALL.findall(cell.source)}
+    checked = {
+        m
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for m in CHECK_CALL.findall(cell.source)
+    }
     expected = {i for i in labs.EXERCISES if i.startswith(path.name[:2] + ".")}
-    assert checked == expected, f"{path.name}: checks called {sorted(checked)}, registered {sorted(expected)}"
+    assert checked == expected, (
+        f"{path.name}: checks called {sorted(checked)}, registered {sorted(expected)}"
+    )
     for exercise_id in expected:
         assert re.search(rf"… {re.escape(exercise_id)} \(.*\): not attempted yet", outputs), (
             f"{path.name}: {exercise_id} did not report 'not attempted yet'"
         )
-        assert f"✓ {exercise_id} (" not in outputs, f"{path.name}: {exercise_id} passed without an answer"
+        assert f"✓ {exercise_id} (" not in outputs, (
+            f"{path.name}: {exercise_id} passed without an answer"
+        )
 
 
 def test_the_website_has_every_page_with_its_figures(student_runs, tmp_path):
@@ -72,10 +88,18 @@ def test_the_website_has_every_page_with_its_figures(student_runs, tmp_path):
         assert f'href="{path.stem}.html"' in index
         page = (tmp_path / "site" / f"{path.stem}.html").read_text()
         figures = student_runs.done[path.name]
-        expected = sum("image/png" in o.get("data", {}) for c in figures.cells for o in c.get("outputs", []))
-        assert page.count("data:image/png;base64,") >= expected > 0, f"{path.stem}: figures missing from the page"
+        expected = sum(
+            "image/png" in o.get("data", {}) for c in figures.cells for o in c.get("outputs", [])
+        )
+        assert page.count("data:image/png;base64,") >= expected > 0, (
+            f"{path.stem}: figures missing from the page"
+        )
         assert 'href="index.html"' in page, f"{path.stem}: no link back to the index"
         assert student.BEGIN not in page, f"{path.stem}: a solution leaked into the website"
     stand_in = (tmp_path / "site" / "07_vgg16_transfer_learning.html").read_text()
-    assert 'class="course-notice"' in stand_in, "offline, notebook 07 runs on a stand-in: its page must say so at the top"
-    assert 'class="course-notice"' not in (tmp_path / "site" / "01_image_as_matrix.html").read_text()
+    assert 'class="course-notice"' in stand_in, (
+        "offline, notebook 07 runs on a stand-in: its page must say so at the top"
+    )
+    assert (
+        'class="course-notice"' not in (tmp_path / "site" / "01_image_as_matrix.html").read_text()
+    )

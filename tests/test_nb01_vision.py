@@ -1,4 +1,5 @@
 """cnnlib.vision: the toy receptive fields and cells of notebook 01."""
+
 import numpy as np
 import pytest
 
@@ -13,8 +14,8 @@ def test_fields_are_the_positions_of_a_valid_convolution(n, field, stride):
     counts = vision.coverage(n, field, stride)
     assert counts.sum() == len(corners) * field * field
     if (n - field) % stride == 0:
-        assert counts.min() >= 1                         # they tile the whole image
-    assert (counts.max() > 1) == (stride < field)         # and overlap when stride < field
+        assert counts.min() >= 1  # they tile the whole image
+    assert (counts.max() > 1) == (stride < field)  # and overlap when stride < field
 
 
 def test_fields_refuse_bad_sizes():
@@ -30,7 +31,7 @@ def test_oriented_kernel_sums_to_zero_and_prefers_its_angle(angle):
     assert abs(kernel.sum()) < 1e-12
     y, x = np.mgrid[-16:16, -16:16]
     theta = np.deg2rad(angle)
-    edge = (x * np.cos(theta) + y * np.sin(theta) > 0).astype(float)   # dark → bright along angle
+    edge = (x * np.cos(theta) + y * np.sin(theta) > 0).astype(float)  # dark → bright along angle
     centre = (slice(10, 22), slice(10, 22))
     best = vision.simple_cell(edge, angle)[centre].max()
     for other in (angle + 90, angle + 180):
@@ -39,8 +40,9 @@ def test_oriented_kernel_sums_to_zero_and_prefers_its_angle(angle):
 
 def test_complex_cell_is_stride_one_same_max_pooling():
     response = np.random.default_rng(0).uniform(size=(12, 9))
-    assert np.array_equal(vision.complex_cell(response, 4),
-                          ops.pool2d(response, 4, 1, mode="max", padding="same"))
+    assert np.array_equal(
+        vision.complex_cell(response, 4), ops.pool2d(response, 4, 1, mode="max", padding="same")
+    )
 
 
 def test_neighbour_correlation():

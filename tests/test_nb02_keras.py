@@ -3,6 +3,7 @@
 The notebook shows one comparison per idea; here every gallery kernel, several strides, filter
 counts and channel counts are compared, and the one-neuron formula is checked at every position.
 """
+
 import numpy as np
 import pytest
 
@@ -20,9 +21,12 @@ def neuron_formula(x, w, b, stride):
     for r in range(rows):
         for c in range(cols):
             for m in range(filters):
-                z[r, c, m] = b[m] + sum(x[r * sh + i, c * sw + j, k] * w[i, j, k, m]
-                                        for i in range(kh) for j in range(kw)
-                                        for k in range(channels))
+                z[r, c, m] = b[m] + sum(
+                    x[r * sh + i, c * sw + j, k] * w[i, j, k, m]
+                    for i in range(kh)
+                    for j in range(kw)
+                    for k in range(channels)
+                )
     return z
 
 
@@ -30,17 +34,22 @@ def neuron_formula(x, w, b, stride):
 def test_every_gallery_kernel_agrees_with_keras(name):
     kernel = kernels.gallery()[name]
     image = RANDOM.random((17, 13)).astype(np.float32)
-    assert kernels.largest_difference(ops.conv2d(image, kernel),
-                                      kernels.keras_conv(image, kernel)) < 1e-5
+    assert (
+        kernels.largest_difference(ops.conv2d(image, kernel), kernels.keras_conv(image, kernel))
+        < 1e-5
+    )
 
 
-@pytest.mark.parametrize("shape, kernel_shape, stride", [
-    ((9, 11, 3), (3, 3, 3, 4), (1, 1)),
-    ((9, 11, 3), (3, 3, 3, 4), (2, 2)),
-    ((10, 7, 2), (2, 3, 2, 5), (2, 1)),
-    ((8, 8, 5), (1, 1, 5, 2), (3, 3)),
-    ((7, 9, 1), (4, 2, 1, 1), (1, 2)),
-])
+@pytest.mark.parametrize(
+    "shape, kernel_shape, stride",
+    [
+        ((9, 11, 3), (3, 3, 3, 4), (1, 1)),
+        ((9, 11, 3), (3, 3, 3, 4), (2, 2)),
+        ((10, 7, 2), (2, 3, 2, 5), (2, 1)),
+        ((8, 8, 5), (1, 1, 5, 2), (3, 3)),
+        ((7, 9, 1), (4, 2, 1, 1), (1, 2)),
+    ],
+)
 def test_the_neuron_formula_gives_every_keras_output(shape, kernel_shape, stride):
     x = RANDOM.random(shape).astype(np.float32)
     w = RANDOM.normal(size=kernel_shape).astype(np.float32)
@@ -71,7 +80,9 @@ def test_largest_difference_refuses_different_shapes():
 def test_line_detectors_answer_their_own_line_most():
     pictures = kernels.line_pictures(15)
     for angle in kernels.LINE_ANGLES:
-        answers = {a: ops.conv2d(p, kernels.line_detector(angle)).max() for a, p in pictures.items()}
+        answers = {
+            a: ops.conv2d(p, kernels.line_detector(angle)).max() for a, p in pictures.items()
+        }
         assert answers[angle] == 6 and all(v <= 3 for a, v in answers.items() if a != angle)
     with pytest.raises(ValueError, match="angle must be one of"):
         kernels.line_detector(30)
@@ -80,7 +91,7 @@ def test_line_detectors_answer_their_own_line_most():
 @pytest.mark.parametrize("angle", kernels.LINE_ANGLES)
 def test_line_orientation_finds_the_angle_of_a_drawn_line(angle):
     picture = kernels.line_pictures(31)[angle]
-    found = kernels.line_orientation(picture)[picture > 0][5:-5]     # away from the ends
+    found = kernels.line_orientation(picture)[picture > 0][5:-5]  # away from the ends
     assert np.all(kernels.angle_gap(found, angle) < 5)
 
 
@@ -90,7 +101,7 @@ def test_angle_gap_treats_lines_as_undirected():
 
 def test_for_display_scales():
     result = np.array([[-2.0, 0.0], [1.0, 3.0]])
-    assert np.allclose(kernels.for_display(result, np.array([1.0, -1.0])).max(), 1)   # |·|
+    assert np.allclose(kernels.for_display(result, np.array([1.0, -1.0])).max(), 1)  # |·|
     assert np.array_equal(kernels.for_display(result, np.array([1.0])), np.clip(result, 0, 1))
     stretched = kernels.for_display(result, np.array([-1.0, -1.0]))
     assert stretched.min() == 0 and stretched.max() == 1
@@ -123,6 +134,8 @@ def test_figures_draw(tmp_path):
     figure.savefig(tmp_path / "volume.png")
     gallery = {n: k for n, k in list(kernels.gallery().items())[:4]}
     gray = image[..., 0]
-    figure = kernels.show_gallery(gray, gallery, {n: ops.conv2d(gray, k) for n, k in gallery.items()})
+    figure = kernels.show_gallery(
+        gray, gallery, {n: ops.conv2d(gray, k) for n, k in gallery.items()}
+    )
     figure.savefig(tmp_path / "gallery.png")
     plt.close("all")

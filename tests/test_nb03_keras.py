@@ -2,6 +2,7 @@
 
 The notebook shows one comparison with Keras per idea; these tests run the full sweeps.
 """
+
 import numpy as np
 import pytest
 
@@ -28,7 +29,7 @@ def _keras_length(layers, n):
 
 def _formula(n, f, s, padding):
     if padding == "same":
-        return -(-n // s)                                      # ceil(n / s)
+        return -(-n // s)  # ceil(n / s)
     p = {"valid": 0, "full": f - 1}[padding]
     return (n + 2 * p - f) // s + 1
 
@@ -70,18 +71,22 @@ def test_strided_convolution_matches_keras_and_subsamples_stride_one(stride, pad
     random = np.random.default_rng(0)
     image, kernel = random.normal(size=(9, 7)), random.normal(size=(3, 3))
     ours = ops.conv2d(image, kernel, stride=stride, padding=padding)
-    np.testing.assert_allclose(ours, keras_conv(image, kernel, strides=stride, padding=padding),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        ours, keras_conv(image, kernel, strides=stride, padding=padding), atol=1e-5
+    )
     if padding == "valid":
-        np.testing.assert_allclose(ours, ops.conv2d(image, kernel)[::stride[0], ::stride[1]])
+        np.testing.assert_allclose(ours, ops.conv2d(image, kernel)[:: stride[0], :: stride[1]])
 
 
 @pytest.mark.parametrize("rate", [1, 2, 3])
 def test_dilation_is_a_zero_spread_kernel(rate):
     random = np.random.default_rng(rate)
     image, kernel = random.random((14, 13)), random.normal(size=(3, 2))
-    np.testing.assert_allclose(ops.conv2d(image, dilate(kernel, rate)),
-                               keras_conv(image, kernel, dilation_rate=rate), atol=1e-5)
+    np.testing.assert_allclose(
+        ops.conv2d(image, dilate(kernel, rate)),
+        keras_conv(image, kernel, dilation_rate=rate),
+        atol=1e-5,
+    )
 
 
 def test_coverage_counts_windows_and_finds_skipped_pixels():

@@ -1,20 +1,22 @@
 """Notebook 04's exhaustive check, moved out of the lecture: cnnlib.ops pooling equals Keras's
 MaxPooling2D, AveragePooling2D and global pooling on random multi-channel inputs (odd and even
 sizes, windows 2 and 3, strides 1 to 3 and unequal, 'valid' and 'same')."""
+
 import itertools
 
+import keras
 import numpy as np
 import pytest
 
 import cnnlib  # noqa: F401  (sets the Keras backend before keras is imported)
-import keras
-
 from cnnlib import ops
 from cnnlib.pooling import keras_apply, relative_change, upsample
 
 SHAPES = [(7, 7, 3), (8, 6, 4), (9, 10, 1), (12, 12, 5)]
 LAYERS = {"max": keras.layers.MaxPooling2D, "avg": keras.layers.AveragePooling2D}
-CASES = list(itertools.product(SHAPES, ("max", "avg"), (2, 3), (1, 2, 3, (2, 1)), ("valid", "same")))
+CASES = list(
+    itertools.product(SHAPES, ("max", "avg"), (2, 3), (1, 2, 3, (2, 1)), ("valid", "same"))
+)
 
 
 @pytest.mark.parametrize("shape, mode, size, stride, padding", CASES)
@@ -29,8 +31,10 @@ def test_pool2d_equals_keras(shape, mode, size, stride, padding):
 @pytest.mark.parametrize("shape", SHAPES)
 def test_global_pooling_equals_keras(shape):
     x = np.random.default_rng(1).normal(size=shape).astype("float32")
-    for ours, layer in [(ops.global_avg_pool2d(x), keras.layers.GlobalAveragePooling2D()),
-                        (ops.global_max_pool2d(x), keras.layers.GlobalMaxPooling2D())]:
+    for ours, layer in [
+        (ops.global_avg_pool2d(x), keras.layers.GlobalAveragePooling2D()),
+        (ops.global_max_pool2d(x), keras.layers.GlobalMaxPooling2D()),
+    ]:
         theirs = keras.ops.convert_to_numpy(layer(x[None]))[0]
         np.testing.assert_allclose(ours, theirs, atol=1e-5)
 

@@ -1,4 +1,5 @@
 """cnnlib.diagrams.draw_model: one box per layer, read from the model itself."""
+
 import matplotlib
 
 matplotlib.use("Agg")

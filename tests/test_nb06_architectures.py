@@ -1,4 +1,5 @@
 """cnnlib.architectures: the counts notebook 06 states, checked in full (random weights)."""
+
 import keras
 import numpy as np
 import pytest
@@ -11,18 +12,31 @@ def test_alexnet_counts_and_shapes():
     two, one = architectures.alexnet(two_gpu=True), architectures.alexnet(two_gpu=False)
     assert two.count_params() == 60_965_224
     assert one.count_params() == 62_378_344
-    expected = {"conv1": (55, 96), "pool1": (27, 96), "conv2": (27, 256), "pool2": (13, 256),
-                "conv3": (13, 384), "conv4": (13, 384), "conv5": (13, 256), "pool5": (6, 256)}
+    expected = {
+        "conv1": (55, 96),
+        "pool1": (27, 96),
+        "conv2": (27, 256),
+        "pool2": (13, 256),
+        "conv3": (13, 384),
+        "conv4": (13, 384),
+        "conv5": (13, 256),
+        "pool5": (6, 256),
+    }
     for name, (size, channels) in expected.items():
         assert two.get_layer(name).output.shape[1:] == (size, size, channels)
     assert architectures.weight_depth(two) == 8
     assert architectures.multiply_adds(two) == 724_406_816
 
 
-@pytest.mark.parametrize("label, expected", [
-    ("7x7+2(S)", ((7, 7), 2, "same")), ("3x3+1(S)", ((3, 3), 1, "same")),
-    ("1x1+1(V)", ((1, 1), 1, "valid")), ("5×5 + 3 (v)", ((5, 5), 3, "valid")),
-])
+@pytest.mark.parametrize(
+    "label, expected",
+    [
+        ("7x7+2(S)", ((7, 7), 2, "same")),
+        ("3x3+1(S)", ((3, 3), 1, "same")),
+        ("1x1+1(V)", ((1, 1), 1, "valid")),
+        ("5×5 + 3 (v)", ((5, 5), 3, "valid")),
+    ],
+)
 def test_parse_notation(label, expected):
     assert architectures.parse_notation(label) == expected
 
@@ -33,8 +47,10 @@ def test_parse_notation_rejects_other_text(label):
         architectures.parse_notation(label)
 
 
-@pytest.mark.parametrize("label, n", [("7x7+2(S)", 224), ("3x3+1(S)", 57), ("5x5+3(V)", 14),
-                                      ("1x1+1(V)", 28), ("3x3+2(V)", 31)])
+@pytest.mark.parametrize(
+    "label, n",
+    [("7x7+2(S)", 224), ("3x3+1(S)", 57), ("5x5+3(V)", 14), ("1x1+1(V)", 28), ("3x3+2(V)", 31)],
+)
 def test_notation_output_size(label, n):
     (k, _), stride, padding = architectures.parse_notation(label)
     layer = architectures.conv_from_notation(label, 4)
@@ -45,8 +61,17 @@ def test_notation_output_size(label, n):
 
 def test_googlenet_matches_table_1():
     model = architectures.googlenet()
-    table = {"3a": (28, 256), "3b": (28, 480), "4a": (14, 512), "4b": (14, 512),
-             "4c": (14, 512), "4d": (14, 528), "4e": (14, 832), "5a": (7, 832), "5b": (7, 1024)}
+    table = {
+        "3a": (28, 256),
+        "3b": (28, 480),
+        "4a": (14, 512),
+        "4b": (14, 512),
+        "4c": (14, 512),
+        "4d": (14, 528),
+        "4e": (14, 832),
+        "5a": (7, 832),
+        "5b": (7, 1024),
+    }
     for key, (size, channels) in table.items():
         assert model.get_layer(f"inception_{key}_concat").output.shape[1:] == (size, size, channels)
         f1, _, f3, _, f5, proj = architectures.GOOGLENET_MODULES[key]
@@ -65,9 +90,14 @@ def test_inception_module_counts_by_formula():
     assert architectures.multiply_adds(model) == 28 * 28 * weights
 
 
-@pytest.mark.parametrize("name, depth, params", [
-    ("VGG16", 16, 138_357_544), ("ResNet50", 50, 25_636_712), ("DenseNet121", 121, 8_062_504),
-])
+@pytest.mark.parametrize(
+    "name, depth, params",
+    [
+        ("VGG16", 16, 138_357_544),
+        ("ResNet50", 50, 25_636_712),
+        ("DenseNet121", 121, 8_062_504),
+    ],
+)
 def test_weight_depth_of_keras_applications(name, depth, params):
     model = getattr(keras.applications, name)(weights=None)
     assert architectures.weight_depth(model) == depth
@@ -82,15 +112,17 @@ def test_multiply_adds_of_a_plain_conv_and_dense():
     assert architectures.multiply_adds(model) == 5 * 6 * 9 * 3 * 5 + (5 * 6 * 5) * 7
 
 
-@pytest.mark.parametrize("shape, filters, stride", [((8, 8, 16), 16, 1), ((8, 8, 16), 32, 2),
-                                                    ((7, 7, 3), 3, 2), ((6, 6, 4), 12, 1)])
+@pytest.mark.parametrize(
+    "shape, filters, stride",
+    [((8, 8, 16), 16, 1), ((8, 8, 16), 32, 2), ((7, 7, 3), 3, 2), ((6, 6, 4), 12, 1)],
+)
 def test_residual_block_shapes_and_shortcut(shape, filters, stride):
     inputs = keras.Input(shape)
     model = keras.Model(inputs, architectures.residual_block(inputs, filters, stride))
     assert model.output_shape[1:] == (-(-shape[0] // stride), -(-shape[1] // stride), filters)
     has_projection = any("projection" in layer.name for layer in model.layers)
     assert has_projection == (stride != 1 or shape[-1] != filters)
-    for layer in model.layers:   # silence the residual branch: only the shortcut is left
+    for layer in model.layers:  # silence the residual branch: only the shortcut is left
         if isinstance(layer, keras.layers.Conv2D) and layer.kernel_size == (3, 3):
             layer.kernel.assign(np.zeros(layer.kernel.shape, "float32"))
     x = tf.constant(np.random.default_rng(0).normal(size=(2, *shape)), tf.float32)
@@ -105,7 +137,7 @@ def test_residual_block_shapes_and_shortcut(shape, filters, stride):
 
 def test_resnet18_trainable_count_is_the_published_one():
     model = architectures.resnet18()
-    assert architectures.trainable_count(model) == 11_689_512   # torchvision's resnet18, too
+    assert architectures.trainable_count(model) == 11_689_512  # torchvision's resnet18, too
     assert architectures.weight_depth(model) == 18
 
 

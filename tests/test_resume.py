@@ -1,4 +1,5 @@
 """Resumable training: an interrupted fit picks up at the right epoch with the saved weights."""
+
 import types
 
 import keras
@@ -46,24 +47,34 @@ def test_an_interrupted_fit_resumes_at_the_right_epoch(tmp_path, data):
     keras.utils.set_random_seed(0)
     interrupted = small_model()
     with pytest.raises(KeyboardInterrupt):
-        training.resumable_fit(interrupted, x, y, folder, epochs=EPOCHS, callbacks=[Interrupt()], verbose=0)
+        training.resumable_fit(
+            interrupted, x, y, folder, epochs=EPOCHS, callbacks=[Interrupt()], verbose=0
+        )
     assert training.saved_epoch(folder) == STOP_AT
 
     keras.utils.set_random_seed(1)  # a fresh model after a "kernel restart": other initial weights
     restarted, recorder = small_model(), EpochRecorder()
-    history = training.resumable_fit(restarted, x, y, folder, epochs=EPOCHS, callbacks=[recorder], verbose=0)
+    history = training.resumable_fit(
+        restarted, x, y, folder, epochs=EPOCHS, callbacks=[recorder], verbose=0
+    )
 
     assert recorder.epochs == list(range(STOP_AT, EPOCHS))  # only the unfinished epochs ran
     for saved, restored in zip(interrupted.get_weights(), recorder.first_weights):
-        np.testing.assert_array_equal(saved, restored)  # and they started from the backed-up weights
-    assert len(history.history["loss"]) == EPOCHS  # the history covers the epochs before the restart too
+        np.testing.assert_array_equal(
+            saved, restored
+        )  # and they started from the backed-up weights
+    assert (
+        len(history.history["loss"]) == EPOCHS
+    )  # the history covers the epochs before the restart too
     assert not folder.exists()  # cleaned up once training completed
 
 
 def test_an_uninterrupted_fit_runs_every_epoch_and_leaves_nothing(tmp_path, data):
     x, y = data
     recorder = EpochRecorder()
-    history = training.resumable_fit(small_model(), x, y, tmp_path / "run", epochs=2, callbacks=[recorder], verbose=0)
+    history = training.resumable_fit(
+        small_model(), x, y, tmp_path / "run", epochs=2, callbacks=[recorder], verbose=0
+    )
     assert recorder.epochs == [0, 1] and len(history.history["accuracy"]) == 2
     assert not (tmp_path / "run").exists()
 
@@ -74,8 +85,12 @@ def test_train_checkpoints_only_when_the_profile_says_so(tmp_path, monkeypatch, 
     (tmp_path / "notebooks").mkdir()
     (tmp_path / "cnnlib").mkdir()
     seen = []
-    monkeypatch.setattr(training, "resumable_fit", lambda model, x, y, folder, **kw: seen.append(folder))
-    run = types.SimpleNamespace(notebook="05_lenet5_mnist", profile="lite", settings=types.SimpleNamespace(checkpoints=True))
+    monkeypatch.setattr(
+        training, "resumable_fit", lambda model, x, y, folder, **kw: seen.append(folder)
+    )
+    run = types.SimpleNamespace(
+        notebook="05_lenet5_mnist", profile="lite", settings=types.SimpleNamespace(checkpoints=True)
+    )
     training.train(run, small_model(), x, y, name="tiny", epochs=1, verbose=0)
     assert seen == [tmp_path / "checkpoints" / "05_lenet5_mnist" / "lite" / "tiny"]
 

@@ -2,6 +2,7 @@
 
 Small on purpose: 32×32 images and a few batches, so these run in seconds on a CPU.
 """
+
 import hashlib
 
 import numpy as np
@@ -63,7 +64,9 @@ def test_cached_weights_load_without_the_network(offline, monkeypatch):
     import h5py
     from keras.src.legacy.saving import legacy_h5_format
 
-    reference = keras.applications.VGG16(weights=None, include_top=False, input_shape=(SIZE, SIZE, 3))
+    reference = keras.applications.VGG16(
+        weights=None, include_top=False, input_shape=(SIZE, SIZE, 3)
+    )
     fname, origin, _ = transfer.VGG16_WEIGHTS[False]
     cached = offline / "models" / fname
     cached.parent.mkdir(parents=True)
@@ -115,13 +118,18 @@ def test_phase_2_changes_only_the_last_block_and_the_head(model_and_base):
     transfer.unfreeze_last_block(base)
     transfer.compile_binary(model, learning_rate=1e-3)
     block5 = [layer for layer in base.layers if layer.name.startswith("block5_")]
-    assert transfer.parameter_counts(model)["trainable"] == sum(layer.count_params() for layer in block5) + HEAD_PARAMS
+    assert (
+        transfer.parameter_counts(model)["trainable"]
+        == sum(layer.count_params() for layer in block5) + HEAD_PARAMS
+    )
 
     before = _weights(model.layers[1:] + base.layers)
     model.fit(_tiny_batches(), epochs=1, verbose=0, shuffle=False)
     changed = _changed(before, _weights(model.layers[1:] + base.layers))
     assert changed, "phase 2 changed no weight at all"
-    assert all(path.split("/")[-2].startswith(("block5_", "head_")) for path in changed), sorted(changed)
+    assert all(path.split("/")[-2].startswith(("block5_", "head_")) for path in changed), sorted(
+        changed
+    )
     assert any("block5_conv3" in path for path in changed)
     assert any("head_output" in path for path in changed)
 
@@ -164,8 +172,13 @@ def _fake_cats_vs_dogs_zip(path, per_class=4):
             for name in ("cats", "dogs"):
                 for index in range(count):
                     buffer = io.BytesIO()
-                    Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(buffer, "JPEG")
-                    archive.writestr(f"cats_and_dogs_filtered/{split}/{name}/{name}.{index}.jpg", buffer.getvalue())
+                    Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(
+                        buffer, "JPEG"
+                    )
+                    archive.writestr(
+                        f"cats_and_dogs_filtered/{split}/{name}/{name}.{index}.jpg",
+                        buffer.getvalue(),
+                    )
 
 
 def test_cached_cats_vs_dogs_archive_is_extracted_and_piped(offline, monkeypatch, capsys):
@@ -198,7 +211,9 @@ def test_a_hand_copied_class_file_is_read_directly(offline, monkeypatch):
 
     fname, origin, _ = transfer.CLASS_INDEX
     (offline / "models").mkdir()
-    (offline / "models" / fname).write_text(json.dumps({str(i): [f"n{i}", f"name_{i}"] for i in range(1000)}))
+    (offline / "models" / fname).write_text(
+        json.dumps({str(i): [f"n{i}", f"name_{i}"] for i in range(1000)})
+    )
     monkeypatch.setattr(transfer, "CLASS_INDEX", (fname, origin, None))
     probabilities = np.full((1, 1000), 0.0005)
     probabilities[0, 42] = 0.5

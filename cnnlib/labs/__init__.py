@@ -12,6 +12,7 @@ notebook ships (None, `...`, or a function that raises NotImplementedError).
 Each notebook's checks live in `cnnlib/labs/exNN.py`; `EXERCISES` maps every exercise id to its
 title. `python -m cnnlib.labs student OUTDIR` writes the notebooks without their solutions.
 """
+
 import importlib
 import pkgutil
 

@@ -1,5 +1,6 @@
 """python -m cnnlib.labs student OUTDIR   — the notebooks without solutions, for a class
 python -m cnnlib.labs list               — every exercise: id, difficulty, kind, title"""
+
 import argparse
 import pathlib
 import sys
@@ -8,12 +9,18 @@ from cnnlib.runtime import course_root
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m cnnlib.labs", description="Exercises of the CNN course.")
+    parser = argparse.ArgumentParser(
+        prog="python -m cnnlib.labs", description="Exercises of the CNN course."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     student = commands.add_parser("student", help="write the notebooks without solutions to OUTDIR")
     student.add_argument("outdir", type=pathlib.Path)
-    student.add_argument("--notebooks", type=pathlib.Path, default=None,
-                         help="folder of the course notebooks (default: notebooks/ of this course)")
+    student.add_argument(
+        "--notebooks",
+        type=pathlib.Path,
+        default=None,
+        help="folder of the course notebooks (default: notebooks/ of this course)",
+    )
     commands.add_parser("list", help="list every exercise")
     args = parser.parse_args(argv)
 
@@ -26,7 +33,10 @@ def main(argv=None):
 
     from cnnlib.labs.student import write_student_versions
 
-    source = args.notebooks or (course_root() or pathlib.Path(__file__).resolve().parents[2]) / "notebooks"
+    source = (
+        args.notebooks
+        or (course_root() or pathlib.Path(__file__).resolve().parents[2]) / "notebooks"
+    )
     try:
         written = write_student_versions(source, args.outdir)
     except (FileNotFoundError, ValueError) as error:

@@ -5,6 +5,7 @@ takes the learner's answer and either returns (a short confirmation, or None) or
 with what is wrong, on which input, and a hint aimed at the usual cause. `check` turns that into
 one ✓ line, an AssertionError with the explanation, or "not attempted yet" for the untouched stub.
 """
+
 import dataclasses
 
 import numpy as np
@@ -117,8 +118,10 @@ def call(function, *args, on=""):
     NotImplementedError (the stub) passes through, so `check` reports "not attempted yet".
     """
     if not callable(function):
-        raise Wrong(f"expected a function, got {type(function).__name__}",
-                    "pass the function itself (no parentheses after its name)")
+        raise Wrong(
+            f"expected a function, got {type(function).__name__}",
+            "pass the function itself (no parentheses after its name)",
+        )
     try:
         return function(*args)
     except NotImplementedError:
@@ -131,7 +134,9 @@ def as_array(value, on=""):
     try:
         return np.asarray(value, dtype=float)
     except (TypeError, ValueError):
-        raise Wrong(f"expected an array of numbers {on}, got {type(value).__name__}".rstrip()) from None
+        raise Wrong(
+            f"expected an array of numbers {on}, got {type(value).__name__}".rstrip()
+        ) from None
 
 
 def same_array(got, expected, on, hints=(), shape_hints=(), rtol=1e-5, atol=1e-6):

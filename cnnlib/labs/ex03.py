@@ -1,4 +1,5 @@
 """Exercises of notebook 03 (padding and stride)."""
+
 import itertools
 import math
 
@@ -11,20 +12,27 @@ from cnnlib.labs.core import NotAttempted, Wrong, call, exercise, rng, same_arra
 # Sizes, kernels, paddings and strides that separate the usual formula mistakes.
 _SIZE_CASES = [
     (n, f, p, s)
-    for n, f, p, s in itertools.product((5, 6, 7, 28, 32, 224), (1, 2, 3, 5, 7), (0, 1, 2, 3),
-                                        (1, 2, 3))
+    for n, f, p, s in itertools.product(
+        (5, 6, 7, 28, 32, 224), (1, 2, 3, 5, 7), (0, 1, 2, 3), (1, 2, 3)
+    )
     if f <= n + 2 * p
 ]
 
 # (formula a learner might write, hint) — the first that explains every answer gives the hint.
 _MISTAKES = [
-    (lambda n, f, p, s: (n + 2 * p - f) // s,
-     "off by one: the first position counts too, so add 1 after dividing"),
+    (
+        lambda n, f, p, s: (n + 2 * p - f) // s,
+        "off by one: the first position counts too, so add 1 after dividing",
+    ),
     (lambda n, f, p, s: (n + p - f) // s + 1, "padding goes on both sides: add 2p, not p"),
-    (lambda n, f, p, s: math.ceil((n + 2 * p - f) / s) + 1,
-     "round down, not up: a window that would hang over the edge is not computed"),
-    (lambda n, f, p, s: (n + 2 * p - f) / s + 1,
-     "the result must be a whole number: floor the division ((n + 2p − f) // s) before adding 1"),
+    (
+        lambda n, f, p, s: math.ceil((n + 2 * p - f) / s) + 1,
+        "round down, not up: a window that would hang over the edge is not computed",
+    ),
+    (
+        lambda n, f, p, s: (n + 2 * p - f) / s + 1,
+        "the result must be a whole number: floor the division ((n + 2p − f) // s) before adding 1",
+    ),
     (lambda n, f, p, s: (n + 2 * p - f) + 1, "the stride is missing: divide (n + 2p − f) by s"),
     (lambda n, f, p, s: (n + 2 * p - f + 1) // s, "add 1 after the division, not before it"),
     (lambda n, f, p, s: (n - 2 * p - f) // s + 1, "padding makes the input larger: + 2p, not − 2p"),
@@ -42,8 +50,10 @@ def check_output_size(output_size):
     if not wrong:
         return f"right on all {len(_SIZE_CASES)} combinations of size, kernel, padding and stride"
     (n, f, p, s), got = wrong[0]
-    what = (f"for n={n}, f={f}, padding={p}, stride={s} you return {got!r}; "
-            f"the output has {ops.output_size(n, f, p, s)} positions")
+    what = (
+        f"for n={n}, f={f}, padding={p}, stride={s} you return {got!r}; "
+        f"the output has {ops.output_size(n, f, p, s)} positions"
+    )
     # The hint of the first typical mistake that explains every answer given.
     for mistake, hint in _MISTAKES:
         if all(answer == mistake(*case) for case, answer in answers.items()):
@@ -56,12 +66,22 @@ SHAPES_INPUT = (29, 29, 3)
 # (Keras layer as the notebook writes it, kind, arguments): the stack whose shapes are predicted.
 SHAPES_STACK = (
     ("Conv2D(8, 3)", "conv", dict(filters=8, kernel=3, strides=(1, 1), padding="valid")),
-    ("Conv2D(16, 5, strides=2, padding='same')", "conv",
-     dict(filters=16, kernel=5, strides=(2, 2), padding="same")),
-    ("Conv2D(16, 3, strides=2)", "conv", dict(filters=16, kernel=3, strides=(2, 2), padding="valid")),
+    (
+        "Conv2D(16, 5, strides=2, padding='same')",
+        "conv",
+        dict(filters=16, kernel=5, strides=(2, 2), padding="same"),
+    ),
+    (
+        "Conv2D(16, 3, strides=2)",
+        "conv",
+        dict(filters=16, kernel=3, strides=(2, 2), padding="valid"),
+    ),
     ("ZeroPadding2D(2)", "pad", dict(padding=2)),
-    ("Conv2D(32, 3, strides=(2, 1))", "conv",
-     dict(filters=32, kernel=3, strides=(2, 1), padding="valid")),
+    (
+        "Conv2D(32, 3, strides=(2, 1))",
+        "conv",
+        dict(filters=32, kernel=3, strides=(2, 1), padding="valid"),
+    ),
     ("MaxPooling2D(2)", "pool", dict(size=2)),
 )
 
@@ -72,8 +92,11 @@ def _layer_shape(kind, args, shape):
     if kind == "pad":
         return h + 2 * args["padding"], w + 2 * args["padding"], c
     if kind == "pool":
-        return ops.output_size(h, args["size"], 0, args["size"]), ops.output_size(
-            w, args["size"], 0, args["size"]), c
+        return (
+            ops.output_size(h, args["size"], 0, args["size"]),
+            ops.output_size(w, args["size"], 0, args["size"]),
+            c,
+        )
     (sh, sw), f, padding = args["strides"], args["kernel"], args["padding"]
     return (ops.output_size(h, f, padding, sh), ops.output_size(w, f, padding, sw), args["filters"])
 
@@ -94,8 +117,14 @@ def build_shapes_model():
     layers = []
     for _, kind, args in SHAPES_STACK:
         if kind == "conv":
-            layers.append(keras.layers.Conv2D(args["filters"], args["kernel"], strides=args["strides"],
-                                              padding=args["padding"]))
+            layers.append(
+                keras.layers.Conv2D(
+                    args["filters"],
+                    args["kernel"],
+                    strides=args["strides"],
+                    padding=args["padding"],
+                )
+            )
         elif kind == "pad":
             layers.append(keras.layers.ZeroPadding2D(args["padding"]))
         else:
@@ -108,34 +137,63 @@ def _shape_hints(kind, args, shape):
     h, w, _ = shape
     if kind == "pad":
         p = args["padding"]
-        return [((h + p, w + p), f"ZeroPadding2D({p}) adds {p} rows at the top AND {p} at the "
-                                 f"bottom (and columns on both sides): + {2 * p}"),
-                ((h, w), "ZeroPadding2D adds rows and columns of zeros: the map grows")]
+        return [
+            (
+                (h + p, w + p),
+                f"ZeroPadding2D({p}) adds {p} rows at the top AND {p} at the "
+                f"bottom (and columns on both sides): + {2 * p}",
+            ),
+            ((h, w), "ZeroPadding2D adds rows and columns of zeros: the map grows"),
+        ]
     if kind == "pool":
         s = args["size"]
-        return [((h - s + 1, w - s + 1), f"MaxPooling2D({s})'s stride defaults to its size, {s}"),
-                ((math.ceil(h / s), math.ceil(w / s)),
-                 "pooling here is 'valid': a window that would hang over the edge is dropped (round down)")]
+        return [
+            ((h - s + 1, w - s + 1), f"MaxPooling2D({s})'s stride defaults to its size, {s}"),
+            (
+                (math.ceil(h / s), math.ceil(w / s)),
+                "pooling here is 'valid': a window that would hang over the edge is dropped (round down)",
+            ),
+        ]
     (sh, sw), f, padding = args["strides"], args["kernel"], args["padding"]
     hints = []
     if padding == "same":
-        hints += [((h // sh, w // sw), f"'same' rounds up: ceil({h}/{sh}), the last window may "
-                                       "reach into the padding"),
-                  (((h - f) // sh + 1, (w - f) // sw + 1),
-                   "padding='same' pads the input, so the output is ceil(n / s) whatever the kernel")]
+        hints += [
+            (
+                (h // sh, w // sw),
+                f"'same' rounds up: ceil({h}/{sh}), the last window may reach into the padding",
+            ),
+            (
+                ((h - f) // sh + 1, (w - f) // sw + 1),
+                "padding='same' pads the input, so the output is ceil(n / s) whatever the kernel",
+            ),
+        ]
     else:
-        hints += [(((h - f) // sh, (w - f) // sw), "off by one: (n − f) // s + 1 positions; the "
-                                                    "first position counts too"),
-                  ((math.ceil((h - f) / sh) + 1, math.ceil((w - f) / sw) + 1),
-                   "round down: a window that would hang over the edge is not computed"),
-                  (((h - f) // sh + 2, (w - f) // sw + 2), "off by one: (n − f) // s + 1, not + 2"),
-                  ((h, w), "'valid' (the default) adds no padding: the map shrinks")]
+        hints += [
+            (
+                ((h - f) // sh, (w - f) // sw),
+                "off by one: (n − f) // s + 1 positions; the first position counts too",
+            ),
+            (
+                (math.ceil((h - f) / sh) + 1, math.ceil((w - f) / sw) + 1),
+                "round down: a window that would hang over the edge is not computed",
+            ),
+            (((h - f) // sh + 2, (w - f) // sw + 2), "off by one: (n − f) // s + 1, not + 2"),
+            ((h, w), "'valid' (the default) adds no padding: the map shrinks"),
+        ]
     if sh != sw:
-        hints.append((((h - f) // sw + 1, (w - f) // sh + 1),
-                      f"strides=({sh}, {sw}) is (vertical, horizontal): rows move by {sh}, "
-                      f"columns by {sw}"))
-    hints.append(((ops.output_size(h, f, padding, 1), ops.output_size(w, f, padding, 1)),
-                  "the stride is missing: a stride of s keeps about 1/s of the positions"))
+        hints.append(
+            (
+                ((h - f) // sw + 1, (w - f) // sh + 1),
+                f"strides=({sh}, {sw}) is (vertical, horizontal): rows move by {sh}, "
+                f"columns by {sw}",
+            )
+        )
+    hints.append(
+        (
+            (ops.output_size(h, f, padding, 1), ops.output_size(w, f, padding, 1)),
+            "the stride is missing: a stride of s keeps about 1/s of the positions",
+        )
+    )
     return hints
 
 
@@ -153,7 +211,9 @@ def _as_shape(value, index):
 def check_shapes(prediction):
     """`prediction`: a list of (height, width, channels), one per layer of SHAPES_STACK."""
     if not isinstance(prediction, (list, tuple)):
-        raise Wrong(f"expected a list of {len(SHAPES_STACK)} shapes, got {type(prediction).__name__}")
+        raise Wrong(
+            f"expected a list of {len(SHAPES_STACK)} shapes, got {type(prediction).__name__}"
+        )
     if all(p is None for p in prediction):
         raise NotAttempted
     if len(prediction) != len(SHAPES_STACK):
@@ -166,20 +226,30 @@ def check_shapes(prediction):
         if got != right:
             what = f"layer {index + 1} ({name}) on an input of {shape}: you predict {got}"
             if got[:2] == right[:2]:
-                raise Wrong(what, "the height and width are right; a Conv2D outputs one channel per "
-                                  "filter (its first argument), padding and pooling keep the channels")
+                raise Wrong(
+                    what,
+                    "the height and width are right; a Conv2D outputs one channel per "
+                    "filter (its first argument), padding and pooling keep the channels",
+                )
             for wrong, hint in _shape_hints(kind, args, shape):
                 if got[:2] == tuple(wrong):
                     raise Wrong(what, hint)
-            raise Wrong(what, "output = floor((n + 2p − f) / s) + 1 per axis; 'same' gives ceil(n / s)")
+            raise Wrong(
+                what, "output = floor((n + 2p − f) / s) + 1 per axis; 'same' gives ceil(n / s)"
+            )
         shape = right
     return f"all {len(SHAPES_STACK)} shapes right, ending at {shape}"
 
 
 # ------------------------------------------------------------------ 03.receptive_field (predict, core)
 # (what the notebook calls the layer, kernel, stride)
-RF_STACK = (("conv 3×3", 3, 1), ("conv 3×3, stride 2", 3, 2), ("conv 3×3", 3, 1),
-            ("max pool 2×2, stride 2", 2, 2), ("conv 3×3", 3, 1))
+RF_STACK = (
+    ("conv 3×3", 3, 1),
+    ("conv 3×3, stride 2", 3, 2),
+    ("conv 3×3", 3, 1),
+    ("max pool 2×2, stride 2", 2, 2),
+    ("conv 3×3", 3, 1),
+)
 
 
 def rf_answer(stack=RF_STACK):
@@ -203,13 +273,21 @@ def _rf_mistakes(stack=RF_STACK):
         added_jumps += (k - 1) * j
         j += s - 1
     return [
-        (forgot_jump, "a stride multiplies the jump of every LATER layer: after the stride-2 "
-                      "layer each step of a kernel moves 2 input pixels, after the pooling 4"),
-        (own_stride, "a layer's stride does not widen its own field: update the jump after "
-                     "adding (k − 1)·jump"),
-        (rf_answer([layer for layer in stack if not layer[0].startswith("max pool")])[0],
-         "the pooling layer counts too: its 2×2 window adds (2 − 1)·jump and its stride "
-         "multiplies the jump"),
+        (
+            forgot_jump,
+            "a stride multiplies the jump of every LATER layer: after the stride-2 "
+            "layer each step of a kernel moves 2 input pixels, after the pooling 4",
+        ),
+        (
+            own_stride,
+            "a layer's stride does not widen its own field: update the jump after "
+            "adding (k − 1)·jump",
+        ),
+        (
+            rf_answer([layer for layer in stack if not layer[0].startswith("max pool")])[0],
+            "the pooling layer counts too: its 2×2 window adds (2 − 1)·jump and its stride "
+            "multiplies the jump",
+        ),
         (sum(k for _, k, _ in stack), "kernel sizes do not add up: each layer adds (k − 1)·jump"),
         (added_jumps, "jumps multiply, they do not add: jump × stride"),
     ]
@@ -232,9 +310,13 @@ def check_receptive_field(prediction):
                 raise Wrong(what, hint)
         raise Wrong(what, "walk through the layers: field += (k − 1)·jump, then jump ×= stride")
     if got_jump != jump:
-        raise Wrong(f"the receptive field is right, the jump {got_jump} is not",
-                    "the jump is the product of all strides so far (the pooling's too)")
-    return f"a unit of the last layer sees {size} × {size} pixels; neighbours are {jump} pixels apart"
+        raise Wrong(
+            f"the receptive field is right, the jump {got_jump} is not",
+            "the jump is the product of all strides so far (the pooling's too)",
+        )
+    return (
+        f"a unit of the last layer sees {size} × {size} pixels; neighbours are {jump} pixels apart"
+    )
 
 
 # ------------------------------------------------------------------ 03.photo_stride (experiment)
@@ -254,23 +336,28 @@ def unseen_rows(n, f, stride, padding):
     out = ops.output_size(n, f, padding, stride)
     seen = np.zeros(n + before + after, dtype=bool)
     for i in range(out):
-        seen[i * stride:i * stride + f] = True
-    return int((~seen[before:before + n]).sum())
+        seen[i * stride : i * stride + f] = True
+    return int((~seen[before : before + n]).sum())
 
 
 def photo_answers(n=PHOTO_SIZE):
     """setting → (output height, input rows never under the kernel)."""
-    return {name: (ops.output_size(n, f, p, s), unseen_rows(n, f, s, p))
-            for name, (f, s, p) in PHOTO_SETTINGS.items()}
+    return {
+        name: (ops.output_size(n, f, p, s), unseen_rows(n, f, s, p))
+        for name, (f, s, p) in PHOTO_SETTINGS.items()
+    }
 
 
-@exercise("03.photo_stride", "stride and padding on a photo: size and what survives", "experiment",
-          "core")
+@exercise(
+    "03.photo_stride", "stride and padding on a photo: size and what survives", "experiment", "core"
+)
 def check_photo_stride(prediction):
     """`prediction`: setting → (output height, input rows never under the kernel)."""
     if not isinstance(prediction, dict):
-        raise Wrong(f"expected a dict setting → (output height, unseen rows), got "
-                    f"{type(prediction).__name__}")
+        raise Wrong(
+            f"expected a dict setting → (output height, unseen rows), got "
+            f"{type(prediction).__name__}"
+        )
     if all(value is None for value in prediction.values()):
         raise NotAttempted
     answers, n = photo_answers(), PHOTO_SIZE
@@ -282,32 +369,44 @@ def check_photo_stride(prediction):
         try:
             got_size, got_unseen = prediction[name]
         except (TypeError, ValueError):
-            raise Wrong(f"{name}: expected a pair (output height, unseen rows), "
-                        f"got {prediction[name]!r}") from None
+            raise Wrong(
+                f"{name}: expected a pair (output height, unseen rows), got {prediction[name]!r}"
+            ) from None
         on = f"{name} on a {n} × {n} photo"
         if got_size != size:
-            hints = [((n - f) // s, "off by one: the first window counts too (+ 1)"),
-                     (math.ceil((n - f) / s) + 1, "round down: a window hanging over the edge is "
-                                                  "not computed"),
-                     (math.floor(n / s), "'same' rounds up: ceil(n / s)"),
-                     ((n - f) // s + 1, "'same' pads the input: the output is ceil(n / s)")]
+            hints = [
+                ((n - f) // s, "off by one: the first window counts too (+ 1)"),
+                (
+                    math.ceil((n - f) / s) + 1,
+                    "round down: a window hanging over the edge is not computed",
+                ),
+                (math.floor(n / s), "'same' rounds up: ceil(n / s)"),
+                ((n - f) // s + 1, "'same' pads the input: the output is ceil(n / s)"),
+            ]
             for wrong, hint in hints:
                 if got_size == wrong:
                     raise Wrong(f"{on}: you predict height {got_size}, it is {size}", hint)
-            raise Wrong(f"{on}: you predict height {got_size}, it is {size}",
-                        "floor((n + 2p − f) / s) + 1; 'same' gives ceil(n / s)")
+            raise Wrong(
+                f"{on}: you predict height {got_size}, it is {size}",
+                "floor((n + 2p − f) / s) + 1; 'same' gives ceil(n / s)",
+            )
         if got_unseen != unseen:
             what = f"{on}: you predict {got_unseen} rows never seen, there are {unseen}"
             if s > f:
-                hint = (f"the window is {f} rows tall but jumps {s}: {s - f} rows between two "
-                        f"windows are skipped, every time")
+                hint = (
+                    f"the window is {f} rows tall but jumps {s}: {s - f} rows between two "
+                    f"windows are skipped, every time"
+                )
             elif padding == "same":
-                hint = ("'same' adds the padding the last window needs, so it reaches the last row")
+                hint = "'same' adds the padding the last window needs, so it reaches the last row"
             else:
                 last = (size - 1) * s + f - 1
-                hint = (f"the last window starts at row ({size} − 1)·{s} = {(size - 1) * s} and ends "
-                        f"at row {last}; rows {last + 1}–{n - 1} are never seen" if last < n - 1
-                        else "with a stride no larger than the kernel, windows touch or overlap")
+                hint = (
+                    f"the last window starts at row ({size} − 1)·{s} = {(size - 1) * s} and ends "
+                    f"at row {last}; rows {last + 1}–{n - 1} are never seen"
+                    if last < n - 1
+                    else "with a stride no larger than the kernel, windows touch or overlap"
+                )
             raise Wrong(what, hint)
     return "sizes and lost rows right for all four settings"
 
@@ -315,7 +414,7 @@ def check_photo_stride(prediction):
 # ------------------------------------------------------------------ 03.strided_conv (stretch)
 # (image shape, kernel shape, stride, padding): int and pair strides, square and not.
 _STRIDED_CASES = [
-    ((8, 11), (3, 3), (2, 3), 2),      # first: every typical mistake gives a different answer here
+    ((8, 11), (3, 3), (2, 3), 2),  # first: every typical mistake gives a different answer here
     ((7, 7), (3, 3), 2, 1),
     ((9, 6), (3, 2), (2, 1), 0),
     ((8, 11), (2, 3), (1, 3), 2),
@@ -337,40 +436,79 @@ def check_strided_conv(conv2d_strided):
     for image_shape, kernel_shape, stride, padding in _STRIDED_CASES:
         x = random.normal(size=image_shape)
         kernel = random.normal(size=kernel_shape)
-        on = (f"on a random {image_shape[0]}×{image_shape[1]} image, {kernel_shape[0]}×"
-              f"{kernel_shape[1]} kernel, stride {stride}, padding {padding}")
+        on = (
+            f"on a random {image_shape[0]}×{image_shape[1]} image, {kernel_shape[0]}×"
+            f"{kernel_shape[1]} kernel, stride {stride}, padding {padding}"
+        )
         got = call(conv2d_strided, x.copy(), kernel.copy(), stride, padding, on=on)
         expected = ops.conv2d(x, kernel, stride=stride, padding=padding)
         sv, sh = _pair(stride)
         h, w = expected.shape
         hints = []
         if sv != 1 or sh != 1:
-            hints += [(ops.conv2d(x, kernel, stride=(sv, 1), padding=padding),
-                       "the stride is applied to the rows only: move by s_H along the columns too"),
-                      (ops.conv2d(x, kernel, stride=(1, sh), padding=padding),
-                       "the stride is applied to the columns only: move by s_V down the rows too"),
-                      (ops.conv2d(x, kernel, stride=1, padding=padding),
-                       "the stride is ignored: window (i, j) starts at row i·s_V, column j·s_H")]
+            hints += [
+                (
+                    ops.conv2d(x, kernel, stride=(sv, 1), padding=padding),
+                    "the stride is applied to the rows only: move by s_H along the columns too",
+                ),
+                (
+                    ops.conv2d(x, kernel, stride=(1, sh), padding=padding),
+                    "the stride is applied to the columns only: move by s_V down the rows too",
+                ),
+                (
+                    ops.conv2d(x, kernel, stride=1, padding=padding),
+                    "the stride is ignored: window (i, j) starts at row i·s_V, column j·s_H",
+                ),
+            ]
         if sv != sh:
             swapped = _safe(lambda: ops.conv2d(x, kernel, stride=(sh, sv), padding=padding))
-            hints.append((swapped, "stride (s_V, s_H): the first number moves down the rows, the "
-                                   "second along the columns"))
+            hints.append(
+                (
+                    swapped,
+                    "stride (s_V, s_H): the first number moves down the rows, the "
+                    "second along the columns",
+                )
+            )
         if padding:
-            hints += [(_safe(lambda: ops.conv2d(x, kernel, stride=stride)),
-                       "the padding is ignored: add `padding` rows/columns of zeros on every side"),
-                      (_safe(lambda: ops.conv2d(ops.pad(x, ((padding, 0), (padding, 0))), kernel,
-                                                stride=stride)),
-                       "zeros added only at the top and left: pad every side"),
-                      (_safe(lambda: ops.conv2d(ops.pad(x, ((0, padding), (0, padding))), kernel,
-                                                stride=stride)),
-                       "zeros added only at the bottom and right: pad every side")]
-        hints.append((ops.true_conv2d(x, kernel, stride=stride, padding=padding),
-                      "the kernel is flipped (true convolution); deep learning's convolution uses "
-                      "it as it is"))
-        same_array(got, expected, on, hints=hints, shape_hints=[
-            ((h - 1, w - 1), "off by one: floor((n + 2p − f) / s) + 1 positions per axis"),
-            ((h + 1, w + 1), "off by one: floor((n + 2p − f) / s) + 1 positions per axis"),
-        ])
+            hints += [
+                (
+                    _safe(lambda: ops.conv2d(x, kernel, stride=stride)),
+                    "the padding is ignored: add `padding` rows/columns of zeros on every side",
+                ),
+                (
+                    _safe(
+                        lambda: ops.conv2d(
+                            ops.pad(x, ((padding, 0), (padding, 0))), kernel, stride=stride
+                        )
+                    ),
+                    "zeros added only at the top and left: pad every side",
+                ),
+                (
+                    _safe(
+                        lambda: ops.conv2d(
+                            ops.pad(x, ((0, padding), (0, padding))), kernel, stride=stride
+                        )
+                    ),
+                    "zeros added only at the bottom and right: pad every side",
+                ),
+            ]
+        hints.append(
+            (
+                ops.true_conv2d(x, kernel, stride=stride, padding=padding),
+                "the kernel is flipped (true convolution); deep learning's convolution uses "
+                "it as it is",
+            )
+        )
+        same_array(
+            got,
+            expected,
+            on,
+            hints=hints,
+            shape_hints=[
+                ((h - 1, w - 1), "off by one: floor((n + 2p − f) / s) + 1 positions per axis"),
+                ((h + 1, w + 1), "off by one: floor((n + 2p − f) / s) + 1 positions per axis"),
+            ],
+        )
     return f"matches cnnlib.ops.conv2d on {len(_STRIDED_CASES)} random inputs, strides and paddings"
 
 

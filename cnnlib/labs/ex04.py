@@ -1,12 +1,27 @@
 """Exercises of notebook 04 (pooling)."""
+
 import numpy as np
 
 from cnnlib import ops
-from cnnlib.labs.core import NotAttempted, Wrong, call, exercise, numerical_gradient, rng
-from cnnlib.labs.core import relative_error, same_array, same_number
+from cnnlib.labs.core import (
+    NotAttempted,
+    Wrong,
+    call,
+    exercise,
+    numerical_gradient,
+    relative_error,
+    rng,
+    same_array,
+    same_number,
+)
 
-_POOL_CASES = [((6, 8, 3), 2, 2), ((4, 4, 1), 2, 2), ((7, 7, 2), 3, 2), ((9, 6, 4), 3, 3),
-               ((5, 7, 2), 2, 1)]
+_POOL_CASES = [
+    ((6, 8, 3), 2, 2),
+    ((4, 4, 1), 2, 2),
+    ((7, 7, 2), 3, 2),
+    ((9, 6, 4), 3, 3),
+    ((5, 7, 2), 2, 1),
+]
 
 
 @exercise("04.max_pool", "max pooling from scratch, channel by channel", "implement", "core")
@@ -19,33 +34,52 @@ def check_max_pool(max_pool):
         got = call(max_pool, x.copy(), size, stride, on=on)
         expected = ops.pool2d(x, size, stride, mode="max")
         h, w, c = expected.shape
-        same_array(got, expected, on, hints=[
-            (ops.pool2d(x, size, stride, mode="avg"),
-             "that is average pooling: take the largest value of each window"),
-            (ops.pool2d(x, size, stride, mode="max").max(axis=-1),
-             "the channels were mixed: pool each channel on its own and keep the channel axis"),
-            (ops.pool2d(x, size, 1, mode="max"),
-             "the stride is ignored: move the window by `stride`, not by one"),
-            (ops.pool2d(x, stride, size, mode="max") if stride <= min(x.shape[:2]) else np.zeros(0),
-             "size and stride are swapped"),
-            (ops.pool2d(x, size, stride, mode="max", padding="same"),
-             "that is 'same' pooling (windows hanging over the edge); valid pooling keeps only "
-             "whole windows"),
-            (ops.pool2d(x, (size, 1), (stride, 1), mode="max"),
-             "pooled along the rows only: the window is size × size and moves in both directions"),
-        ], shape_hints=[
-            ((h, w), "the channel axis is missing: pool each channel and return (H', W', C)"),
-        ])
+        same_array(
+            got,
+            expected,
+            on,
+            hints=[
+                (
+                    ops.pool2d(x, size, stride, mode="avg"),
+                    "that is average pooling: take the largest value of each window",
+                ),
+                (
+                    ops.pool2d(x, size, stride, mode="max").max(axis=-1),
+                    "the channels were mixed: pool each channel on its own and keep the channel axis",
+                ),
+                (
+                    ops.pool2d(x, size, 1, mode="max"),
+                    "the stride is ignored: move the window by `stride`, not by one",
+                ),
+                (
+                    ops.pool2d(x, stride, size, mode="max")
+                    if stride <= min(x.shape[:2])
+                    else np.zeros(0),
+                    "size and stride are swapped",
+                ),
+                (
+                    ops.pool2d(x, size, stride, mode="max", padding="same"),
+                    "that is 'same' pooling (windows hanging over the edge); valid pooling keeps only "
+                    "whole windows",
+                ),
+                (
+                    ops.pool2d(x, (size, 1), (stride, 1), mode="max"),
+                    "pooled along the rows only: the window is size × size and moves in both directions",
+                ),
+            ],
+            shape_hints=[
+                ((h, w), "the channel axis is missing: pool each channel and return (H', W', C)"),
+            ],
+        )
     return f"matches cnnlib.ops.pool2d on {len(_POOL_CASES)} random inputs, sizes and strides"
 
 
 # ---------------------------------------------------------------------------------------------
 # Predict, then run: Keras's MaxPooling2D(2) on a 4 × 5 matrix
 # ---------------------------------------------------------------------------------------------
-PREDICT_MATRIX = np.array([[1, 3, 2, 0, 5],
-                           [4, 2, 1, 6, 1],
-                           [0, 1, 3, 2, 4],
-                           [2, 5, 0, 1, 3]], dtype=float)
+PREDICT_MATRIX = np.array(
+    [[1, 3, 2, 0, 5], [4, 2, 1, 6, 1], [0, 1, 3, 2, 4], [2, 5, 0, 1, 3]], dtype=float
+)
 
 
 @exercise("04.predict_pooled", "predict MaxPooling2D(2) on a 4 × 5 matrix", "predict", "warm-up")
@@ -53,21 +87,38 @@ def check_predict_pooled(prediction):
     """`prediction`: the 2-D array keras.layers.MaxPooling2D(2) returns for PREDICT_MATRIX."""
     x = PREDICT_MATRIX
     on = "for MaxPooling2D(2) on the 4 × 5 matrix"
-    same_array(prediction, ops.pool2d(x, 2, 2, mode="max"), on, hints=[
-        (ops.pool2d(x, 2, 2, mode="avg"),
-         "those are the windows' averages; MaxPooling2D keeps each window's largest value"),
-        (ops.pool2d(x, 2, 1, mode="max"),
-         "Keras's pooling stride defaults to the pool size (2), not 1: the windows do not overlap"),
-        (ops.pool2d(x, 2, 2, mode="max", padding="same"),
-         "that is padding='same'; the default padding='valid' drops the last column, "
-         "which no whole 2 × 2 window covers"),
-    ], shape_hints=[
-        ((3, 4), "Keras's pooling stride defaults to the pool size (2), not 1"),
-        ((2, 3), "padding='valid' (the default) drops the fifth column: no whole 2 × 2 window "
-                 "fits there, so the output is 2 × 2"),
-        ((2, 2, 1), "drop the batch and channel axes: answer with a 2-D array"),
-    ])
-    return "MaxPooling2D(2) has stride 2 and 'valid' padding by default: the fifth column is dropped"
+    same_array(
+        prediction,
+        ops.pool2d(x, 2, 2, mode="max"),
+        on,
+        hints=[
+            (
+                ops.pool2d(x, 2, 2, mode="avg"),
+                "those are the windows' averages; MaxPooling2D keeps each window's largest value",
+            ),
+            (
+                ops.pool2d(x, 2, 1, mode="max"),
+                "Keras's pooling stride defaults to the pool size (2), not 1: the windows do not overlap",
+            ),
+            (
+                ops.pool2d(x, 2, 2, mode="max", padding="same"),
+                "that is padding='same'; the default padding='valid' drops the last column, "
+                "which no whole 2 × 2 window covers",
+            ),
+        ],
+        shape_hints=[
+            ((3, 4), "Keras's pooling stride defaults to the pool size (2), not 1"),
+            (
+                (2, 3),
+                "padding='valid' (the default) drops the fifth column: no whole 2 × 2 window "
+                "fits there, so the output is 2 × 2",
+            ),
+            ((2, 2, 1), "drop the batch and channel axes: answer with a 2-D array"),
+        ],
+    )
+    return (
+        "MaxPooling2D(2) has stride 2 and 'valid' padding by default: the fifth column is dropped"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -84,22 +135,34 @@ _STACK_PARAMS = _conv(3, 3, 8) + _conv(3, 8, 16) + (8 * 8 * 16 * 10 + 10)
 def check_param_count(count):
     """`count`: trainable parameters of the stack in the notebook (32 × 32 × 3 input)."""
     hints = [
-        (_conv(3, 3, 8, False) + _conv(3, 8, 16, False) + 8 * 8 * 16 * 10,
-         "the biases are missing: every filter and every dense unit has one"),
-        (_conv(3, 3, 8) + _conv(3, 8, 16) + (32 * 32 * 16 * 10 + 10),
-         "the pooling layers were left out of the shapes: each halves height and width before "
-         "Flatten, so Dense sees 8 · 8 · 16 numbers"),
-        (_conv(3, 3, 8) + _conv(3, 8, 16) + (16 * 16 * 16 * 10 + 10),
-         "only one pooling was counted: after two 2 × 2 poolings 32 × 32 becomes 8 × 8"),
-        (_conv(3, 1, 8) + _conv(3, 1, 16) + (8 * 8 * 16 * 10 + 10),
-         "each filter spans all input channels: a 3 × 3 filter on 8 channels has 3 · 3 · 8 "
-         "weights (+ 1 bias)"),
-        (_STACK_PARAMS + 2 * 4,
-         "pooling layers have no parameters: a 2 × 2 max has nothing to learn"),
+        (
+            _conv(3, 3, 8, False) + _conv(3, 8, 16, False) + 8 * 8 * 16 * 10,
+            "the biases are missing: every filter and every dense unit has one",
+        ),
+        (
+            _conv(3, 3, 8) + _conv(3, 8, 16) + (32 * 32 * 16 * 10 + 10),
+            "the pooling layers were left out of the shapes: each halves height and width before "
+            "Flatten, so Dense sees 8 · 8 · 16 numbers",
+        ),
+        (
+            _conv(3, 3, 8) + _conv(3, 8, 16) + (16 * 16 * 16 * 10 + 10),
+            "only one pooling was counted: after two 2 × 2 poolings 32 × 32 becomes 8 × 8",
+        ),
+        (
+            _conv(3, 1, 8) + _conv(3, 1, 16) + (8 * 8 * 16 * 10 + 10),
+            "each filter spans all input channels: a 3 × 3 filter on 8 channels has 3 · 3 · 8 "
+            "weights (+ 1 bias)",
+        ),
+        (
+            _STACK_PARAMS + 2 * 4,
+            "pooling layers have no parameters: a 2 × 2 max has nothing to learn",
+        ),
     ]
     same_number(count, _STACK_PARAMS, "the parameter count", hints=hints)
-    return (f"{_STACK_PARAMS:,}; the dense layer holds most of them, and each pooling cut its "
-            "share by four")
+    return (
+        f"{_STACK_PARAMS:,}; the dense layer holds most of them, and each pooling cut its "
+        "share by four"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -138,19 +201,38 @@ def check_shift_experiment(answer):
             got = call(shift_change, image.copy(), mode, on=on)
             before = ops.pool2d(image[:, :-1], 2, mode=mode)
             after = ops.pool2d(image[:, 1:], 2, mode=mode)
-            same_number(got, _reference_shift_change(image, mode), on, rtol=1e-6, hints=[
-                (np.linalg.norm(after - before),
-                 "divide by the norm of the pooled map before the shift: a relative change"),
-                (np.linalg.norm(image[:, 1:] - image[:, :-1]) / np.linalg.norm(image[:, :-1]),
-                 "pool both versions first (2 × 2, mode `mode`), then compare"),
-                (_reference_shift_change(image, "max" if mode == "avg" else "avg"),
-                 "use the `mode` argument: ops.pool2d(..., mode=mode)"),
-                (np.linalg.norm(ops.pool2d(np.roll(image, -1, axis=1), 2, mode=mode)
-                                - ops.pool2d(image, 2, mode=mode))
-                 / np.linalg.norm(ops.pool2d(image, 2, mode=mode)) if shape[1] % 2 == 0 else -1.0,
-                 "np.roll wraps the first column round to the end; compare image[:, :-1] with "
-                 "image[:, 1:] instead"),
-            ])
+            same_number(
+                got,
+                _reference_shift_change(image, mode),
+                on,
+                rtol=1e-6,
+                hints=[
+                    (
+                        np.linalg.norm(after - before),
+                        "divide by the norm of the pooled map before the shift: a relative change",
+                    ),
+                    (
+                        np.linalg.norm(image[:, 1:] - image[:, :-1])
+                        / np.linalg.norm(image[:, :-1]),
+                        "pool both versions first (2 × 2, mode `mode`), then compare",
+                    ),
+                    (
+                        _reference_shift_change(image, "max" if mode == "avg" else "avg"),
+                        "use the `mode` argument: ops.pool2d(..., mode=mode)",
+                    ),
+                    (
+                        np.linalg.norm(
+                            ops.pool2d(np.roll(image, -1, axis=1), 2, mode=mode)
+                            - ops.pool2d(image, 2, mode=mode)
+                        )
+                        / np.linalg.norm(ops.pool2d(image, 2, mode=mode))
+                        if shape[1] % 2 == 0
+                        else -1.0,
+                        "np.roll wraps the first column round to the end; compare image[:, :-1] with "
+                        "image[:, 1:] instead",
+                    ),
+                ],
+            )
     photo = experiment_photo()
     changes = {mode: _reference_shift_change(photo, mode) for mode in ("max", "avg")}
     measured = f"max pooling {changes['max']:.1%}, average pooling {changes['avg']:.1%}"
@@ -161,15 +243,22 @@ def check_shift_experiment(answer):
             f"{measured}",
             "a one-pixel shift swaps one pixel column of a 2 × 2 window: the average moves a "
             "little, but the maximum jumps whenever the brightest pixel leaves. Max pooling's "
-            "robustness shows on sparse feature maps (a few strong responses), not on raw pixels")
+            "robustness shows on sparse feature maps (a few strong responses), not on raw pixels",
+        )
     return f"measured on the camera photo: {measured}"
 
 
 # ---------------------------------------------------------------------------------------------
 # Stretch: the backward pass of max pooling
 # ---------------------------------------------------------------------------------------------
-_BACKWARD_CASES = [((4, 4, 1), 2, 2), ((6, 8, 3), 2, 2), ((5, 7, 2), 2, 2), ((7, 7, 2), 3, 2),
-                   ((5, 6, 2), 2, 1), ((6, 5, 1), 3, 1)]
+_BACKWARD_CASES = [
+    ((4, 4, 1), 2, 2),
+    ((6, 8, 3), 2, 2),
+    ((5, 7, 2), 2, 2),
+    ((7, 7, 2), 3, 2),
+    ((5, 6, 2), 2, 1),
+    ((6, 5, 1), 3, 1),
+]
 
 
 def _windows(h_out, w_out, size, stride):
@@ -213,28 +302,49 @@ def check_max_pool_backward(max_pool_backward):
         pooled = ops.pool2d(x, size, stride, mode="max")
         upstream = random.normal(size=pooled.shape)
         overlap = "overlapping" if stride < size else "non-overlapping"
-        on = (f"on a random {'×'.join(map(str, shape))} input, size {size}, stride {stride} "
-              f"({overlap} windows)")
+        on = (
+            f"on a random {'×'.join(map(str, shape))} input, size {size}, stride {stride} "
+            f"({overlap} windows)"
+        )
         got = call(max_pool_backward, x.copy(), upstream.copy(), size, stride, on=on)
-        expected = numerical_gradient(lambda v: ops.pool2d(v, size, stride, mode="max"), x,
-                                      upstream)
+        expected = numerical_gradient(
+            lambda v: ops.pool2d(v, size, stride, mode="max"), x, upstream
+        )
         hints = [
-            (_avg_backward(x, upstream, size, stride),
-             "the gradient was spread evenly over each window: that is average pooling's "
-             "backward pass. Max pooling passes it to the argmax of each window only"),
-            (_route(x, np.ones_like(upstream), size, stride),
-             "multiply by the upstream gradient: route upstream[i, j, c], not 1"),
-            (_route(x, upstream, size, stride, first=True),
-             "the gradient went to the first pixel of each window; it belongs to the window's "
-             "largest value (np.argmax of the window, per channel)"),
+            (
+                _avg_backward(x, upstream, size, stride),
+                "the gradient was spread evenly over each window: that is average pooling's "
+                "backward pass. Max pooling passes it to the argmax of each window only",
+            ),
+            (
+                _route(x, np.ones_like(upstream), size, stride),
+                "multiply by the upstream gradient: route upstream[i, j, c], not 1",
+            ),
+            (
+                _route(x, upstream, size, stride, first=True),
+                "the gradient went to the first pixel of each window; it belongs to the window's "
+                "largest value (np.argmax of the window, per channel)",
+            ),
         ]
         if stride < size:
-            hints.append((_route(x, upstream, size, stride, accumulate=False),
-                          "overlapping windows can share their maximum: add (+=) each window's "
-                          "gradient into dx instead of overwriting it"))
-        same_array(got, expected, on, hints=hints,
-                   shape_hints=[(pooled.shape, "dx has the shape of the input x, not of the "
-                                               "pooled output")])
+            hints.append(
+                (
+                    _route(x, upstream, size, stride, accumulate=False),
+                    "overlapping windows can share their maximum: add (+=) each window's "
+                    "gradient into dx instead of overwriting it",
+                )
+            )
+        same_array(
+            got,
+            expected,
+            on,
+            hints=hints,
+            shape_hints=[
+                (pooled.shape, "dx has the shape of the input x, not of the pooled output")
+            ],
+        )
         worst = max(worst, relative_error(got, expected))
-    return (f"relative error {worst:.1e} against a numerical gradient on {len(_BACKWARD_CASES)} "
-            "inputs, non-overlapping and overlapping windows")
+    return (
+        f"relative error {worst:.1e} against a numerical gradient on {len(_BACKWARD_CASES)} "
+        "inputs, non-overlapping and overlapping windows"
+    )

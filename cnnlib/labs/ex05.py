@@ -5,6 +5,7 @@ CNN under a parameter budget that beats the MLP baseline; the learning rate 10×
 smaller (predict, then measure); and (stretch) the receptive field of every LeNet-5 layer.
 Keras is imported only inside the checks that need it, so `import cnnlib.labs` stays light.
 """
+
 import math
 
 import numpy as np
@@ -38,19 +39,24 @@ def _parameter_hints(name):
                 ((f * f + 1) * k, f"each {name} filter has one 5×5 slice per input map: × {c}"),
                 (f * f * k, f"each filter has a 5×5 slice per input map (× {c}) and a bias"),
                 (f * f * c + 1, f"that is one filter; {name} has {k}"),
-                (out * out * (f * f * c + 1) * k,
-                 "that counts connections (one per output position); the weights are shared, so "
-                 "the map size does not count"),
+                (
+                    out * out * (f * f * c + 1) * k,
+                    "that counts connections (one per output position); the weights are shared, so "
+                    "the map size does not count",
+                ),
             ]
     for layer, n, m in LENET5_DENSE:
         if layer == name:
-            return [(n * m, "the biases are missing: a dense layer has one bias per unit, n·m + m"),
-                    (n + m, "a dense layer connects every input to every unit: n·m weights, m biases")]
+            return [
+                (n * m, "the biases are missing: a dense layer has one bias per unit, n·m + m"),
+                (n + m, "a dense layer connects every input to every unit: n·m weights, m biases"),
+            ]
     return []
 
 
-@exercise("05.lenet_parameters", "predict LeNet-5's parameter count, layer by layer", "predict",
-          "warm-up")
+@exercise(
+    "05.lenet_parameters", "predict LeNet-5's parameter count, layer by layer", "predict", "warm-up"
+)
 def check_lenet_parameters(prediction):
     """`prediction`: {"C1": int, "C3": int, "C5": int, "F6": int, "output": int}."""
     if not isinstance(prediction, dict) or set(prediction) != set(LENET5_LAYERS):
@@ -61,11 +67,14 @@ def check_lenet_parameters(prediction):
     for name in LENET5_LAYERS:
         if prediction[name] is None:
             raise Wrong(f"{name}: no prediction yet", "fill in every layer")
-        same_number(prediction[name], right[name], f"{name}'s parameters",
-                    hints=_parameter_hints(name))
+        same_number(
+            prediction[name], right[name], f"{name}'s parameters", hints=_parameter_hints(name)
+        )
     share = right["C5"] / (sum(right.values()) + 2 * 6 + 2 * 16)
-    return (f"as Keras counts; with S2's and S4's 44 the total is 61,750, and C5 alone holds "
-            f"{share:.0%}")
+    return (
+        f"as Keras counts; with S2's and S4's 44 the total is 61,750, and C5 alone holds "
+        f"{share:.0%}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -95,29 +104,54 @@ def check_softmax(softmax):
     for shape, scale in cases:
         z = random.normal(size=shape) * scale
         size = "×".join(map(str, shape))
-        on = f"on random logits of shape {size}" + (f" as large as ±{scale:g}" if scale > 100 else "")
+        on = f"on random logits of shape {size}" + (
+            f" as large as ±{scale:g}" if scale > 100 else ""
+        )
         got = call(softmax, z.copy(), on=on)
         expected = reference_softmax(z)
         got_array = np.asarray(got, dtype=float)
         if scale > 100 and got_array.shape == expected.shape and not np.isfinite(got_array).all():
-            raise Wrong(f"{on}: your output contains nan or inf",
-                        "exp(1000) overflows to inf and inf/inf is nan: subtract each row's "
-                        "maximum from the logits first (softmax(z) = softmax(z − c) for any c)")
-        hints = [(_naive_softmax(z, axis=None if z.ndim == 1 else 0),
-                  "the sum runs over the wrong axis: normalise over the last axis (the classes), "
-                  "keepdims=True, not over the batch")] if z.ndim > 1 else []
+            raise Wrong(
+                f"{on}: your output contains nan or inf",
+                "exp(1000) overflows to inf and inf/inf is nan: subtract each row's "
+                "maximum from the logits first (softmax(z) = softmax(z − c) for any c)",
+            )
+        hints = (
+            [
+                (
+                    _naive_softmax(z, axis=None if z.ndim == 1 else 0),
+                    "the sum runs over the wrong axis: normalise over the last axis (the classes), "
+                    "keepdims=True, not over the batch",
+                )
+            ]
+            if z.ndim > 1
+            else []
+        )
         if z.ndim > 1:
-            hints.append((np.exp(z - z.max()) / np.exp(z - z.max()).sum(),
-                          "you normalised over the whole array: each row (the last axis) must sum "
-                          "to 1 on its own"))
-        hints.append((z / z.sum(axis=-1, keepdims=True), "exponentiate first: exp(z_k) / Σ_j exp(z_j)"))
+            hints.append(
+                (
+                    np.exp(z - z.max()) / np.exp(z - z.max()).sum(),
+                    "you normalised over the whole array: each row (the last axis) must sum "
+                    "to 1 on its own",
+                )
+            )
+        hints.append(
+            (z / z.sum(axis=-1, keepdims=True), "exponentiate first: exp(z_k) / Σ_j exp(z_j)")
+        )
         with np.errstate(over="ignore"):
             sigmoid = 1 / (1 + np.exp(-z))
-        hints.append((sigmoid, "that is the sigmoid of each logit on its own; softmax "
-                                "divides by the sum of the exponentials"))
+        hints.append(
+            (
+                sigmoid,
+                "that is the sigmoid of each logit on its own; softmax "
+                "divides by the sum of the exponentials",
+            )
+        )
         same_array(got, expected, on, hints=hints)
-    return (f"matches a stable softmax on {len(cases)} random inputs of {len(set(s for s, _ in cases))} "
-            "shapes, including logits in the hundreds")
+    return (
+        f"matches a stable softmax on {len(cases)} random inputs of {len(set(s for s, _ in cases))} "
+        "shapes, including logits in the hundreds"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,8 +183,11 @@ def train_and_test(model, epochs, data=None):
     import keras
 
     x_train, y_train, x_test, y_test = data if data is not None else design_data()
-    model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     model.fit(x_train, y_train, epochs=epochs, batch_size=DESIGN_BATCH_SIZE, verbose=0)
     return float(model.evaluate(x_test, y_test, verbose=0)[1])
 
@@ -171,8 +208,12 @@ def _biggest_layer(model):
     return max(model.layers, key=lambda layer: layer.count_params())
 
 
-@exercise("05.small_cnn", f"a CNN of at most {PARAMETER_BUDGET:,} parameters that beats the MLP",
-          "design", "core")
+@exercise(
+    "05.small_cnn",
+    f"a CNN of at most {PARAMETER_BUDGET:,} parameters that beats the MLP",
+    "design",
+    "core",
+)
 def check_small_cnn(build):
     """`build()`: returns a new, uncompiled Keras model from (28, 28, 1) images to 10 softmax outputs.
 
@@ -188,42 +229,58 @@ def check_small_cnn(build):
         keras.utils.set_random_seed(DESIGN_SEED)
         model = call(build, on="when called with no arguments")
     if not isinstance(model, keras.Model):
-        raise Wrong(f"build() returned {type(model).__name__}, not a Keras model",
-                    "return the model, e.g. `return keras.Sequential([...])`")
+        raise Wrong(
+            f"build() returned {type(model).__name__}, not a Keras model",
+            "return the model, e.g. `return keras.Sequential([...])`",
+        )
     shape_in, shape_out = tuple(model.input_shape), tuple(model.output_shape)
     if shape_in[1:] != (28, 28, 1) or shape_out[1:] != (10,):
-        raise Wrong(f"your model maps {shape_in} to {shape_out}; expected (None, 28, 28, 1) → "
-                    "(None, 10)", "start with keras.Input((28, 28, 1)) and end with Dense(10)")
+        raise Wrong(
+            f"your model maps {shape_in} to {shape_out}; expected (None, 28, 28, 1) → (None, 10)",
+            "start with keras.Input((28, 28, 1)) and end with Dense(10)",
+        )
     last = model.layers[-1]
     activation = getattr(last, "activation", None)
     if getattr(activation, "__name__", "") != "softmax":
-        raise Wrong(f"the last layer ({last.name}) does not end in a softmax",
-                    "the check trains with sparse categorical cross-entropy on probabilities: "
-                    "use Dense(10, activation='softmax')")
+        raise Wrong(
+            f"the last layer ({last.name}) does not end in a softmax",
+            "the check trains with sparse categorical cross-entropy on probabilities: "
+            "use Dense(10, activation='softmax')",
+        )
     if not any("Conv" in type(layer).__name__ for layer in model.layers):
-        raise Wrong("your model has no convolution layer", "the exercise asks for a CNN: "
-                    "convolutions share their weights, which is where the savings come from")
+        raise Wrong(
+            "your model has no convolution layer",
+            "the exercise asks for a CNN: "
+            "convolutions share their weights, which is where the savings come from",
+        )
     count = model.count_params()
     if count > PARAMETER_BUDGET:
         big = _biggest_layer(model)
-        raise Wrong(f"your model has {count:,} parameters, over the budget of {PARAMETER_BUDGET:,};"
-                    f" the largest layer is {big.name} with {big.count_params():,}",
-                    "the dense layer after Flatten usually dominates: pool more (or use fewer "
-                    "maps) before flattening, or drop the hidden dense layer")
+        raise Wrong(
+            f"your model has {count:,} parameters, over the budget of {PARAMETER_BUDGET:,};"
+            f" the largest layer is {big.name} with {big.count_params():,}",
+            "the dense layer after Flatten usually dominates: pool more (or use fewer "
+            "maps) before flattening, or drop the hidden dense layer",
+        )
     epochs = design_epochs()
     data = design_data()
     keras.utils.set_random_seed(DESIGN_SEED)
     accuracy = train_and_test(model, epochs, data)
     baseline = mlp_accuracy(epochs, data)
-    told = (f"after {epochs} epochs on {len(data[1]):,} digits, your CNN ({count:,} parameters) "
-            f"reaches {accuracy:.1%} on {len(data[3]):,} test digits, the MLP (266,610 "
-            f"parameters) {baseline:.1%}")
+    told = (
+        f"after {epochs} epochs on {len(data[1]):,} digits, your CNN ({count:,} parameters) "
+        f"reaches {accuracy:.1%} on {len(data[3]):,} test digits, the MLP (266,610 "
+        f"parameters) {baseline:.1%}"
+    )
     if rehearsal.active():  # capped or look-alike training: it earns no comparison
         return f"{told} ({rehearsal.LABEL}: which is better is not checked)"
     if accuracy <= baseline:
-        raise Wrong(told, "within the budget, spend parameters on convolutions (more maps, 5×5 "
-                          "kernels) rather than on dense layers, and do not pool away the "
-                          "image before the second convolution")
+        raise Wrong(
+            told,
+            "within the budget, spend parameters on convolutions (more maps, 5×5 "
+            "kernels) rather than on dense layers, and do not pool away the "
+            "image before the second convolution",
+        )
     return told
 
 
@@ -261,32 +318,43 @@ def check_learning_rate(answer):
     try:
         prediction = float(prediction)
     except (TypeError, ValueError):
-        raise Wrong(f"the prediction should be one of the rates {RATES}, got {prediction!r}") from None
+        raise Wrong(
+            f"the prediction should be one of the rates {RATES}, got {prediction!r}"
+        ) from None
     if not any(math.isclose(prediction, rate) for rate in RATES):
         raise Wrong(f"the prediction should be one of the rates {RATES}, got {prediction!r}")
     keys = [_rate_key(measured, rate) for rate in RATES]
     if None in keys or len(measured) != 3:
-        raise Wrong(f"measured holds the rates {sorted(measured)}; expected exactly {RATES}",
-                    f"10× smaller and 10× larger than the notebook's {NOTEBOOK_RATE}: "
-                    f"{RATES[0]:g} and {RATES[2]:g}, plus {NOTEBOOK_RATE} itself")
+        raise Wrong(
+            f"measured holds the rates {sorted(measured)}; expected exactly {RATES}",
+            f"10× smaller and 10× larger than the notebook's {NOTEBOOK_RATE}: "
+            f"{RATES[0]:g} and {RATES[2]:g}, plus {NOTEBOOK_RATE} itself",
+        )
     values = [measured[key] for key in keys]
     try:
         values = [float(v) for v in values]
     except (TypeError, ValueError):
         raise Wrong(f"the measured accuracies should be numbers, got {values!r}") from None
     if any(v > 1 for v in values) and all(0 <= v <= 100 for v in values):
-        raise Wrong(f"measured accuracies {values} look like percentages",
-                    "give fractions (0.93 for 93 %), as Keras's history reports them")
+        raise Wrong(
+            f"measured accuracies {values} look like percentages",
+            "give fractions (0.93 for 93 %), as Keras's history reports them",
+        )
     if not all(0 <= v <= 1 for v in values):
         raise Wrong(f"an accuracy lies between 0 and 1; you measured {values}")
     if len(set(values)) == 1:
-        raise Wrong(f"all three rates give the same accuracy {values[0]}",
-                    "train a fresh model for every rate (a new model, a new optimizer with that "
-                    "learning_rate); continuing one model's training mixes the runs")
+        raise Wrong(
+            f"all three rates give the same accuracy {values[0]}",
+            "train a fresh model for every rate (a new model, a new optimizer with that "
+            "learning_rate); continuing one model's training mixes the runs",
+        )
     best = RATES[int(np.argmax(values))]
     table = ", ".join(f"{rate:g}: {v:.1%}" for rate, v in zip(RATES, values))
-    verdict = ("your prediction held" if math.isclose(best, prediction)
-               else f"you predicted {prediction:g}; the measurement disagrees — explain why")
+    verdict = (
+        "your prediction held"
+        if math.isclose(best, prediction)
+        else f"you predicted {prediction:g}; the measurement disagrees — explain why"
+    )
     return f"measured {table}; best {best:g}: {verdict}"
 
 
@@ -317,14 +385,30 @@ def check_receptive_field(prediction):
         size += k - 1
         additive[name] = size
     for name in names:
-        hints = [(additive[name], "pooling with stride 2 doubles the step between neighbouring "
-                                  "units: every later layer adds (k − 1) × (product of the "
-                                  "strides before it), not k − 1")]
+        hints = [
+            (
+                additive[name],
+                "pooling with stride 2 doubles the step between neighbouring "
+                "units: every later layer adds (k − 1) × (product of the "
+                "strides before it), not k − 1",
+            )
+        ]
         if name == "C5":
-            hints.append((28, "measure on LeNet-5's 32×32 input (the digit padded by 2 pixels): "
-                              "C5's field is the whole input, padding included"))
-            hints.append((5 * 2 * 5 * 2 * 5, "receptive fields do not multiply: each layer adds "
-                                              "(k − 1) × jump input pixels"))
+            hints.append(
+                (
+                    28,
+                    "measure on LeNet-5's 32×32 input (the digit padded by 2 pixels): "
+                    "C5's field is the whole input, padding included",
+                )
+            )
+            hints.append(
+                (
+                    5 * 2 * 5 * 2 * 5,
+                    "receptive fields do not multiply: each layer adds (k − 1) × jump input pixels",
+                )
+            )
         same_number(prediction[name], right[name], f"the receptive field of {name}", hints=hints)
-    return (f"C5 sees {right['C5']}×{right['C5']} input pixels: the whole padded image, which is why "
-            "its output is 1×1")
+    return (
+        f"C5 sees {right['C5']}×{right['C5']} input pixels: the whole padded image, which is why "
+        "its output is 1×1"
+    )

@@ -8,6 +8,7 @@ Solutions follow nbgrader's markers, which instructors may already know:
 
 Outputs are cleared, so the student notebooks start as clean as the committed ones.
 """
+
 import pathlib
 import re
 
@@ -22,7 +23,9 @@ def is_solution_cell(cell):
 
 def strip_marked(source):
     """Replace each marked solution region with a NotImplementedError stub at the same indent."""
-    return _MARKED.sub(lambda m: f"{m.group(1)}raise NotImplementedError  # your code here\n", source)
+    return _MARKED.sub(
+        lambda m: f"{m.group(1)}raise NotImplementedError  # your code here\n", source
+    )
 
 
 def student_notebook(notebook):
