@@ -84,7 +84,7 @@ def test_environment_yml_installs_what_the_package_metadata_asks_for():
         if "python_version" not in req
     ]
     listed = [line for line in pip_section if not line.startswith("-e")]
-    assert sorted(map(_normalise, listed)) == sorted(map(_normalise, wanted)), (
+    assert sorted(set(map(_normalise, listed))) == sorted(set(map(_normalise, wanted))), (
         "environment.yml and pyproject.toml disagree:\n"
         f"  only in environment.yml: {sorted(set(map(_normalise, listed)) - set(map(_normalise, wanted)))}\n"
         f"  only in pyproject.toml:  {sorted(set(map(_normalise, wanted)) - set(map(_normalise, listed)))}"
