@@ -24,8 +24,8 @@ def check_real(condition, claim):
     check(condition, claim)
 
 
-def check_close(actual, expected, claim, rtol=1e-5, atol=1e-8):
-    """Like `check`, for numbers or arrays that must agree to floating-point tolerance."""
+def _assert_close(actual, expected, claim, rtol, atol):
+    """AssertionError naming the claim unless `actual` and `expected` agree to tolerance."""
     actual = np.asarray(actual, dtype=float)
     expected = np.asarray(expected, dtype=float)
     if actual.shape != expected.shape:
@@ -35,6 +35,11 @@ def check_close(actual, expected, claim, rtol=1e-5, atol=1e-8):
     if not np.allclose(actual, expected, rtol=rtol, atol=atol):
         worst = np.max(np.abs(actual - expected))
         raise AssertionError(f"✗ {claim}: largest difference {worst:.3g}")
+
+
+def check_close(actual, expected, claim, rtol=1e-5, atol=1e-8):
+    """Like `check`, for numbers or arrays that must agree to floating-point tolerance."""
+    _assert_close(actual, expected, claim, rtol, atol)
     print(f"✓ {claim}")
 
 
@@ -65,16 +70,7 @@ class Claims:
 
     def close(self, actual, expected, claim, rtol=1e-5, atol=1e-8):
         """A claim that two numbers or arrays agree to floating-point tolerance."""
-        actual = np.asarray(actual, dtype=float)
-        expected = np.asarray(expected, dtype=float)
-        if actual.shape != expected.shape:
-            raise AssertionError(
-                f"✗ {claim}: shape {actual.shape} is not the expected {expected.shape}"
-            )
-        if not np.allclose(actual, expected, rtol=rtol, atol=atol):
-            raise AssertionError(
-                f"✗ {claim}: largest difference {np.max(np.abs(actual - expected)):.3g}"
-            )
+        _assert_close(actual, expected, claim, rtol, atol)
         self.count += 1
 
     def __enter__(self):
