@@ -162,3 +162,16 @@ def test_the_last_cell_echoes_nothing(path):
         assert not echoes, (
             f"{path.name}: write `_ = run.record(...)` so the cell does not echo the results path"
         )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_cnnlib_is_imported_before_keras_and_tensorflow(path):
+    """cnnlib keeps TensorFlow's C++ start-up lines out of the notebook only when it comes first."""
+    notebook = json.loads(path.read_text())
+    first = "".join(next(c for c in notebook["cells"] if c["cell_type"] == "code")["source"])
+    lines = [line.strip() for line in first.splitlines()]
+    cnnlib_at = next(i for i, line in enumerate(lines) if line.startswith("import cnnlib"))
+    early = [
+        line for line in lines[:cnnlib_at] if re.match(r"(import|from) (keras|tensorflow)\b", line)
+    ]
+    assert not early, f"{path.name}: import cnnlib before {early} (see notebooks/ruff.toml)"
