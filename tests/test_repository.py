@@ -174,4 +174,4 @@ def test_cnnlib_is_imported_before_keras_and_tensorflow(path):
     early = [
         line for line in lines[:cnnlib_at] if re.match(r"(import|from) (keras|tensorflow)\b", line)
     ]
-    assert not early, f"{path.name}: import cnnlib before {early} (see notebooks/ruff.toml)"
+    assert not early, f"{path.name}: import cnnlib before {early} (see notebooks/.ruff.toml)"
