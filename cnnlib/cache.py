@@ -12,17 +12,12 @@ The cache is Keras's own (`~/.keras`, or `$KERAS_HOME`), so a filled cache serve
 
 import argparse
 import dataclasses
-import hashlib
 import pathlib
 import sys
 import tarfile
 import zipfile
 
-from cnnlib import data, transfer
-from cnnlib.mnist import MNIST_URL
-
-# keras.datasets.mnist's own SHA-256 of mnist.npz.
-MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+from cnnlib import data, mnist, transfer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +42,13 @@ def course_files():
     photos = transfer.CATS_VS_DOGS
     return [
         CachedFile(
-            "datasets", "mnist.npz", MNIST_URL, "sha256", MNIST_SHA256, "notebook 05", 11_490_434
+            "datasets",
+            "mnist.npz",
+            mnist.MNIST_URL,
+            "sha256",
+            mnist.MNIST_SHA256,
+            "notebook 05",
+            11_490_434,
         ),
         CachedFile(
             "models", top[0], top[1], "md5", top[2], "notebook 07 (predictions)", 553_467_096
@@ -75,14 +76,6 @@ def _size(n):
         if n < 1000 or unit == "GB":
             return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
         n /= 1000
-
-
-def digest_of(path, algorithm):
-    hasher = hashlib.new(algorithm)
-    with open(path, "rb") as file:
-        for chunk in iter(lambda: file.read(1 << 20), b""):
-            hasher.update(chunk)
-    return hasher.hexdigest()
 
 
 def check_archive_layout(path):
@@ -114,7 +107,7 @@ def check_archive_layout(path):
 def verify_file(item, path):
     """(ok, message) for one cached file."""
     if item.algorithm:
-        actual = digest_of(path, item.algorithm)
+        actual = data.file_digest(path, item.algorithm)
         if actual != item.digest:
             return (
                 False,

@@ -169,42 +169,15 @@ def draw_model(model, ax=None, title=None, max_layers=None, per_row=None):
                 linewidth=1,
             )
         )
-        ax.text(
-            x + box_w / 2,
-            y + box_h * 0.80,
-            layer.name,
-            ha="center",
-            va="center",
-            fontsize=8.5,
-            fontweight="bold",
-            clip_on=True,
+        # Four lines per box, top to bottom: name, what it does, output shape, parameters.
+        box_lines = (
+            (0.80, layer.name, {"fontsize": 8.5, "fontweight": "bold", "clip_on": True}),
+            (0.57, layer_description(layer), {"fontsize": 7}),
+            (0.35, _output_shape(layer), {"fontsize": 8, "family": "monospace"}),
+            (0.13, _format_count(params), {"fontsize": 6.5, "color": "#333333"}),
         )
-        ax.text(
-            x + box_w / 2,
-            y + box_h * 0.57,
-            layer_description(layer),
-            ha="center",
-            va="center",
-            fontsize=7,
-        )
-        ax.text(
-            x + box_w / 2,
-            y + box_h * 0.35,
-            _output_shape(layer),
-            ha="center",
-            va="center",
-            fontsize=8,
-            family="monospace",
-        )
-        ax.text(
-            x + box_w / 2,
-            y + box_h * 0.13,
-            _format_count(params),
-            ha="center",
-            va="center",
-            fontsize=6.5,
-            color="#333333",
-        )
+        for level, label, style in box_lines:
+            ax.text(x + box_w / 2, y + box_h * level, label, ha="center", va="center", **style)
     if hidden:
         x, y = corner(len(layers_))
         ax.add_patch(

@@ -67,12 +67,9 @@ def gpu_likely():
 
 def measured_times(profile):
     """The course-time benchmark's entry for `profile` (results/benchmark/course_times.json), or {}."""
-    import json
+    from cnnlib.report import course_times
 
-    path = course_folder() / "results" / "benchmark" / "course_times.json"
-    if not path.exists():
-        return {}
-    return json.loads(path.read_text()).get("profiles", {}).get(profile, {})
+    return course_times(course_folder() / "results").get(profile, {})
 
 
 def start_page(profile, reason):

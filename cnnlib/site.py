@@ -43,9 +43,9 @@ def _outputs_text(notebook):
 
 
 def notices_for(notebook):
-    """The banners a page needs: a stand-in or a rehearsal shows at the top, never hidden."""
+    """{marker: message} for the banners a page needs: a stand-in or a rehearsal shows at the top."""
     text = _outputs_text(notebook)
-    return [message for marker, message in NOTICES.items() if marker in text]
+    return {marker: message for marker, message in NOTICES.items() if marker in text}
 
 
 def _bar(stems, index):
@@ -64,7 +64,7 @@ def _bar(stems, index):
     )
 
 
-def export_page(notebook, stems, index):
+def export_page(notebook, stems, index, notices):
     """One notebook as a self-contained HTML page with the course's navigation bar and banners."""
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
@@ -78,20 +78,20 @@ def export_page(notebook, stems, index):
     for stem in stems:  # links between notebooks point to their pages on the site
         body = body.replace(f'href="{stem}.ipynb', f'href="{stem}.html')
     banners = "".join(
-        f'<div class="course-notice">⚠ {html.escape(n)}</div>' for n in notices_for(notebook)
+        f'<div class="course-notice">⚠ {html.escape(n)}</div>' for n in notices.values()
     )
     header = STYLE + _bar(stems, index) + banners
     opening = body.index(">", body.index("<body")) + 1
     return body[:opening] + header + body[opening:]
 
 
-def index_page(stems, profile, built, notebooks):
+def index_page(stems, profile, built, notices):
     from cnnlib.report import LESSONS
 
     rows = "".join(
         f'<tr><td>{stem[:2]}</td><td><a href="{stem}.html">{html.escape(stem[3:].replace("_", " "))}</a></td>'
         f"<td>{html.escape(LESSONS.get(stem, ''))}</td>"
-        f"<td>{'⚠ ' + ', '.join(m.split(':')[0] for m in notices_for(notebooks[stem])) if notices_for(notebooks[stem]) else ''}</td></tr>"
+        f"<td>{'⚠ ' + ', '.join(notices[stem]) if notices[stem] else ''}</td></tr>"
         for stem in stems
     )
     return (
@@ -119,14 +119,15 @@ def build_site(executed_dir, out_dir, profile="ci"):
     out_dir.mkdir(parents=True, exist_ok=True)
     stems = [p.stem for p in paths]
     notebooks = {p.stem: nbformat.read(p, as_version=4) for p in paths}
+    notices = {stem: notices_for(notebook) for stem, notebook in notebooks.items()}
     written = []
     for index, stem in enumerate(stems):
         page = out_dir / f"{stem}.html"
-        page.write_text(export_page(notebooks[stem], stems, index), encoding="utf-8")
+        page.write_text(export_page(notebooks[stem], stems, index, notices[stem]), encoding="utf-8")
         written.append(page)
     index = out_dir / "index.html"
     index.write_text(
-        index_page(stems, profile, time.strftime("%Y-%m-%d %H:%M"), notebooks), encoding="utf-8"
+        index_page(stems, profile, time.strftime("%Y-%m-%d %H:%M"), notices), encoding="utf-8"
     )
     return [index, *written]
 
