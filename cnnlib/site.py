@@ -132,10 +132,27 @@ def build_site(executed_dir, out_dir, profile="ci"):
     return [index, *written]
 
 
+def execute(notebook, folder, extra_env=None, timeout=3600):
+    """Run `notebook` (an nbformat node, changed in place) in a fresh kernel started in `folder`.
+
+    `extra_env` is added to this process's environment for the kernel only, so nothing here has
+    to change os.environ and put it back.
+    """
+    from nbclient import NotebookClient
+
+    client = NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(folder)}},
+    )
+    client.execute(env={**os.environ, **(extra_env or {})})
+    return notebook
+
+
 def execute_student_versions(source_dir, work_dir, profile):
     """Write the student versions into `work_dir` and execute each in place (offline)."""
     import nbformat
-    from nbclient import NotebookClient
 
     from cnnlib.labs.student import write_student_versions
 
@@ -144,22 +161,10 @@ def execute_student_versions(source_dir, work_dir, profile):
         "CNNLIB_OFFLINE": os.environ.get("CNNLIB_OFFLINE", "1"),
         "CNNLIB_RESULTS_DIR": str(pathlib.Path(work_dir) / "results"),
     }
-    saved = dict(os.environ)
-    os.environ.update(env)
-    try:
-        for path in write_student_versions(source_dir, work_dir):
-            print(f"  executing {path.name}", flush=True)
-            notebook = nbformat.read(path, as_version=4)
-            NotebookClient(
-                notebook,
-                timeout=3600,
-                kernel_name="python3",
-                resources={"metadata": {"path": str(source_dir)}},
-            ).execute()
-            nbformat.write(notebook, path)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    for path in write_student_versions(source_dir, work_dir):
+        print(f"  executing {path.name}", flush=True)
+        notebook = execute(nbformat.read(path, as_version=4), source_dir, env)
+        nbformat.write(notebook, path)
 
 
 def main(argv=None):

@@ -12,7 +12,6 @@ import re
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from cnnlib import labs, site
 from cnnlib.labs import student
@@ -33,12 +32,7 @@ class StudentRuns:
     def executed(self, name):
         if name not in self.done:
             notebook = nbformat.read(self.folder / name, as_version=4)
-            NotebookClient(
-                notebook,
-                timeout=900,
-                kernel_name="python3",
-                resources={"metadata": {"path": str(ROOT / "notebooks")}},
-            ).execute()
+            site.execute(notebook, ROOT / "notebooks", timeout=900)
             nbformat.write(notebook, self.folder / name)
             self.done[name] = notebook
         return self.done[name]

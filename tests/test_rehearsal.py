@@ -9,14 +9,14 @@ CNNLIB_REHEARSAL=1, so the notebooks label what they show REHEARSAL and skip, vi
 assertions only real data can earn, and CNNLIB_OFFLINE=1, so nothing is downloaded.
 """
 
-import os
 import pathlib
 import textwrap
 
 import nbformat
 import pytest
 import rehearsal_cache
-from nbclient import NotebookClient
+
+from cnnlib import site
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -94,19 +94,9 @@ def _ipython_dir(tmp_path, extra=""):
 
 def execute(path, env, tmp_path):
     """Execute a notebook in a kernel with `env` added; return the executed notebook."""
-    notebook = nbformat.read(path, as_version=4)
-    saved = dict(os.environ)
-    os.environ.update(env)
-    try:
-        NotebookClient(
-            notebook,
-            timeout=1800,
-            kernel_name="python3",
-            resources={"metadata": {"path": str(ROOT / "notebooks")}},
-        ).execute()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    notebook = site.execute(
+        nbformat.read(path, as_version=4), ROOT / "notebooks", env, timeout=1800
+    )
     nbformat.write(notebook, tmp_path / path.name)  # kept for a look when something fails
     return notebook
 
