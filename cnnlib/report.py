@@ -170,7 +170,16 @@ def refresh(profiles, notebooks=(), results_dir=None):
         env = dict(os.environ, CNNLIB_PROFILE=profile, CNNLIB_RESULTS_DIR=str(results_dir))
         print(f"Running the notebooks in the {profile} profile; results go to {results_dir}")
         code = subprocess.call(
-            [sys.executable, "-m", "pytest", *(paths or [str(ROOT / "notebooks")]), "-q"],
+            # -n 0: one notebook at a time, so the times the notebooks record are not shared.
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-n",
+                "0",
+                "-q",
+                *(paths or [str(ROOT / "notebooks")]),
+            ],
             cwd=ROOT,
             env=env,
         )

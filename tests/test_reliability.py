@@ -251,7 +251,10 @@ def test_2_the_maintainer_command_reruns_into_results_and_rewrites_the_tables(
     assert report.refresh_main(["--profile", "ci", "--profile", "lite", "01_image_as_matrix"]) == 0
     assert [env["CNNLIB_PROFILE"] for _, env in calls] == ["ci", "lite"]
     assert all(env["CNNLIB_RESULTS_DIR"] == str(report.ROOT / "results") for _, env in calls)
-    assert calls[0][0][-2].endswith("notebooks/01_image_as_matrix.ipynb")
+    argv = calls[0][0]
+    assert argv[-1].endswith("notebooks/01_image_as_matrix.ipynb")
+    # One notebook at a time: the seconds the notebooks record are not shared with another.
+    assert argv[argv.index("-n") + 1] == "0"
 
 
 # ---------------------------------------------------------------------------------------------
