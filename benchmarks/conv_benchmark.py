@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import pathlib
-import platform
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -29,7 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from cnnlib import ops  # noqa: E402
+from cnnlib import ops, report  # noqa: E402
 
 
 def best_times(functions, repeats):
@@ -74,6 +73,20 @@ def run_case(name, image, kernels, repeats, loop_repeats):
     return loop, vectorised, tensorflow
 
 
+def numpy_blas():
+    """Which BLAS does NumPy's matmul, and which of its kernels it picked for this processor:
+    the matmul is most of conv2d's time, so this explains most of a difference between machines."""
+    from threadpoolctl import threadpool_info  # installed with scikit-learn
+
+    for pool in threadpool_info():
+        if pool["user_api"] == "blas":
+            kernels = f" with {pool['architecture']} kernels" if pool.get("architecture") else ""
+            return (
+                f"{pool['internal_api']} {pool['version']}{kernels}, {pool['num_threads']} threads"
+            )
+    return "unknown"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -82,8 +95,9 @@ def main():
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
-    machine = f"{os.cpu_count()} CPU cores, {platform.machine()}"
-    print(f"NumPy {np.__version__}, TensorFlow {tf.__version__}, {machine}, float32")
+    machine = report.machine()
+    blas = numpy_blas()
+    print(f"NumPy {np.__version__} ({blas}), TensorFlow {tf.__version__}, {machine}, float32")
     gray = rng.random((512, 512), dtype=np.float32)
     edge = rng.standard_normal((3, 3)).astype(np.float32)
     rgb = rng.random((224, 224, 3), dtype=np.float32)
@@ -120,6 +134,7 @@ def main():
             {
                 "machine": machine,
                 "numpy": np.__version__,
+                "numpy_blas": blas,
                 "tensorflow": tf.__version__,
                 "load_average_1_5_15_min": load,
                 "recorded": time.strftime("%Y-%m-%d %H:%M:%S"),

@@ -17,11 +17,12 @@ import argparse
 import json
 import os
 import pathlib
-import platform
 import subprocess
 import sys
 import tempfile
 import time
+
+from cnnlib import report
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PROFILES = ("ci", "lite", "full")
@@ -69,7 +70,7 @@ def main(argv=None):
         paths = [p for p in paths if any(p.stem.startswith(n) for n in args.notebooks)]
         if not paths:
             parser.error(f"no notebook matches {args.notebooks}")
-    machine = f"{os.cpu_count()} CPU cores, {platform.machine()}"
+    machine = report.machine()
     print(
         f"Timing {len(paths)} notebooks in the {args.profile} profile on {machine} "
         f"({'online' if args.online else 'offline'})"

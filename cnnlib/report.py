@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import pathlib
+import platform
 import re
 import subprocess
 import sys
@@ -33,6 +34,20 @@ LESSONS = {
     "06_architectures_after_lenet": "AlexNet, ZFNet, GoogLeNet's Inception module, vanishing gradients and ResNet, DenseNet",
     "07_vgg16_transfer_learning": "VGG16 on ImageNet photos, what its layers see, feature extraction and fine-tuning",
 }
+
+
+def machine():
+    """What the benchmarks ran on, e.g. '2 CPU cores, Intel(R) Xeon(R) Processor (x86_64)': the
+    processor's name matters, since the same code runs at very different speeds on different ones."""
+    model = platform.processor() or "unknown processor"
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):  # Linux names the processor here
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} CPU cores, {model} ({platform.machine()})"
 
 
 def load_results(results_dir):
@@ -130,14 +145,16 @@ def benchmark_table(results_dir):
             if "load_average_1_5_15_min" in bench
             else ""
         )
-        + f", NumPy {bench['numpy']}, TensorFlow {bench['tensorflow']}; best of several runs taken in turns:",
+        + f", NumPy {bench['numpy']}"
+        + (f" ({bench['numpy_blas']})" if "numpy_blas" in bench else "")
+        + f", TensorFlow {bench['tensorflow']}; best of several runs taken in turns:",
         "",
         "| case | naive loop | vectorised NumPy | tf.nn.conv2d | loop ÷ vectorised | vectorised ÷ TensorFlow |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for case in bench["cases"]:
         rows.append(
-            f"| {case['case']} | {case['loop_ms']:,.0f} ms | {case['vectorised_ms']:.1f} ms | {case['tensorflow_ms']:.1f} ms | "
+            f"| {case['case']} | {case['loop_ms']:,.0f} ms | {case['vectorised_ms']:.2f} ms | {case['tensorflow_ms']:.2f} ms | "
             f"{case['loop_over_vectorised']:,}× | {case['vectorised_over_tensorflow']:.2f}× |"
         )
     return "\n".join(rows)
