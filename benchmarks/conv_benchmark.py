@@ -53,6 +53,18 @@ def tf_conv(image, kernels):
     return lambda: tf.nn.conv2d(batch, weights, strides=1, padding="VALID").numpy()
 
 
+def matmul_alone(image, kernels):
+    """The one matrix multiply inside conv2d, on ready-made operands of the same shapes: how
+    much of conv2d's time is the arithmetic itself (NumPy's BLAS) and how much building the
+    patch matrix around it."""
+    kh, kw, channels, n_filters = kernels.shape
+    positions = (image.shape[0] - kh + 1) * (image.shape[1] - kw + 1)
+    rng = np.random.default_rng(1)
+    weights = rng.random((n_filters, kh * kw * channels), dtype=np.float32)
+    patches = rng.random((kh * kw * channels, positions), dtype=np.float32)
+    return lambda: weights @ patches
+
+
 def run_case(name, image, kernels, repeats, loop_repeats):
     expected = tf_conv(image, kernels)()[0]
     # All three must agree before their times mean anything.
@@ -61,16 +73,19 @@ def run_case(name, image, kernels, repeats, loop_repeats):
 
     tf_conv(image, kernels)()  # warm-up: TensorFlow picks its kernels on the first call
     (loop,) = best_times([lambda: ops.conv2d_loop(image, kernels)], loop_repeats)
-    vectorised, tensorflow = best_times(
-        [lambda: ops.conv2d(image, kernels), tf_conv(image, kernels)], repeats
+    vectorised, tensorflow, matmul = best_times(
+        [lambda: ops.conv2d(image, kernels), tf_conv(image, kernels), matmul_alone(image, kernels)],
+        repeats,
     )
     print(f"\n{name}")
     print(f"  naive loop (conv2d_loop)   {loop * 1e3:10.1f} ms   (best of {loop_repeats})")
     print(f"  vectorised NumPy (conv2d)  {vectorised * 1e3:10.2f} ms   (best of {repeats})")
     print(f"  tf.nn.conv2d               {tensorflow * 1e3:10.2f} ms   (best of {repeats})")
+    print(f"  conv2d's matmul alone      {matmul * 1e3:10.2f} ms   (best of {repeats})")
     print(f"  loop / vectorised          {loop / vectorised:10.0f} ×")
     print(f"  vectorised / TensorFlow    {vectorised / tensorflow:10.2f} ×")
-    return loop, vectorised, tensorflow
+    print(f"  matmul alone / TensorFlow  {matmul / tensorflow:10.2f} ×")
+    return loop, vectorised, tensorflow, matmul
 
 
 def numpy_blas():
@@ -108,7 +123,7 @@ def main():
     ]
     rows = []
     for label, (name, image, kernels, loop_repeats) in zip("ab", cases):
-        loop, vectorised, tensorflow = run_case(
+        loop, vectorised, tensorflow, matmul = run_case(
             f"({label}) {name}", image, kernels, args.repeats, loop_repeats
         )
         rows.append(
@@ -119,6 +134,8 @@ def main():
                 "tensorflow_ms": round(tensorflow * 1e3, 2),
                 "loop_over_vectorised": round(loop / vectorised),
                 "vectorised_over_tensorflow": round(vectorised / tensorflow, 2),
+                "matmul_alone_ms": round(matmul * 1e3, 2),
+                "matmul_alone_over_tensorflow": round(matmul / tensorflow, 2),
             }
         )
     out = (

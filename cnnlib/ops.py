@@ -219,7 +219,8 @@ def _prepare(x, kernel, stride, padding):
     strides = _stride_pair(stride)
     kh, kw = kernels.shape[:2]
     amounts = padding_amounts(image.shape[:2], (kh, kw), strides, padding)
-    padded = pad(image, amounts)
+    # No padding ("valid") needs no padded copy: both implementations only read the input.
+    padded = image if amounts == ((0, 0), (0, 0)) else pad(image, amounts)
     if kh > padded.shape[0] or kw > padded.shape[1]:
         raise ValueError(
             f"kernel of size {kh}×{kw} is larger than the padded input of size "
