@@ -47,6 +47,9 @@ NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 SCREENSHOTS = ROOT / "build" / "browser-screenshots"
 CHROMIUM = os.environ.get("CNNLIB_CHROMIUM") or "/usr/bin/chromium"
 RUN_TIMEOUT = float(os.environ.get("CNNLIB_BROWSER_TIMEOUT", "900"))
+# Run All Cells puts "[*]" on every cell at once; if none shows it or a new count by then, the
+# click did nothing.
+NOTHING_STARTED_TIMEOUT = 120
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -271,6 +274,7 @@ def _open(page, name):
 
 
 def _run_all_and_wait(page, name):
+    counts_before = [cell["count"] for cell in page.evaluate(_STATE_JS)["cells"]]
     _menu(page, "Run", "Run All Cells")
     started = time.monotonic()
     settled, seen_busy = 0, False
@@ -278,12 +282,17 @@ def _run_all_and_wait(page, name):
         state = page.evaluate(_STATE_JS)
         busy = [cell for cell in state["cells"] if "*" in cell["prompt"]]
         seen_busy = seen_busy or bool(busy)
-        if state["status"] == "idle" and not busy and seen_busy:
+        # Quick cells can all finish between two polls without ever showing "[*]": new execution
+        # counts say that they ran just as well.
+        ran = seen_busy or [cell["count"] for cell in state["cells"]] != counts_before
+        if state["status"] == "idle" and not busy and ran:
             settled += 1
             if settled >= 3:  # idle and no "[*]" for three polls in a row
                 return state, time.monotonic() - started
         else:
             settled = 0
+        if not ran and time.monotonic() - started > NOTHING_STARTED_TIMEOUT:
+            pytest.fail(f"{name}: Run All Cells started no cell within {NOTHING_STARTED_TIMEOUT} s")
         if state["status"] in ("dead", "unknown"):
             pytest.fail(f"{name}: the kernel died ({state['status']}) while running all cells")
         if time.monotonic() - started > RUN_TIMEOUT:
@@ -436,3 +445,44 @@ def test_the_check_sees_what_a_learner_would_see_as_pink(browser, tmp_path):
     assert "cell 3 (In [3]) stderr:\na Python warning" in problems[1], report
     assert "cell 4 (In [4]) error:" in problems[2] and "ZeroDivisionError" in problems[2], report
     assert "1 code cell(s) never ran (first: cell 5)" in problems[3], report
+
+
+def test_cells_too_quick_to_show_busy_still_count_as_run(monkeypatch):
+    """All cells may finish between two polls, never showing "[*]"; new counts say they ran.
+    (Before this was handled, such a run waited out the whole timeout and failed.)"""
+
+    def state(*counts):
+        cells = [{"index": i, "count": c, "prompt": f"[{c or ' '}]:"} for i, c in enumerate(counts)]
+        return {"path": "quick.ipynb", "status": "idle", "dirty": False, "cells": cells}
+
+    polls = iter([state(None, None)] + [state(1, 2)] * 3)
+
+    class Page:
+        def evaluate(self, script):
+            return next(polls)
+
+    monkeypatch.setattr(sys.modules[__name__], "_menu", lambda page, menu, item: None)
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)
+    final, _ = _run_all_and_wait(Page(), "quick.ipynb")
+    assert [cell["count"] for cell in final["cells"]] == [1, 2]
+
+
+def test_a_run_all_that_starts_nothing_fails_soon(monkeypatch):
+    """If the click on Run All Cells did nothing, say so after a short wait, not the full timeout."""
+    idle = {
+        "path": "x.ipynb",
+        "status": "idle",
+        "dirty": False,
+        "cells": [{"index": 0, "count": None, "prompt": "[ ]:"}],
+    }
+    clock = iter(range(0, 10_000, 30))
+
+    class Page:
+        def evaluate(self, script):
+            return idle
+
+    monkeypatch.setattr(sys.modules[__name__], "_menu", lambda page, menu, item: None)
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(time, "monotonic", lambda: next(clock))
+    with pytest.raises(pytest.fail.Exception, match="started no cell within 120 s"):
+        _run_all_and_wait(Page(), "x.ipynb")
