@@ -100,9 +100,9 @@ def notebook_runs():
 
 @pytest.fixture(autouse=True)
 def _network_state_is_per_test():
-    """cnnlib.data remembers a failed download for the session; each test starts without that memory."""
-    from cnnlib import data
+    """cnnlib remembers a failed download for the session; each test starts without that memory."""
+    from cnnlib.runtime import network
 
-    data.forget_network_failure()
+    network.forget_failure()
     yield
-    data.forget_network_failure()
+    network.forget_failure()

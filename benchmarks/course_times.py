@@ -9,7 +9,7 @@ Each notebook runs in a fresh `jupyter nbconvert --execute` process (kernel star
 import and all), which is what a learner waits for. Results go to a scratch folder, so the run
 changes no tracked file except results/benchmark/course_times.json, whose entry for the profile
 records the seconds per notebook, the total, the machine, the date and the load average; `python -m
-cnnlib.report` takes the README's notebook times from it. Timings on a busy machine are longer:
+cnnlib.tools.report` takes the README's notebook times from it. Timings on a busy machine are longer:
 the load average says how busy it was.
 """
 
@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 
-from cnnlib import report
+from cnnlib.tools import report
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PROFILES = ("ci", "lite", "full")

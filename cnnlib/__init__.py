@@ -20,9 +20,9 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 if os.environ.get("CNNLIB_VERBOSE", "").strip().lower() in ("", "0", "false", "no"):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from cnnlib.checks import check, check_close, check_real, claims  # noqa: E402
-from cnnlib.profiles import PROFILES, Settings, choose_profile  # noqa: E402
-from cnnlib.runtime import Run, setup  # noqa: E402
+from cnnlib.runtime.checks import check, check_close, check_real, claims  # noqa: E402
+from cnnlib.runtime.profiles import PROFILES, Settings, choose_profile  # noqa: E402
+from cnnlib.runtime.session import Run, setup  # noqa: E402
 
 __version__ = "0.1.0"
 

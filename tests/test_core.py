@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 import cnnlib
-from cnnlib import data, report
-from cnnlib.profiles import PROFILES, choose_profile
+from cnnlib.data import downloads
+from cnnlib.runtime.profiles import PROFILES, choose_profile
+from cnnlib.tools import report
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -110,8 +111,8 @@ def test_fetch_offline_fails_fast_with_one_sentence(monkeypatch, tmp_path):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     monkeypatch.setenv("CNNLIB_OFFLINE", "1")
     start = time.perf_counter()
-    with pytest.raises(data.OfflineError) as error:
-        data.fetch("nothing.zip", "https://example.invalid/nothing.zip")
+    with pytest.raises(downloads.OfflineError) as error:
+        downloads.fetch("nothing.zip", "https://example.invalid/nothing.zip")
     assert time.perf_counter() - start < 2
     message = str(error.value)
     assert "nothing.zip" in message and str(tmp_path / "datasets" / "nothing.zip") in message
@@ -122,14 +123,14 @@ def test_fetch_unreachable_host_does_not_hang(monkeypatch, tmp_path):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     monkeypatch.delenv("CNNLIB_OFFLINE", raising=False)
     # 192.0.2.0/24 is reserved for documentation: nothing answers there, so only the timeout ends it.
-    monkeypatch.setattr(data, "can_reach", lambda url, timeout=3.0: False)
-    with pytest.raises(data.OfflineError, match="the network is unreachable"):
-        data.fetch("nothing.zip", "https://192.0.2.1/nothing.zip")
+    monkeypatch.setattr(downloads, "can_reach", lambda url, timeout=3.0: False)
+    with pytest.raises(downloads.OfflineError, match="the network is unreachable"):
+        downloads.fetch("nothing.zip", "https://192.0.2.1/nothing.zip")
 
 
 def test_can_reach_gives_up_within_its_timeout():
     start = time.perf_counter()
-    reachable = data.can_reach("https://192.0.2.1/x", timeout=1.0)
+    reachable = downloads.can_reach("https://192.0.2.1/x", timeout=1.0)
     assert not reachable and time.perf_counter() - start < 3
 
 
@@ -139,17 +140,17 @@ def test_fetch_uses_the_cache_without_the_network(monkeypatch, tmp_path):
     cached = tmp_path / "datasets" / "tiny.txt"
     cached.parent.mkdir(parents=True)
     cached.write_text("hello")
-    assert pathlib.Path(data.fetch("tiny.txt", "https://example.invalid/tiny.txt")) == cached
+    assert pathlib.Path(downloads.fetch("tiny.txt", "https://example.invalid/tiny.txt")) == cached
 
 
 def test_readme_tables_match_the_results_files():
     readme = (ROOT / "README.md").read_text()
     expected = report.render(readme, ROOT / "results")
-    assert readme == expected, "README.md's tables are stale: run python -m cnnlib.report"
+    assert readme == expected, "README.md's tables are stale: run python -m cnnlib.tools.report"
 
 
 def test_relative_results_dir_is_taken_from_the_course_folder(monkeypatch):
-    from cnnlib.runtime import find_results_dir
+    from cnnlib.runtime.session import find_results_dir
 
     monkeypatch.setenv("CNNLIB_RESULTS_DIR", "results")
     monkeypatch.chdir(ROOT / "notebooks")  # where Jupyter starts a notebook's kernel

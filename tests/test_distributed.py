@@ -19,7 +19,8 @@ pytestmark = pytest.mark.rehearsal
 
 TWO_REPLICAS = textwrap.dedent("""
     import numpy as np
-    from cnnlib import distributed, transfer
+    from cnnlib.data import transfer
+    from cnnlib.tools import distributed
 
     devices = distributed.split_cpu(2)
     strategy = transfer.distribution_strategy()
@@ -85,7 +86,7 @@ def test_two_workers_train_and_only_the_chief_writes(tmp_path):
         )
         processes.append(
             subprocess.Popen(
-                [sys.executable, "-m", "cnnlib.distributed", str(out), "--steps", "2"],
+                [sys.executable, "-m", "cnnlib.tools.distributed", str(out), "--steps", "2"],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,

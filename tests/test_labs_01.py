@@ -143,7 +143,7 @@ def test_block_average_wrong(wrong, hint):
 
 # ------------------------------------------------------------------ 01.correlation_distance
 def test_correlation_distance_right_and_differs_from_the_astronaut():
-    from cnnlib.images import photo, to_gray
+    from cnnlib.lessons.images import photo, to_gray
 
     coffee = to_gray(photo("coffee"))
     right = ex01.first_distance_below(coffee, 0.5, axis=1)
@@ -182,7 +182,7 @@ def test_dense_memory_wrong(answer, hint):
 
 
 def test_the_exercise_texts_numbers():
-    from cnnlib.images import photo
+    from cnnlib.lessons.images import photo
 
     assert photo("coffee").shape[:2] == (400, 600)  # exercise 1.5 says 400 × 600
     bt709, skimage_weights = np.array([0.2126, 0.7152, 0.0722]), np.array([0.2125, 0.7154, 0.0721])

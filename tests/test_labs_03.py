@@ -107,7 +107,7 @@ def test_shapes_mistakes_get_their_hint(answer, match):
 
 # ------------------------------------------------------------------ 03.receptive_field
 def test_receptive_field_answer_agrees_with_the_calculator_and_keras():
-    from cnnlib.receptive_field import receptive_fields
+    from cnnlib.lessons.fields import receptive_fields
 
     fields = receptive_fields([(k, s) for _, k, s in ex03.RF_STACK])
     assert (fields[-1].size[0], fields[-1].jump[0]) == ex03.rf_answer() == (19, 4)
@@ -144,7 +144,7 @@ RIGHT_PHOTO = {
 
 
 def test_photo_answers_agree_with_a_direct_count_on_the_photo_grid():
-    from cnnlib.windows import coverage
+    from cnnlib.lessons.windows import coverage
 
     assert ex03.photo_answers() == RIGHT_PHOTO
     for name, (f, s, padding) in ex03.PHOTO_SETTINGS.items():

@@ -17,7 +17,7 @@ def _stub(*args):
 def test_lenet_parameters():
     right = ex05.lenet5_parameter_counts()
     assert right == {"C1": 156, "C3": 2_416, "C5": 48_120, "F6": 10_164, "output": 850}
-    from cnnlib import models
+    from cnnlib.lessons import models
 
     keras_counts = {
         name: count for name, _, count in models.parameter_table(models.lenet5_classic())
@@ -98,7 +98,7 @@ def test_small_cnn_solution_beats_the_mlp():
 
 
 def test_small_cnn_typical_mistakes():
-    from cnnlib import models
+    from cnnlib.lessons import models
 
     with pytest.raises(AssertionError, match="(?s)over the budget.*Flatten usually dominates"):
         labs.check("05.small_cnn", lambda: models.lenet_modern())

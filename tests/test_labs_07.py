@@ -7,7 +7,8 @@ import keras
 import numpy as np
 import pytest
 
-from cnnlib import features, labs, transfer
+from cnnlib import labs
+from cnnlib.data import features, transfer
 from cnnlib.labs import ex07
 
 

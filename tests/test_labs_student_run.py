@@ -11,7 +11,7 @@ worker (the whole test command), its outputs for those cells are therefore the s
 outputs, and they are read from there (conftest.py's `notebook_runs`) instead of executing the
 notebook a second time. Otherwise (this file alone, a notebook that failed, or a student version
 that is not such a prefix) the student version is executed here. The website
-(`python -m cnnlib.site`) is built from the same executed notebooks.
+(`python -m cnnlib.tools.site`) is built from the same executed notebooks.
 """
 
 import pathlib
@@ -20,8 +20,9 @@ import re
 import nbformat
 import pytest
 
-from cnnlib import labs, site
+from cnnlib import labs
 from cnnlib.labs import student
+from cnnlib.tools import site
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))

@@ -19,7 +19,8 @@ def mixed_float16():
 
 
 def _builders():
-    from cnnlib import models, transfer
+    from cnnlib.data import transfer
+    from cnnlib.lessons import models
 
     def vgg16_transfer():
         base, _ = transfer.load_vgg16(include_top=False, input_shape=(32, 32, 3))

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from cnnlib import data as data_module
-from cnnlib import mnist
-from cnnlib.data import OfflineError
+from cnnlib.data import downloads as data_module
+from cnnlib.data import mnist
+from cnnlib.data.downloads import OfflineError
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cnnlib import models
+from cnnlib.lessons import models
 
 
 def conv_params(kernel, in_maps, out_maps):

@@ -1,9 +1,10 @@
-"""cnnlib.vision: the toy receptive fields and cells of notebook 01."""
+"""cnnlib.lessons.vision: the toy receptive fields and cells of notebook 01."""
 
 import numpy as np
 import pytest
 
-from cnnlib import ops, vision
+from cnnlib import ops
+from cnnlib.lessons import vision
 
 
 @pytest.mark.parametrize("n, field, stride", [(64, 16, 8), (30, 5, 5), (10, 3, 1), (11, 9, 2)])

@@ -1,4 +1,4 @@
-"""Notebook 02's exhaustive checks: cnnlib.kernels, and NumPy convolution against Keras Conv2D.
+"""Notebook 02's exhaustive checks: cnnlib.lessons.kernels, and NumPy convolution against Keras Conv2D.
 
 The notebook shows one comparison per idea; here every gallery kernel, several strides, filter
 counts and channel counts are compared, and the one-neuron formula is checked at every position.
@@ -7,7 +7,8 @@ counts and channel counts are compared, and the one-neuron formula is checked at
 import numpy as np
 import pytest
 
-from cnnlib import kernels, ops
+from cnnlib import ops
+from cnnlib.lessons import kernels
 
 RANDOM = np.random.default_rng(20)
 

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from cnnlib import ops
-from cnnlib.receptive_field import Layer, receptive_fields
-from cnnlib.windows import coverage, dilate
+from cnnlib.lessons.fields import Layer, receptive_fields
+from cnnlib.lessons.windows import coverage, dilate
 
 keras = pytest.importorskip("keras")
-from cnnlib.windows import keras_conv  # noqa: E402  (needs Keras)
+from cnnlib.lessons.windows import keras_conv  # noqa: E402  (needs Keras)
 
 
 def _keras_layers(f, s, padding):

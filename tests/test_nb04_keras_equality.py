@@ -10,7 +10,7 @@ import pytest
 
 import cnnlib  # noqa: F401  (sets the Keras backend before keras is imported)
 from cnnlib import ops
-from cnnlib.pooling import keras_apply, relative_change, upsample
+from cnnlib.lessons.pooling import keras_apply, relative_change, upsample
 
 SHAPES = [(7, 7, 3), (8, 6, 4), (9, 10, 1), (12, 12, 5)]
 LAYERS = {"max": keras.layers.MaxPooling2D, "avg": keras.layers.AveragePooling2D}

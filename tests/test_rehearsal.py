@@ -16,7 +16,7 @@ import nbformat
 import pytest
 import rehearsal_cache
 
-from cnnlib import site
+from cnnlib.tools import site
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -42,8 +42,8 @@ STARTUP = textwrap.dedent('''
 
     _file_utils.validate_file = _accept_rehearsal_files
 
-    import cnnlib.data as _data
-    import cnnlib.transfer as _transfer
+    import cnnlib.data.downloads as _data
+    import cnnlib.data.transfer as _transfer
 
     _real_matches = _data.matches
 
@@ -66,7 +66,7 @@ STARTUP = textwrap.dedent('''
 FULL_ON_CPU = textwrap.dedent("""
     import dataclasses as _dataclasses
 
-    import cnnlib.profiles as _profiles
+    import cnnlib.runtime.profiles as _profiles
 
     _profiles.PROFILES["full"] = _dataclasses.replace(
         _profiles.PROFILES["full"], transfer_images_per_class=24

@@ -19,7 +19,9 @@ import numpy as np
 import pytest
 
 import cnnlib
-from cnnlib import data, mnist, models, runtime, training, transfer
+from cnnlib.data import downloads, mnist, transfer
+from cnnlib.lessons import models
+from cnnlib.runtime import session, training
 
 SIZE = 32
 
@@ -239,7 +241,7 @@ def test_2_without_the_variable_results_go_to_the_untracked_folder_and_record_re
 def test_2_the_maintainer_command_reruns_into_results_and_rewrites_the_tables(
     monkeypatch, tmp_path
 ):
-    from cnnlib import report
+    from cnnlib.tools import report
 
     calls = []
     monkeypatch.setattr(
@@ -268,7 +270,7 @@ def test_3_a_read_only_pre_seeded_keras_home_is_used_as_is(offline, capsys):
     cached.write_bytes(b"pretend weights")
     md5 = hashlib.md5(b"pretend weights").hexdigest()
     with read_only(offline):
-        path = data.fetch(
+        path = downloads.fetch(
             "weights.h5", "https://example.invalid/weights.h5", file_hash=md5, cache_subdir="models"
         )
         assert pathlib.Path(path) == cached and cached.read_bytes() == b"pretend weights"
@@ -328,11 +330,11 @@ def test_3_the_reachability_probe_goes_through_the_proxy(monkeypatch, variable):
         dialled.append(address)
         return contextlib.nullcontext()
 
-    monkeypatch.setattr(data.socket, "create_connection", fake_connection)
-    assert data.can_reach("https://storage.googleapis.com/x.h5")
+    monkeypatch.setattr(downloads.socket, "create_connection", fake_connection)
+    assert downloads.can_reach("https://storage.googleapis.com/x.h5")
     assert dialled == [("proxy.lab.example", 3128)]
     monkeypatch.setenv("no_proxy", "storage.googleapis.com")
-    data.can_reach("https://storage.googleapis.com/x.h5")
+    downloads.can_reach("https://storage.googleapis.com/x.h5")
     assert dialled[-1] == ("storage.googleapis.com", 443), "no_proxy hosts are dialled directly"
 
 
@@ -341,13 +343,13 @@ def test_3_offline_a_cached_file_failing_its_checksum_is_named_and_kept(offline,
     cached.parent.mkdir(parents=True)
     cached.write_bytes(b"damaged copy")
     monkeypatch.setattr(
-        data.socket,
+        downloads.socket,
         "create_connection",
         lambda *a, **k: pytest.fail("CNNLIB_OFFLINE must not touch the network"),
     )
     start = time.perf_counter()
-    with pytest.raises(data.OfflineError) as error:
-        data.fetch(
+    with pytest.raises(downloads.OfflineError) as error:
+        downloads.fetch(
             "weights.h5",
             "https://example.invalid/weights.h5",
             file_hash="0" * 32,
@@ -371,13 +373,13 @@ def test_3_after_one_failure_for_lack_of_network_the_next_download_fails_at_once
         time.sleep(0.4)
         return False
 
-    monkeypatch.setattr(data, "can_reach", hanging_firewall)
-    with pytest.raises(data.OfflineError):
-        data.fetch("a.zip", "https://example.invalid/a.zip")
+    monkeypatch.setattr(downloads, "can_reach", hanging_firewall)
+    with pytest.raises(downloads.OfflineError):
+        downloads.fetch("a.zip", "https://example.invalid/a.zip")
     start = time.perf_counter()
     for name in ("b.zip", "c.zip", "d.zip"):
-        with pytest.raises(data.OfflineError, match=name):
-            data.fetch(name, f"https://example.invalid/{name}")
+        with pytest.raises(downloads.OfflineError, match=name):
+            downloads.fetch(name, f"https://example.invalid/{name}")
     assert len(probes) == 1 and time.perf_counter() - start < 0.2
 
 
@@ -385,11 +387,11 @@ def test_3_recorded_seconds_exclude_waits_for_a_network_that_failed(monkeypatch,
     monkeypatch.delenv("CNNLIB_OFFLINE", raising=False)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     monkeypatch.setenv("CNNLIB_RESULTS_DIR", str(tmp_path / "results"))
-    monkeypatch.setattr(data, "can_reach", lambda url, timeout=3.0: time.sleep(0.5) or False)
+    monkeypatch.setattr(downloads, "can_reach", lambda url, timeout=3.0: time.sleep(0.5) or False)
     run = cnnlib.setup("99_demo")
     with run.timer():
-        with pytest.raises(data.OfflineError):
-            data.fetch("a.zip", "https://example.invalid/a.zip")
+        with pytest.raises(downloads.OfflineError):
+            downloads.fetch("a.zip", "https://example.invalid/a.zip")
     assert run.seconds < 0.3, (
         f"{run.seconds:.2f} s recorded for a block that waited 0.5 s on the network"
     )
@@ -642,23 +644,23 @@ def test_6_images_per_class_none_still_means_all(offline):
 def test_6_a_non_interactive_matplotlib_backend_is_announced_once(monkeypatch, capsys):
     import matplotlib
 
-    monkeypatch.setattr(runtime, "_warned_about_figures", False)
+    monkeypatch.setattr(session, "_warned_about_figures", False)
     monkeypatch.setattr(matplotlib, "get_backend", lambda: "agg")
-    monkeypatch.setattr(runtime, "_in_ipython_kernel", lambda: False)
-    assert runtime.warn_if_figures_will_not_show()
-    assert not runtime.warn_if_figures_will_not_show(), "said once, not at every set-up"
+    monkeypatch.setattr(session, "_in_ipython_kernel", lambda: False)
+    assert session.warn_if_figures_will_not_show()
+    assert not session.warn_if_figures_will_not_show(), "said once, not at every set-up"
     assert capsys.readouterr().out.count("figures of this run will not show") == 1
 
-    monkeypatch.setattr(runtime, "_warned_about_figures", False)
+    monkeypatch.setattr(session, "_warned_about_figures", False)
     monkeypatch.setattr(
-        runtime, "_in_ipython_kernel", lambda: True
+        session, "_in_ipython_kernel", lambda: True
     )  # nbval, nbclient, JupyterLab: inline figures
-    assert not runtime.warn_if_figures_will_not_show()
-    monkeypatch.setattr(runtime, "_in_ipython_kernel", lambda: False)
+    assert not session.warn_if_figures_will_not_show()
+    monkeypatch.setattr(session, "_in_ipython_kernel", lambda: False)
     monkeypatch.setattr(
         matplotlib, "get_backend", lambda: "module://matplotlib_inline.backend_inline"
     )
-    assert not runtime.warn_if_figures_will_not_show()
+    assert not session.warn_if_figures_will_not_show()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from cnnlib import training
+from cnnlib.runtime import training
 
 EPOCHS = 6
 STOP_AT = 3  # the interruption happens as epoch index 3 (the fourth epoch) begins

@@ -1,4 +1,4 @@
-"""Mechanics of cnnlib.transfer: the offline stand-in, the cached-weights path, and the two phases.
+"""Mechanics of cnnlib.data.transfer: the offline stand-in, the cached-weights path, and the two phases.
 
 Small on purpose: 32×32 images and a few batches, so these run in seconds on a CPU.
 """
@@ -10,7 +10,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from cnnlib import transfer  # noqa: E402
+from cnnlib.data import transfer  # noqa: E402
 
 SIZE = 32
 HEAD_PARAMS = (512 * 8 + 8) + (8 + 1)  # Dense(8) on 512 pooled channels, then Dense(1)

@@ -5,7 +5,7 @@ import argparse
 import pathlib
 import sys
 
-from cnnlib.runtime import course_root
+from cnnlib.runtime.session import course_root
 
 
 def main(argv=None):

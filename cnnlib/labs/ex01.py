@@ -5,9 +5,9 @@ import math
 import numpy as np
 
 from cnnlib import ops
-from cnnlib.images import photo, to_gray
 from cnnlib.labs.core import NotAttempted, Wrong, call, exercise, rng, same_array, same_number
-from cnnlib.vision import neighbour_correlation
+from cnnlib.lessons.images import photo, to_gray
+from cnnlib.lessons.vision import neighbour_correlation
 
 # 01.batch_shape: a batch of 64 RGB photos of 224 × 224 pixels, in float32, as Keras wants it.
 BATCH, SIDE, CHANNELS = 64, 224, 3
@@ -123,7 +123,7 @@ def check_rgb_to_gray(rgb_to_gray):
                 ),
             ],
         )
-    return "matches cnnlib.images.to_gray on 5 random images of different shapes"
+    return "matches cnnlib.lessons.images.to_gray on 5 random images of different shapes"
 
 
 @exercise("01.block_average", "k × k block-average downsampling from scratch", "implement", "core")

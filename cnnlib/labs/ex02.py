@@ -9,7 +9,6 @@ backward pass of a convolution checked by a numerical gradient.
 import numpy as np
 
 from cnnlib import ops
-from cnnlib.kernels import line_pictures
 from cnnlib.labs.core import (
     NotAttempted,
     Wrong,
@@ -21,6 +20,7 @@ from cnnlib.labs.core import (
     same_array,
     same_number,
 )
+from cnnlib.lessons.kernels import line_pictures
 
 # ---------------------------------------------------------------------------------------------
 # 02.predict_value — one value of deck 001's feature map, with the Sobel-left kernel

@@ -176,7 +176,7 @@ def _reference_shift_change(image, mode):
 
 def experiment_photo():
     """The photo the experiment measures: the camera man, grey, 128 × 128."""
-    from cnnlib.images import photo, resize
+    from cnnlib.lessons.images import photo, resize
 
     return resize(photo("camera"), 128)
 

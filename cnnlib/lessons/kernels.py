@@ -142,7 +142,7 @@ def draw_window(ax, image, kernel, i, j, title):
     """The image with its numbers, the kernel's window at (i, j) outlined, its weights written in."""
     from matplotlib.patches import Rectangle
 
-    from cnnlib.plot import show_matrix
+    from cnnlib.lessons.plot import show_matrix
 
     show_matrix(image, ax=ax, fmt="{:.0f}", cmap="gray", fontsize=9)
     kh, kw = np.shape(kernel)

@@ -5,7 +5,7 @@ device, `MirroredStrategy` over several GPUs of one machine. For several machine
 script to start on every machine (each with its own TF_CONFIG):
 
     TF_CONFIG='{"cluster": {"worker": ["host1:12345", "host2:12345"]},
-                "task": {"type": "worker", "index": 0}}' python -m cnnlib.distributed OUTDIR
+                "task": {"type": "worker", "index": 0}}' python -m cnnlib.tools.distributed OUTDIR
 
 It trains the transfer-learning head (phase 1 of notebook 07) under `MultiWorkerMirroredStrategy`
 for a few steps: every worker computes gradients on its share of each global batch and the
@@ -66,7 +66,7 @@ def train_head(out_dir, steps=3, image_size=32, per_replica_batch=4):
     import keras
     import tensorflow as tf
 
-    from cnnlib import transfer
+    from cnnlib.data import transfer
 
     index, workers = task_from_tf_config()
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
@@ -133,7 +133,7 @@ def train_head(out_dir, steps=3, image_size=32, per_replica_batch=4):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m cnnlib.distributed", description=__doc__.splitlines()[0]
+        prog="python -m cnnlib.tools.distributed", description=__doc__.splitlines()[0]
     )
     parser.add_argument(
         "out_dir", type=pathlib.Path, help="where the chief writes weights and results"

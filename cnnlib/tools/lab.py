@@ -1,4 +1,4 @@
-"""Open the course in JupyterLab: `python -m cnnlib.lab` (README command 1 ends with it).
+"""Open the course in JupyterLab: `python -m cnnlib.tools.lab` (README command 1 ends with it).
 
 Plain `jupyter lab` trips over three things in a lab room: it refuses to start as root (many
 containers), it listens on 127.0.0.1 only (unreachable from outside a container), and it buries
@@ -10,9 +10,9 @@ the address to open, token included, in a page of log lines. This launcher
   --ip=0.0.0.0 and --no-browser;
 - prints one line with the URL to open, and keeps JupyterLab's own log in a file.
 
-    python -m cnnlib.lab                 # on a laptop or workstation
-    python -m cnnlib.lab --container     # inside Docker/Podman: listen on every interface
-    python -m cnnlib.lab --port 9000     # another port
+    python -m cnnlib.tools.lab                 # on a laptop or workstation
+    python -m cnnlib.tools.lab --container     # inside Docker/Podman: listen on every interface
+    python -m cnnlib.tools.lab --port 9000     # another port
 """
 
 import argparse
@@ -27,17 +27,17 @@ import sys
 import tempfile
 import time
 
-from cnnlib.profiles import PROFILE_VARIABLE, choose_profile
+from cnnlib.runtime.profiles import PROFILE_VARIABLE, choose_profile
 
 START_PAGE = "START_HERE.ipynb"
 
 
 def course_folder():
     """The checkout holding notebooks/ (this package lives in it when installed with -e)."""
-    here = pathlib.Path(__file__).resolve().parents[1]
+    here = pathlib.Path(__file__).resolve().parents[2]
     if (here / "notebooks").is_dir():
         return here
-    from cnnlib.runtime import course_root
+    from cnnlib.runtime.session import course_root
 
     root = course_root()
     if root is None:
@@ -67,7 +67,7 @@ def gpu_likely():
 
 def measured_times(profile):
     """The course-time benchmark's entry for `profile` (results/benchmark/course_times.json), or {}."""
-    from cnnlib.report import course_times
+    from cnnlib.tools.report import course_times
 
     return course_times(course_folder() / "results").get(profile, {})
 
@@ -76,7 +76,7 @@ def start_page(profile, reason):
     """The start page as a notebook of Markdown cells: what to run, in which order, how long."""
     import nbformat
 
-    from cnnlib.report import LESSONS
+    from cnnlib.tools.report import LESSONS
 
     times = measured_times(profile)
     rows = ["| # | notebook | what you learn | time here |", "| --- | --- | --- | --- |"]
@@ -168,7 +168,7 @@ def lab_command(notebooks_dir, port, token, container, open_browser):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m cnnlib.lab", description=__doc__.splitlines()[0]
+        prog="python -m cnnlib.tools.lab", description=__doc__.splitlines()[0]
     )
     parser.add_argument(
         "--container",

@@ -11,7 +11,7 @@ checksum fails while it tries to download it again. `fetch` therefore:
 - checks in a few seconds that the server, or the HTTP(S) proxy in front of it, can be reached,
   and downloads with a socket timeout;
 - remembers a failure for lack of network, so the next download in the same session fails at
-  once instead of waiting again; the seconds spent waiting are kept in `network_wait_seconds()`
+  once instead of waiting again; the seconds spent waiting are kept in `cnnlib.runtime.network`
   so that a run's recorded time leaves them out.
 
 When a file cannot be had it raises `OfflineError` with one sentence saying what is missing and
@@ -29,33 +29,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-OFFLINE_VARIABLE = "CNNLIB_OFFLINE"
+from cnnlib.runtime import network
 
-# Set once a probe or a download failed for lack of network: later downloads fail at once.
-_network_failure = None
-# Seconds spent waiting on the network before a failure (excluded from recorded run times).
-_waited = 0.0
+OFFLINE_VARIABLE = "CNNLIB_OFFLINE"
 
 
 class OfflineError(RuntimeError):
     """A file the course wanted could not be downloaded (no network, firewall, server down)."""
-
-
-def network_wait_seconds():
-    """Total seconds this session spent waiting on the network before a download failed."""
-    return _waited
-
-
-def forget_network_failure():
-    """Try the network again at the next download (after a failed one, downloads fail at once)."""
-    global _network_failure
-    _network_failure = None
-
-
-def _note_network_failure(reason, seconds):
-    global _network_failure, _waited
-    _network_failure = reason
-    _waited += seconds
 
 
 def keras_cache_dir():
@@ -147,7 +127,7 @@ def can_reach(url, timeout=3.0):
 def _offline_reason():
     if forced_offline():
         return f"{OFFLINE_VARIABLE} is set"
-    return _network_failure or "the network is unreachable"
+    return network.failure() or "the network is unreachable"
 
 
 def ensure_downloadable(fname, origin, cached):
@@ -163,13 +143,13 @@ def _require_network(fname, origin, cached):
         f"to work offline, copy the file to {cached} "
         f"(or set KERAS_HOME to a folder holding {pathlib.Path(cached).parent.name}/{fname})."
     )
-    if forced_offline() or _network_failure:
+    if forced_offline() or network.failure():
         raise OfflineError(
             f"Could not download {fname} from {origin} ({_offline_reason()}); {hint}"
         )
     start = time.perf_counter()
     if not can_reach(origin):
-        _note_network_failure(
+        network.note_failure(
             "the network was unreachable at the previous download", time.perf_counter() - start
         )
         raise OfflineError(
@@ -206,7 +186,7 @@ def download_timeout(fname, cached, timeout):
         Exception
     ) as error:  # urllib, SSL and checksum failures all end the same way for a learner
         if _is_network_error(error):
-            _note_network_failure(
+            network.note_failure(
                 "a download failed for lack of network a moment ago", time.perf_counter() - start
             )
         raise OfflineError(
@@ -232,7 +212,7 @@ def fetch(fname, origin, file_hash=None, cache_subdir="datasets", extract=False,
     if cached is not None and matches(cached, file_hash):
         path = cached
     else:
-        if cached is not None and (forced_offline() or _network_failure):
+        if cached is not None and (forced_offline() or network.failure()):
             raise OfflineError(
                 f"The cached {cached} fails its {hash_algorithm(file_hash)} checksum (a damaged or "
                 f"different file) and it cannot be downloaded again ({_offline_reason()}); it was left "
@@ -264,7 +244,7 @@ def extract_archive(archive):
     """
     import shutil
 
-    from cnnlib.locations import user_cache_dir, writable
+    from cnnlib.runtime.locations import user_cache_dir, writable
 
     archive = pathlib.Path(archive)
     name = archive.name[: archive.name.find(".")] if "." in archive.name else archive.name

@@ -1,7 +1,7 @@
 """The course as a static website: every notebook executed and exported to HTML, plus an index.
 
-    python -m cnnlib.site OUTDIR                  # execute (ci profile) and export; about 3 min
-    python -m cnnlib.site OUTDIR --profile lite   # the lite profile's outputs instead
+    python -m cnnlib.tools.site OUTDIR                  # execute (ci profile) and export; about 3 min
+    python -m cnnlib.tools.site OUTDIR --profile lite   # the lite profile's outputs instead
 
 The pages are the student versions (no solutions: the site is for reading the course, not for
 copying answers), executed offline, exported with nbconvert's own HTML template (figures are
@@ -86,7 +86,7 @@ def export_page(notebook, stems, index, notices):
 
 
 def index_page(stems, profile, built, notices):
-    from cnnlib.report import LESSONS
+    from cnnlib.tools.report import LESSONS
 
     rows = "".join(
         f'<tr><td>{stem[:2]}</td><td><a href="{stem}.html">{html.escape(stem[3:].replace("_", " "))}</a></td>'
@@ -168,15 +168,15 @@ def execute_student_versions(source_dir, work_dir, profile):
 
 
 def main(argv=None):
-    from cnnlib.runtime import course_root
+    from cnnlib.runtime.session import course_root
 
     parser = argparse.ArgumentParser(
-        prog="python -m cnnlib.site", description=__doc__.splitlines()[0]
+        prog="python -m cnnlib.tools.site", description=__doc__.splitlines()[0]
     )
     parser.add_argument("outdir", type=pathlib.Path)
     parser.add_argument("--profile", choices=("ci", "lite", "full"), default="ci")
     args = parser.parse_args(argv)
-    root = course_root() or pathlib.Path(__file__).resolve().parents[1]
+    root = course_root() or pathlib.Path(__file__).resolve().parents[2]
     with tempfile.TemporaryDirectory(prefix="course-site-") as work:
         print(f"Executing the student notebooks in the {args.profile} profile:")
         execute_student_versions(root / "notebooks", work, args.profile)

@@ -8,7 +8,7 @@ precision (on GPUs) float16 probabilities would be too coarse for the loss.
 import keras
 from keras import layers
 
-from cnnlib.validation import check_shape
+from cnnlib.runtime.validation import check_shape
 
 MNIST_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10

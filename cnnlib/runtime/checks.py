@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from cnnlib import rehearsal
+from cnnlib.runtime import rehearsal
 
 
 def check(condition, claim):
@@ -15,7 +15,7 @@ def check(condition, claim):
 def check_real(condition, claim):
     """`check` for a claim only real data can earn (an accuracy, a prediction of real weights).
 
-    In a rehearsal (look-alike files, see cnnlib.rehearsal) it is skipped with a visible line
+    In a rehearsal (look-alike files, see cnnlib.runtime.rehearsal) it is skipped with a visible line
     instead of being asserted on data that cannot earn it.
     """
     if rehearsal.active():

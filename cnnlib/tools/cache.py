@@ -1,10 +1,10 @@
 """Prepare a room of machines: what the course downloads, in Keras's cache, checked and portable.
 
-    python -m cnnlib.cache status          # what is cached, what is missing, sizes
-    python -m cnnlib.cache fill            # download everything missing (with progress bars)
-    python -m cnnlib.cache verify          # checksums, and the photo archive's layout
-    python -m cnnlib.cache pack FILE.tar   # everything cached, in one archive (USB stick, share)
-    python -m cnnlib.cache unpack FILE.tar # on each lab machine: into its cache, then verified
+    python -m cnnlib.tools.cache status          # what is cached, what is missing, sizes
+    python -m cnnlib.tools.cache fill            # download everything missing (with progress bars)
+    python -m cnnlib.tools.cache verify          # checksums, and the photo archive's layout
+    python -m cnnlib.tools.cache pack FILE.tar   # everything cached, in one archive (USB stick, share)
+    python -m cnnlib.tools.cache unpack FILE.tar # on each lab machine: into its cache, then verified
 
 The cache is Keras's own (`~/.keras`, or `$KERAS_HOME`), so a filled cache serves the notebooks and
 `keras.datasets` / `keras.applications` alike. With CNNLIB_OFFLINE=1 nothing is downloaded.
@@ -17,7 +17,7 @@ import sys
 import tarfile
 import zipfile
 
-from cnnlib import data, mnist, transfer
+from cnnlib.data import downloads, mnist, transfer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,7 +107,7 @@ def check_archive_layout(path):
 def verify_file(item, path):
     """(ok, message) for one cached file."""
     if item.algorithm:
-        actual = data.file_digest(path, item.algorithm)
+        actual = downloads.file_digest(path, item.algorithm)
         if actual != item.digest:
             return (
                 False,
@@ -145,10 +145,10 @@ def fill(cache):
             continue
         file_hash = item.digest if item.algorithm else None
         try:
-            data.fetch(
+            downloads.fetch(
                 item.name, item.origin, file_hash=file_hash, cache_subdir=item.subdir, timeout=120
             )
-        except data.OfflineError as error:
+        except downloads.OfflineError as error:
             failed += 1
             print(f"✗ {error}")
     return status(cache) or (1 if failed else 0)
@@ -203,7 +203,7 @@ def unpack(cache, source):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m cnnlib.cache", description=__doc__.splitlines()[0]
+        prog="python -m cnnlib.tools.cache", description=__doc__.splitlines()[0]
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("status", help="what is cached and what is missing")
@@ -215,7 +215,7 @@ def main(argv=None):
     ):
         commands.add_parser(name, help=text).add_argument("file", type=pathlib.Path)
     args = parser.parse_args(argv)
-    cache = data.keras_cache_dir()
+    cache = downloads.keras_cache_dir()
     if args.command == "pack":
         return pack(cache, args.file)
     if args.command == "unpack":
