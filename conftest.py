@@ -22,9 +22,12 @@ os.environ.setdefault("CNNLIB_RESULTS_DIR", tempfile.mkdtemp(prefix="cnnlib-resu
 
 import pytest  # noqa: E402
 
-STUDENT_RUN_TEST = "test_labs_student_run.py"
+STUDENT_RUN_TEST = "test_student_version.py"
 # Measured on 2 cores: each of these takes three to four minutes; everything else under a minute.
-LONGEST_FIRST = ("tests/test_rehearsal.py", "tests/test_browser.py", "notebooks")
+LONGEST_FIRST = ("tests/e2e/test_rehearsal.py", "tests/e2e/test_browser.py", "notebooks")
+# Executing notebooks, a browser or the rehearsal takes minutes: `pytest -m "not slow"` leaves them
+# out (the contributor's loop); the README's test command runs everything.
+SLOW_FOLDERS = ("notebooks/", "tests/notebooks/", "tests/e2e/")
 
 # {notebook file name: {code cell number: outputs}} for the cells nbval ran without error.
 _NOTEBOOK_RUNS = {}
@@ -55,6 +58,10 @@ def pytest_xdist_make_scheduler(config, log):
 
 
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.nodeid.startswith(SLOW_FOLDERS):
+            item.add_marker(pytest.mark.slow)
+
     def order(item):
         group = _group(item.nodeid.split("::", 1)[0])  # the path as the scheduler sees it
         rank = LONGEST_FIRST.index(group) if group in LONGEST_FIRST else len(LONGEST_FIRST)
@@ -66,7 +73,7 @@ def pytest_collection_modifyitems(config, items):
 def pytest_configure(config):
     # ipykernel forwards file descriptor 2 (where TensorFlow's C++ code logs) into the notebook,
     # as JupyterLab shows it, unless it sees PYTEST_CURRENT_TEST; nbval's kernels get an
-    # environment without that variable. (tests/test_notebook_checks.py checks this still works.)
+    # environment without that variable. (tests/notebooks/test_conftest_cell_checks.py checks this still works.)
     import nbval.kernel
 
     start_new_kernel = nbval.kernel.start_new_kernel

@@ -1,7 +1,7 @@
 """Rehearsal: the course's real-data paths, executed on files that only mimic the real ones.
 
 CI cannot download MNIST, the ImageNet weights or the photos, so the test harness
-(tests/test_rehearsal.py) builds look-alike files and sets CNNLIB_REHEARSAL=1 in the kernels it
+(tests/e2e/test_rehearsal.py) builds look-alike files and sets CNNLIB_REHEARSAL=1 in the kernels it
 starts. A notebook then runs exactly as it would for a learner with a network, except for two
 things, both done here:
 

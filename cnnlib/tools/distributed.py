@@ -11,7 +11,7 @@ It trains the transfer-learning head (phase 1 of notebook 07) under `MultiWorker
 for a few steps: every worker computes gradients on its share of each global batch and the
 all-reduce keeps the weights equal everywhere. Only worker 0, the chief, writes the weights and
 the results file to OUTDIR; the others write nothing, so a shared OUTDIR is never written twice.
-tests/test_distributed.py runs it with two workers on loopback ports of one machine.
+tests/unit/test_distributed.py runs it with two workers on loopback ports of one machine.
 
 Without GPUs, `split_cpu(2)` makes the CPU look like two devices, so the multi-replica code paths
 (global batch, all-reduce, weights in sync) run anywhere; call it before TensorFlow starts working.

@@ -41,7 +41,7 @@ try:
 except ImportError:  # pragma: no cover - depends on the machine
     sync_playwright = PlaywrightTimeout = None
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 SCREENSHOTS = ROOT / "build" / "browser-screenshots"

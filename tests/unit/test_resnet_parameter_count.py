@@ -9,7 +9,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 NOTEBOOK = (
-    pathlib.Path(__file__).resolve().parents[1] / "notebooks" / "07_vgg16_transfer_learning.ipynb"
+    pathlib.Path(__file__).resolve().parents[2] / "notebooks" / "07_vgg16_transfer_learning.ipynb"
 )
 
 

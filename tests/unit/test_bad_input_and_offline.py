@@ -2,7 +2,7 @@
 wrong result. One section per numbered item; every test here failed on the code before the fix.
 
 The notebook-level checks (a hand run changes no tracked file; no TensorFlow start-up lines in a
-notebook) are in test_reliability_notebook.py.
+notebook) are in tests/notebooks/test_hand_run.py.
 """
 
 import contextlib
@@ -211,7 +211,7 @@ def test_1_resumable_fit_deletes_only_its_own_files(tmp_path, xy):
 
 
 # ---------------------------------------------------------------------------------------------
-# 2. A hand run writes to an untracked place (the notebook-level test is in test_reliability_notebook.py)
+# 2. A hand run writes to an untracked place (the notebook-level test is in tests/notebooks/test_hand_run.py)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -234,7 +234,7 @@ def test_2_without_the_variable_results_go_to_the_untracked_folder_and_record_re
     assert f"Results go to {course / 'my_results'} (not tracked by git)" in out
     assert (course / "my_results" / "99_demo.json").exists() and not (course / "results").exists()
     assert f"in {course / 'my_results' / '99_demo.json'}" in out
-    gitignore = (pathlib.Path(__file__).resolve().parents[1] / ".gitignore").read_text().split()
+    gitignore = (pathlib.Path(__file__).resolve().parents[2] / ".gitignore").read_text().split()
     assert "my_results/" in gitignore
 
 

@@ -12,7 +12,7 @@ from cnnlib.data import downloads
 from cnnlib.runtime.profiles import PROFILES, choose_profile
 from cnnlib.tools import report
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import textwrap
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.rehearsal
 
 TWO_REPLICAS = textwrap.dedent("""

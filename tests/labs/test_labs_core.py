@@ -11,7 +11,7 @@ import pytest
 from cnnlib import labs
 from cnnlib.labs import core, student
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 FIXED_IDS = ("02.conv2d", "03.output_size", "04.max_pool")  # other tooling feeds these functions
 

@@ -16,7 +16,7 @@ import subprocess
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 NOTEBOOK = "notebooks/01_image_as_matrix.ipynb"
 
 nbformat = pytest.importorskip("nbformat")

@@ -12,7 +12,7 @@ import pathlib
 
 import pytest
 
-PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "cnnlib"
+PACKAGE = pathlib.Path(__file__).resolve().parents[2] / "cnnlib"
 ALLOWED = {
     "runtime": {"runtime"},
     "data": {"runtime", "data"},

@@ -14,7 +14,7 @@ cats-vs-dogs photos, so the code paths that use them would never run before a le
   sample photos.
 
 None of it is real data and none of it passes the real checksums: only the rehearsal harness
-(tests/test_rehearsal.py) makes the loaders accept it, from a start-up file inside the kernel.
+(tests/e2e/test_rehearsal.py) makes the loaders accept it, from a start-up file inside the kernel.
 """
 
 import hashlib
@@ -148,7 +148,7 @@ def build(keras_home):
     }
 
 
-if __name__ == "__main__":  # python tests/rehearsal_cache.py DIR — build a cache by hand
+if __name__ == "__main__":  # python tests/e2e/rehearsal_cache.py DIR — build a cache by hand
     import sys
     import time
 

@@ -7,7 +7,7 @@ tables cite them). These tests parse both sides and compare, so the kit fails CI
 
 After changing objectives or exercises, regenerate the copied blocks instead of editing them:
 
-    .venv/bin/python tests/test_instructors.py --write
+    .venv/bin/python tests/unit/test_instructors_kit.py --write
 """
 
 import pathlib
@@ -17,7 +17,7 @@ import sys
 import nbformat
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 KIT = ROOT / "INSTRUCTORS.md"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 BACK_MATTER = ("Summary", "What you should now be able to do", "Exercises", "Solutions")
@@ -195,7 +195,7 @@ def test_objectives_match_the_notebook(path):
     assert theirs, f"{path.name} has no Learning objectives bullets"
     assert ours == theirs, (
         f"the objectives of {path.name} in INSTRUCTORS.md differ from the notebook's; run "
-        "`.venv/bin/python tests/test_instructors.py --write`"
+        "`.venv/bin/python tests/unit/test_instructors_kit.py --write`"
     )
 
 
@@ -211,7 +211,7 @@ def test_exercise_tables_match_the_registry(path):
     assert "—" not in [row[0] for row in expected], f"{path.name} never checks an exercise"
     assert rows == expected, (
         f"the exercise table of {path.name} differs from cnnlib.labs; run "
-        "`.venv/bin/python tests/test_instructors.py --write`"
+        "`.venv/bin/python tests/unit/test_instructors_kit.py --write`"
     )
 
 
@@ -243,7 +243,9 @@ def test_every_cited_section_exists():
 
 def test_generated_blocks_are_up_to_date():
     text = kit_text()
-    assert regenerate(text) == text, "run `.venv/bin/python tests/test_instructors.py --write`"
+    assert regenerate(text) == text, (
+        "run `.venv/bin/python tests/unit/test_instructors_kit.py --write`"
+    )
 
 
 def test_notebook_objectives_parse_as_three_to_six_bullets():

@@ -4,7 +4,7 @@ import hashlib
 import json
 import pathlib
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 DATA = ROOT / "data"
 BOOKKEEPING = {"MANIFEST.json", "README.md"}
 

@@ -1,7 +1,7 @@
 """Rehearsal: run the paths CI cannot reach for real, on a local cache that mimics the real files.
 
 `python -m pytest -m rehearsal` runs only these. The harness builds the rehearsal cache
-(tests/rehearsal_cache.py) once per session in a temporary KERAS_HOME and executes notebooks in
+(tests/e2e/rehearsal_cache.py) once per session in a temporary KERAS_HOME and executes notebooks in
 kernels that load a test-only IPython start-up file. That file, and nothing in cnnlib, makes the
 loaders accept the rehearsal files (it lets Keras's and cnnlib's checksum tests pass for files
 inside the rehearsal cache, and tells cnnlib the rehearsal archive's size). The kernels also get
@@ -18,13 +18,13 @@ import rehearsal_cache
 
 from cnnlib.tools import site
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 pytestmark = pytest.mark.rehearsal
 
 STARTUP = textwrap.dedent('''
-    """Rehearsal harness only (tests/test_rehearsal.py): accept the rehearsal cache's files."""
+    """Rehearsal harness only (tests/e2e/test_rehearsal.py): accept the rehearsal cache's files."""
     import os as _os
     import pathlib as _pathlib
 

@@ -1,0 +1,130 @@
+"""The lesson in front, the checks behind: what a learner reads in each notebook.
+
+- At most 10 % of the lecture code a learner sees (code cells before "## Exercises" that are neither
+  tagged `verify`/`solution` nor collapsed) is check, claim or record lines; the checks themselves
+  live in cells tagged `verify`, collapsed, next to the lesson.
+- A `verify` cell is collapsed (its source hidden), so JupyterLab shows it as one bar.
+- The models a notebook teaches are written in it in plain Keras, not built by a package call.
+"""
+
+import ast
+import json
+import pathlib
+import re
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+HIDDEN_TAGS = {"verify", "solution"}
+CHECK_CALL = re.compile(r"(^|\.)(check\w*|claim\w*|record|verify\w*)$")
+SHARE_LIMIT = 0.10
+
+# Package builders of models a notebook teaches: a visible cell must write the model instead.
+PACKAGE_BUILDERS = re.compile(
+    r"\b(models\.(lenet5_classic|lenet_modern|mlp_baseline)"
+    r"|architectures\.(alexnet|inception_module|naive_inception_module|residual_block|resnet18"
+    r"|googlenet|dense_block)"
+    r"|features\.(build_head|full_model))\s*\("
+)
+
+
+def cells(path):
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
+def lecture_code_cells(path):
+    """The code cells a learner reads before the exercises, as (source, visible?) pairs."""
+    for cell in cells(path):
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "markdown" and re.search(r"^## Exercises", source, re.M):
+            return
+        if cell["cell_type"] != "code":
+            continue
+        meta = cell.get("metadata", {})
+        hidden = bool(set(meta.get("tags", [])) & HIDDEN_TAGS) or meta.get("jupyter", {}).get(
+            "source_hidden", False
+        )
+        yield source, not hidden
+
+
+def check_lines(source):
+    """Numbers of the lines of `source` that check, claim or record (a `with …claims…` block whole)."""
+    lines = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.With) and any(
+            re.search(r"claims|checks", ast.unparse(item.context_expr)) for item in node.items
+        ):
+            lines.update(range(node.lineno, node.end_lineno + 1))
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+            name = ast.unparse(node.value.func)
+            if CHECK_CALL.search(name) and "labs.check" not in name:
+                lines.update(range(node.lineno, node.end_lineno + 1))
+        if isinstance(node, ast.Assert):
+            lines.update(range(node.lineno, node.end_lineno + 1))
+    return lines
+
+
+def code_lines(source):
+    return {
+        number
+        for number, line in enumerate(source.split("\n"), start=1)
+        if line.strip() and not line.strip().startswith("#")
+    }
+
+
+def check_share(path):
+    total = checking = 0
+    for source, visible in lecture_code_cells(path):
+        if not visible:
+            continue
+        try:
+            found = check_lines(source)
+        except SyntaxError:  # IPython magics: nothing to measure
+            continue
+        code = code_lines(source)
+        total += len(code)
+        checking += len(code & found)
+    return checking / max(total, 1)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_checks_stay_out_of_the_lecture_code(path):
+    share = check_share(path)
+    assert share <= SHARE_LIMIT, (
+        f"{path.name}: {share:.0%} of the visible lecture code checks, claims or records "
+        f"(at most {SHARE_LIMIT:.0%}): move those lines into a cell tagged `verify` and collapse it"
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_verify_cells_are_collapsed(path):
+    open_cells = [
+        index
+        for index, cell in enumerate(cells(path))
+        if "verify" in cell.get("metadata", {}).get("tags", [])
+        and not cell["metadata"].get("jupyter", {}).get("source_hidden")
+    ]
+    assert not open_cells, (
+        f"{path.name}: verify cells {open_cells} are not collapsed (source_hidden)"
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_taught_models_are_written_in_the_notebook(path):
+    calls = [
+        match.group(0)
+        for source, visible in lecture_code_cells(path)
+        if visible
+        for match in PACKAGE_BUILDERS.finditer(source)
+    ]
+    assert not calls, (
+        f"{path.name} builds a model it teaches with a package call a learner does not read: "
+        f"{calls}; write the model in plain Keras in the notebook"
+    )
+
+
+def test_the_share_counts_check_lines():
+    """The measure is not blind: a cell of one claim and one lesson line is 50 % checks."""
+    source = "y = x + 1\ncnnlib.check(y == 2, 'one and one make two')\n"
+    assert len(code_lines(source) & check_lines(source)) / len(code_lines(source)) == 0.5
