@@ -76,11 +76,11 @@ def start_page(profile, reason):
     """The start page as a notebook of Markdown cells: what to run, in which order, how long."""
     import nbformat
 
-    from cnnlib.tools.report import LESSONS
+    from cnnlib.runtime.course import NOTEBOOKS
 
     times = measured_times(profile)
     rows = ["| # | notebook | what you learn | time here |", "| --- | --- | --- | --- |"]
-    for stem, lesson in LESSONS.items():
+    for stem, lesson in NOTEBOOKS.items():
         seconds = times.get("notebooks", {}).get(stem)
         when = (
             f"about {seconds / 60:.0f} min"

@@ -1,14 +1,14 @@
-"""Regenerate the README's tables from results/<profile>/<notebook>.json and results/benchmark/.
+"""The generated tables of README.md and docs/results.md, from results/<profile>/<notebook>.json.
 
-    python -m cnnlib.tools.report                          # rewrite the tables in README.md
-    python -m cnnlib.tools.report --check                  # exit 1 if README.md is out of date
-    python -m cnnlib.tools.report refresh --profile lite   # rerun the notebooks into results/, then the tables
+    cnn-course report                          # rewrite the tables
+    cnn-course report --check                  # exit 1 if a table is out of date
+    cnn-course report refresh --profile lite   # rerun the notebooks into results/, then the tables
 
 A learner's run writes to my_results/ (ignored by git); only `refresh` (or running the notebooks
 with CNNLIB_RESULTS_DIR=results by hand) changes the committed results/.
 
-The tables live between `<!-- NAME:start -->` / `<!-- NAME:end -->` markers, NAME being
-notebooks, benchmark or results; nothing outside them is touched.
+The tables live between `<!-- NAME:start -->` / `<!-- NAME:end -->` markers; nothing outside them
+is touched.
 """
 
 import argparse
@@ -17,23 +17,16 @@ import os
 import pathlib
 import platform
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 
+from cnnlib.runtime.course import NOTEBOOKS
 from cnnlib.runtime.profiles import PROFILES
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
-# What each notebook teaches, for the README's notebook table.
-LESSONS = {
-    "01_image_as_matrix": "pixels as numbers, channels, tensors and batches; why dense layers don't scale",
-    "02_convolution": "the sliding window, kernels on a real photo, multi-channel filters, weight sharing, learned filters",
-    "03_padding_and_stride": "output sizes, zero padding, strides, dilation, receptive fields",
-    "04_pooling": "max / average / global pooling, what pooling buys and loses, conv-ReLU-pool blocks",
-    "05_lenet5_mnist": "LeNet-5 and a modern LeNet on MNIST vs an MLP; training curves, errors, filters, feature maps",
-    "06_architectures_after_lenet": "AlexNet, ZFNet, GoogLeNet's Inception module, vanishing gradients and ResNet, DenseNet",
-    "07_vgg16_transfer_learning": "VGG16 on ImageNet photos, what its layers see, feature extraction and fine-tuning",
-}
 
 
 def machine():
@@ -50,13 +43,36 @@ def machine():
     return f"{os.cpu_count()} CPU cores, {model} ({platform.machine()})"
 
 
+# Which tables each document holds.
+DOCUMENTS = {"README.md": ("notebooks",), "docs/results.md": ("results", "benchmark")}
+
+
+class ReportError(Exception):
+    """The results or a document cannot be read: one sentence for the maintainer."""
+
+
+def _read_json(path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ReportError(f"{path} cannot be read as JSON ({error}); restore it from git") from None
+
+
 def load_results(results_dir):
     """{profile: {notebook: result}} from results/<profile>/*.json."""
+    results_dir = pathlib.Path(results_dir)
+    if not results_dir.is_dir():
+        raise ReportError(f"there is no results folder at {results_dir}")
     found = {}
     for profile in PROFILES:
         for path in sorted((results_dir / profile).glob("*.json")):
-            found.setdefault(profile, {})[path.stem] = json.loads(path.read_text())
+            found.setdefault(profile, {})[path.stem] = _read_json(path)
     return found
+
+
+def _cell(value):
+    """Text for a Markdown table cell: a `|` would end the cell, a line break the row."""
+    return str(value).replace("|", "\\|").replace("\n", " ")
 
 
 def _format(value):
@@ -76,7 +92,7 @@ def _format(value):
 def course_times(results_dir):
     """{profile: entry} from results/benchmark/course_times.json (benchmarks/course_times.py)."""
     path = results_dir / "benchmark" / "course_times.json"
-    return json.loads(path.read_text()).get("profiles", {}) if path.exists() else {}
+    return _read_json(path).get("profiles", {}) if path.exists() else {}
 
 
 def _minutes(seconds):
@@ -88,15 +104,13 @@ def notebook_table(results_dir):
     times = course_times(results_dir)
     header = "| notebook | what you learn | " + " | ".join(f"time, {p}" for p in PROFILES) + " |"
     rows = [header, "|" + " --- |" * (2 + len(PROFILES))]
-    for path in sorted(
-        (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")
-    ):  # lessons, not a start page
+    for stem, lesson in NOTEBOOKS.items():
         cells = []
         for profile in PROFILES:
-            seconds = times.get(profile, {}).get("notebooks", {}).get(path.stem)
+            seconds = times.get(profile, {}).get("notebooks", {}).get(stem)
             cells.append(_minutes(seconds) if seconds is not None else "not measured")
         rows.append(
-            f"| [{path.stem}](notebooks/{path.name}) | {LESSONS.get(path.stem, '')} | "
+            f"| [{stem}](notebooks/{stem}.ipynb) | {_cell(lesson)} | "
             + " | ".join(cells)
             + " |"
         )
@@ -127,8 +141,8 @@ def results_table(results):
                 f"{key} = {_format(value)}" for key, value in result["metrics"].items()
             )
             rows.append(
-                f"| {stem} | {profile} | {result['device']} | {result['seconds']:.0f} s | "
-                f"{result['data_source']} | {figures} |"
+                f"| {stem} | {profile} | {_cell(result['device'])} | {result['seconds']:.0f} s | "
+                f"{_cell(result['data_source'])} | {_cell(figures)} |"
             )
     return "\n".join(rows)
 
@@ -137,7 +151,7 @@ def benchmark_table(results_dir):
     path = results_dir / "benchmark" / "conv_benchmark.json"
     if not path.exists():
         return "Not measured yet: run `python benchmarks/conv_benchmark.py`."
-    bench = json.loads(path.read_text())
+    bench = _read_json(path)
     rows = [
         f"Measured on {bench['machine']}, {bench['recorded'][:16]}"
         + (
@@ -166,31 +180,48 @@ def benchmark_table(results_dir):
     return "\n".join(rows)
 
 
-def _replace(text, name, table):
+def _replace(text, name, table, document):
     pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.S)
     if not pattern.search(text):
-        raise ValueError(f"README.md has no <!-- {name}:start --> … <!-- {name}:end --> markers")
+        raise ReportError(f"{document} has no <!-- {name}:start --> … <!-- {name}:end --> markers")
     return pattern.sub(lambda m: m.group(1) + table + "\n" + m.group(2), text)
 
 
-def render(readme_text, results_dir):
-    """The README text with its three generated tables rebuilt from `results_dir`."""
+def render(document, text, results_dir):
+    """`text` of `document` (a key of DOCUMENTS) with its generated tables rebuilt from `results_dir`."""
+    results_dir = pathlib.Path(results_dir)
     results = load_results(results_dir)
-    text = _replace(readme_text, "notebooks", notebook_table(results_dir))
-    text = _replace(text, "benchmark", benchmark_table(results_dir))
-    return _replace(text, "results", results_table(results))
+    tables = {
+        "notebooks": lambda: notebook_table(results_dir),
+        "benchmark": lambda: benchmark_table(results_dir),
+        "results": lambda: results_table(results),
+    }
+    for name in DOCUMENTS[document]:
+        text = _replace(text, name, tables[name](), document)
+    return text
+
+
+def _write_atomically(path, text):
+    """Write through a temporary file and a rename: a full disk leaves the old file whole."""
+    with tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
+    ) as handle:
+        handle.write(text)
+    os.replace(handle.name, path)
 
 
 def refresh(profiles, notebooks=(), results_dir=None):
     """Run the notebooks (all, or those named) in each profile with their results going to the
     committed results/ folder; return pytest's exit code (0 when every notebook passed)."""
     results_dir = pathlib.Path(results_dir or ROOT / "results")
+    scratch = pathlib.Path(tempfile.mkdtemp(prefix="results-refresh-", dir=results_dir.parent))
+    shutil.copytree(results_dir, scratch, dirs_exist_ok=True)
     paths = [
         str(ROOT / "notebooks" / (name if name.endswith(".ipynb") else name + ".ipynb"))
         for name in notebooks
     ]
     for profile in profiles:
-        env = dict(os.environ, CNNLIB_PROFILE=profile, CNNLIB_RESULTS_DIR=str(results_dir))
+        env = dict(os.environ, CNNLIB_PROFILE=profile, CNNLIB_RESULTS_DIR=str(scratch))
         print(f"Running the notebooks in the {profile} profile; results go to {results_dir}")
         code = subprocess.call(
             # -n 0: one notebook at a time, so the times the notebooks record are not shared.
@@ -207,15 +238,25 @@ def refresh(profiles, notebooks=(), results_dir=None):
             env=env,
         )
         if code:
-            print(f"The {profile} run failed (pytest exit code {code}); README.md left as it was.")
+            shutil.rmtree(scratch, ignore_errors=True)
+            print(
+                f"The {profile} run failed (pytest exit code {code}); {results_dir} and the "
+                "tables are left as they were."
+            )
             return code
+    # Every run passed: the new results replace the old ones in one step per file.
+    for path in sorted(scratch.rglob("*.json")):
+        target = results_dir / path.relative_to(scratch)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+    shutil.rmtree(scratch, ignore_errors=True)
     return 0
 
 
 def refresh_main(argv):
     parser = argparse.ArgumentParser(
-        prog="python -m cnnlib.tools.report refresh",
-        description="Maintainers: rerun the notebooks into the committed results/ and rewrite README.md's tables.",
+        prog="cnn-course report refresh",
+        description="Maintainers: rerun the notebooks into the committed results/ and rewrite the tables.",
     )
     parser.add_argument(
         "--profile",
@@ -233,25 +274,37 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["refresh"]:
         return refresh_main(argv[1:])
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="cnn-course report", description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=pathlib.Path, default=ROOT / "results")
-    parser.add_argument("--readme", type=pathlib.Path, default=ROOT / "README.md")
+    parser.add_argument("--root", type=pathlib.Path, default=ROOT, help="the course folder")
     parser.add_argument(
-        "--check", action="store_true", help="only report whether README.md is up to date"
+        "--check", action="store_true", help="only report whether the tables are up to date"
     )
     args = parser.parse_args(argv)
-    current = args.readme.read_text()
-    updated = render(current, args.results)
+    stale = []
+    try:
+        for document in DOCUMENTS:
+            path = args.root / document
+            try:
+                current = path.read_text(encoding="utf-8")
+            except OSError as error:
+                raise ReportError(f"{path} cannot be read ({error.strerror})") from None
+            updated = render(document, current, args.results)
+            if updated == current:
+                continue
+            stale.append(document)
+            if not args.check:
+                _write_atomically(path, updated)
+    except (ReportError, OSError) as error:
+        print(f"cnn-course report: {error}", file=sys.stderr)
+        return 2
     if args.check:
-        if updated != current:
-            print(
-                f"{args.readme} is out of date with {args.results}: run python -m cnnlib.tools.report"
-            )
+        if stale:
+            print(f"{', '.join(stale)} out of date with {args.results}: run cnn-course report")
             return 1
-        print(f"{args.readme} matches {args.results}")
+        print(f"The tables match {args.results}")
         return 0
-    args.readme.write_text(updated)
-    print(f"Updated the tables in {args.readme} from {args.results}")
+    print(f"Updated the tables in {', '.join(stale) or 'no file (all were current)'}")
     return 0
 
 

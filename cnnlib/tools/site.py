@@ -86,11 +86,11 @@ def export_page(notebook, stems, index, notices):
 
 
 def index_page(stems, profile, built, notices):
-    from cnnlib.tools.report import LESSONS
+    from cnnlib.runtime.course import NOTEBOOKS
 
     rows = "".join(
         f'<tr><td>{stem[:2]}</td><td><a href="{stem}.html">{html.escape(stem[3:].replace("_", " "))}</a></td>'
-        f"<td>{html.escape(LESSONS.get(stem, ''))}</td>"
+        f"<td>{html.escape(NOTEBOOKS.get(stem, ''))}</td>"
         f"<td>{'⚠ ' + ', '.join(notices[stem]) if notices[stem] else ''}</td></tr>"
         for stem in stems
     )

@@ -238,27 +238,6 @@ def test_2_without_the_variable_results_go_to_the_untracked_folder_and_record_re
     assert "my_results/" in gitignore
 
 
-def test_2_the_maintainer_command_reruns_into_results_and_rewrites_the_tables(
-    monkeypatch, tmp_path
-):
-    from cnnlib.tools import report
-
-    calls = []
-    monkeypatch.setattr(
-        report.subprocess, "call", lambda argv, cwd, env: calls.append((argv, env)) or 0
-    )
-    monkeypatch.setattr(
-        report, "main", lambda argv=None, _main=report.main: 0 if argv == [] else _main(argv)
-    )
-    assert report.refresh_main(["--profile", "ci", "--profile", "lite", "01_image_as_matrix"]) == 0
-    assert [env["CNNLIB_PROFILE"] for _, env in calls] == ["ci", "lite"]
-    assert all(env["CNNLIB_RESULTS_DIR"] == str(report.ROOT / "results") for _, env in calls)
-    argv = calls[0][0]
-    assert argv[-1].endswith("notebooks/01_image_as_matrix.ipynb")
-    # One notebook at a time: the seconds the notebooks record are not shared with another.
-    assert argv[argv.index("-n") + 1] == "0"
-
-
 # ---------------------------------------------------------------------------------------------
 # 3. The firewalled lab
 # ---------------------------------------------------------------------------------------------
