@@ -14,6 +14,7 @@
 """
 
 import os
+import pathlib
 import tempfile
 
 os.environ.setdefault("CNNLIB_PROFILE", "ci")
@@ -97,6 +98,16 @@ def pytest_runtest_call(item):
                 "Cell wrote to standard error (a learner sees it in pink)", stderr
             )
     return result
+
+
+def pytest_generate_tests(metafunc):
+    """A test taking `notebook_path` runs once per course notebook, in teaching order: the one
+    list of notebooks is cnnlib.runtime.course.NOTEBOOKS."""
+    if "notebook_path" in metafunc.fixturenames:
+        from cnnlib.runtime.course import notebook_paths
+
+        paths = notebook_paths(pathlib.Path(__file__).parent / "notebooks")
+        metafunc.parametrize("notebook_path", paths, ids=[path.stem for path in paths])
 
 
 @pytest.fixture(scope="session")

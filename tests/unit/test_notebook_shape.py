@@ -12,10 +12,7 @@ import json
 import pathlib
 import re
 
-import pytest
-
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 HIDDEN_TAGS = {"verify", "solution"}
 CHECK_CALL = re.compile(r"(^|\.)(check\w*|claim\w*|record|verify\w*)$")
 SHARE_LIMIT = 0.10
@@ -88,38 +85,35 @@ def check_share(path):
     return checking / max(total, 1)
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_checks_stay_out_of_the_lecture_code(path):
-    share = check_share(path)
+def test_checks_stay_out_of_the_lecture_code(notebook_path):
+    share = check_share(notebook_path)
     assert share <= SHARE_LIMIT, (
-        f"{path.name}: {share:.0%} of the visible lecture code checks, claims or records "
+        f"{notebook_path.name}: {share:.0%} of the visible lecture code checks, claims or records "
         f"(at most {SHARE_LIMIT:.0%}): move those lines into a cell tagged `verify` and collapse it"
     )
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_verify_cells_are_collapsed(path):
+def test_verify_cells_are_collapsed(notebook_path):
     open_cells = [
         index
-        for index, cell in enumerate(cells(path))
+        for index, cell in enumerate(cells(notebook_path))
         if "verify" in cell.get("metadata", {}).get("tags", [])
         and not cell["metadata"].get("jupyter", {}).get("source_hidden")
     ]
     assert not open_cells, (
-        f"{path.name}: verify cells {open_cells} are not collapsed (source_hidden)"
+        f"{notebook_path.name}: verify cells {open_cells} are not collapsed (source_hidden)"
     )
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_taught_models_are_written_in_the_notebook(path):
+def test_taught_models_are_written_in_the_notebook(notebook_path):
     calls = [
         match.group(0)
-        for source, visible in lecture_code_cells(path)
+        for source, visible in lecture_code_cells(notebook_path)
         if visible
         for match in PACKAGE_BUILDERS.finditer(source)
     ]
     assert not calls, (
-        f"{path.name} builds a model it teaches with a package call a learner does not read: "
+        f"{notebook_path.name} builds a model it teaches with a package call a learner does not read: "
         f"{calls}; write the model in plain Keras in the notebook"
     )
 

@@ -6,7 +6,6 @@ import pathlib
 import re
 import sys
 
-import pytest
 import yaml
 
 if sys.version_info >= (3, 11):
@@ -27,9 +26,8 @@ def test_there_are_notebooks_in_teaching_order():
     )
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_is_committed_without_outputs(path):
-    notebook = json.loads(path.read_text())
+def test_notebook_is_committed_without_outputs(notebook_path):
+    notebook = json.loads(notebook_path.read_text())
     dirty = [
         index
         for index, cell in enumerate(notebook["cells"])
@@ -37,18 +35,17 @@ def test_notebook_is_committed_without_outputs(path):
         and (cell.get("outputs") or cell.get("execution_count") is not None)
     ]
     assert not dirty, (
-        f"{path.name} carries outputs in code cells {dirty}; clear them before committing "
-        f"(jupyter nbconvert --clear-output --inplace {path.relative_to(ROOT)})"
+        f"{notebook_path.name} carries outputs in code cells {dirty}; clear them before committing "
+        f"(jupyter nbconvert --clear-output --inplace {notebook_path.relative_to(ROOT)})"
     )
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_starts_with_the_setup_call(path):
-    notebook = json.loads(path.read_text())
+def test_notebook_starts_with_the_setup_call(notebook_path):
+    notebook = json.loads(notebook_path.read_text())
     first_code = next(cell for cell in notebook["cells"] if cell["cell_type"] == "code")
     source = "".join(first_code["source"])
-    assert f'cnnlib.setup("{path.stem}"' in source, (
-        f'the first code cell of {path.name} must call cnnlib.setup("{path.stem}", …)'
+    assert f'cnnlib.setup("{notebook_path.stem}"' in source, (
+        f'the first code cell of {notebook_path.name} must call cnnlib.setup("{notebook_path.stem}", …)'
     )
 
 
@@ -113,9 +110,8 @@ def test_ci_runs_the_readme_test_command():
 MAX_CODE_LINE = 100  # JupyterLab's default width at a laptop's usual zoom
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_code_lines_fit_the_lab(path):
-    notebook = json.loads(path.read_text())
+def test_notebook_code_lines_fit_the_lab(notebook_path):
+    notebook = json.loads(notebook_path.read_text())
     long_lines = [
         (index, line)
         for index, cell in enumerate(notebook["cells"])
@@ -124,32 +120,30 @@ def test_notebook_code_lines_fit_the_lab(path):
         if len(line) > MAX_CODE_LINE
     ]
     assert not long_lines, (
-        f"{path.name}: code lines over {MAX_CODE_LINE} characters: {long_lines[:3]}"
+        f"{notebook_path.name}: code lines over {MAX_CODE_LINE} characters: {long_lines[:3]}"
     )
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_has_objectives_summary_exercises_and_solutions(path):
-    notebook = json.loads(path.read_text())
+def test_notebook_has_objectives_summary_exercises_and_solutions(notebook_path):
+    notebook = json.loads(notebook_path.read_text())
     markdown = ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown"]
     headings = [
         line.strip() for text in markdown for line in text.splitlines() if line.startswith("#")
     ]
     assert any("objectives" in text.lower() for text in markdown[:3]), (
-        f"{path.name}: no learning objectives at the top"
+        f"{notebook_path.name}: no learning objectives at the top"
     )
     assert "## What you should now be able to do" in headings, (
-        f"{path.name}: no 'What you should now be able to do'"
+        f"{notebook_path.name}: no 'What you should now be able to do'"
     )
     assert headings.index("## Exercises") < headings.index("## Solutions"), (
-        f"{path.name}: Exercises, then Solutions"
+        f"{notebook_path.name}: Exercises, then Solutions"
     )
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_the_last_cell_echoes_nothing(path):
-    """A bare expression ending the notebook (a path, a True) prints an Out[] line nobody asked for."""
-    notebook = json.loads(path.read_text())
+def test_the_last_cell_echoes_nothing(notebook_path):
+    """A bare expression ending the notebook (a notebook_path, a True) prints an Out[] line nobody asked for."""
+    notebook = json.loads(notebook_path.read_text())
     code = [c for c in notebook["cells"] if c["cell_type"] == "code"]
     for cell in code:
         source = "".join(cell["source"])
@@ -160,18 +154,19 @@ def test_the_last_cell_echoes_nothing(path):
             source, last
         )
         assert not echoes, (
-            f"{path.name}: write `_ = run.record(...)` so the cell does not echo the results path"
+            f"{notebook_path.name}: write `_ = run.record(...)` so the cell does not echo the results notebook_path"
         )
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_cnnlib_is_imported_before_keras_and_tensorflow(path):
+def test_cnnlib_is_imported_before_keras_and_tensorflow(notebook_path):
     """cnnlib keeps TensorFlow's C++ start-up lines out of the notebook only when it comes first."""
-    notebook = json.loads(path.read_text())
+    notebook = json.loads(notebook_path.read_text())
     first = "".join(next(c for c in notebook["cells"] if c["cell_type"] == "code")["source"])
     lines = [line.strip() for line in first.splitlines()]
     cnnlib_at = next(i for i, line in enumerate(lines) if line.startswith("import cnnlib"))
     early = [
         line for line in lines[:cnnlib_at] if re.match(r"(import|from) (keras|tensorflow)\b", line)
     ]
-    assert not early, f"{path.name}: import cnnlib before {early} (see notebooks/.ruff.toml)"
+    assert not early, (
+        f"{notebook_path.name}: import cnnlib before {early} (see notebooks/.ruff.toml)"
+    )
