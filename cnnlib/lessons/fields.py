@@ -104,9 +104,27 @@ class Field:
     first: tuple | None = None
 
     def covers(self, row, col):
-        """The input rows and columns (first, last), inclusive, seen by unit (row, col) of this layer."""
-        if self.first is None:
-            raise ValueError("covers() needs the input size: pass input_size to receptive_fields")
+        """The input rows and columns (first, last), inclusive, seen by unit (row, col) of this layer.
+
+        Needs the input size (`receptive_fields(..., input_size=...)`): without it there is no
+        telling which units exist, so (row, col) could not be checked. Negative first rows are
+        padding.
+        """
+        if self.output is None or self.first is None:
+            raise ValueError(
+                f"covers({row!r}, {col!r}) needs the input size, to know which units {self.name} "
+                "has and where they start: pass input_size to receptive_fields, or use "
+                "keras_receptive_fields on a model with an input shape"
+            )
+        for axis, (value, count) in enumerate(zip((row, col), self.output)):
+            label = ("row", "col")[axis]
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise ValueError(f"{label} must be an int, got {value!r}")
+            if not 0 <= value < count:
+                raise ValueError(
+                    f"{label} = {value} is outside {self.name}'s output of {self.output[0]}×"
+                    f"{self.output[1]} units: use 0 to {count - 1}"
+                )
         return tuple(
             (f + i * j, f + i * j + s - 1)
             for f, i, j, s in zip(self.first, (row, col), self.jump, self.size)
