@@ -181,7 +181,7 @@ def expected_shapes():
 
 
 def build_shapes_model():
-    """SHAPES_STACK as a Keras model (what the notebook's reveal cell builds)."""
+    """SHAPES_STACK as a Keras model: the stack exercise 3.2 writes out (its solution builds it)."""
     import keras
 
     layers = []
