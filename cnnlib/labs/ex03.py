@@ -535,63 +535,8 @@ def check_strided_conv(conv2d_strided):
             got = call(conv2d_strided, x.copy(), kernel.copy(), stride, padding, on=on)
         called += [name for name in seen if name not in called]
         expected = ops.conv2d(x, kernel, stride=stride, padding=padding)
-        sv, sh = _pair(stride)
         h, w = expected.shape
-        hints = []
-        if sv != 1 or sh != 1:
-            hints += [
-                (
-                    ops.conv2d(x, kernel, stride=(sv, 1), padding=padding),
-                    "the stride is applied to the rows only: move by s_H along the columns too",
-                ),
-                (
-                    ops.conv2d(x, kernel, stride=(1, sh), padding=padding),
-                    "the stride is applied to the columns only: move by s_V down the rows too",
-                ),
-                (
-                    ops.conv2d(x, kernel, stride=1, padding=padding),
-                    "the stride is ignored: window (i, j) starts at row i·s_V, column j·s_H",
-                ),
-            ]
-        if sv != sh:
-            swapped = _safe(lambda: ops.conv2d(x, kernel, stride=(sh, sv), padding=padding))
-            hints.append(
-                (
-                    swapped,
-                    "stride (s_V, s_H): the first number moves down the rows, the "
-                    "second along the columns",
-                )
-            )
-        if padding:
-            hints += [
-                (
-                    _safe(lambda: ops.conv2d(x, kernel, stride=stride)),
-                    "the padding is ignored: add `padding` rows/columns of zeros on every side",
-                ),
-                (
-                    _safe(
-                        lambda: ops.conv2d(
-                            ops.pad(x, ((padding, 0), (padding, 0))), kernel, stride=stride
-                        )
-                    ),
-                    "zeros added only at the top and left: pad every side",
-                ),
-                (
-                    _safe(
-                        lambda: ops.conv2d(
-                            ops.pad(x, ((0, padding), (0, padding))), kernel, stride=stride
-                        )
-                    ),
-                    "zeros added only at the bottom and right: pad every side",
-                ),
-            ]
-        hints.append(
-            (
-                ops.true_conv2d(x, kernel, stride=stride, padding=padding),
-                "the kernel is flipped (true convolution); deep learning's convolution uses "
-                "it as it is",
-            )
-        )
+        hints = _strided_hints(x, kernel, stride, padding)
         same_array(
             got,
             expected,
@@ -604,6 +549,67 @@ def check_strided_conv(conv2d_strided):
         )
     refuse_references(called, "loops (or slicing) over the padded image")
     return f"matches cnnlib.ops.conv2d on {len(_STRIDED_CASES)} random inputs, strides and paddings"
+
+
+def _strided_hints(x, kernel, stride, padding):
+    """(typical wrong output, hint) pairs for one input of 03.strided_conv."""
+    sv, sh = _pair(stride)
+    hints = []
+    if sv != 1 or sh != 1:
+        hints += [
+            (
+                ops.conv2d(x, kernel, stride=(sv, 1), padding=padding),
+                "the stride is applied to the rows only: move by s_H along the columns too",
+            ),
+            (
+                ops.conv2d(x, kernel, stride=(1, sh), padding=padding),
+                "the stride is applied to the columns only: move by s_V down the rows too",
+            ),
+            (
+                ops.conv2d(x, kernel, stride=1, padding=padding),
+                "the stride is ignored: window (i, j) starts at row i·s_V, column j·s_H",
+            ),
+        ]
+    if sv != sh:
+        swapped = _safe(lambda: ops.conv2d(x, kernel, stride=(sh, sv), padding=padding))
+        hints.append(
+            (
+                swapped,
+                "stride (s_V, s_H): the first number moves down the rows, the "
+                "second along the columns",
+            )
+        )
+    if padding:
+        hints += [
+            (
+                _safe(lambda: ops.conv2d(x, kernel, stride=stride)),
+                "the padding is ignored: add `padding` rows/columns of zeros on every side",
+            ),
+            (
+                _safe(
+                    lambda: ops.conv2d(
+                        ops.pad(x, ((padding, 0), (padding, 0))), kernel, stride=stride
+                    )
+                ),
+                "zeros added only at the top and left: pad every side",
+            ),
+            (
+                _safe(
+                    lambda: ops.conv2d(
+                        ops.pad(x, ((0, padding), (0, padding))), kernel, stride=stride
+                    )
+                ),
+                "zeros added only at the bottom and right: pad every side",
+            ),
+        ]
+    hints.append(
+        (
+            ops.true_conv2d(x, kernel, stride=stride, padding=padding),
+            "the kernel is flipped (true convolution); deep learning's convolution uses "
+            "it as it is",
+        )
+    )
+    return hints
 
 
 def _safe(compute):

@@ -51,41 +51,44 @@ def check_max_pool(max_pool):
             got,
             expected,
             on,
-            hints=[
-                (
-                    ops.pool2d(x, size, stride, mode="avg"),
-                    "that is average pooling: take the largest value of each window",
-                ),
-                (
-                    ops.pool2d(x, size, stride, mode="max").max(axis=-1),
-                    "the channels were mixed: pool each channel on its own and keep the channel axis",
-                ),
-                (
-                    ops.pool2d(x, size, 1, mode="max"),
-                    "the stride is ignored: move the window by `stride`, not by one",
-                ),
-                (
-                    ops.pool2d(x, stride, size, mode="max")
-                    if stride <= min(x.shape[:2])
-                    else np.zeros(0),
-                    "size and stride are swapped",
-                ),
-                (
-                    ops.pool2d(x, size, stride, mode="max", padding="same"),
-                    "that is 'same' pooling (windows hanging over the edge); valid pooling keeps only "
-                    "whole windows",
-                ),
-                (
-                    ops.pool2d(x, (size, 1), (stride, 1), mode="max"),
-                    "pooled along the rows only: the window is size × size and moves in both directions",
-                ),
-            ],
+            hints=_max_pool_hints(x, size, stride),
             shape_hints=[
                 ((h, w), "the channel axis is missing: pool each channel and return (H', W', C)"),
             ],
         )
     refuse_references(called, "loops over the windows, with a maximum per channel")
     return f"matches cnnlib.ops.pool2d on {len(_POOL_CASES)} random inputs, sizes and strides"
+
+
+def _max_pool_hints(x, size, stride):
+    """(typical wrong output, hint) pairs for one input of 04.max_pool."""
+    return [
+        (
+            ops.pool2d(x, size, stride, mode="avg"),
+            "that is average pooling: take the largest value of each window",
+        ),
+        (
+            ops.pool2d(x, size, stride, mode="max").max(axis=-1),
+            "the channels were mixed: pool each channel on its own and keep the channel axis",
+        ),
+        (
+            ops.pool2d(x, size, 1, mode="max"),
+            "the stride is ignored: move the window by `stride`, not by one",
+        ),
+        (
+            ops.pool2d(x, stride, size, mode="max") if stride <= min(x.shape[:2]) else np.zeros(0),
+            "size and stride are swapped",
+        ),
+        (
+            ops.pool2d(x, size, stride, mode="max", padding="same"),
+            "that is 'same' pooling (windows hanging over the edge); valid pooling keeps only "
+            "whole windows",
+        ),
+        (
+            ops.pool2d(x, (size, 1), (stride, 1), mode="max"),
+            "pooled along the rows only: the window is size × size and moves in both directions",
+        ),
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -217,6 +220,37 @@ def experiment_photo():
     return resize(photo("camera"), 128)
 
 
+def _shift_hints(image, mode):
+    """(typical wrong measurement, hint) pairs for one image of 04.shift_experiment."""
+    before = ops.pool2d(image[:, :-1], 2, mode=mode)
+    after = ops.pool2d(image[:, 1:], 2, mode=mode)
+    return [
+        (
+            np.linalg.norm(after - before),
+            "divide by the norm of the pooled map before the shift: a relative change",
+        ),
+        (
+            np.linalg.norm(image[:, 1:] - image[:, :-1]) / np.linalg.norm(image[:, :-1]),
+            "pool both versions first (2 × 2, mode `mode`), then compare",
+        ),
+        (
+            _reference_shift_change(image, "max" if mode == "avg" else "avg"),
+            "use the `mode` argument: ops.pool2d(..., mode=mode)",
+        ),
+        (
+            np.linalg.norm(
+                ops.pool2d(np.roll(image, -1, axis=1), 2, mode=mode)
+                - ops.pool2d(image, 2, mode=mode)
+            )
+            / np.linalg.norm(ops.pool2d(image, 2, mode=mode))
+            if image.shape[1] % 2 == 0
+            else -1.0,
+            "np.roll wraps the first column round to the end; compare image[:, :-1] with "
+            "image[:, 1:] instead",
+        ),
+    ]
+
+
 # Spellings of the two predictions a learner may write.
 _MODES = {"max": "max", "maximum": "max", "avg": "avg", "average": "avg", "mean": "avg"}
 
@@ -241,39 +275,12 @@ def check_shift_experiment(answer):
         for mode in ("max", "avg"):
             on = f"shift_change on a random {shape[0]}×{shape[1]} image, mode {mode!r}"
             got = call(shift_change, image.copy(), mode, on=on)
-            before = ops.pool2d(image[:, :-1], 2, mode=mode)
-            after = ops.pool2d(image[:, 1:], 2, mode=mode)
             same_number(
                 got,
                 _reference_shift_change(image, mode),
                 on,
                 rtol=1e-6,
-                hints=[
-                    (
-                        np.linalg.norm(after - before),
-                        "divide by the norm of the pooled map before the shift: a relative change",
-                    ),
-                    (
-                        np.linalg.norm(image[:, 1:] - image[:, :-1])
-                        / np.linalg.norm(image[:, :-1]),
-                        "pool both versions first (2 × 2, mode `mode`), then compare",
-                    ),
-                    (
-                        _reference_shift_change(image, "max" if mode == "avg" else "avg"),
-                        "use the `mode` argument: ops.pool2d(..., mode=mode)",
-                    ),
-                    (
-                        np.linalg.norm(
-                            ops.pool2d(np.roll(image, -1, axis=1), 2, mode=mode)
-                            - ops.pool2d(image, 2, mode=mode)
-                        )
-                        / np.linalg.norm(ops.pool2d(image, 2, mode=mode))
-                        if shape[1] % 2 == 0
-                        else -1.0,
-                        "np.roll wraps the first column round to the end; compare image[:, :-1] with "
-                        "image[:, 1:] instead",
-                    ),
-                ],
+                hints=_shift_hints(image, mode),
             )
     photo = experiment_photo()
     changes = {mode: _reference_shift_change(photo, mode) for mode in ("max", "avg")}
@@ -328,6 +335,35 @@ def _route(x, upstream, size, stride, accumulate=True, first=False):
     return dx
 
 
+def _backward_hints(x, upstream, size, stride):
+    """(typical wrong gradient, hint) pairs for one input of 04.max_pool_backward."""
+    hints = [
+        (
+            _avg_backward(x, upstream, size, stride),
+            "the gradient was spread evenly over each window: that is average pooling's "
+            "backward pass. Max pooling passes it to the argmax of each window only",
+        ),
+        (
+            _route(x, np.ones_like(upstream), size, stride),
+            "multiply by the upstream gradient: route upstream[i, j, c], not 1",
+        ),
+        (
+            _route(x, upstream, size, stride, first=True),
+            "the gradient went to the first pixel of each window; it belongs to the window's "
+            "largest value (np.argmax of the window, per channel)",
+        ),
+    ]
+    if stride < size:
+        hints.append(
+            (
+                _route(x, upstream, size, stride, accumulate=False),
+                "overlapping windows can share their maximum: add (+=) each window's "
+                "gradient into dx instead of overwriting it",
+            )
+        )
+    return hints
+
+
 def tie_free_input(random, shape):
     """Distinct values 0.1 apart, shuffled: no window has a tie, so max is differentiable."""
     return (random.permutation(int(np.prod(shape))) * 0.1).reshape(shape) - 0.05 * np.prod(shape)
@@ -354,30 +390,7 @@ def check_max_pool_backward(max_pool_backward):
         expected = numerical_gradient(
             lambda v: ops.pool2d(v, size, stride, mode="max"), x, upstream
         )
-        hints = [
-            (
-                _avg_backward(x, upstream, size, stride),
-                "the gradient was spread evenly over each window: that is average pooling's "
-                "backward pass. Max pooling passes it to the argmax of each window only",
-            ),
-            (
-                _route(x, np.ones_like(upstream), size, stride),
-                "multiply by the upstream gradient: route upstream[i, j, c], not 1",
-            ),
-            (
-                _route(x, upstream, size, stride, first=True),
-                "the gradient went to the first pixel of each window; it belongs to the window's "
-                "largest value (np.argmax of the window, per channel)",
-            ),
-        ]
-        if stride < size:
-            hints.append(
-                (
-                    _route(x, upstream, size, stride, accumulate=False),
-                    "overlapping windows can share their maximum: add (+=) each window's "
-                    "gradient into dx instead of overwriting it",
-                )
-            )
+        hints = _backward_hints(x, upstream, size, stride)
         same_array(
             got,
             expected,
