@@ -266,7 +266,7 @@ def check_shift_experiment(answer):
     if prediction is None:
         raise NotAttempted
     spelled = prediction.strip().lower() if isinstance(prediction, str) else prediction
-    prediction = _MODES.get(spelled)
+    prediction = _MODES.get(spelled) if isinstance(spelled, str) else None
     if prediction is None:
         raise Wrong(f"the prediction must be 'max' or 'avg', got {spelled!r}")
     random = rng(44)

@@ -307,3 +307,9 @@ def test_shift_experiment_wrong_prediction_does_not_print_the_measurements():
 def test_shift_experiment_re_measures_instead_of_trusting_a_made_up_number():
     with pytest.raises(AssertionError, match="you gave 0.05"):
         labs.check("04.shift_experiment", ("avg", lambda image, mode: 0.05))
+
+
+@pytest.mark.parametrize("prediction", [["avg"], {"avg": 1}, 0.5])
+def test_shift_experiment_odd_predictions_are_a_sentence_not_a_type_error(prediction):
+    with pytest.raises(AssertionError, match="'max' or 'avg'"):
+        labs.check("04.shift_experiment", (prediction, solution_shift_change))
