@@ -1,12 +1,68 @@
 """Exercises of notebook 03 (padding and stride)."""
 
+import contextlib
 import itertools
 import math
+import sys
 
 import numpy as np
 
 from cnnlib import ops
 from cnnlib.labs.core import NotAttempted, Wrong, call, exercise, rng, same_array
+from cnnlib.lessons import windows
+
+
+# ------------------------------------------------------------------ private helpers
+# (Generic; kept here until cnnlib/labs/core.py offers them. ex04 imports them from here.)
+@contextlib.contextmanager
+def watching(*functions):
+    """Collect the names of those `functions` that code run inside the block calls.
+
+    Calls that one of their own module's functions makes (ops.conv2d calling ops.output_size) do
+    not count: only what the learner's code calls directly or through another module.
+    """
+    codes = {f.__code__: f"{f.__module__}.{f.__qualname__}" for f in functions}
+    called = []
+    previous = sys.getprofile()
+
+    def profile(frame, event, arg):
+        if event == "call" and frame.f_code in codes:
+            caller = frame.f_back
+            if caller is None or caller.f_globals.get("__name__") != frame.f_globals["__name__"]:
+                if codes[frame.f_code] not in called:
+                    called.append(codes[frame.f_code])
+        if previous is not None:
+            previous(frame, event, arg)
+
+    sys.setprofile(profile)
+    try:
+        yield called
+    finally:
+        sys.setprofile(previous)
+
+
+def refuse_references(called, what):
+    """`Wrong` for a right answer that came from the reference the exercise asks to write."""
+    if called:
+        raise Wrong(
+            f"the answers are right, but your function calls {', '.join(called)}: that is the "
+            f"reference this exercise asks you to write yourself, so it counts as not done yet",
+            f"replace the call by your own {what}",
+        )
+
+
+def whole_number(value):
+    """`value` as an int when it is one finite whole number (int, NumPy int, 3.0), else None."""
+    if isinstance(value, (bool, np.bool_)) or np.ndim(value) != 0:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(number) or number != int(number):
+        return None
+    return int(number)
+
 
 # ------------------------------------------------------------------ 03.output_size (warm-up)
 # Sizes, kernels, paddings and strides that separate the usual formula mistakes.
@@ -43,22 +99,36 @@ _MISTAKES = [
 def check_output_size(output_size):
     """`output_size(n, f, padding, stride)`: output length for an int padding (deck 002's formula)."""
     answers = {}
-    for n, f, p, s in _SIZE_CASES:
-        got = call(output_size, n, f, p, s, on=f"for n={n}, f={f}, padding={p}, stride={s}")
-        answers[(n, f, p, s)] = got
-    wrong = [(case, got) for case, got in answers.items() if got != ops.output_size(*case)]
+    with watching(ops.output_size, ops.padding_amounts) as called:
+        for n, f, p, s in _SIZE_CASES:
+            got = call(output_size, n, f, p, s, on=f"for n={n}, f={f}, padding={p}, stride={s}")
+            answers[(n, f, p, s)] = got
+    wrong = [
+        (case, got) for case, got in answers.items() if whole_number(got) != ops.output_size(*case)
+    ]
     if not wrong:
+        refuse_references(called, "formula: floor((n + 2p − f) / s) + 1")
         return f"right on all {len(_SIZE_CASES)} combinations of size, kernel, padding and stride"
     (n, f, p, s), got = wrong[0]
     what = (
         f"for n={n}, f={f}, padding={p}, stride={s} you return {got!r}; "
         f"the output has {ops.output_size(n, f, p, s)} positions"
     )
+    if np.ndim(got) != 0:
+        raise Wrong(what, "return one number, the output length along one axis, not an array")
     # The hint of the first typical mistake that explains every answer given.
     for mistake, hint in _MISTAKES:
-        if all(answer == mistake(*case) for case, answer in answers.items()):
+        if all(_same_value(answer, mistake(*case)) for case, answer in answers.items()):
             raise Wrong(what, hint)
     raise Wrong(what, "the formula is floor((n + 2p − f) / s) + 1")
+
+
+def _same_value(answer, value):
+    """True when `answer` is one number equal to `value` (no error for arrays or strings)."""
+    try:
+        return np.ndim(answer) == 0 and float(answer) == float(value)
+    except (TypeError, ValueError):
+        return False
 
 
 # ------------------------------------------------------------------ 03.shapes (predict, core)
@@ -111,7 +181,7 @@ def expected_shapes():
 
 
 def build_shapes_model():
-    """SHAPES_STACK as a Keras model (what the notebook's reveal cell builds)."""
+    """SHAPES_STACK as a Keras model: the stack exercise 3.2 writes out (its solution builds it)."""
     import keras
 
     layers = []
@@ -198,18 +268,27 @@ def _shape_hints(kind, args, shape):
 
 
 def _as_shape(value, index):
+    """(H, W, C) from a prediction; Keras's (None, H, W, C) with the batch axis is accepted too."""
     try:
-        shape = tuple(int(v) for v in value)
-        if len(shape) == 3 and all(float(a) == b for a, b in zip(value, shape)):
-            return shape
-    except (TypeError, ValueError):
-        pass
-    raise Wrong(f"layer {index + 1}: expected a shape (height, width, channels), got {value!r}")
+        items = list(value)
+    except TypeError:
+        items = None
+    if items and len(items) == 4 and items[0] is None:
+        items = items[1:]  # Keras writes the batch axis as None
+    shape = None if items is None else tuple(whole_number(v) for v in items)
+    if shape and len(shape) == 3 and None not in shape:
+        return shape
+    raise Wrong(
+        f"layer {index + 1}: expected a shape (height, width, channels) of three whole numbers, "
+        f"got {value!r}"
+    )
 
 
 @exercise("03.shapes", "predict the output shapes of a small stack", "predict", "core")
 def check_shapes(prediction):
     """`prediction`: a list of (height, width, channels), one per layer of SHAPES_STACK."""
+    if isinstance(prediction, np.ndarray):
+        prediction = list(prediction)
     if not isinstance(prediction, (list, tuple)):
         raise Wrong(
             f"expected a list of {len(SHAPES_STACK)} shapes, got {type(prediction).__name__}"
@@ -298,18 +377,22 @@ def check_receptive_field(prediction):
     """`prediction`: (receptive field side, jump) of one unit of the last layer of RF_STACK."""
     if isinstance(prediction, tuple) and all(p is None for p in prediction):
         raise NotAttempted
+    if isinstance(prediction, np.ndarray):
+        prediction = prediction.tolist()
     if not (isinstance(prediction, (tuple, list)) and len(prediction) == 2):
         raise Wrong(f"expected a pair (receptive field, jump), got {prediction!r}")
     size, jump = rf_answer()
-    got_size, got_jump = prediction
+    got_size, got_jump = (_one_axis(value) for value in prediction)
     stack = " → ".join(name for name, _, _ in RF_STACK)
-    if got_size != size:
-        what = f"for {stack} you predict a receptive field of {got_size}"
+    if whole_number(got_size) != size:
+        what = f"for {stack} you predict a receptive field of {got_size!r}"
         for wrong, hint in _rf_mistakes():
-            if got_size == wrong and wrong != size:
+            if _same_value(got_size, wrong) and wrong != size:
                 raise Wrong(what, hint)
+        if whole_number(got_size) is None:
+            raise Wrong(what, "a receptive field is a whole number of pixels")
         raise Wrong(what, "walk through the layers: field += (k − 1)·jump, then jump ×= stride")
-    if got_jump != jump:
+    if whole_number(got_jump) != jump:
         raise Wrong(
             f"the receptive field is right, the jump {got_jump} is not",
             "the jump is the product of all strides so far (the pooling's too)",
@@ -317,6 +400,15 @@ def check_receptive_field(prediction):
     return (
         f"a unit of the last layer sees {size} × {size} pixels; neighbours are {jump} pixels apart"
     )
+
+
+def _one_axis(value):
+    """A per-axis pair with equal entries, (19, 19) as cnnlib.lessons.fields gives it, read as 19."""
+    if isinstance(value, (tuple, list, np.ndarray)) and len(value) == 2:
+        first, second = value
+        if _same_value(first, second):
+            return first
+    return value
 
 
 # ------------------------------------------------------------------ 03.photo_stride (experiment)
@@ -368,12 +460,13 @@ def check_photo_stride(prediction):
         f, s, padding = PHOTO_SETTINGS[name]
         try:
             got_size, got_unseen = prediction[name]
-        except (TypeError, ValueError):
+        except (TypeError, ValueError):  # not a pair
             raise Wrong(
                 f"{name}: expected a pair (output height, unseen rows), got {prediction[name]!r}"
             ) from None
         on = f"{name} on a {n} × {n} photo"
-        if got_size != size:
+        if whole_number(got_size) != size:
+            what = f"{on}: an output height of {got_size!r} is not right"
             hints = [
                 ((n - f) // s, "off by one: the first window counts too (+ 1)"),
                 (
@@ -384,29 +477,27 @@ def check_photo_stride(prediction):
                 ((n - f) // s + 1, "'same' pads the input: the output is ceil(n / s)"),
             ]
             for wrong, hint in hints:
-                if got_size == wrong:
-                    raise Wrong(f"{on}: you predict height {got_size}, it is {size}", hint)
-            raise Wrong(
-                f"{on}: you predict height {got_size}, it is {size}",
-                "floor((n + 2p − f) / s) + 1; 'same' gives ceil(n / s)",
-            )
-        if got_unseen != unseen:
-            what = f"{on}: you predict {got_unseen} rows never seen, there are {unseen}"
+                if _same_value(got_size, wrong) and wrong != size:
+                    raise Wrong(what, hint)
+            if whole_number(got_size) is None:
+                raise Wrong(what, "a height counts rows: a whole number")
+            raise Wrong(what, "floor((n + 2p − f) / s) + 1; 'same' gives ceil(n / s)")
+        if whole_number(got_unseen) != unseen:
+            what = f"{on}: {got_unseen!r} rows never under the kernel is not right"
             if s > f:
                 hint = (
-                    f"the window is {f} rows tall but jumps {s}: {s - f} rows between two "
-                    f"windows are skipped, every time"
+                    f"the window is {f} rows tall but jumps {s}: the rows between two windows "
+                    "are skipped, every time"
                 )
             elif padding == "same":
                 hint = "'same' adds the padding the last window needs, so it reaches the last row"
-            else:
-                last = (size - 1) * s + f - 1
+            elif (size - 1) * s + f < n:
                 hint = (
-                    f"the last window starts at row ({size} − 1)·{s} = {(size - 1) * s} and ends "
-                    f"at row {last}; rows {last + 1}–{n - 1} are never seen"
-                    if last < n - 1
-                    else "with a stride no larger than the kernel, windows touch or overlap"
+                    "find where the last window ends: it starts at row (output height − 1) · "
+                    "stride and is f rows tall; every row after it is never seen"
                 )
+            else:
+                hint = "with a stride no larger than the kernel, windows touch or overlap"
             raise Wrong(what, hint)
     return "sizes and lost rows right for all four settings"
 
@@ -432,7 +523,7 @@ def _pair(stride):
 @exercise("03.strided_conv", "strided, padded convolution from scratch", "implement", "stretch")
 def check_strided_conv(conv2d_strided):
     """`conv2d_strided(x, kernel, stride, padding)`: 2-D x and kernel, int or pair stride, int padding."""
-    random = rng(3)
+    random, called = rng(3), []
     for image_shape, kernel_shape, stride, padding in _STRIDED_CASES:
         x = random.normal(size=image_shape)
         kernel = random.normal(size=kernel_shape)
@@ -440,65 +531,12 @@ def check_strided_conv(conv2d_strided):
             f"on a random {image_shape[0]}×{image_shape[1]} image, {kernel_shape[0]}×"
             f"{kernel_shape[1]} kernel, stride {stride}, padding {padding}"
         )
-        got = call(conv2d_strided, x.copy(), kernel.copy(), stride, padding, on=on)
+        with watching(ops.conv2d, ops.true_conv2d, windows.keras_conv) as seen:
+            got = call(conv2d_strided, x.copy(), kernel.copy(), stride, padding, on=on)
+        called += [name for name in seen if name not in called]
         expected = ops.conv2d(x, kernel, stride=stride, padding=padding)
-        sv, sh = _pair(stride)
         h, w = expected.shape
-        hints = []
-        if sv != 1 or sh != 1:
-            hints += [
-                (
-                    ops.conv2d(x, kernel, stride=(sv, 1), padding=padding),
-                    "the stride is applied to the rows only: move by s_H along the columns too",
-                ),
-                (
-                    ops.conv2d(x, kernel, stride=(1, sh), padding=padding),
-                    "the stride is applied to the columns only: move by s_V down the rows too",
-                ),
-                (
-                    ops.conv2d(x, kernel, stride=1, padding=padding),
-                    "the stride is ignored: window (i, j) starts at row i·s_V, column j·s_H",
-                ),
-            ]
-        if sv != sh:
-            swapped = _safe(lambda: ops.conv2d(x, kernel, stride=(sh, sv), padding=padding))
-            hints.append(
-                (
-                    swapped,
-                    "stride (s_V, s_H): the first number moves down the rows, the "
-                    "second along the columns",
-                )
-            )
-        if padding:
-            hints += [
-                (
-                    _safe(lambda: ops.conv2d(x, kernel, stride=stride)),
-                    "the padding is ignored: add `padding` rows/columns of zeros on every side",
-                ),
-                (
-                    _safe(
-                        lambda: ops.conv2d(
-                            ops.pad(x, ((padding, 0), (padding, 0))), kernel, stride=stride
-                        )
-                    ),
-                    "zeros added only at the top and left: pad every side",
-                ),
-                (
-                    _safe(
-                        lambda: ops.conv2d(
-                            ops.pad(x, ((0, padding), (0, padding))), kernel, stride=stride
-                        )
-                    ),
-                    "zeros added only at the bottom and right: pad every side",
-                ),
-            ]
-        hints.append(
-            (
-                ops.true_conv2d(x, kernel, stride=stride, padding=padding),
-                "the kernel is flipped (true convolution); deep learning's convolution uses "
-                "it as it is",
-            )
-        )
+        hints = _strided_hints(x, kernel, stride, padding)
         same_array(
             got,
             expected,
@@ -509,7 +547,69 @@ def check_strided_conv(conv2d_strided):
                 ((h + 1, w + 1), "off by one: floor((n + 2p − f) / s) + 1 positions per axis"),
             ],
         )
+    refuse_references(called, "loops (or slicing) over the padded image")
     return f"matches cnnlib.ops.conv2d on {len(_STRIDED_CASES)} random inputs, strides and paddings"
+
+
+def _strided_hints(x, kernel, stride, padding):
+    """(typical wrong output, hint) pairs for one input of 03.strided_conv."""
+    sv, sh = _pair(stride)
+    hints = []
+    if sv != 1 or sh != 1:
+        hints += [
+            (
+                ops.conv2d(x, kernel, stride=(sv, 1), padding=padding),
+                "the stride is applied to the rows only: move by s_H along the columns too",
+            ),
+            (
+                ops.conv2d(x, kernel, stride=(1, sh), padding=padding),
+                "the stride is applied to the columns only: move by s_V down the rows too",
+            ),
+            (
+                ops.conv2d(x, kernel, stride=1, padding=padding),
+                "the stride is ignored: window (i, j) starts at row i·s_V, column j·s_H",
+            ),
+        ]
+    if sv != sh:
+        swapped = _safe(lambda: ops.conv2d(x, kernel, stride=(sh, sv), padding=padding))
+        hints.append(
+            (
+                swapped,
+                "stride (s_V, s_H): the first number moves down the rows, the "
+                "second along the columns",
+            )
+        )
+    if padding:
+        hints += [
+            (
+                _safe(lambda: ops.conv2d(x, kernel, stride=stride)),
+                "the padding is ignored: add `padding` rows/columns of zeros on every side",
+            ),
+            (
+                _safe(
+                    lambda: ops.conv2d(
+                        ops.pad(x, ((padding, 0), (padding, 0))), kernel, stride=stride
+                    )
+                ),
+                "zeros added only at the top and left: pad every side",
+            ),
+            (
+                _safe(
+                    lambda: ops.conv2d(
+                        ops.pad(x, ((0, padding), (0, padding))), kernel, stride=stride
+                    )
+                ),
+                "zeros added only at the bottom and right: pad every side",
+            ),
+        ]
+    hints.append(
+        (
+            ops.true_conv2d(x, kernel, stride=stride, padding=padding),
+            "the kernel is flipped (true convolution); deep learning's convolution uses "
+            "it as it is",
+        )
+    )
+    return hints
 
 
 def _safe(compute):

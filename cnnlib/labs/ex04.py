@@ -3,6 +3,7 @@
 import numpy as np
 
 from cnnlib import ops
+from cnnlib.labs import core
 from cnnlib.labs.core import (
     NotAttempted,
     Wrong,
@@ -13,6 +14,16 @@ from cnnlib.labs.core import (
     rng,
     same_array,
     same_number,
+)
+from cnnlib.labs.ex03 import refuse_references, watching, whole_number
+from cnnlib.lessons import pooling
+
+# What "from scratch" forbids: the references the checks compare with.
+_POOLING_REFERENCES = (
+    ops.pool2d,
+    ops.global_max_pool2d,
+    ops.global_avg_pool2d,
+    pooling.keras_apply,
 )
 
 _POOL_CASES = [
@@ -27,51 +38,57 @@ _POOL_CASES = [
 @exercise("04.max_pool", "max pooling from scratch, channel by channel", "implement", "core")
 def check_max_pool(max_pool):
     """`max_pool(x, size, stride)`: x of shape (H, W, C), valid max pooling, each channel on its own."""
-    random = rng(4)
+    random, called = rng(4), []
     for shape, size, stride in _POOL_CASES:
         x = random.normal(size=shape)
         on = f"on a random {'×'.join(map(str, shape))} input with size {size}, stride {stride}"
-        got = call(max_pool, x.copy(), size, stride, on=on)
+        with watching(*_POOLING_REFERENCES) as seen:
+            got = call(max_pool, x.copy(), size, stride, on=on)
+        called += [name for name in seen if name not in called]
         expected = ops.pool2d(x, size, stride, mode="max")
         h, w, c = expected.shape
         same_array(
             got,
             expected,
             on,
-            hints=[
-                (
-                    ops.pool2d(x, size, stride, mode="avg"),
-                    "that is average pooling: take the largest value of each window",
-                ),
-                (
-                    ops.pool2d(x, size, stride, mode="max").max(axis=-1),
-                    "the channels were mixed: pool each channel on its own and keep the channel axis",
-                ),
-                (
-                    ops.pool2d(x, size, 1, mode="max"),
-                    "the stride is ignored: move the window by `stride`, not by one",
-                ),
-                (
-                    ops.pool2d(x, stride, size, mode="max")
-                    if stride <= min(x.shape[:2])
-                    else np.zeros(0),
-                    "size and stride are swapped",
-                ),
-                (
-                    ops.pool2d(x, size, stride, mode="max", padding="same"),
-                    "that is 'same' pooling (windows hanging over the edge); valid pooling keeps only "
-                    "whole windows",
-                ),
-                (
-                    ops.pool2d(x, (size, 1), (stride, 1), mode="max"),
-                    "pooled along the rows only: the window is size × size and moves in both directions",
-                ),
-            ],
+            hints=_max_pool_hints(x, size, stride),
             shape_hints=[
                 ((h, w), "the channel axis is missing: pool each channel and return (H', W', C)"),
             ],
         )
+    refuse_references(called, "loops over the windows, with a maximum per channel")
     return f"matches cnnlib.ops.pool2d on {len(_POOL_CASES)} random inputs, sizes and strides"
+
+
+def _max_pool_hints(x, size, stride):
+    """(typical wrong output, hint) pairs for one input of 04.max_pool."""
+    return [
+        (
+            ops.pool2d(x, size, stride, mode="avg"),
+            "that is average pooling: take the largest value of each window",
+        ),
+        (
+            ops.pool2d(x, size, stride, mode="max").max(axis=-1),
+            "the channels were mixed: pool each channel on its own and keep the channel axis",
+        ),
+        (
+            ops.pool2d(x, size, 1, mode="max"),
+            "the stride is ignored: move the window by `stride`, not by one",
+        ),
+        (
+            ops.pool2d(x, stride, size, mode="max") if stride <= min(x.shape[:2]) else np.zeros(0),
+            "size and stride are swapped",
+        ),
+        (
+            ops.pool2d(x, size, stride, mode="max", padding="same"),
+            "that is 'same' pooling (windows hanging over the edge); valid pooling keeps only "
+            "whole windows",
+        ),
+        (
+            ops.pool2d(x, (size, 1), (stride, 1), mode="max"),
+            "pooled along the rows only: the window is size × size and moves in both directions",
+        ),
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -82,42 +99,59 @@ PREDICT_MATRIX = np.array(
 )
 
 
+def _prediction_array(prediction):
+    """The prediction as a 2-D float array; Keras's (1, H, W, 1) or (H, W, 1) are read as (H, W)."""
+    try:
+        got = np.asarray(prediction, dtype=float)
+    except (TypeError, ValueError):
+        raise Wrong(
+            f"expected a 2-D array of numbers (rows of equal length), got {prediction!r}",
+            "write it as a list of rows, e.g. [[a, b], [c, d]]",
+        ) from None
+    if got.ndim == 4 and got.shape[0] == 1 and got.shape[-1] == 1:
+        got = got[0, :, :, 0]  # Keras's batch and channel axes
+    elif got.ndim == 3 and got.shape[-1] == 1:
+        got = got[:, :, 0]  # the channel axis
+    if not np.isfinite(got).all():
+        raise Wrong("your prediction holds NaN or inf; a max pool returns numbers of the input")
+    return got
+
+
 @exercise("04.predict_pooled", "predict MaxPooling2D(2) on a 4 × 5 matrix", "predict", "warm-up")
 def check_predict_pooled(prediction):
-    """`prediction`: the 2-D array keras.layers.MaxPooling2D(2) returns for PREDICT_MATRIX."""
+    """`prediction`: the 2-D array keras.layers.MaxPooling2D(2) returns for PREDICT_MATRIX.
+
+    A wrong prediction is told what kind of slip it is and where, never the values Keras returns.
+    """
     x = PREDICT_MATRIX
-    on = "for MaxPooling2D(2) on the 4 × 5 matrix"
-    same_array(
-        prediction,
-        ops.pool2d(x, 2, 2, mode="max"),
-        on,
-        hints=[
-            (
-                ops.pool2d(x, 2, 2, mode="avg"),
-                "those are the windows' averages; MaxPooling2D keeps each window's largest value",
-            ),
-            (
-                ops.pool2d(x, 2, 1, mode="max"),
-                "Keras's pooling stride defaults to the pool size (2), not 1: the windows do not overlap",
-            ),
-            (
-                ops.pool2d(x, 2, 2, mode="max", padding="same"),
-                "that is padding='same'; the default padding='valid' drops the last column, "
-                "which no whole 2 × 2 window covers",
-            ),
-        ],
-        shape_hints=[
-            ((3, 4), "Keras's pooling stride defaults to the pool size (2), not 1"),
-            (
-                (2, 3),
-                "padding='valid' (the default) drops the fifth column: no whole 2 × 2 window "
-                "fits there, so the output is 2 × 2",
-            ),
-            ((2, 2, 1), "drop the batch and channel axes: answer with a 2-D array"),
-        ],
-    )
-    return (
-        "MaxPooling2D(2) has stride 2 and 'valid' padding by default: the fifth column is dropped"
+    got, expected = _prediction_array(prediction), ops.pool2d(x, 2, 2, mode="max")
+    on = "MaxPooling2D(2) on the 4 × 5 matrix"
+    if got.shape != expected.shape:
+        shape_hints = {
+            (3, 4): "Keras's pooling stride defaults to the pool size (2), not 1",
+            (2, 3): "padding='valid' (the default) drops the fifth column: no whole 2 × 2 "
+            "window fits there",
+            (4, 5): "pooling shrinks the matrix: count how many 2 × 2 windows fit, moving by 2",
+        }
+        raise Wrong(
+            f"for {on}: your prediction has shape {got.shape}, which is not the output's shape",
+            shape_hints.get(got.shape, "count the whole 2 × 2 windows along each axis"),
+        )
+    if np.allclose(got, expected):
+        return (
+            "MaxPooling2D(2) has stride 2 and 'valid' padding by default: the fifth column is "
+            "dropped"
+        )
+    if np.allclose(got, ops.pool2d(x, 2, 2, mode="avg")):
+        raise Wrong(
+            f"for {on}: those are the windows' averages",
+            "MaxPooling2D keeps each window's largest value",
+        )
+    rows, cols = np.nonzero(~np.isclose(got, expected))
+    where = ", ".join(f"row {r + 1}, column {c + 1}" for r, c in zip(rows, cols))
+    raise Wrong(
+        f"for {on}: the shape is right, the value at {where} is not",
+        "each output is the largest of one 2 × 2 block: rows 1–2 or 3–4, columns 1–2 or 3–4",
     )
 
 
@@ -158,6 +192,11 @@ def check_param_count(count):
             "pooling layers have no parameters: a 2 × 2 max has nothing to learn",
         ),
     ]
+    if whole_number(count) is None:
+        raise Wrong(
+            f"the parameter count: expected one whole number, got {count!r}",
+            "count weights and biases: an int such as 1234",
+        )
     same_number(count, _STACK_PARAMS, "the parameter count", hints=hints)
     return (
         f"{_STACK_PARAMS:,}; the dense layer holds most of them, and each pooling cut its "
@@ -181,6 +220,41 @@ def experiment_photo():
     return resize(photo("camera"), 128)
 
 
+def _shift_hints(image, mode):
+    """(typical wrong measurement, hint) pairs for one image of 04.shift_experiment."""
+    before = ops.pool2d(image[:, :-1], 2, mode=mode)
+    after = ops.pool2d(image[:, 1:], 2, mode=mode)
+    return [
+        (
+            np.linalg.norm(after - before),
+            "divide by the norm of the pooled map before the shift: a relative change",
+        ),
+        (
+            np.linalg.norm(image[:, 1:] - image[:, :-1]) / np.linalg.norm(image[:, :-1]),
+            "pool both versions first (2 × 2, mode `mode`), then compare",
+        ),
+        (
+            _reference_shift_change(image, "max" if mode == "avg" else "avg"),
+            "use the `mode` argument: ops.pool2d(..., mode=mode)",
+        ),
+        (
+            np.linalg.norm(
+                ops.pool2d(np.roll(image, -1, axis=1), 2, mode=mode)
+                - ops.pool2d(image, 2, mode=mode)
+            )
+            / np.linalg.norm(ops.pool2d(image, 2, mode=mode))
+            if image.shape[1] % 2 == 0
+            else -1.0,
+            "np.roll wraps the first column round to the end; compare image[:, :-1] with "
+            "image[:, 1:] instead",
+        ),
+    ]
+
+
+# Spellings of the two predictions a learner may write.
+_MODES = {"max": "max", "maximum": "max", "avg": "avg", "average": "avg", "mean": "avg"}
+
+
 @exercise("04.shift_experiment", "max vs average pooling on a shifted photo", "experiment", "core")
 def check_shift_experiment(answer):
     """`answer = (prediction, shift_change)`: prediction "max" or "avg" (which pooled photo
@@ -191,47 +265,22 @@ def check_shift_experiment(answer):
         raise Wrong("answer with a pair (prediction, shift_change)") from None
     if prediction is None:
         raise NotAttempted
-    if prediction not in ("max", "avg"):
-        raise Wrong(f"the prediction must be 'max' or 'avg', got {prediction!r}")
+    spelled = prediction.strip().lower() if isinstance(prediction, str) else prediction
+    prediction = _MODES.get(spelled) if isinstance(spelled, str) else None
+    if prediction is None:
+        raise Wrong(f"the prediction must be 'max' or 'avg', got {spelled!r}")
     random = rng(44)
     for shape in [(8, 9), (12, 12), (7, 15)]:
         image = random.random(size=shape)
         for mode in ("max", "avg"):
             on = f"shift_change on a random {shape[0]}×{shape[1]} image, mode {mode!r}"
             got = call(shift_change, image.copy(), mode, on=on)
-            before = ops.pool2d(image[:, :-1], 2, mode=mode)
-            after = ops.pool2d(image[:, 1:], 2, mode=mode)
             same_number(
                 got,
                 _reference_shift_change(image, mode),
                 on,
                 rtol=1e-6,
-                hints=[
-                    (
-                        np.linalg.norm(after - before),
-                        "divide by the norm of the pooled map before the shift: a relative change",
-                    ),
-                    (
-                        np.linalg.norm(image[:, 1:] - image[:, :-1])
-                        / np.linalg.norm(image[:, :-1]),
-                        "pool both versions first (2 × 2, mode `mode`), then compare",
-                    ),
-                    (
-                        _reference_shift_change(image, "max" if mode == "avg" else "avg"),
-                        "use the `mode` argument: ops.pool2d(..., mode=mode)",
-                    ),
-                    (
-                        np.linalg.norm(
-                            ops.pool2d(np.roll(image, -1, axis=1), 2, mode=mode)
-                            - ops.pool2d(image, 2, mode=mode)
-                        )
-                        / np.linalg.norm(ops.pool2d(image, 2, mode=mode))
-                        if shape[1] % 2 == 0
-                        else -1.0,
-                        "np.roll wraps the first column round to the end; compare image[:, :-1] with "
-                        "image[:, 1:] instead",
-                    ),
-                ],
+                hints=_shift_hints(image, mode),
             )
     photo = experiment_photo()
     changes = {mode: _reference_shift_change(photo, mode) for mode in ("max", "avg")}
@@ -239,8 +288,8 @@ def check_shift_experiment(answer):
     smaller = min(changes, key=changes.get)
     if prediction != smaller:
         raise Wrong(
-            f"your function is right, but the prediction is not: on the photo it measures "
-            f"{measured}",
+            "your function is right, but the prediction is not: run it on the photo "
+            "(ex04.experiment_photo()) in both modes and compare",
             "a one-pixel shift swaps one pixel column of a 2 × 2 window: the average moves a "
             "little, but the maximum jumps whenever the brightest pixel leaves. Max pooling's "
             "robustness shows on sparse feature maps (a few strong responses), not on raw pixels",
@@ -286,6 +335,35 @@ def _route(x, upstream, size, stride, accumulate=True, first=False):
     return dx
 
 
+def _backward_hints(x, upstream, size, stride):
+    """(typical wrong gradient, hint) pairs for one input of 04.max_pool_backward."""
+    hints = [
+        (
+            _avg_backward(x, upstream, size, stride),
+            "the gradient was spread evenly over each window: that is average pooling's "
+            "backward pass. Max pooling passes it to the argmax of each window only",
+        ),
+        (
+            _route(x, np.ones_like(upstream), size, stride),
+            "multiply by the upstream gradient: route upstream[i, j, c], not 1",
+        ),
+        (
+            _route(x, upstream, size, stride, first=True),
+            "the gradient went to the first pixel of each window; it belongs to the window's "
+            "largest value (np.argmax of the window, per channel)",
+        ),
+    ]
+    if stride < size:
+        hints.append(
+            (
+                _route(x, upstream, size, stride, accumulate=False),
+                "overlapping windows can share their maximum: add (+=) each window's "
+                "gradient into dx instead of overwriting it",
+            )
+        )
+    return hints
+
+
 def tie_free_input(random, shape):
     """Distinct values 0.1 apart, shuffled: no window has a tie, so max is differentiable."""
     return (random.permutation(int(np.prod(shape))) * 0.1).reshape(shape) - 0.05 * np.prod(shape)
@@ -295,7 +373,7 @@ def tie_free_input(random, shape):
 def check_max_pool_backward(max_pool_backward):
     """`max_pool_backward(x, upstream, size, stride)` → dx of x's shape (H, W, C): the gradient
     of sum(pool(x) * upstream) with respect to x, for valid max pooling."""
-    random = rng(404)
+    random, called = rng(404), []
     worst = 0.0
     for shape, size, stride in _BACKWARD_CASES:
         x = tie_free_input(random, shape)
@@ -306,34 +384,13 @@ def check_max_pool_backward(max_pool_backward):
             f"on a random {'×'.join(map(str, shape))} input, size {size}, stride {stride} "
             f"({overlap} windows)"
         )
-        got = call(max_pool_backward, x.copy(), upstream.copy(), size, stride, on=on)
+        with watching(core.numerical_gradient) as seen:
+            got = call(max_pool_backward, x.copy(), upstream.copy(), size, stride, on=on)
+        called += [name for name in seen if name not in called]
         expected = numerical_gradient(
             lambda v: ops.pool2d(v, size, stride, mode="max"), x, upstream
         )
-        hints = [
-            (
-                _avg_backward(x, upstream, size, stride),
-                "the gradient was spread evenly over each window: that is average pooling's "
-                "backward pass. Max pooling passes it to the argmax of each window only",
-            ),
-            (
-                _route(x, np.ones_like(upstream), size, stride),
-                "multiply by the upstream gradient: route upstream[i, j, c], not 1",
-            ),
-            (
-                _route(x, upstream, size, stride, first=True),
-                "the gradient went to the first pixel of each window; it belongs to the window's "
-                "largest value (np.argmax of the window, per channel)",
-            ),
-        ]
-        if stride < size:
-            hints.append(
-                (
-                    _route(x, upstream, size, stride, accumulate=False),
-                    "overlapping windows can share their maximum: add (+=) each window's "
-                    "gradient into dx instead of overwriting it",
-                )
-            )
+        hints = _backward_hints(x, upstream, size, stride)
         same_array(
             got,
             expected,
@@ -344,6 +401,7 @@ def check_max_pool_backward(max_pool_backward):
             ],
         )
         worst = max(worst, relative_error(got, expected))
+    refuse_references(called, "routing of each window's gradient to its maximum")
     return (
         f"relative error {worst:.1e} against a numerical gradient on {len(_BACKWARD_CASES)} "
         "inputs, non-overlapping and overlapping windows"

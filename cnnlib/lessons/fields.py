@@ -104,9 +104,27 @@ class Field:
     first: tuple | None = None
 
     def covers(self, row, col):
-        """The input rows and columns (first, last), inclusive, seen by unit (row, col) of this layer."""
-        if self.first is None:
-            raise ValueError("covers() needs the input size: pass input_size to receptive_fields")
+        """The input rows and columns (first, last), inclusive, seen by unit (row, col) of this layer.
+
+        Needs the input size (`receptive_fields(..., input_size=...)`): without it there is no
+        telling which units exist, so (row, col) could not be checked. Negative first rows are
+        padding.
+        """
+        if self.output is None or self.first is None:
+            raise ValueError(
+                f"covers({row!r}, {col!r}) needs the input size, to know which units {self.name} "
+                "has and where they start: pass input_size to receptive_fields, or use "
+                "keras_receptive_fields on a model with an input shape"
+            )
+        for axis, (value, count) in enumerate(zip((row, col), self.output)):
+            label = ("row", "col")[axis]
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise ValueError(f"{label} must be an int, got {value!r}")
+            if not 0 <= value < count:
+                raise ValueError(
+                    f"{label} = {value} is outside {self.name}'s output of {self.output[0]}×"
+                    f"{self.output[1]} units: use 0 to {count - 1}"
+                )
         return tuple(
             (f + i * j, f + i * j + s - 1)
             for f, i, j, s in zip(self.first, (row, col), self.jump, self.size)
@@ -320,12 +338,25 @@ def measure_receptive_field(model, input_size, layer=None, unit=None):
 
     Returns ((rows, cols) size, ((first_row, last_row), (first_col, last_col))).
     """
+    height, width = _pair(input_size, "input_size")
+    shape = (height, width, model.input_shape[-1])
+    probe = _probe(_all_ones_copy(model, shape), model.name, layer, shape)
+    out_h, out_w = probe.output_shape[1:3]
+    row, col = unit if unit is not None else (out_h // 2, out_w // 2)
+    if not (0 <= row < out_h and 0 <= col < out_w):
+        raise ValueError(f"unit {unit} is outside the layer's output of {out_h}×{out_w}")
+    hit_rows, hit_cols = _pixels_reaching(probe, (row, col), shape)
+    box = ((int(hit_rows.min()), int(hit_rows.max())), (int(hit_cols.min()), int(hit_cols.max())))
+    size = (box[0][1] - box[0][0] + 1, box[1][1] - box[1][0] + 1)
+    return size, box
+
+
+def _all_ones_copy(model, shape):
+    """A copy of `model` for input `shape` whose kernels are all ones and biases zero."""
     import keras
 
-    height, width = _pair(input_size, "input_size")
-    channels = model.input_shape[-1]
     copy = keras.models.clone_model(model)
-    copy.build((None, height, width, channels))
+    copy.build((None, *shape))
     for each in copy.layers:
         if hasattr(each, "kernel") and hasattr(each, "bias"):
             # Ones everywhere: every path from an input pixel to a unit carries a positive weight.
@@ -335,15 +366,23 @@ def measure_receptive_field(model, input_size, layer=None, unit=None):
         for name in ("depthwise_kernel", "pointwise_kernel"):
             if hasattr(each, name):
                 getattr(each, name).assign(np.ones(getattr(each, name).shape, dtype="float32"))
+    return copy
 
-    # The spatial part of the model: everything before the first flattening layer.
+
+def _probe(copy, model_name, layer, shape):
+    """A model from the input to `layer` (name, index, or None: the last spatial layer) of `copy`.
+
+    The spatial part of a model is everything before its first flattening layer.
+    """
+    import keras
+
     cut = next(
         (i for i, l in enumerate(copy.layers) if type(l).__name__ in _FLAT), len(copy.layers)
     )
     spatial = [l for l in copy.layers[:cut] if type(l).__name__ != "InputLayer"]
     if not spatial:
         raise ValueError(
-            f"model {model.name!r} has no spatial layers before its first flattening layer"
+            f"model {model_name!r} has no spatial layers before its first flattening layer"
         )
     if layer is None:
         target = spatial[-1]
@@ -351,18 +390,21 @@ def measure_receptive_field(model, input_size, layer=None, unit=None):
         target = copy.get_layer(layer)
     else:
         target = spatial[layer]
-    inputs = keras.Input((height, width, channels))
+    inputs = keras.Input(shape)
     x = inputs
     for each in spatial:
         x = each(x)
         if each is target:
             break
-    probe = keras.Model(inputs, x)
+    return keras.Model(inputs, x)
 
-    out_h, out_w = probe.output_shape[1:3]
-    row, col = unit if unit is not None else (out_h // 2, out_w // 2)
-    if not (0 <= row < out_h and 0 <= col < out_w):
-        raise ValueError(f"unit {unit} is outside the layer's output of {out_h}×{out_w}")
+
+def _pixels_reaching(probe, unit, shape):
+    """(rows, cols) of the input pixels whose single impulse gives `unit` a positive value."""
+    import keras
+
+    height, width, channels = shape
+    row, col = unit
     # One image per input pixel, each with a single impulse, in chunks to keep memory small.
     rows, cols = np.divmod(np.arange(height * width), width)
     reached = np.zeros(height * width, dtype=bool)
@@ -377,7 +419,4 @@ def measure_receptive_field(model, input_size, layer=None, unit=None):
         raise ValueError(
             "no input pixel reached the unit: does the layer end in a non-positive activation?"
         )
-    hit_rows, hit_cols = rows[where], cols[where]
-    box = ((int(hit_rows.min()), int(hit_rows.max())), (int(hit_cols.min()), int(hit_cols.max())))
-    size = (box[0][1] - box[0][0] + 1, box[1][1] - box[1][0] + 1)
-    return size, box
+    return rows[where], cols[where]

@@ -155,32 +155,8 @@ def show_sliding(image, kernel, padding, positions, stride=1, suptitle=None):
     for ax, (row, col), colour in zip(axes, positions, WINDOW_COLOURS):
         draw_grid(ax, padded, amounts)
         outline(ax, row * sh, col * sw, kh, kw, colour, lw=3.5)
-        for (i, j), weight in np.ndenumerate(
-            kernel
-        ):  # the kernel's weights, as the decks write them
-            ax.text(
-                col * sw + j + 0.42,
-                row * sh + i + 0.4,
-                f"×{fmt_number(weight)}",
-                ha="right",
-                va="bottom",
-                fontsize=8,
-                color=colour,
-                fontweight="bold",
-                zorder=6,
-            )
-        window = padded[row * sh : row * sh + kh, col * sw : col * sw + kw]
-        in_pad = int(
-            kh * kw
-            - coverage_mask(amounts, padded.shape)[
-                row * sh : row * sh + kh, col * sw : col * sw + kw
-            ].sum()
-        )
-        ax.set_title(
-            f"output ({row}, {col}) = {fmt_number((window * kernel).sum())}\n"
-            f"{in_pad} of {kh * kw} cells are padding",
-            fontsize=10,
-        )
+        _label_weights(ax, kernel, (row * sh, col * sw), colour)
+        ax.set_title(_window_title(padded, amounts, kernel, (row, col), (sh, sw)), fontsize=10)
     draw_grid(axes[-1], result)
     for (row, col), colour in zip(positions, WINDOW_COLOURS):
         outline(axes[-1], row, col, 1, 1, colour)
@@ -189,6 +165,33 @@ def show_sliding(image, kernel, padding, positions, stride=1, suptitle=None):
     if suptitle:
         fig.suptitle(suptitle)
     return fig
+
+
+def _label_weights(ax, kernel, corner, colour):
+    """The kernel's weights ("×1", "×0") in the corner of each cell of the window at `corner`."""
+    top, left = corner
+    for (i, j), weight in np.ndenumerate(kernel):
+        ax.text(
+            left + j + 0.42,
+            top + i + 0.4,
+            f"×{fmt_number(weight)}",
+            ha="right",
+            va="bottom",
+            fontsize=8,
+            color=colour,
+            fontweight="bold",
+            zorder=6,
+        )
+
+
+def _window_title(padded, amounts, kernel, position, stride):
+    """The title of one window: "output (r, c) = value" and how many of its cells are padding."""
+    (row, col), (sh, sw) = position, stride
+    kh, kw = kernel.shape
+    rows, cols = slice(row * sh, row * sh + kh), slice(col * sw, col * sw + kw)
+    in_pad = int(kh * kw - coverage_mask(amounts, padded.shape)[rows, cols].sum())
+    value = (padded[rows, cols] * kernel).sum()
+    return f"output ({row}, {col}) = {fmt_number(value)}\n{in_pad} of {kh * kw} cells are padding"
 
 
 def coverage_mask(amounts, shape):
@@ -207,23 +210,12 @@ def show_strides(image, kernel, strides, padding=1):
     """For each stride, the windows of outputs (0, 0), (0, 1) and (1, 0) on the padded image.
 
     Next to each grid, the output map with those three cells outlined in the windows' colours.
-    Arrows join the window centres: the horizontal one is the horizontal stride s_H (red window
-    to orange), the vertical one the vertical stride s_V (red window to purple).
+    Bars above and left of the grid measure the jumps: s_H (red window to orange) and s_V (red
+    window to purple).
     """
     image, kernel = np.asarray(image, dtype=float), np.asarray(kernel)
-    kh, kw = kernel.shape
-    panels = []
-    for stride in strides:
-        amounts = ops.padding_amounts(image.shape, kernel.shape, stride, padding)
-        panels.append(
-            (
-                stride,
-                amounts,
-                ops.pad(image, amounts),
-                ops.conv2d(image, kernel, stride=stride, padding=padding),
-            )
-        )
-    ratios = [w for _, _, padded, result in panels for w in (padded.shape[1], result.shape[1])]
+    panels = [_stride_panel(image, kernel, stride, padding) for stride in strides]
+    ratios = [w for panel in panels for w in (panel["padded"].shape[1], panel["output"].shape[1])]
     fig, axes = plt.subplots(
         1,
         2 * len(panels),
@@ -231,71 +223,101 @@ def show_strides(image, kernel, strides, padding=1):
         gridspec_kw={"width_ratios": ratios},
         layout="constrained",
     )
-    cells = [(0, 0), (0, 1), (1, 0)]
-    for (stride, amounts, padded, result), ax, out_ax in zip(panels, axes[::2], axes[1::2]):
-        sh, sw = ops._stride_pair(stride)
-        draw_grid(ax, padded, amounts, fontsize=8)
-        for (row, col), colour, inset in zip(cells, WINDOW_COLOURS, (0.05, 0.15, 0.25)):
-            outline(ax, row * sh, col * sw, kh, kw, colour, inset=inset, lw=2.5)
-        # The jumps, measured outside the grid between the windows' left and top edges.
-        rows, cols = padded.shape
-        ax.annotate(
-            "",
-            xy=(-0.5 + sw, -0.75),
-            xytext=(-0.5, -0.75),
-            annotation_clip=False,
-            arrowprops=dict(
-                arrowstyle="|-|,widthA=0.3,widthB=0.3",
-                color=WINDOW_COLOURS[1],
-                lw=2,
-                shrinkA=0,
-                shrinkB=0,
-            ),
-        )
-        ax.text(
-            -0.5 + sw + 0.2,
-            -0.75,
-            f"s_H = {sw}",
-            color=WINDOW_COLOURS[1],
-            fontsize=10,
-            fontweight="bold",
-            ha="left",
-            va="center",
-        )
-        ax.annotate(
-            "",
-            xy=(-0.75, -0.5 + sh),
-            xytext=(-0.75, -0.5),
-            annotation_clip=False,
-            arrowprops=dict(
-                arrowstyle="|-|,widthA=0.3,widthB=0.3",
-                color=WINDOW_COLOURS[2],
-                lw=2,
-                shrinkA=0,
-                shrinkB=0,
-            ),
-        )
-        ax.text(
-            -0.75,
-            -0.5 + sh + 0.2,
-            f"s_V = {sh}",
-            color=WINDOW_COLOURS[2],
-            fontsize=10,
-            fontweight="bold",
-            ha="center",
-            va="top",
-            rotation=90,
-        )
-        ax.set_xlim(-1.1, cols - 0.5)
-        ax.set_ylim(rows - 0.5, -1.1)
-        for spine in ax.spines.values():
-            spine.set_visible(False)
-        ax.set_title(f"stride ({sh}, {sw}) on the padded image", fontsize=10)
-        draw_grid(out_ax, result, fontsize=8)
-        for (row, col), colour in zip(cells, WINDOW_COLOURS):
-            outline(out_ax, row, col, 1, 1, colour, lw=2.5)
-        out_ax.set_title(f"output {result.shape[0]} × {result.shape[1]}", fontsize=10)
+    for panel, ax, out_ax in zip(panels, axes[::2], axes[1::2]):
+        _draw_stride_windows(ax, panel, kernel.shape)
+        _draw_output_cells(out_ax, panel["output"])
     return fig
+
+
+# The three outputs whose windows show both jumps: (0, 0) → (0, 1) is s_H, (0, 0) → (1, 0) is s_V.
+STRIDE_CELLS = ((0, 0), (0, 1), (1, 0))
+
+
+def _stride_panel(image, kernel, stride, padding):
+    """What one stride's pair of panels needs: the stride pair, padding, padded image and output."""
+    amounts = ops.padding_amounts(image.shape, kernel.shape, stride, padding)
+    return {
+        "stride": ops._stride_pair(stride),
+        "amounts": amounts,
+        "padded": ops.pad(image, amounts),
+        "output": ops.conv2d(image, kernel, stride=stride, padding=padding),
+    }
+
+
+def _draw_stride_windows(ax, panel, kernel_shape):
+    """The padded image with the three windows outlined and the two jumps measured."""
+    (sh, sw), padded = panel["stride"], panel["padded"]
+    kh, kw = kernel_shape
+    draw_grid(ax, padded, panel["amounts"], fontsize=8)
+    for (row, col), colour, inset in zip(STRIDE_CELLS, WINDOW_COLOURS, (0.05, 0.15, 0.25)):
+        outline(ax, row * sh, col * sw, kh, kw, colour, inset=inset, lw=2.5)
+    _jump_bar(ax, (-0.5, -0.75), (-0.5 + sw, -0.75), f"s_H = {sw}", WINDOW_COLOURS[1])
+    _jump_bar(ax, (-0.75, -0.5), (-0.75, -0.5 + sh), f"s_V = {sh}", WINDOW_COLOURS[2])
+    rows, cols = padded.shape
+    ax.set_xlim(-1.1, cols - 0.5)
+    ax.set_ylim(rows - 0.5, -1.1)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set_title(f"stride ({sh}, {sw}) on the padded image", fontsize=10)
+
+
+def _jump_bar(ax, start, end, label, colour):
+    """A |—| bar from `start` to `end` (x, y) outside the grid, labelled at its far end."""
+    ax.annotate(
+        "",
+        xy=end,
+        xytext=start,
+        annotation_clip=False,
+        arrowprops=dict(
+            arrowstyle="|-|,widthA=0.3,widthB=0.3", color=colour, lw=2, shrinkA=0, shrinkB=0
+        ),
+    )
+    vertical = start[0] == end[0]
+    ax.text(
+        end[0] + (0 if vertical else 0.2),
+        end[1] + (0.2 if vertical else 0),
+        label,
+        color=colour,
+        fontsize=10,
+        fontweight="bold",
+        ha="center" if vertical else "left",
+        va="top" if vertical else "center",
+        rotation=90 if vertical else 0,
+    )
+
+
+def _draw_output_cells(ax, output):
+    """The output map with the cells of STRIDE_CELLS outlined in their windows' colours."""
+    draw_grid(ax, output, fontsize=8)
+    for (row, col), colour in zip(STRIDE_CELLS, WINDOW_COLOURS):
+        outline(ax, row, col, 1, 1, colour, lw=2.5)
+    ax.set_title(f"output {output.shape[0]} × {output.shape[1]}", fontsize=10)
+
+
+def _draw_taps(ax, matrix, step, limit):
+    """`matrix` in a colour scale centred on 0; every `step`-th cell a weight, the others hatched."""
+    shown = ax.imshow(matrix, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    for (r, c), value in np.ndenumerate(matrix):
+        if r % step == 0 and c % step == 0:
+            colour = "white" if abs(value) > 0.6 * limit else "black"
+            ax.text(c, r, f"{value:.1f}", ha="center", va="center", fontsize=10, color=colour)
+        else:
+            ax.add_patch(
+                Rectangle(
+                    (c - 0.5, r - 0.5),
+                    1,
+                    1,
+                    facecolor="#eeeeee",
+                    edgecolor="#bbbbbb",
+                    hatch="xx",
+                    lw=0.5,
+                )
+            )
+    ax.set_xticks(np.arange(-0.5, matrix.shape[1]), minor=True)
+    ax.set_yticks(np.arange(-0.5, matrix.shape[0]), minor=True)
+    ax.grid(which="minor", color="white", lw=1.5)
+    ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
+    return shown
 
 
 def show_dilation(kernel, rate):
@@ -306,46 +328,13 @@ def show_dilation(kernel, rate):
     fig, axes = plt.subplots(
         1, 2, figsize=(8.4, 4.1), gridspec_kw={"width_ratios": [kernel.shape[1], spread.shape[1]]}
     )
-    for ax, matrix, title in (
-        (axes[0], kernel, f"{kernel.shape[0]} × {kernel.shape[1]} kernel, {kernel.size} weights"),
-        (
-            axes[1],
-            spread,
-            f"dilation {rate}: spans {spread.shape[0]} × "
-            f"{spread.shape[1]}, still {kernel.size} weights\n"
-            "(hatched: inserted zeros, not weights)",
-        ),
-    ):
-        shown = ax.imshow(matrix, cmap="RdBu_r", vmin=-limit, vmax=limit)
-        taps = np.zeros(matrix.shape, dtype=bool)
-        taps[:: rate if matrix is spread else 1, :: rate if matrix is spread else 1] = True
-        for (r, c), value in np.ndenumerate(matrix):
-            if taps[r, c]:
-                ax.text(
-                    c,
-                    r,
-                    f"{value:.1f}",
-                    ha="center",
-                    va="center",
-                    fontsize=10,
-                    color="white" if abs(value) > 0.6 * limit else "black",
-                )
-            else:
-                ax.add_patch(
-                    Rectangle(
-                        (c - 0.5, r - 0.5),
-                        1,
-                        1,
-                        facecolor="#eeeeee",
-                        edgecolor="#bbbbbb",
-                        hatch="xx",
-                        lw=0.5,
-                    )
-                )
-        ax.set_xticks(np.arange(-0.5, matrix.shape[1]), minor=True)
-        ax.set_yticks(np.arange(-0.5, matrix.shape[0]), minor=True)
-        ax.grid(which="minor", color="white", lw=1.5)
-        ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
+    titles = (
+        f"{kernel.shape[0]} × {kernel.shape[1]} kernel, {kernel.size} weights",
+        f"dilation {rate}: spans {spread.shape[0]} × {spread.shape[1]}, still {kernel.size} "
+        "weights\n(hatched: inserted zeros, not weights)",
+    )
+    for ax, matrix, step, title in zip(axes, (kernel, spread), (1, rate), titles):
+        shown = _draw_taps(ax, matrix, step, limit)
         ax.set_title(title, fontsize=10)
     fig.colorbar(shown, ax=list(axes), shrink=0.8, label="weight (white = 0)")
     return fig

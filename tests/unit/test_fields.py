@@ -80,6 +80,28 @@ def test_covers_reports_the_input_window_of_a_unit():
     assert padded[-1].covers(0, 0) == ((-2, 2), (-2, 2))
 
 
+@pytest.mark.parametrize("layers", [[3, 3, 3], [Layer(3, padding="same")], [Layer(3, padding=1)]])
+def test_covers_without_an_input_size_raises_instead_of_answering(layers):
+    # It used to answer ((0, 6), (0, 6)) for unpadded layers, for any unit, existing or not.
+    with pytest.raises(ValueError, match="needs the input size.*input_size"):
+        receptive_fields(layers)[-1].covers(0, 0)
+
+
+@pytest.mark.parametrize(
+    "row, col, message",
+    [
+        (3, 0, "row = 3 is outside layer 3's output of 3×3 units: use 0 to 2"),
+        (0, -1, "col = -1 is outside"),
+        (0.5, 0, "row must be an int"),
+        (True, 0, "row must be an int"),
+    ],
+)
+def test_covers_refuses_units_that_do_not_exist(row, col, message):
+    field = receptive_fields([3, 3, 3], input_size=9)[-1]
+    with pytest.raises(ValueError, match=message):
+        field.covers(row, col)
+
+
 def test_format_fields_has_a_row_per_layer():
     text = format_fields(receptive_fields([3, 3, 3], input_size=9))
     assert text.count("\n") == 4 and "7×7" in text
