@@ -360,7 +360,9 @@ def check_extract_features(extract_features):
         finally:
             features.feature_extractor = course_extractor
         if got is None:
-            raise Wrong(f"{on}: your function returned None", "end it with `return` and the features")
+            raise Wrong(
+                f"{on}: your function returned None", "end it with `return` and the features"
+            )
         try:
             got = np.asarray(got, dtype=float)
         except (TypeError, ValueError):
