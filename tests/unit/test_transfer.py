@@ -47,8 +47,7 @@ def test_offline_returns_a_random_stand_in_with_the_flag(offline, capsys):
     out = capsys.readouterr().out
     assert "UNAVAILABLE" in out and "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" in out
     assert base.count_params() == 14_714_688  # VGG16's convolutional base, whatever its weights
-    assert "STAND-IN" in transfer.banner(source) and "STAND-IN" in transfer.stamp("t", source)
-    assert transfer.stamp("t", transfer.IMAGENET) == "t"
+    assert "STAND-IN" in out  # the one word the labels of cnnlib.runtime.rehearsal use
 
 
 def test_offline_class_names_fall_back_to_class_numbers(offline):
