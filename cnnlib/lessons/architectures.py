@@ -179,8 +179,9 @@ CONV, POOL, MERGE, DATA = "#9ecae1", "#fdae6b", "#fcbba1", "#e8e8e8"
 def draw_inception_module(ax, input_shape, sizes, output_channels, title=None):
     """Draw an Inception module: the four branches and the concatenation, with their sizes.
 
-    `input_shape` is (H, W, C); `sizes` the six numbers of `inception_module`; the output channel
-    count is passed in (read it from the Keras model) so the figure shows what Keras built.
+    `input_shape` is (H, W, C); `sizes` the module's six numbers as in Table 1 of the GoogLeNet
+    paper (#1×1, #3×3 reduce, #3×3, #5×5 reduce, #5×5, pool proj). The output channel count is
+    passed in (read it from the Keras model) so the figure shows what Keras built.
     """
     f1, f3r, f3, f5r, f5, pool_proj = sizes
     h, w, c = input_shape
