@@ -316,6 +316,79 @@ def _gradient_norms(model, x, variables):
     return [0.0 if g is None else float(tf.norm(tf.convert_to_tensor(g))) for g in grads]
 
 
+def _verify_block(model, shape, filters, stride, on, random):
+    """Raise `Wrong` unless `model` is a bottleneck block for this case (it silences its branch)."""
+    import keras
+
+    expected = (math.ceil(shape[0] / stride), math.ceil(shape[1] / stride), 4 * filters)
+    got = tuple(model.output.shape[1:])
+    if tuple(model.input.shape[1:]) != shape or got != expected:
+        raise Wrong(
+            f"{on} the output shape is {got}, expected ⌈H/stride⌉ × ⌈W/stride⌉ × 4·filters",
+            _output_shape_hint(got, expected, shape, filters),
+        )
+    convs = [layer for layer in _sublayers(model) if isinstance(layer, keras.layers.Conv2D)]
+    wide = [layer for layer in convs if max(layer.kernel_size) > 1]
+    if not wide:
+        raise Wrong(
+            f"{on} the block has no convolution larger than 1 × 1",
+            "the branch is 1×1 (reduce to `filters`), 3×3 (`filters`), 1×1 (expand to "
+            "4 · filters); the shortcut alone is not a block",
+        )
+    if not any(c.filters == filters and c.kernel.shape[-2] * c.groups == filters for c in wide):
+        raise Wrong(
+            f"{on} no 3×3 convolution works on the reduced maps ({filters} in, {filters} out)",
+            "that is the bottleneck: a 1×1 convolution first cuts the channels to `filters`, "
+            "so the expensive 3×3 convolution sees few maps",
+        )
+    x = random.normal(size=(2, *shape)).astype("float32")
+    try:
+        _, *branch = _gradient_norms(model, x, [layer.kernel for layer in wide])
+        if max(branch) < 1e-9:
+            raise Wrong(
+                f"{on} the output does not change with the 3×3 convolution's weights",
+                "the branch's result must reach the output: add it to the shortcut",
+            )
+        for layer in wide:
+            layer.kernel.assign(np.zeros(layer.kernel.shape, dtype="float32"))
+            if layer.use_bias:
+                layer.bias.assign(np.zeros(layer.bias.shape, dtype="float32"))
+        through_shortcut = _gradient_norms(model, x, [])[0]
+    except Wrong:
+        raise
+    except Exception as error:
+        raise Wrong(
+            f"running the block failed {on}: {type(error).__name__}: {str(error)[:200]}"
+        ) from None
+    if through_shortcut < 1e-6:
+        raise Wrong(
+            f"{on}, with the 3 × 3 convolutions silenced (weights set to zero) the "
+            "output no longer depends on the input: there is no shortcut",
+            "add the block's input (or its 1×1 projection) to the branch's output, "
+            "so the gradient has a path that skips the convolutions",
+        )
+
+
+def _case_of_built_model(model):
+    """(shape, filters, stride) that a built block model stands for, read off its shapes."""
+    try:
+        shape = tuple(int(s) for s in model.input.shape[1:])
+        out = tuple(int(s) for s in model.output.shape[1:])
+    except (AttributeError, TypeError, ValueError):
+        raise Wrong(
+            "your model does not have one input and one output of known (H, W, C) shapes",
+            "pass the function build_bottleneck_block itself",
+        ) from None
+    strides = [s for s in (1, 2) if out[:2] == (math.ceil(shape[0] / s), math.ceil(shape[1] / s))]
+    if len(shape) != 3 or len(out) != 3 or out[-1] % 4 or not strides:
+        raise Wrong(
+            f"your model maps {shape} to {out}: a bottleneck block gives "
+            "⌈H/stride⌉ × ⌈W/stride⌉ × 4·filters with a stride of 1 or 2",
+            "the last 1×1 convolution expands the maps to 4 · filters",
+        )
+    return shape, out[-1] // 4, strides[0]
+
+
 @exercise(
     "06.bottleneck_block",
     "ResNet-50's bottleneck block with a projection shortcut",
@@ -327,14 +400,31 @@ def check_bottleneck_block(build):
 
     Verified: the output shape; a k > 1 convolution with `filters` maps in and out (the 3×3 on the
     reduced maps) whose weights change the output; and, with every k > 1 convolution silenced,
-    an output that still depends on the input (the shortcut). Nested models are walked into.
+    an output that still depends on the input (the shortcut). Nested models are walked into. A
+    built block (a keras.Model) gets the same checks on a copy, for the one shape it was built for.
     """
     import keras
 
+    random = rng(66)
+    if isinstance(build, keras.Model):
+        shape, filters, stride = _case_of_built_model(build)
+        try:
+            copy = keras.models.clone_model(build)
+        except Exception as error:
+            raise Wrong(
+                f"the check could not copy your model ({type(error).__name__})",
+                "pass the function build_bottleneck_block itself",
+            ) from None
+        on = f"for your model's input {shape}, filters={filters}, stride={stride}"
+        _verify_block(copy, shape, filters, stride, on, random)
+        return (
+            f"your model is a right bottleneck block for its one shape ({shape}, filters={filters}, "
+            f"stride={stride}); pass the function to have it checked when the shapes change too"
+        )
     if isinstance(build, keras.layers.Layer):
         raise Wrong(
-            f"you passed a built Keras {type(build).__name__}; the check needs the function "
-            "build_bottleneck_block itself, to build the block for four input shapes",
+            f"you passed a Keras {type(build).__name__} layer; the check needs the function "
+            "build_bottleneck_block, to build the block for four input shapes",
             "pass the function's name without calling it",
         )
     if not callable(build):
@@ -342,62 +432,10 @@ def check_bottleneck_block(build):
             f"expected a function build(x, filters, stride), got {type(build).__name__}",
             "pass the function itself (no parentheses after its name)",
         )
-    random = rng(66)
     for shape, filters, stride in _BOTTLENECK_CASES:
         on = f"for an input of shape {shape}, filters={filters}, stride={stride}"
         model = _build_block(build, shape, filters, stride, on)
-        expected = (math.ceil(shape[0] / stride), math.ceil(shape[1] / stride), 4 * filters)
-        got = tuple(model.output.shape[1:])
-        if tuple(model.input.shape[1:]) != shape or got != expected:
-            raise Wrong(
-                f"{on} the output shape is {got}, expected ⌈H/stride⌉ × ⌈W/stride⌉ × 4·filters",
-                _output_shape_hint(got, expected, shape, filters),
-            )
-        convs = [layer for layer in _sublayers(model) if isinstance(layer, keras.layers.Conv2D)]
-        wide = [layer for layer in convs if max(layer.kernel_size) > 1]
-        if not wide:
-            raise Wrong(
-                f"{on} the block has no convolution larger than 1 × 1",
-                "the branch is 1×1 (reduce to `filters`), 3×3 (`filters`), 1×1 (expand to "
-                "4 · filters); the shortcut alone is not a block",
-            )
-        reduced = [
-            layer
-            for layer in wide
-            if layer.filters == filters and layer.kernel.shape[-2] * layer.groups == filters
-        ]
-        if not reduced:
-            raise Wrong(
-                f"{on} no 3×3 convolution works on the reduced maps ({filters} in, {filters} out)",
-                "that is the bottleneck: a 1×1 convolution first cuts the channels to `filters`, "
-                "so the expensive 3×3 convolution sees few maps",
-            )
-        x = random.normal(size=(2, *shape)).astype("float32")
-        try:
-            _, *branch = _gradient_norms(model, x, [layer.kernel for layer in wide])
-            if max(branch) < 1e-9:
-                raise Wrong(
-                    f"{on} the output does not change with the 3×3 convolution's weights",
-                    "the branch's result must reach the output: add it to the shortcut",
-                )
-            for layer in wide:
-                layer.kernel.assign(np.zeros(layer.kernel.shape, dtype="float32"))
-                if layer.use_bias:
-                    layer.bias.assign(np.zeros(layer.bias.shape, dtype="float32"))
-            through_shortcut = _gradient_norms(model, x, [])[0]
-        except Wrong:
-            raise
-        except Exception as error:
-            raise Wrong(
-                f"running the block failed {on}: {type(error).__name__}: {str(error)[:200]}"
-            ) from None
-        if through_shortcut < 1e-6:
-            raise Wrong(
-                f"{on}, with the 3 × 3 convolutions silenced (weights set to zero) the "
-                "output no longer depends on the input: there is no shortcut",
-                "add the block's input (or its 1×1 projection) to the branch's output, "
-                "so the gradient has a path that skips the convolutions",
-            )
+        _verify_block(model, shape, filters, stride, on, random)
     return (
         f"right shapes in {len(_BOTTLENECK_CASES)} cases (same and changed channels, stride 1 "
         "and 2), the 3×3 convolution works on the reduced maps, and the gradient reaches the "

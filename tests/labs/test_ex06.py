@@ -350,10 +350,22 @@ def test_bottleneck_mistakes(builder, hint):
     _rejected("06.bottleneck_block", builder, hint)
 
 
-def test_bottleneck_rejects_a_built_model_with_a_sentence():
-    inputs = keras.Input((8, 8, 64))
-    built = keras.Model(inputs, _bottleneck(inputs, 16, 1))
-    _rejected("06.bottleneck_block", built, "you passed a built Keras")
+def test_bottleneck_a_built_model_gets_the_same_checks_on_a_copy():
+    """A built block and the builder give the same verdict; the learner's weights stay untouched."""
+    inputs = keras.Input((8, 8, 32))
+    built = keras.Model(inputs, _bottleneck(inputs, 16, 2))
+    before = [w.copy() for w in built.get_weights()]
+    assert _passes("06.bottleneck_block", built)
+    assert all(np.array_equal(a, b) for a, b in zip(before, built.get_weights()))
+    plain_in = keras.Input((8, 8, 64))
+    _rejected("06.bottleneck_block", keras.Model(plain_in, _plain(plain_in, 16, 1)), "no shortcut")
+    odd_in = keras.Input((8, 8, 64))
+    odd = keras.Model(odd_in, layers.Conv2D(30, 3, padding="same")(odd_in))
+    _rejected("06.bottleneck_block", odd, "4·filters")
+
+
+def test_bottleneck_rejects_a_layer_with_a_sentence():
+    _rejected("06.bottleneck_block", layers.Conv2D(64, 1), "you passed a Keras Conv2D layer")
 
 
 # --- 06.depth_gradient -----------------------------------------------------------------------
