@@ -7,6 +7,7 @@ a Keras-style leading None allowed), `_watch` notices a call to a convolution th
 
 import contextlib
 import math
+import sys
 
 import numpy as np
 
@@ -539,10 +540,17 @@ _DENSE_CASES = [
 
 @exercise("06.densenet_channels", "channel growth through a DenseNet", "implement", "stretch")
 def check_densenet_channels(densenet_channels):
-    """`densenet_channels(c0, block_sizes, growth_rate, compression)` → channels per block end."""
+    """`densenet_channels(c0, block_sizes, growth_rate, compression)` → channels per block end.
+
+    Calling this module's own reference gives the right numbers but is not the exercise: a ✗.
+    """
+    reference = [(sys.modules[__name__], "densenet_channels_reference", "the check's reference")]
+    used_reference = densenet_channels is densenet_channels_reference
     for c0, sizes, k, theta in _DENSE_CASES:
         on = f"for c0={c0}, block_sizes={sizes}, growth_rate={k}, compression={theta}"
-        got = call(densenet_channels, c0, sizes, k, theta, on=on)
+        with _watch(reference) as called:
+            got = call(densenet_channels, c0, sizes, k, theta, on=on)
+        used_reference = used_reference or bool(called)
         expected = densenet_channels_reference(c0, sizes, k, theta)
         no_compression = densenet_channels_reference(c0, sizes, k, 1.0)
         off_by_one, channels = [], c0
@@ -575,5 +583,11 @@ def check_densenet_channels(densenet_channels):
                 ((1,), "one number per dense block"),
                 ((sum(sizes),), "one number per dense block, not one per layer"),
             ],
+        )
+    if used_reference:
+        raise Wrong(
+            "right numbers, but your function calls cnnlib.labs.ex06.densenet_channels_reference, "
+            "the check's own answer: this does not count as done",
+            "follow the channels block by block: + L·k in a block, × compression between blocks",
         )
     return "right for DenseNet-121 and four other configurations"

@@ -446,22 +446,22 @@ def _floor_version(c0, sizes, k, theta):
     return out
 
 
-@pytest.mark.parametrize(
-    "answer",
-    [
-        ex06.densenet_channels_reference,
-        lambda *a: np.array(ex06.densenet_channels_reference(*a)),
-        lambda *a: [np.int64(v) for v in ex06.densenet_channels_reference(*a)],
-        _floor_version,
-    ],
-)
+def _as_array(*args):
+    return np.array(_floor_version(*args))
+
+
+def _as_numpy_ints(*args):
+    return [np.int64(v) for v in _floor_version(*args)]
+
+
+@pytest.mark.parametrize("answer", [_floor_version, _as_array, _as_numpy_ints])
 def test_densenet_channels_accepts_right_answers(answer):
     assert _passes("06.densenet_channels", answer)
 
 
 def test_densenet_channels_mistakes():
     def no_compression(c0, sizes, k, theta):
-        return ex06.densenet_channels_reference(c0, sizes, k, 1.0)
+        return _floor_version(c0, sizes, k, 1.0)
 
     def from_c0(c0, sizes, k, theta):
         return [c0 + s * k for s in sizes]
@@ -489,8 +489,19 @@ def test_densenet_channels_mistakes():
         lambda *a: [256, 512, 1024, 1024],  # DenseNet-121's answer, hard-coded
         lambda c0, s, k, th: [np.nan] * len(s),
         lambda *a: None,
-        lambda *a: (v for v in ex06.densenet_channels_reference(*a)),
+        lambda *a: (v for v in _floor_version(*a)),
     ],
 )
 def test_densenet_channels_rejects_made_up_and_malformed_answers(answer):
     _rejected("06.densenet_channels", answer, "for c0=")
+
+
+def test_densenet_channels_calling_the_checks_reference_is_not_done():
+    """It used to get a ✓: the check's own reference gives the right numbers, but is no answer."""
+    _rejected("06.densenet_channels", ex06.densenet_channels_reference, "does not count as done")
+    assert ex06.densenet_channels_reference.__name__ == "densenet_channels_reference"
+    _rejected(
+        "06.densenet_channels",
+        lambda *args: ex06.densenet_channels_reference(*args),
+        "does not count as done",
+    )
