@@ -1,4 +1,15 @@
-"""cnnlib.lessons.architectures: the counts notebook 06 states, checked in full (random weights)."""
+"""Notebook 06's networks and cnnlib.lessons.architectures: the counts the notebook states, in full.
+
+The networks are written in the notebook (AlexNet, the Inception modules, GoogLeNet, the residual
+block, ResNet-18, the dense block), not in the package: `lesson` reads their definitions from the
+notebook's visible lecture cells (imports, functions, UPPER_CASE tables) and runs only those, so
+these tests check the very code a learner reads.
+"""
+
+import ast
+import json
+import pathlib
+import types
 
 import keras
 import numpy as np
@@ -8,9 +19,62 @@ import tensorflow as tf
 from cnnlib import ops
 from cnnlib.lessons import architectures
 
+NOTEBOOK = (
+    pathlib.Path(__file__).resolve().parents[2] / "notebooks/06_architectures_after_lenet.ipynb"
+)
+TAUGHT = (
+    "build_alexnet",
+    "inception_module",
+    "naive_inception_module",
+    "build_googlenet",
+    "residual_block",
+    "build_resnet18",
+    "dense_block",
+)
 
-def test_alexnet_counts_and_shapes():
-    two, one = architectures.alexnet(two_gpu=True), architectures.alexnet(two_gpu=False)
+
+def lecture_definitions(path=NOTEBOOK):
+    """The imports, functions and UPPER_CASE tables of the lecture cells, as one module's source."""
+    kept = []
+    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "markdown" and source.startswith("## Exercises"):
+            break
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell["cell_type"] != "code" or "verify" in tags:
+            continue
+        for node in ast.parse(source).body:
+            table = isinstance(node, ast.Assign) and all(
+                isinstance(t, ast.Name) and t.id.isupper() and len(t.id) > 1 for t in node.targets
+            )
+            if table or isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef)):
+                kept.append(ast.get_source_segment(source, node))
+    return "\n\n".join(kept)
+
+
+@pytest.fixture(scope="module")
+def lesson():
+    module = types.ModuleType("notebook06")
+    exec(compile(lecture_definitions(), str(NOTEBOOK), "exec"), module.__dict__)
+    return module
+
+
+def test_the_notebook_writes_every_taught_model(lesson):
+    missing = [name for name in TAUGHT if not callable(getattr(lesson, name, None))]
+    assert not missing, f"{NOTEBOOK.name} no longer defines {missing} in a lecture cell"
+    for name in ("alexnet", "inception_module", "residual_block", "resnet18", "dense_block"):
+        assert not hasattr(architectures, name), f"architectures.{name} is back in the package"
+
+
+def test_alexnet_dropout_acts_on_the_outputs_of_fc6_and_fc7(lesson):
+    """Krizhevsky et al. 2012, §4.2: dropout in the first two fully connected layers."""
+    names = [layer.name for layer in lesson.build_alexnet().layers]
+    assert names[-5:] == ["fc6", "dropout6", "fc7", "dropout7", "fc8"]
+    assert names.index("flatten") == names.index("fc6") - 1
+
+
+def test_alexnet_counts_and_shapes(lesson):
+    two, one = lesson.build_alexnet(two_gpu=True), lesson.build_alexnet(two_gpu=False)
     assert two.count_params() == 60_965_224
     assert one.count_params() == 62_378_344
     expected = {
@@ -60,8 +124,8 @@ def test_notation_output_size(label, n):
     assert out == expected
 
 
-def test_googlenet_matches_table_1():
-    model = architectures.googlenet()
+def test_googlenet_matches_table_1(lesson):
+    model = lesson.build_googlenet()
     table = {
         "3a": (28, 256),
         "3b": (28, 480),
@@ -75,17 +139,17 @@ def test_googlenet_matches_table_1():
     }
     for key, (size, channels) in table.items():
         assert model.get_layer(f"inception_{key}_concat").output.shape[1:] == (size, size, channels)
-        f1, _, f3, _, f5, proj = architectures.GOOGLENET_MODULES[key]
+        f1, _, f3, _, f5, proj = lesson.GOOGLENET_MODULES[key]
         assert f1 + f3 + f5 + proj == channels
     assert architectures.weight_depth(model) == 22
     assert model.count_params() == 6_998_552
     assert len(architectures.weight_layers(model)) == 58
 
 
-def test_inception_module_counts_by_formula():
-    c, (f1, r3, f3, r5, f5, pp) = 192, architectures.GOOGLENET_MODULES["3a"]
+def test_inception_module_counts_by_formula(lesson):
+    c, (f1, r3, f3, r5, f5, pp) = 192, lesson.GOOGLENET_MODULES["3a"]
     inputs = keras.Input((28, 28, c))
-    model = keras.Model(inputs, architectures.inception_module(inputs, f1, r3, f3, r5, f5, pp))
+    model = keras.Model(inputs, lesson.inception_module(inputs, f1, r3, f3, r5, f5, pp))
     weights = c * f1 + c * r3 + 9 * r3 * f3 + c * r5 + 25 * r5 * f5 + c * pp
     assert model.count_params() == weights + (f1 + r3 + f3 + r5 + f5 + pp)
     assert architectures.multiply_adds(model) == 28 * 28 * weights
@@ -117,9 +181,9 @@ def test_multiply_adds_of_a_plain_conv_and_dense():
     "shape, filters, stride",
     [((8, 8, 16), 16, 1), ((8, 8, 16), 32, 2), ((7, 7, 3), 3, 2), ((6, 6, 4), 12, 1)],
 )
-def test_residual_block_shapes_and_shortcut(shape, filters, stride):
+def test_residual_block_shapes_and_shortcut(lesson, shape, filters, stride):
     inputs = keras.Input(shape)
-    model = keras.Model(inputs, architectures.residual_block(inputs, filters, stride))
+    model = keras.Model(inputs, lesson.residual_block(inputs, filters, stride))
     assert model.output_shape[1:] == (-(-shape[0] // stride), -(-shape[1] // stride), filters)
     has_projection = any("projection" in layer.name for layer in model.layers)
     assert has_projection == (stride != 1 or shape[-1] != filters)
@@ -136,16 +200,16 @@ def test_residual_block_shapes_and_shortcut(shape, filters, stride):
     assert float(tf.norm(tape.gradient(total, x))) > 0.1
 
 
-def test_resnet18_trainable_count_is_the_published_one():
-    model = architectures.resnet18()
+def test_resnet18_trainable_count_is_the_published_one(lesson):
+    model = lesson.build_resnet18()
     assert architectures.trainable_count(model) == 11_689_512  # torchvision's resnet18, too
     assert architectures.weight_depth(model) == 18
 
 
 @pytest.mark.parametrize("c0, num_layers, k", [(64, 6, 32), (16, 3, 12), (5, 1, 7)])
-def test_dense_block_growth(c0, num_layers, k):
+def test_dense_block_growth(lesson, c0, num_layers, k):
     inputs = keras.Input((8, 8, c0))
-    model = keras.Model(inputs, architectures.dense_block(inputs, num_layers, k))
+    model = keras.Model(inputs, lesson.dense_block(inputs, num_layers, k))
     assert model.output_shape[-1] == c0 + num_layers * k
     per_layer = 2 * c0 + 4 * c0 * k  # BN γ β (trainable) of the input, then the 1×1 conv
     first = architectures.trainable_count(model) if num_layers == 1 else None
@@ -166,3 +230,10 @@ def test_dense_stack_gradients_vanish_without_skips():
 def test_dense_stack_rejects_zero_depth():
     with pytest.raises(ValueError, match="depth must be at least 1"):
         architectures.dense_stack(0)
+
+
+def test_naive_inception_module_passes_the_input_channels_on(lesson):
+    inputs = keras.Input((28, 28, 192))
+    model = keras.Model(inputs, lesson.naive_inception_module(inputs, 64, 128, 32))
+    assert model.output_shape[-1] == 64 + 128 + 32 + 192
+    assert model.count_params() == 192 * 64 + 9 * 192 * 128 + 25 * 192 * 32 + 64 + 128 + 32
