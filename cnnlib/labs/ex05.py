@@ -148,6 +148,37 @@ def _call_watching(function, argument, on, watched):
     return result, reached
 
 
+def _softmax_hints(z):
+    """(typical wrong answer, hint) pairs for the logits `z`: axis slips, no exp, a sigmoid."""
+    hints = []
+    if z.ndim > 1:
+        hints.append(
+            (
+                _naive_softmax(z, axis=0),
+                "the sum runs over the wrong axis: normalise over the last axis (the classes), "
+                "keepdims=True, not over the batch",
+            )
+        )
+        hints.append(
+            (
+                np.exp(z - z.max()) / np.exp(z - z.max()).sum(),
+                "you normalised over the whole array: each row (the last axis) must sum "
+                "to 1 on its own",
+            )
+        )
+    hints.append((z / z.sum(axis=-1, keepdims=True), "exponentiate first: exp(z_k) / Σ_j exp(z_j)"))
+    with np.errstate(over="ignore"):
+        sigmoid = 1 / (1 + np.exp(-z))
+    hints.append(
+        (
+            sigmoid,
+            "that is the sigmoid of each logit on its own; softmax "
+            "divides by the sum of the exponentials",
+        )
+    )
+    return hints
+
+
 @exercise("05.softmax", "softmax from scratch (stable, over the last axis)", "implement", "core")
 def check_softmax(softmax):
     """`softmax(z)`: logits of shape (..., K) → probabilities of the same shape, summing to 1."""
@@ -171,38 +202,7 @@ def check_softmax(softmax):
                 "exp(1000) overflows to inf and inf/inf is nan: subtract each row's "
                 "maximum from the logits first (softmax(z) = softmax(z − c) for any c)",
             )
-        hints = (
-            [
-                (
-                    _naive_softmax(z, axis=None if z.ndim == 1 else 0),
-                    "the sum runs over the wrong axis: normalise over the last axis (the classes), "
-                    "keepdims=True, not over the batch",
-                )
-            ]
-            if z.ndim > 1
-            else []
-        )
-        if z.ndim > 1:
-            hints.append(
-                (
-                    np.exp(z - z.max()) / np.exp(z - z.max()).sum(),
-                    "you normalised over the whole array: each row (the last axis) must sum "
-                    "to 1 on its own",
-                )
-            )
-        hints.append(
-            (z / z.sum(axis=-1, keepdims=True), "exponentiate first: exp(z_k) / Σ_j exp(z_j)")
-        )
-        with np.errstate(over="ignore"):
-            sigmoid = 1 / (1 + np.exp(-z))
-        hints.append(
-            (
-                sigmoid,
-                "that is the sigmoid of each logit on its own; softmax "
-                "divides by the sum of the exponentials",
-            )
-        )
-        same_array(got, expected, on, hints=hints)
+        same_array(got, expected, on, hints=_softmax_hints(z))
     if forbidden:
         raise Wrong(
             f"your softmax gives the right values, but it calls {', '.join(sorted(forbidden))}: "
