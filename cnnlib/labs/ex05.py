@@ -7,10 +7,20 @@ Keras is imported only inside the checks that need it, so `import cnnlib.labs` s
 """
 
 import math
+import sys
 
 import numpy as np
 
-from cnnlib.labs.core import NotAttempted, Wrong, call, exercise, rng, same_array, same_number
+from cnnlib.labs.core import (
+    NotAttempted,
+    Wrong,
+    as_array,
+    call,
+    exercise,
+    rng,
+    same_array,
+    same_number,
+)
 from cnnlib.lessons import fields as rf
 from cnnlib.runtime import rehearsal
 
@@ -96,58 +106,110 @@ def _naive_softmax(z, axis=-1):
         return e / e.sum(axis=axis, keepdims=True)
 
 
+def _library_softmaxes():
+    """{code object: name} of the softmaxes the exercise forbids, among the modules loaded."""
+    candidates = [("cnnlib.labs.ex05.reference_softmax", reference_softmax)]
+    keras = sys.modules.get("keras")
+    if keras is not None:
+        candidates += [
+            ("keras.activations.softmax", keras.activations.softmax),
+            ("keras.ops.softmax", keras.ops.softmax),
+        ]
+    special = sys.modules.get("scipy.special")
+    if special is not None:
+        candidates.append(("scipy.special.softmax", special.softmax))
+    tf = sys.modules.get("tensorflow")
+    if tf is not None:
+        candidates.append(("tf.nn.softmax", tf.nn.softmax))
+    found = {}
+    for name, function in candidates:
+        while function is not None:
+            code = getattr(function, "__code__", None)
+            if code is not None:
+                found[code] = name
+            function = getattr(function, "__wrapped__", None)
+    return found
+
+
+def _call_watching(function, argument, on, watched):
+    """`call(function, argument)`, and the names of the `watched` functions it reached."""
+    reached = set()
+
+    def profiler(frame, event, _):
+        if event == "call" and frame.f_code in watched:
+            reached.add(watched[frame.f_code])
+
+    previous = sys.getprofile()
+    sys.setprofile(profiler)
+    try:
+        result = call(function, argument, on=on)
+    finally:
+        sys.setprofile(previous)
+    return result, reached
+
+
+def _softmax_hints(z):
+    """(typical wrong answer, hint) pairs for the logits `z`: axis slips, no exp, a sigmoid."""
+    hints = []
+    if z.ndim > 1:
+        hints.append(
+            (
+                _naive_softmax(z, axis=0),
+                "the sum runs over the wrong axis: normalise over the last axis (the classes), "
+                "keepdims=True, not over the batch",
+            )
+        )
+        hints.append(
+            (
+                np.exp(z - z.max()) / np.exp(z - z.max()).sum(),
+                "you normalised over the whole array: each row (the last axis) must sum "
+                "to 1 on its own",
+            )
+        )
+    hints.append((z / z.sum(axis=-1, keepdims=True), "exponentiate first: exp(z_k) / Σ_j exp(z_j)"))
+    with np.errstate(over="ignore"):
+        sigmoid = 1 / (1 + np.exp(-z))
+    hints.append(
+        (
+            sigmoid,
+            "that is the sigmoid of each logit on its own; softmax "
+            "divides by the sum of the exponentials",
+        )
+    )
+    return hints
+
+
 @exercise("05.softmax", "softmax from scratch (stable, over the last axis)", "implement", "core")
 def check_softmax(softmax):
     """`softmax(z)`: logits of shape (..., K) → probabilities of the same shape, summing to 1."""
     random = rng(5)
     cases = [(shape, 3.0) for shape in _SOFTMAX_SHAPES] + [((4, 10), 1000.0), ((3,), 800.0)]
+    forbidden = set()
     for shape, scale in cases:
         z = random.normal(size=shape) * scale
         size = "×".join(map(str, shape))
         on = f"on random logits of shape {size}" + (
             f" as large as ±{scale:g}" if scale > 100 else ""
         )
-        got = call(softmax, z.copy(), on=on)
+        got, used = _call_watching(softmax, z.copy(), on, _library_softmaxes())
+        if used:
+            forbidden.update(used)
         expected = reference_softmax(z)
-        got_array = np.asarray(got, dtype=float)
+        got_array = as_array(got, on)
         if scale > 100 and got_array.shape == expected.shape and not np.isfinite(got_array).all():
             raise Wrong(
                 f"{on}: your output contains nan or inf",
                 "exp(1000) overflows to inf and inf/inf is nan: subtract each row's "
                 "maximum from the logits first (softmax(z) = softmax(z − c) for any c)",
             )
-        hints = (
-            [
-                (
-                    _naive_softmax(z, axis=None if z.ndim == 1 else 0),
-                    "the sum runs over the wrong axis: normalise over the last axis (the classes), "
-                    "keepdims=True, not over the batch",
-                )
-            ]
-            if z.ndim > 1
-            else []
+        same_array(got, expected, on, hints=_softmax_hints(z))
+    if forbidden:
+        raise Wrong(
+            f"your softmax gives the right values, but it calls {', '.join(sorted(forbidden))}: "
+            "it is not yet yours, and it counts as not done",
+            "write it in NumPy from the formula; section 8 shows the property that keeps it "
+            "from overflowing",
         )
-        if z.ndim > 1:
-            hints.append(
-                (
-                    np.exp(z - z.max()) / np.exp(z - z.max()).sum(),
-                    "you normalised over the whole array: each row (the last axis) must sum "
-                    "to 1 on its own",
-                )
-            )
-        hints.append(
-            (z / z.sum(axis=-1, keepdims=True), "exponentiate first: exp(z_k) / Σ_j exp(z_j)")
-        )
-        with np.errstate(over="ignore"):
-            sigmoid = 1 / (1 + np.exp(-z))
-        hints.append(
-            (
-                sigmoid,
-                "that is the sigmoid of each logit on its own; softmax "
-                "divides by the sum of the exponentials",
-            )
-        )
-        same_array(got, expected, on, hints=hints)
     return (
         f"matches a stable softmax on {len(cases)} random inputs of {len(set(s for s, _ in cases))} "
         "shapes, including logits in the hundreds"
@@ -204,8 +266,62 @@ def mlp_accuracy(epochs, data=None):
     return _MLP_ACCURACY[epochs]
 
 
+def _all_layers(model):
+    """Every layer of `model`, looking inside nested models."""
+    for layer in model.layers:
+        if hasattr(layer, "layers"):
+            yield from _all_layers(layer)
+        else:
+            yield layer
+
+
 def _biggest_layer(model):
-    return max(model.layers, key=lambda layer: layer.count_params())
+    return max(_all_layers(model), key=lambda layer: layer.count_params())
+
+
+def _fresh_design(build):
+    """The learner's design with fresh weights, seeded: a builder and a built model train alike."""
+    import keras
+
+    keras.utils.set_random_seed(DESIGN_SEED)
+    source = (
+        build if isinstance(build, keras.Model) else call(build, on="when called with no arguments")
+    )
+    if not isinstance(source, keras.Model):
+        raise Wrong(
+            f"build() returned {type(source).__name__}, not a Keras model",
+            "return the model, e.g. `return keras.Sequential([...])`",
+        )
+    try:
+        shape_in, shape_out = tuple(source.input_shape), tuple(source.output_shape)
+    except (AttributeError, ValueError, TypeError):
+        raise Wrong(
+            "your model has no input shape yet, so its parameters cannot be counted",
+            "start it with keras.Input((28, 28, 1))",
+        ) from None
+    if shape_in[1:] != (28, 28, 1) or shape_out[1:] != (10,):
+        raise Wrong(
+            f"your model maps {shape_in} to {shape_out}; expected (None, 28, 28, 1) → (None, 10)",
+            "start with keras.Input((28, 28, 1)) and end with Dense(10)",
+        )
+    keras.utils.set_random_seed(DESIGN_SEED)
+    try:  # a clone starts from fresh weights, whatever training `source` has seen
+        return keras.models.clone_model(source)
+    except Exception as error:  # a model Keras cannot clone from its config
+        if isinstance(build, keras.Model):
+            raise Wrong(
+                f"Keras cannot rebuild your model from its configuration ({type(error).__name__})",
+                "pass the function that builds it instead",
+            ) from None
+        return source
+
+
+def _ends_in_probabilities(model):
+    import keras
+
+    images = rng(5).random((4, 28, 28, 1)).astype("float32")
+    outputs = keras.ops.convert_to_numpy(model(images, training=False)).astype(float)
+    return bool(np.all(outputs >= 0) and np.allclose(outputs.sum(axis=-1), 1.0, atol=1e-3))
 
 
 @exercise(
@@ -219,35 +335,20 @@ def check_small_cnn(build):
 
     The check counts its parameters (at most PARAMETER_BUDGET), then trains it and the MLP baseline
     the same way (Adam, batch 32, seed 0, `design_epochs()` epochs) on the same split and compares
-    their test accuracy. A built model is accepted too: it is cloned, so it starts from scratch.
+    their test accuracy. A built model is accepted too; either way the model is cloned with the
+    same seed, so it starts from fresh weights and a builder and a built model get one verdict.
     """
     import keras
 
-    if isinstance(build, keras.Model):
-        model = keras.models.clone_model(build)
-    else:
-        keras.utils.set_random_seed(DESIGN_SEED)
-        model = call(build, on="when called with no arguments")
-    if not isinstance(model, keras.Model):
+    model = _fresh_design(build)
+    if not _ends_in_probabilities(model):
         raise Wrong(
-            f"build() returned {type(model).__name__}, not a Keras model",
-            "return the model, e.g. `return keras.Sequential([...])`",
+            "your model's outputs are not probabilities: on random images they are negative "
+            "or do not add up to 1",
+            "the check trains with sparse categorical cross-entropy on probabilities: end with "
+            "Dense(10, activation='softmax') (or a Softmax layer)",
         )
-    shape_in, shape_out = tuple(model.input_shape), tuple(model.output_shape)
-    if shape_in[1:] != (28, 28, 1) or shape_out[1:] != (10,):
-        raise Wrong(
-            f"your model maps {shape_in} to {shape_out}; expected (None, 28, 28, 1) → (None, 10)",
-            "start with keras.Input((28, 28, 1)) and end with Dense(10)",
-        )
-    last = model.layers[-1]
-    activation = getattr(last, "activation", None)
-    if getattr(activation, "__name__", "") != "softmax":
-        raise Wrong(
-            f"the last layer ({last.name}) does not end in a softmax",
-            "the check trains with sparse categorical cross-entropy on probabilities: "
-            "use Dense(10, activation='softmax')",
-        )
-    if not any("Conv" in type(layer).__name__ for layer in model.layers):
+    if not any("Conv" in type(layer).__name__ for layer in _all_layers(model)):
         raise Wrong(
             "your model has no convolution layer",
             "the exercise asks for a CNN: "
@@ -291,63 +392,101 @@ NOTEBOOK_RATE = 0.05
 RATES = (NOTEBOOK_RATE / 10, NOTEBOOK_RATE, NOTEBOOK_RATE * 10)
 
 
-def _rate_key(measured, rate):
-    for key in measured:
-        try:
-            if math.isclose(float(key), rate, rel_tol=1e-6):
-                return key
-        except (TypeError, ValueError):
-            continue
-    return None
+def _as_rate(prediction):
+    try:
+        rate = float(prediction)
+    except (TypeError, ValueError):
+        rate = math.nan
+    for candidate in RATES:  # float32 or a typed-in 5e-3 still name the same rate
+        if math.isclose(rate, candidate, rel_tol=1e-6):
+            return candidate
+    raise Wrong(f"the prediction should be one of the rates {RATES}, got {prediction!r}")
+
+
+def _learning_rate(optimizer):
+    import keras
+
+    try:
+        return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    except (TypeError, ValueError):  # a schedule
+        return math.nan
+
+
+def _final_validation_accuracy(history, rate, models_seen):
+    """The last validation accuracy of `history`, once it is shown to be a real training at `rate`."""
+    import keras
+
+    made = f"train_at({rate:g})"
+    if not isinstance(history, keras.callbacks.History):
+        raise Wrong(
+            f"{made} returned {type(history).__name__}, not the History that model.fit returns",
+            "end train_at with `return model.fit(...)`: the check reads the measurement itself",
+        )
+    model = history.model
+    if any(model is seen for seen in models_seen):
+        raise Wrong(
+            f"{made} returned the same model as an earlier rate",
+            "build a fresh LeNet-5 inside train_at, so every rate starts from scratch",
+        )
+    models_seen.append(model)
+    if model.count_params() != 61_750:
+        raise Wrong(
+            f"{made} trained a model of {model.count_params():,} parameters, not LeNet-5",
+            "build it with build_lenet5() from section 2",
+        )
+    optimizer = model.optimizer
+    if type(optimizer).__name__ != "SGD" or not math.isclose(
+        _learning_rate(optimizer), rate, rel_tol=1e-5
+    ):
+        raise Wrong(
+            f"{made} trained with {type(optimizer).__name__} at the learning rate "
+            f"{_learning_rate(optimizer):g}, not SGD at {rate:g}",
+            "compile with keras.optimizers.SGD(learning_rate=rate, momentum=0.9)",
+        )
+    if not math.isclose(float(getattr(optimizer, "momentum", 0.0)), 0.9, rel_tol=1e-6):
+        raise Wrong(
+            f"{made} used momentum {float(getattr(optimizer, 'momentum', 0.0)):g}",
+            "the notebook trains LeNet-5 with momentum=0.9; keep it, change only the rate",
+        )
+    accuracies = history.history.get("val_accuracy") or []
+    if not accuracies or len(accuracies) != len(history.epoch) or int(optimizer.iterations) < 1:
+        raise Wrong(
+            f"the History of {made} holds no validation accuracy per epoch of a real training",
+            "fit(..., validation_data=(x_val, y_val)) and return what fit returns",
+        )
+    final = float(accuracies[-1])
+    if not 0 <= final <= 1:
+        raise Wrong(f"{made} ends with the validation accuracy {final}, not a fraction in [0, 1]")
+    return final
 
 
 @exercise("05.learning_rate", "the learning rate 10× larger and 10× smaller", "experiment", "core")
 def check_learning_rate(answer):
-    """`answer`: {"prediction": the rate you expect to end best, "measured": {rate: accuracy}}.
+    """`answer`: {"prediction": the rate you expect to end best, "train": train_at}.
 
-    The three rates are 0.005, 0.05 and 0.5 (SGD with momentum 0.9, as LeNet-5 trains in the
-    notebook); each accuracy is the final validation accuracy of a fresh LeNet-5, as a fraction.
+    `train_at(rate)` trains a fresh LeNet-5 with SGD(learning_rate=rate, momentum=0.9) and returns
+    the History of `fit` (with validation data). The check calls it for 0.005, 0.05 and 0.5, checks
+    that each History is a real training at that rate, and reads the final validation accuracies.
     """
-    if not isinstance(answer, dict) or set(answer) != {"prediction", "measured"}:
-        raise Wrong(f"expected a dict with the keys 'prediction' and 'measured', got {answer!r}")
-    prediction, measured = answer["prediction"], answer["measured"]
-    if prediction is None:
+    if not isinstance(answer, dict) or set(answer) != {"prediction", "train"}:
+        keys = sorted(answer) if isinstance(answer, dict) else type(answer).__name__
+        raise Wrong(
+            f"expected a dict with the keys 'prediction' and 'train', got {keys}",
+            "the check measures for itself: give it your train_at function, not numbers",
+        )
+    if answer["prediction"] is None:
         raise NotAttempted
-    if not isinstance(measured, dict):
-        raise Wrong(f"'measured' should map each learning rate to an accuracy, got {measured!r}")
-    try:
-        prediction = float(prediction)
-    except (TypeError, ValueError):
+    prediction = _as_rate(answer["prediction"])
+    train, models_seen, values, losses = answer["train"], [], [], []
+    if not callable(train):
         raise Wrong(
-            f"the prediction should be one of the rates {RATES}, got {prediction!r}"
-        ) from None
-    if not any(math.isclose(prediction, rate) for rate in RATES):
-        raise Wrong(f"the prediction should be one of the rates {RATES}, got {prediction!r}")
-    keys = [_rate_key(measured, rate) for rate in RATES]
-    if None in keys or len(measured) != 3:
-        raise Wrong(
-            f"measured holds the rates {sorted(measured)}; expected exactly {RATES}",
-            f"10× smaller and 10× larger than the notebook's {NOTEBOOK_RATE}: "
-            f"{RATES[0]:g} and {RATES[2]:g}, plus {NOTEBOOK_RATE} itself",
+            f"'train' should be your function train_at, got {type(train).__name__}",
+            "pass the function itself, without calling it",
         )
-    values = [measured[key] for key in keys]
-    try:
-        values = [float(v) for v in values]
-    except (TypeError, ValueError):
-        raise Wrong(f"the measured accuracies should be numbers, got {values!r}") from None
-    if any(v > 1 for v in values) and all(0 <= v <= 100 for v in values):
-        raise Wrong(
-            f"measured accuracies {values} look like percentages",
-            "give fractions (0.93 for 93 %), as Keras's history reports them",
-        )
-    if not all(0 <= v <= 1 for v in values):
-        raise Wrong(f"an accuracy lies between 0 and 1; you measured {values}")
-    if len(set(values)) == 1:
-        raise Wrong(
-            f"all three rates give the same accuracy {values[0]}",
-            "train a fresh model for every rate (a new model, a new optimizer with that "
-            "learning_rate); continuing one model's training mixes the runs",
-        )
+    for rate in RATES:
+        history = call(train, rate, on=f"for the rate {rate:g}")
+        values.append(_final_validation_accuracy(history, rate, models_seen))
+        losses.append(history.history.get("loss", []))
     best = RATES[int(np.argmax(values))]
     table = ", ".join(f"{rate:g}: {v:.1%}" for rate, v in zip(RATES, values))
     verdict = (
@@ -355,7 +494,8 @@ def check_learning_rate(answer):
         if math.isclose(best, prediction)
         else f"you predicted {prediction:g}; the measurement disagrees — explain why"
     )
-    return f"measured {table}; best {best:g}: {verdict}"
+    large = ", ".join(f"{loss:.3g}" for loss in losses[-1])
+    return f"measured {table}; best {best:g}: {verdict}. The 0.5 run's loss per epoch: {large}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -397,8 +537,8 @@ def check_receptive_field(prediction):
             hints.append(
                 (
                     28,
-                    "measure on LeNet-5's 32×32 input (the digit padded by 2 pixels): "
-                    "C5's field is the whole input, padding included",
+                    "that is the digit's side; measure on the padded input LeNet-5 reads, "
+                    "adding (k − 1) × jump layer by layer",
                 )
             )
             hints.append(
@@ -408,7 +548,8 @@ def check_receptive_field(prediction):
                 )
             )
         same_number(prediction[name], right[name], f"the receptive field of {name}", hints=hints)
+    fields = ", ".join(f"{name} {right[name]}" for name in names)
     return (
-        f"C5 sees {right['C5']}×{right['C5']} input pixels: the whole padded image, which is why "
-        "its output is 1×1"
+        f"{fields}: C5 sees {right['C5']}×{right['C5']} input pixels, the whole padded image, "
+        "which is why its output is 1×1"
     )

@@ -111,6 +111,117 @@ def _format_count(n):
     return f"{n:,} params" if n else "no params"
 
 
+BOX_W, BOX_H, GAP_X, GAP_Y = 1.7, 1.15, 0.45, 0.75
+LINE = "#333333"
+SKIP = dict(color="#c0392b", lw=1.4)
+
+
+class _Grid:
+    """Where box number i sits when `n_boxes` boxes wrap into rows of `per_row`."""
+
+    def __init__(self, n_boxes, per_row=None):
+        if per_row is None:  # at most 8 per row, rows as even as possible
+            per_row = math.ceil(n_boxes / math.ceil(n_boxes / 8))
+        self.per_row = per_row
+        self.rows = math.ceil(n_boxes / per_row)
+        self.width = per_row * BOX_W + (per_row - 1) * GAP_X
+        self.height = self.rows * BOX_H + (self.rows - 1) * GAP_Y
+
+    def corner(self, i):
+        """Lower-left corner of box i."""
+        row, col = divmod(i, self.per_row)
+        return col * (BOX_W + GAP_X), self.height - BOX_H - row * (BOX_H + GAP_Y)
+
+
+def _box(ax, corner, **style):
+    ax.add_patch(
+        FancyBboxPatch(corner, BOX_W, BOX_H, boxstyle="round,pad=0.02,rounding_size=0.08", **style)
+    )
+
+
+def _draw_layer_box(ax, corner, layer):
+    """One layer's box: name, what it does, output shape, parameters, top to bottom."""
+    kind = layer_kind(layer)
+    _box(ax, corner, facecolor=KIND_COLOURS[kind], edgecolor="#444444", linewidth=1)
+    x, y = corner
+    box_lines = (
+        (0.80, layer.name, {"fontsize": 8.5, "fontweight": "bold", "clip_on": True}),
+        (0.57, layer_description(layer), {"fontsize": 7}),
+        (0.35, _output_shape(layer), {"fontsize": 8, "family": "monospace"}),
+        (0.13, _format_count(_parameters(layer)), {"fontsize": 6.5, "color": LINE}),
+    )
+    for level, label, style in box_lines:
+        ax.text(x + BOX_W / 2, y + BOX_H * level, label, ha="center", va="center", **style)
+
+
+def _draw_more_box(ax, corner, hidden):
+    """A dashed box standing for the `hidden` layers left out."""
+    _box(ax, corner, facecolor="white", edgecolor="#888888", linestyle="--")
+    x, y = corner
+    text = f"… {hidden} more\nlayers"
+    ax.text(x + BOX_W / 2, y + BOX_H / 2, text, ha="center", va="center", fontsize=8)
+
+
+def _draw_flow(ax, grid, n_boxes):
+    """Arrows from each box to the next: straight along a row, down and back between rows."""
+    arrow = dict(arrowstyle="-|>", color=LINE, lw=1.1, shrinkA=0, shrinkB=0)
+    for i in range(1, n_boxes):
+        (x0, y0), (x1, y1) = grid.corner(i - 1), grid.corner(i)
+        if y0 == y1:
+            start, end = (x0 + BOX_W, y0 + BOX_H / 2), (x1, y1 + BOX_H / 2)
+            ax.annotate("", xy=end, xytext=start, arrowprops=arrow)
+            continue
+        mid = y0 - GAP_Y / 2
+        ax.plot(
+            [x0 + BOX_W / 2, x0 + BOX_W / 2, x1 + BOX_W / 2], [y0, mid, mid], color=LINE, lw=1.1
+        )
+        ax.annotate(
+            "", xy=(x1 + BOX_W / 2, y1 + BOX_H), xytext=(x1 + BOX_W / 2, mid), arrowprops=arrow
+        )
+
+
+def _draw_skips(ax, grid, layers_):
+    """Red arcs for skip connections: inbound layers other than the box drawn just before."""
+    positions = {layer.name: i for i, layer in enumerate(layers_)}
+    head = dict(arrowstyle="-|>", shrinkA=0, shrinkB=0, **SKIP)
+    for i, layer in enumerate(layers_):
+        for source in _inbound(layer):
+            j = positions.get(source)
+            if j is None or j == i - 1:
+                continue
+            (x0, y0), (x1, y1) = grid.corner(j), grid.corner(i)
+            if y0 == y1:  # same row: up, across above the boxes, down into the target
+                top = y0 + BOX_H + 0.28
+                xs, xt = x0 + BOX_W * 0.5, x1 + BOX_W * 0.5
+                ax.plot([xs, xs, xt], [y0 + BOX_H, top, top], **SKIP)
+                ax.annotate("", xy=(xt, y1 + BOX_H), xytext=(xt, top), arrowprops=head)
+            else:
+                ax.annotate(
+                    "",
+                    xy=(x1 + BOX_W * 0.3, y1 + BOX_H),
+                    xytext=(x0 + BOX_W * 0.7, y0),
+                    arrowprops=dict(connectionstyle="arc3,rad=0.2", **head),
+                )
+
+
+def _draw_legend(ax, kinds_used):
+    legend = [
+        plt.Rectangle(
+            (0, 0), 1, 1, facecolor=KIND_COLOURS[k], edgecolor="#444444", label=KIND_LABELS[k]
+        )
+        for k in KIND_COLOURS
+        if k in kinds_used
+    ]
+    ax.legend(
+        handles=legend,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=len(legend),
+        fontsize=7.5,
+        frameon=False,
+    )
+
+
 def draw_model(model, ax=None, title=None, max_layers=None, per_row=None):
     """Draw `model` (a built Keras model) as a block diagram and return the matplotlib figure.
 
@@ -131,142 +242,23 @@ def draw_model(model, ax=None, title=None, max_layers=None, per_row=None):
         hidden = len(layers_) - (max_layers - 1)
         layers_ = layers_[: max_layers - 1]
     n_boxes = len(layers_) + (1 if hidden else 0)
-    if per_row is None:
-        rows = math.ceil(n_boxes / 8)
-        per_row = math.ceil(n_boxes / rows)
-    rows = math.ceil(n_boxes / per_row)
-
-    box_w, box_h, gap_x, gap_y = 1.7, 1.15, 0.45, 0.75
-    width = per_row * box_w + (per_row - 1) * gap_x
-    height = rows * box_h + (rows - 1) * gap_y
+    grid = _Grid(n_boxes, per_row)
     if ax is None:
-        fig, ax = plt.subplots(figsize=(max(6.0, 0.82 * width + 0.6), 0.95 * height + 1.4))
+        size = (max(6.0, 0.82 * grid.width + 0.6), 0.95 * grid.height + 1.4)
+        fig, ax = plt.subplots(figsize=size)
     else:
         fig = ax.figure
 
-    def corner(i):
-        row, col = divmod(i, per_row)
-        return col * (box_w + gap_x), height - box_h - row * (box_h + gap_y)
-
-    kinds_used = []
-    positions = {}
-    total = 0
     for i, layer in enumerate(layers_):
-        kind = layer_kind(layer)
-        kinds_used.append(kind)
-        x, y = corner(i)
-        positions[layer.name] = i
-        params = _parameters(layer)
-        total += params
-        ax.add_patch(
-            FancyBboxPatch(
-                (x, y),
-                box_w,
-                box_h,
-                boxstyle="round,pad=0.02,rounding_size=0.08",
-                facecolor=KIND_COLOURS[kind],
-                edgecolor="#444444",
-                linewidth=1,
-            )
-        )
-        # Four lines per box, top to bottom: name, what it does, output shape, parameters.
-        box_lines = (
-            (0.80, layer.name, {"fontsize": 8.5, "fontweight": "bold", "clip_on": True}),
-            (0.57, layer_description(layer), {"fontsize": 7}),
-            (0.35, _output_shape(layer), {"fontsize": 8, "family": "monospace"}),
-            (0.13, _format_count(params), {"fontsize": 6.5, "color": "#333333"}),
-        )
-        for level, label, style in box_lines:
-            ax.text(x + box_w / 2, y + box_h * level, label, ha="center", va="center", **style)
+        _draw_layer_box(ax, grid.corner(i), layer)
     if hidden:
-        x, y = corner(len(layers_))
-        ax.add_patch(
-            FancyBboxPatch(
-                (x, y),
-                box_w,
-                box_h,
-                boxstyle="round,pad=0.02,rounding_size=0.08",
-                facecolor="white",
-                edgecolor="#888888",
-                linestyle="--",
-            )
-        )
-        ax.text(
-            x + box_w / 2,
-            y + box_h / 2,
-            f"… {hidden} more\nlayers",
-            ha="center",
-            va="center",
-            fontsize=8,
-        )
+        _draw_more_box(ax, grid.corner(len(layers_)), hidden)
+    _draw_flow(ax, grid, n_boxes)
+    _draw_skips(ax, grid, layers_)
+    _draw_legend(ax, {layer_kind(layer) for layer in layers_})
 
-    arrow = dict(arrowstyle="-|>", color="#333333", lw=1.1, shrinkA=0, shrinkB=0)
-    for i in range(1, n_boxes):
-        (x0, y0), (x1, y1) = corner(i - 1), corner(i)
-        if y0 == y1:  # same row: straight arrow
-            ax.annotate(
-                "", xy=(x1, y1 + box_h / 2), xytext=(x0 + box_w, y0 + box_h / 2), arrowprops=arrow
-            )
-        else:  # next row: down, back to the left, down again
-            mid = y0 - gap_y / 2
-            ax.plot(
-                [x0 + box_w / 2, x0 + box_w / 2, x1 + box_w / 2],
-                [y0, mid, mid],
-                color="#333333",
-                lw=1.1,
-            )
-            ax.annotate(
-                "", xy=(x1 + box_w / 2, y1 + box_h), xytext=(x1 + box_w / 2, mid), arrowprops=arrow
-            )
-    # Skip connections: inbound layers other than the previous box.
-    for i, layer in enumerate(layers_):
-        for source in _inbound(layer):
-            j = positions.get(source)
-            if j is None or j == i - 1:
-                continue
-            (x0, y0), (x1, y1) = corner(j), corner(i)
-            red = dict(color="#c0392b", lw=1.4)
-            if y0 == y1:  # same row: up, across above the boxes, down into the target
-                top = y0 + box_h + 0.28
-                xs, xt = x0 + box_w * 0.5, x1 + box_w * 0.5
-                ax.plot([xs, xs, xt], [y0 + box_h, top, top], **red)
-                ax.annotate(
-                    "",
-                    xy=(xt, y1 + box_h),
-                    xytext=(xt, top),
-                    arrowprops=dict(arrowstyle="-|>", shrinkA=0, shrinkB=0, **red),
-                )
-            else:
-                ax.annotate(
-                    "",
-                    xy=(x1 + box_w * 0.3, y1 + box_h),
-                    xytext=(x0 + box_w * 0.7, y0),
-                    arrowprops=dict(
-                        arrowstyle="-|>",
-                        shrinkA=0,
-                        shrinkB=0,
-                        connectionstyle="arc3,rad=0.2",
-                        **red,
-                    ),
-                )
-
-    legend = [
-        plt.Rectangle(
-            (0, 0), 1, 1, facecolor=KIND_COLOURS[k], edgecolor="#444444", label=KIND_LABELS[k]
-        )
-        for k in KIND_COLOURS
-        if k in kinds_used
-    ]
-    ax.legend(
-        handles=legend,
-        loc="upper center",
-        bbox_to_anchor=(0.5, 0.0),
-        ncol=len(legend),
-        fontsize=7.5,
-        frameon=False,
-    )
-    ax.set_xlim(-0.1, width + 0.1)
-    ax.set_ylim(-0.1, height + 0.45)
+    ax.set_xlim(-0.1, grid.width + 0.1)
+    ax.set_ylim(-0.1, grid.height + 0.45)
     ax.set_aspect("equal")
     ax.axis("off")
     total_all = sum(_parameters(layer) for layer in model.layers)

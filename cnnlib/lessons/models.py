@@ -3,6 +3,11 @@
 All three take 28×28×1 images with pixels in [0, 1] and end in a 10-way softmax, so the same
 data, loss and evaluation serve them all. The softmax always computes in float32: under mixed
 precision (on GPUs) float16 probabilities would be too coarse for the loss.
+
+Notebook 05 writes each of these networks in plain Keras, because they are what it teaches. The
+builders here are the same networks for the code that needs them without running the notebook
+(the checks of exercise 05.small_cnn, the mixed-precision and diagram tests);
+tests/unit/test_models.py keeps the notebook's and these identical, layer by layer.
 """
 
 import keras

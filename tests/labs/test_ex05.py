@@ -71,6 +71,42 @@ def test_softmax():
         labs.check("05.softmax", lambda z: 1 / (1 + np.exp(-z)))
 
 
+def test_softmax_that_calls_a_library_softmax_is_not_done():
+    """The values are right, but the exercise is to write it: each library softmax counts as ✗."""
+    from scipy.special import softmax as scipy_softmax
+
+    def with_keras(z):
+        return keras.ops.convert_to_numpy(keras.activations.softmax(keras.ops.convert_to_tensor(z)))
+
+    for answer, name in [
+        (lambda z: scipy_softmax(z, axis=-1), "scipy.special.softmax"),
+        (ex05.reference_softmax, "cnnlib.labs.ex05.reference_softmax"),
+        (with_keras, "keras.activations.softmax"),
+    ]:
+        with pytest.raises(AssertionError, match=f"right values, but it calls {name}"):
+            labs.check("05.softmax", answer)
+
+
+def test_softmax_that_wraps_the_lectures_formula_is_its_own():
+    def lecture_softmax(z):
+        e = np.exp(z)
+        return e / e.sum(axis=-1, keepdims=True)
+
+    assert labs.passes("05.softmax", lambda z: lecture_softmax(z - z.max(axis=-1, keepdims=True)))
+
+
+def test_softmax_other_right_forms_pass():
+    assert labs.passes("05.softmax", lambda z: solution_softmax(z).astype("float32"))
+    assert labs.passes("05.softmax", lambda z: solution_softmax(z).tolist())
+
+
+def test_softmax_answers_that_are_not_arrays_get_a_sentence():
+    with pytest.raises(AssertionError, match="expected an array of numbers"):
+        labs.check("05.softmax", lambda z: "softmax")
+    with pytest.raises(AssertionError, match="shape"):
+        labs.check("05.softmax", lambda z: solution_softmax(z).T)
+
+
 def test_softmax_stub(capsys):
     labs.check("05.softmax", _stub)
     assert labs.passes("05.softmax", _stub) is False
@@ -123,6 +159,73 @@ def test_small_cnn_typical_mistakes():
         )
 
 
+def _small_cnn_softmax_layer():
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Conv2D(16, 5, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(32, 5, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Flatten(),
+            layers.Dense(10),
+            layers.Softmax(),
+        ]
+    )
+
+
+def _small_cnn_nested():
+    features = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Conv2D(16, 5, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(32, 5, activation="relu"),
+            layers.MaxPooling2D(2),
+        ],
+        name="features",
+    )
+    head = keras.Sequential(
+        [keras.Input((4, 4, 32)), layers.Flatten(), layers.Dense(10, activation="softmax")],
+        name="head",
+    )
+    return keras.Sequential([keras.Input((28, 28, 1)), features, head])
+
+
+@pytest.mark.parametrize("build", [_small_cnn_softmax_layer, _small_cnn_nested])
+def test_small_cnn_softmax_layer_and_nested_models_pass(build):
+    assert labs.passes("05.small_cnn", build)
+
+
+def test_small_cnn_built_model_and_builder_get_the_same_verdict(capsys):
+    labs.check("05.small_cnn", solution_small_cnn)
+    labs.check("05.small_cnn", solution_small_cnn())
+    builder_line, model_line = capsys.readouterr().out.strip().split("\n")[-2:]
+    assert builder_line == model_line
+
+
+def test_small_cnn_without_input_or_probabilities_gets_a_sentence():
+    def no_input():
+        return keras.Sequential(
+            [layers.Conv2D(4, 5), layers.Flatten(), layers.Dense(10, activation="softmax")]
+        )
+
+    with pytest.raises(AssertionError, match="no input shape yet"):
+        labs.check("05.small_cnn", no_input)
+    with pytest.raises(AssertionError, match="not probabilities"):
+        labs.check(
+            "05.small_cnn",
+            lambda: keras.Sequential(
+                [
+                    keras.Input((28, 28, 1)),
+                    layers.Conv2D(4, 5),
+                    layers.Flatten(),
+                    layers.Dense(10, activation="sigmoid"),
+                ]
+            ),
+        )
+
+
 def _weak_cnn():
     return keras.Sequential(
         [
@@ -149,27 +252,78 @@ def test_small_cnn_stub(capsys):
 
 
 # --- 05.learning_rate ------------------------------------------------------------------------
-def test_learning_rate():
-    measured = {0.005: 0.90, 0.05: 0.93, 0.5: 0.11}
-    assert labs.passes("05.learning_rate", {"prediction": 0.05, "measured": measured})
-    assert labs.passes("05.learning_rate", {"prediction": 0.5, "measured": measured})  # explained
-    with pytest.raises(AssertionError, match="10× smaller and 10× larger"):
-        labs.check(
-            "05.learning_rate", {"prediction": 0.05, "measured": {0.01: 0.9, 0.05: 0.93, 0.1: 0.8}}
+@pytest.fixture(scope="module")
+def few_digits():
+    x, y, x_val, y_val = ex05.design_data()
+    return x[:256], y[:256], x_val[:128], y_val[:128]
+
+
+def _trainer(data, optimizer=None, model=None, validate=True):
+    x, y, x_val, y_val = data
+
+    def train_at(rate):
+        from cnnlib.lessons import models
+
+        keras.utils.set_random_seed(0)
+        trained = model or models.lenet5_classic()
+        trained.compile(
+            optimizer=optimizer(rate) if optimizer else keras.optimizers.SGD(rate, momentum=0.9),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
         )
-    with pytest.raises(AssertionError, match="percentages"):
-        labs.check(
-            "05.learning_rate", {"prediction": 0.05, "measured": {0.005: 90, 0.05: 93, 0.5: 11}}
+        return trained.fit(
+            x,
+            y,
+            validation_data=(x_val, y_val) if validate else None,
+            epochs=1,
+            batch_size=64,
+            verbose=0,
         )
-    with pytest.raises(AssertionError, match="fresh model"):
-        labs.check(
-            "05.learning_rate", {"prediction": 0.05, "measured": {0.005: 0.9, 0.05: 0.9, 0.5: 0.9}}
-        )
+
+    return train_at
+
+
+def test_learning_rate_reads_the_measurement_from_real_trainings(few_digits, capsys):
+    train_at = _trainer(few_digits)
+    labs.check("05.learning_rate", {"prediction": 0.05, "train": train_at})
+    assert "The 0.5 run's loss per epoch" in capsys.readouterr().out
+    assert labs.passes("05.learning_rate", {"prediction": np.float32(0.5), "train": train_at})
+
+
+def test_learning_rate_refuses_made_up_measurements():
+    made_up = {0.005: 0.90, 0.05: 0.93, 0.5: 0.11}
+    with pytest.raises(AssertionError, match="not numbers"):
+        labs.check("05.learning_rate", {"prediction": 0.05, "measured": made_up})
+    with pytest.raises(AssertionError, match="not the History"):
+        labs.check("05.learning_rate", {"prediction": 0.05, "train": made_up.get})
+
+
+def test_learning_rate_trainings_that_are_not_the_experiment(few_digits):
+    from cnnlib.lessons import models
+
+    shared = models.lenet5_classic()
+    wrong = [
+        (_trainer(few_digits, model=shared), "same model as an earlier rate"),
+        (_trainer(few_digits, optimizer=keras.optimizers.Adam), "not SGD"),
+        (lambda rate: _trainer(few_digits)(0.05), "not SGD at 0.005"),
+        (_trainer(few_digits, validate=False), "no validation accuracy"),
+        (lambda rate: _trainer(few_digits)(rate).history, "not the History"),
+        (_trainer(few_digits, model=models.mlp_baseline()), "not LeNet-5"),
+        (
+            _trainer(few_digits, optimizer=lambda rate: keras.optimizers.SGD(rate)),
+            "momentum 0",
+        ),
+    ]
+    for train_at, message in wrong:
+        with pytest.raises(AssertionError, match=message):
+            labs.check("05.learning_rate", {"prediction": 0.05, "train": train_at})
+    with pytest.raises(AssertionError, match="one of the rates"):
+        labs.check("05.learning_rate", {"prediction": float("nan"), "train": _trainer(few_digits)})
 
 
 def test_learning_rate_stub(capsys):
-    labs.check("05.learning_rate", {"prediction": None, "measured": {}})
-    assert labs.passes("05.learning_rate", {"prediction": None, "measured": {}}) is False
+    labs.check("05.learning_rate", {"prediction": None, "train": _stub})
+    assert labs.passes("05.learning_rate", {"prediction": 0.05, "train": _stub}) is False
     assert "not attempted yet" in capsys.readouterr().out
 
 
@@ -180,10 +334,20 @@ def test_receptive_field():
     assert labs.passes("05.receptive_field", dict(right))
     with pytest.raises(AssertionError, match="doubles the step"):
         labs.check("05.receptive_field", {**right, "C3": 10})
-    with pytest.raises(AssertionError, match="32×32 input"):
+    with pytest.raises(AssertionError, match="the digit's side") as wrong:
         labs.check("05.receptive_field", {**right, "C5": 28})
+    assert "32" not in str(wrong.value) and "whole input" not in str(wrong.value)  # no leak
     with pytest.raises(AssertionError, match="do not multiply"):
         labs.check("05.receptive_field", {**right, "C5": 500})
+
+
+def test_receptive_field_reveals_the_walk_only_when_right(capsys):
+    labs.check("05.receptive_field", {"C1": 5, "S2": 6, "C3": 14, "S4": 16, "C5": 32})
+    assert "C1 5, S2 6, C3 14, S4 16, C5 32" in capsys.readouterr().out
+    right = {"C1": np.int64(5), "S2": np.int32(6), "C3": 14, "S4": 16, "C5": 32}
+    assert labs.passes("05.receptive_field", right)
+    with pytest.raises(AssertionError, match="not right"):
+        labs.check("05.receptive_field", {**right, "C3": 14.5})
 
 
 def test_receptive_field_stub(capsys):

@@ -100,3 +100,72 @@ def test_softmax_stays_float32_under_mixed_precision():
             assert model.get_layer("output").compute_dtype == "float32"
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+# --- The notebook writes these models in plain Keras; the package keeps the same builders for the
+# tools and tests that need them. The two must stay the same network, layer by layer.
+NOTEBOOK_BUILDERS = {
+    "build_lenet5": lambda: models.lenet5_classic(),
+    "build_modern_lenet": lambda: models.lenet_modern(augment=True),
+    "build_mlp": lambda: models.mlp_baseline(),
+}
+
+
+def notebook_builders():
+    """The model-building functions notebook 05 defines in its visible cells, executed."""
+    import ast
+    import json
+    import pathlib
+
+    import keras
+    from keras import layers
+
+    path = pathlib.Path(__file__).resolve().parents[2] / "notebooks" / "05_lenet5_mnist.ipynb"
+    namespace = {"keras": keras, "layers": layers}
+    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+        if cell["cell_type"] != "code" or "verify" in cell["metadata"].get("tags", []):
+            continue
+        source = "".join(cell["source"])
+        if not any(f"def {name}(" in source for name in NOTEBOOK_BUILDERS):
+            continue
+        tree = ast.parse("\n".join(l for l in source.split("\n") if not l.startswith("%")))
+        tree.body = [
+            n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in NOTEBOOK_BUILDERS
+        ]
+        exec(compile(tree, str(path), "exec"), namespace)
+    return {name: namespace[name] for name in NOTEBOOK_BUILDERS if name in namespace}
+
+
+def layer_configs(model):
+    """(class, config) per layer; the seeds of random layers are left out (None in both anyway)."""
+    rows = []
+    for layer in model.layers:
+        config = dict(layer.get_config())
+        config.pop("seed", None)
+        rows.append((type(layer).__name__, config))
+    return model.name, rows
+
+
+def test_the_notebook_writes_each_model_it_teaches():
+    assert sorted(notebook_builders()) == sorted(NOTEBOOK_BUILDERS)
+
+
+@pytest.mark.parametrize("name", sorted(NOTEBOOK_BUILDERS))
+def test_notebook_model_equals_the_package_model(name):
+    notebook_model = notebook_builders()[name]()
+    package_model = NOTEBOOK_BUILDERS[name]()
+    assert layer_configs(notebook_model) == layer_configs(package_model)
+    assert notebook_model.count_params() == package_model.count_params()
+
+
+def test_the_comparison_sees_a_changed_layer():
+    """Not blind: a LeNet-5 whose C1 uses ReLU instead of tanh differs from the package's."""
+    import keras
+
+    changed = models.lenet5_classic()
+    config = changed.get_config()
+    assert config["layers"][2]["config"]["name"] == "C1"
+    config["layers"][2]["config"]["activation"] = "relu"
+    assert layer_configs(keras.Sequential.from_config(config)) != layer_configs(
+        models.lenet5_classic()
+    )
