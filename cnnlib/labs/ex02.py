@@ -20,7 +20,12 @@ from cnnlib.labs.core import (
     same_array,
     same_number,
 )
+from cnnlib.labs.ex01 import call_watching, public_functions, refuse_forbidden, whole_number
 from cnnlib.lessons.kernels import line_pictures
+
+CONV_REFERENCES = {
+    name: f for name, f in public_functions(ops).items() if "conv" in name.rsplit(".", 1)[1]
+}
 
 # ---------------------------------------------------------------------------------------------
 # 02.predict_value — one value of deck 001's feature map, with the Sobel-left kernel
@@ -69,7 +74,10 @@ def check_predict_value(value):
             ),
         ],
     )
-    return f"{right[row, col]:.0f}: the window's left column minus its right column, the middle row twice"
+    return (
+        f"{right[row, col]:.0f}: the window's left column minus its right column, the middle "
+        f"row twice; the whole feature map is {right.astype(int).tolist()}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -91,6 +99,7 @@ _CONV_CASES = [
 def check_conv2d(conv2d):
     """`conv2d(image, kernel)`: 2-D image, 2-D kernel, valid cross-correlation, stride 1."""
     random = rng(2)
+    seen = []
     for image_shape, kernel_shape in _CONV_CASES:
         image = random.normal(size=image_shape)
         kernel = random.normal(size=kernel_shape)
@@ -98,7 +107,10 @@ def check_conv2d(conv2d):
             f"on a random {image_shape[0]}×{image_shape[1]} image with a "
             f"{kernel_shape[0]}×{kernel_shape[1]} kernel"
         )
-        got = call(conv2d, image.copy(), kernel.copy(), on=on)
+        got, calls = call_watching(
+            conv2d, image.copy(), kernel.copy(), on=on, forbidden=CONV_REFERENCES
+        )
+        seen += calls
         expected = ops.conv2d(image, kernel)
         h, w = expected.shape
         same_array(
@@ -141,6 +153,7 @@ def check_conv2d(conv2d):
                 ((w, h), "rows and columns are swapped: the output is (H − kh + 1, W − kw + 1)"),
             ],
         )
+    refuse_forbidden(seen, "slide the window with two loops (or one loop and slicing)")
     return (
         f"matches cnnlib.ops.conv2d on {len(_CONV_CASES)} random images and kernels "
         "of different shapes"
@@ -171,9 +184,21 @@ def check_conv_layer_shape(prediction):
     n, _, c_in = LAYER_INPUT
     f, k = LAYER_KERNEL, LAYER_FILTERS
     side = ops.output_size(n, f)
-    shape = tuple(prediction["output shape"])
-    if len(shape) == 4 and shape[0] in (None, 1):  # a batch axis in front is fine
-        shape = shape[1:]
+    try:
+        shape = tuple(prediction["output shape"])
+    except TypeError:
+        raise Wrong(
+            f"the output shape should be a tuple (height, width, channels), "
+            f"got {prediction['output shape']!r}"
+        ) from None
+    if len(shape) == 4 and (shape[0] is None or (whole_number(shape[0]) and shape[0] == 1)):
+        shape = shape[1:]  # a batch axis in front, as Keras prints it, is fine
+    if not all(whole_number(n) for n in shape):
+        raise Wrong(
+            f"the output shape should hold whole numbers, got {prediction['output shape']!r}",
+            "every axis counts positions or feature maps",
+        )
+    shape = tuple(int(n) for n in shape)
     right_shape = (side, side, k)
     if shape != right_shape:
         what = f"Conv2D({k}, {f}) on a {n}×{n}×{c_in} image: you predict {shape}, not right"
@@ -202,7 +227,15 @@ def check_conv_layer_shape(prediction):
             ),
         ],
     )
-    return f"{right_shape} and {right} parameters (5·5·3·8 weights + 8 biases)"
+    import keras  # the reveal the notebook used to print, shown only to a right answer
+
+    layer = keras.layers.Conv2D(k, f)
+    keras_shape = layer.compute_output_shape((None, n, n, c_in))
+    layer.build((None, n, n, c_in))
+    return (
+        f"{right_shape} and {right} parameters (5·5·3·8 weights + 8 biases); Keras says "
+        f"{tuple(keras_shape)} and {layer.count_params()}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,6 +256,7 @@ _MULTI_CASES = [
 def check_multichannel(conv2d_channels):
     """`conv2d_channels(image, kernel, bias)`: (H, W, C), (kh, kw, C), float → (H', W')."""
     random = rng(5)
+    seen = []
     for image_shape, size in _MULTI_CASES:
         channels = image_shape[-1]
         image = random.normal(size=image_shape)
@@ -232,7 +266,10 @@ def check_multichannel(conv2d_channels):
             f"on a random {'×'.join(map(str, image_shape))} image with a "
             f"{'×'.join(map(str, kernel.shape))} kernel and bias {bias:.3f}"
         )
-        got = call(conv2d_channels, image.copy(), kernel.copy(), bias, on=on)
+        got, calls = call_watching(
+            conv2d_channels, image.copy(), kernel.copy(), bias, on=on, forbidden=CONV_REFERENCES
+        )
+        seen += [(name, args) for name, args in calls if np.ndim(args.get("x")) == 3]
         per_channel = np.stack(
             [ops.conv2d(image[..., c], kernel[..., c]) for c in range(channels)], axis=-1
         )
@@ -282,6 +319,10 @@ def check_multichannel(conv2d_channels):
                 ((h - 1, w - 1), "off by one: a k-wide kernel fits in n − k + 1 positions"),
             ],
         )
+    refuse_forbidden(
+        [(f"{name} on the whole (H, W, C) volume", args) for name, args in seen],
+        "convolve one channel at a time with its kernel slice, then add the maps and the bias",
+    )
     return f"matches ops.conv2d + bias on {len(_MULTI_CASES)} random images with 1 to 5 channels"
 
 
@@ -312,6 +353,13 @@ def check_diagonal_kernel(kernel):
         raise Wrong(f"expected a 2-D array of numbers, got {type(kernel).__name__}") from None
     if kernel.ndim != 2 or not (1 <= kernel.shape[0] <= 7 and 1 <= kernel.shape[1] <= 7):
         raise Wrong(f"expected a 2-D kernel of at most 7 × 7, got shape {kernel.shape}")
+    if not np.all(np.isfinite(kernel)):
+        raise Wrong(
+            f"{int(np.sum(~np.isfinite(kernel)))} of your kernel's {kernel.size} weights are "
+            "NaN or infinite, so it cannot answer anything",
+            "dividing by the sum of weights that add up to 0 gives NaN and infinity: "
+            "leave the weights as they are, or divide by something that is not 0",
+        )
     answers = line_answers(kernel)
     diagonal = max(answers[45], answers[135])
     straight = max(answers[0], answers[90], 0.0)
