@@ -173,9 +173,12 @@ def show_kernel(ax, kernel, title=None):
     """A small kernel as a grid of its numbers, on a colour scale centred on zero."""
     kernel = np.asarray(kernel, dtype=float)
     limit = max(np.abs(kernel).max(), 1e-9)
-    ax.imshow(kernel, cmap="coolwarm", vmin=-limit, vmax=limit)
+    image = ax.imshow(kernel, cmap="coolwarm", vmin=-limit, vmax=limit)
     for (r, c), value in np.ndenumerate(kernel):
-        ax.text(c, r, _kernel_text(value), ha="center", va="center", fontsize=8)
+        red, green, blue, _ = image.cmap(image.norm(value))  # white text on the darkest cells
+        dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.45
+        colour = "white" if dark else "black"
+        ax.text(c, r, _kernel_text(value), ha="center", va="center", fontsize=8, color=colour)
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
