@@ -12,6 +12,7 @@ from cnnlib import ops
 from cnnlib.labs.core import (
     NotAttempted,
     Wrong,
+    as_array,
     call,
     exercise,
     numerical_gradient,
@@ -112,52 +113,54 @@ def check_conv2d(conv2d):
         )
         seen += calls
         expected = ops.conv2d(image, kernel)
-        h, w = expected.shape
-        same_array(
-            got,
-            expected,
-            on,
-            hints=[
-                (
-                    ops.true_conv2d(image, kernel),
-                    "that is the textbook convolution, which flips the kernel; deep learning's convolution "
-                    "(cross-correlation) multiplies the window by the kernel as it is",
-                ),
-                (
-                    ops.conv2d(image, kernel[::-1, :]),
-                    "the kernel is flipped upside down: weight [i, j] multiplies the window's pixel [i, j]",
-                ),
-                (
-                    ops.conv2d(image, kernel[:, ::-1]),
-                    "the kernel is flipped left to right: weight [i, j] multiplies the window's pixel [i, j]",
-                ),
-                (
-                    ops.conv2d(image, kernel, padding="same"),
-                    "the exercise asks for 'valid' convolution: no padding, the kernel stays inside the image",
-                ),
-                (expected.T, "rows and columns are swapped: index the output as [row, column]"),
-            ],
-            shape_hints=[
-                (
-                    (h - 1, w - 1),
-                    "off by one: a k-wide kernel fits in n − k + 1 positions, not n − k",
-                ),
-                (
-                    (h + 1, w + 1),
-                    "off by one: a k-wide kernel fits in n − k + 1 positions, not n − k + 2",
-                ),
-                (
-                    image_shape,
-                    "the output has the input's size, as with padding; 'valid' adds no padding",
-                ),
-                ((w, h), "rows and columns are swapped: the output is (H − kh + 1, W − kw + 1)"),
-            ],
-        )
+        hints, shape_hints = _conv2d_mistakes(image, kernel, expected)
+        same_array(got, expected, on, hints=hints, shape_hints=shape_hints)
     refuse_forbidden(seen, "slide the window with two loops (or one loop and slicing)")
     return (
         f"matches cnnlib.ops.conv2d on {len(_CONV_CASES)} random images and kernels "
         "of different shapes"
     )
+
+
+def _conv2d_mistakes(image, kernel, expected):
+    """(hints, shape_hints) for `same_array`: the outputs of the usual slips, with their causes."""
+    h, w = expected.shape
+    hints = [
+        (
+            ops.true_conv2d(image, kernel),
+            "that is the textbook convolution, which flips the kernel; deep learning's convolution "
+            "(cross-correlation) multiplies the window by the kernel as it is",
+        ),
+        (
+            ops.conv2d(image, kernel[::-1, :]),
+            "the kernel is flipped upside down: weight [i, j] multiplies the window's pixel [i, j]",
+        ),
+        (
+            ops.conv2d(image, kernel[:, ::-1]),
+            "the kernel is flipped left to right: weight [i, j] multiplies the window's pixel [i, j]",
+        ),
+        (
+            ops.conv2d(image, kernel, padding="same"),
+            "the exercise asks for 'valid' convolution: no padding, the kernel stays inside the image",
+        ),
+        (expected.T, "rows and columns are swapped: index the output as [row, column]"),
+    ]
+    shape_hints = [
+        (
+            (h - 1, w - 1),
+            "off by one: a k-wide kernel fits in n − k + 1 positions, not n − k",
+        ),
+        (
+            (h + 1, w + 1),
+            "off by one: a k-wide kernel fits in n − k + 1 positions, not n − k + 2",
+        ),
+        (
+            image.shape,
+            "the output has the input's size, as with padding; 'valid' adds no padding",
+        ),
+        ((w, h), "rows and columns are swapped: the output is (H − kh + 1, W − kw + 1)"),
+    ]
+    return hints, shape_hints
 
 
 # ---------------------------------------------------------------------------------------------
@@ -184,21 +187,7 @@ def check_conv_layer_shape(prediction):
     n, _, c_in = LAYER_INPUT
     f, k = LAYER_KERNEL, LAYER_FILTERS
     side = ops.output_size(n, f)
-    try:
-        shape = tuple(prediction["output shape"])
-    except TypeError:
-        raise Wrong(
-            f"the output shape should be a tuple (height, width, channels), "
-            f"got {prediction['output shape']!r}"
-        ) from None
-    if len(shape) == 4 and (shape[0] is None or (whole_number(shape[0]) and shape[0] == 1)):
-        shape = shape[1:]  # a batch axis in front, as Keras prints it, is fine
-    if not all(whole_number(n) for n in shape):
-        raise Wrong(
-            f"the output shape should hold whole numbers, got {prediction['output shape']!r}",
-            "every axis counts positions or feature maps",
-        )
-    shape = tuple(int(n) for n in shape)
+    shape = read_shape(prediction["output shape"])
     right_shape = (side, side, k)
     if shape != right_shape:
         what = f"Conv2D({k}, {f}) on a {n}×{n}×{c_in} image: you predict {shape}, not right"
@@ -238,6 +227,27 @@ def check_conv_layer_shape(prediction):
     )
 
 
+def read_shape(answer):
+    """A predicted (height, width, channels) as ints; a batch axis of None or 1 in front is fine.
+
+    Raises `Wrong` with a sentence for anything that is not a sequence of whole numbers.
+    """
+    try:
+        shape = tuple(answer)
+    except TypeError:
+        raise Wrong(
+            f"the output shape should be a tuple (height, width, channels), got {answer!r}"
+        ) from None
+    if len(shape) == 4 and (shape[0] is None or (whole_number(shape[0]) and shape[0] == 1)):
+        shape = shape[1:]  # a batch axis in front, as Keras prints it, is fine
+    if not all(whole_number(n) for n in shape):
+        raise Wrong(
+            f"the output shape should hold whole numbers, got {answer!r}",
+            "every axis counts positions or feature maps",
+        )
+    return tuple(int(n) for n in shape)
+
+
 # ---------------------------------------------------------------------------------------------
 # 02.multichannel — one filter on a C-channel image: slices summed, one bias added
 # ---------------------------------------------------------------------------------------------
@@ -274,56 +284,55 @@ def check_multichannel(conv2d_channels):
             [ops.conv2d(image[..., c], kernel[..., c]) for c in range(channels)], axis=-1
         )
         expected = per_channel.sum(axis=-1) + bias
-        h, w = expected.shape
-        hints = [
-            (per_channel.sum(axis=-1), "the bias is missing: add it once to the summed map"),
-            (
-                per_channel.sum(axis=-1) + channels * bias,
-                "the bias was added once per channel: add it once, after summing the channels",
-            ),
-            (
-                per_channel.mean(axis=-1) + bias,
-                "the channels were averaged: the slices' maps are added up, not averaged",
-            ),
-            (
-                sum(
-                    ops.conv2d(image[..., c], kernel[..., channels - 1 - c])
-                    for c in range(channels)
-                )
-                + bias,
-                "kernel slice c must go with image channel c",
-            ),
-            (
-                ops.conv2d(image, kernel[::-1, ::-1, :]) + bias,
-                "the kernel is flipped: multiply the window by the kernel as it is",
-            ),
-        ]
-        if channels > 1:
-            hints.append(
-                (
-                    per_channel[..., 0] + bias,
-                    "only the first channel was used: sum the maps of all channels",
-                )
-            )
-        same_array(
-            got,
-            expected,
-            on,
-            hints=hints,
-            shape_hints=[
-                (
-                    (h, w, channels),
-                    "the channels were not summed: one filter gives ONE map, the sum of its slices' maps "
-                    "(plus the bias)",
-                ),
-                ((h - 1, w - 1), "off by one: a k-wide kernel fits in n − k + 1 positions"),
-            ],
-        )
+        hints, shape_hints = _multichannel_mistakes(image, kernel, bias, per_channel)
+        same_array(got, expected, on, hints=hints, shape_hints=shape_hints)
     refuse_forbidden(
         [(f"{name} on the whole (H, W, C) volume", args) for name, args in seen],
         "convolve one channel at a time with its kernel slice, then add the maps and the bias",
     )
     return f"matches ops.conv2d + bias on {len(_MULTI_CASES)} random images with 1 to 5 channels"
+
+
+def _multichannel_mistakes(image, kernel, bias, per_channel):
+    """(hints, shape_hints) for one filter over C channels: the usual slips and their causes."""
+    channels = image.shape[-1]
+    h, w = per_channel.shape[:2]
+    hints = [
+        (per_channel.sum(axis=-1), "the bias is missing: add it once to the summed map"),
+        (
+            per_channel.sum(axis=-1) + channels * bias,
+            "the bias was added once per channel: add it once, after summing the channels",
+        ),
+        (
+            per_channel.mean(axis=-1) + bias,
+            "the channels were averaged: the slices' maps are added up, not averaged",
+        ),
+        (
+            sum(ops.conv2d(image[..., c], kernel[..., channels - 1 - c]) for c in range(channels))
+            + bias,
+            "kernel slice c must go with image channel c",
+        ),
+        (
+            ops.conv2d(image, kernel[::-1, ::-1, :]) + bias,
+            "the kernel is flipped: multiply the window by the kernel as it is",
+        ),
+    ]
+    if channels > 1:
+        hints.append(
+            (
+                per_channel[..., 0] + bias,
+                "only the first channel was used: sum the maps of all channels",
+            )
+        )
+    shape_hints = [
+        (
+            (h, w, channels),
+            "the channels were not summed: one filter gives ONE map, the sum of its slices' maps "
+            "(plus the bias)",
+        ),
+        ((h - 1, w - 1), "off by one: a k-wide kernel fits in n − k + 1 positions"),
+    ]
+    return hints, shape_hints
 
 
 # ---------------------------------------------------------------------------------------------
@@ -459,56 +468,7 @@ def check_conv_backward(conv_backward):
             "dw": numerical_gradient(lambda v: conv_forward(x, v, b), w, dout),
             "db": numerical_gradient(lambda v: conv_forward(x, w, v), b, dout),
         }
-        same_array(
-            dx,
-            numeric["dx"],
-            f"dx {on}",
-            hints=[
-                (
-                    _full_correlate(dout, w, flip=False),
-                    "dx slides dout over the kernel FLIPPED (a true convolution with full padding): "
-                    "the output at (r, c) used x[r + i, c + j] · w[i, j], so it sends dout[r, c] · w[i, j] "
-                    "back to x[r + i, c + j]",
-                ),
-            ],
-            shape_hints=[(dout.shape, "dx has the shape of x, not of dout")],
-            rtol=1e-5,
-            atol=1e-6,
-        )
-        same_array(
-            dw,
-            numeric["dw"],
-            f"dw {on}",
-            hints=[
-                (
-                    _weight_gradient(x, dout, flip=True),
-                    "dw[i, j] collects x[r + i, c + j] · dout[r, c]: slide dout over x without flipping",
-                ),
-            ],
-            shape_hints=[(w.shape[:2], "dw has the shape of w, (kh, kw, C, K)")],
-            rtol=1e-5,
-            atol=1e-6,
-        )
-        db = np.asarray(db, dtype=float)
-        if db.shape == ():
-            raise Wrong(
-                f"db {on}: you return one number; there is one bias per filter, so db has "
-                f"shape ({w.shape[-1]},)",
-                "sum dout over the positions, separately for each filter: dout.sum(axis=(0, 1))",
-            )
-        same_array(
-            db,
-            numeric["db"],
-            f"db {on}",
-            hints=[
-                (
-                    dout.mean(axis=(0, 1)),
-                    "the bias is added at every position: sum dout, not average",
-                ),
-            ],
-            rtol=1e-5,
-            atol=1e-6,
-        )
+        db = _compare_gradients((dx, dw, db), numeric, x, w, dout, on)
         for name, analytic in (("dx", dx), ("dw", dw), ("db", db)):
             worst[name] = max(worst[name], relative_error(analytic, numeric[name]))
     errors = ", ".join(f"{name} {error:.1e}" for name, error in worst.items())
@@ -516,3 +476,62 @@ def check_conv_backward(conv_backward):
         f"agrees with the numerical gradient on {len(_BACKWARD_CASES)} random layers; "
         f"largest relative errors {errors} (around 1e-8 or less means right)"
     )
+
+
+def _compare_gradients(gradients, numeric, x, w, dout, on):
+    """Raise `Wrong` at the first of dx, dw, db that differs from its numerical gradient.
+
+    Returns db as an array (a learner may return it as a list).
+    """
+    dx, dw, db = gradients
+    same_array(
+        dx,
+        numeric["dx"],
+        f"dx {on}",
+        hints=[
+            (
+                _full_correlate(dout, w, flip=False),
+                "dx slides dout over the kernel FLIPPED (a true convolution with full padding): "
+                "the output at (r, c) used x[r + i, c + j] · w[i, j], so it sends dout[r, c] · w[i, j] "
+                "back to x[r + i, c + j]",
+            ),
+        ],
+        shape_hints=[(dout.shape, "dx has the shape of x, not of dout")],
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    same_array(
+        dw,
+        numeric["dw"],
+        f"dw {on}",
+        hints=[
+            (
+                _weight_gradient(x, dout, flip=True),
+                "dw[i, j] collects x[r + i, c + j] · dout[r, c]: slide dout over x without flipping",
+            ),
+        ],
+        shape_hints=[(w.shape[:2], "dw has the shape of w, (kh, kw, C, K)")],
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    db = as_array(db, f"db {on}")
+    if db.shape == ():
+        raise Wrong(
+            f"db {on}: you return one number; there is one bias per filter, so db has "
+            f"shape ({w.shape[-1]},)",
+            "sum dout over the positions, separately for each filter: dout.sum(axis=(0, 1))",
+        )
+    same_array(
+        db,
+        numeric["db"],
+        f"db {on}",
+        hints=[
+            (
+                dout.mean(axis=(0, 1)),
+                "the bias is added at every position: sum dout, not average",
+            ),
+        ],
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    return db

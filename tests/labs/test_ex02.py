@@ -372,3 +372,14 @@ def test_the_reveals_are_in_the_confirmations(capsys):
 def test_predict_value_refuses_non_numbers(value):
     with pytest.raises(AssertionError, match="not right|expected a number"):
         labs.check("02.predict_value", value)
+
+
+def test_conv_backward_a_ragged_db_is_a_sentence_not_a_crash():
+    """np.asarray on a ragged db used to raise a ValueError out of the check."""
+
+    def ragged_db(dout, x, w, b):
+        dx, dw, _ = conv_backward(dout, x, w, b)
+        return dx, dw, [[1.0, 2.0], [3.0]]
+
+    with pytest.raises(AssertionError, match="expected an array of numbers"):
+        labs.check("02.conv_backward", ragged_db)
