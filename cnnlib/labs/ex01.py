@@ -35,7 +35,8 @@ def call_watching(function, *args, on="", forbidden=None):
 
     def watch(frame, event, arg):
         # only the learner's own calls: a reference calling its helpers counts once
-        if event == "call" and frame.f_code in codes and frame.f_back.f_code not in codes:
+        caller = frame.f_back.f_code if frame.f_back is not None else None
+        if event == "call" and frame.f_code in codes and caller not in codes:
             seen.append((codes[frame.f_code], dict(frame.f_locals)))
 
     previous = sys.getprofile()
