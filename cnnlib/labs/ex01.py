@@ -1,13 +1,63 @@
 """Exercises of notebook 01 (an image is a matrix)."""
 
+import inspect
 import math
+import sys
 
 import numpy as np
 
 from cnnlib import ops
 from cnnlib.labs.core import NotAttempted, Wrong, call, exercise, rng, same_array, same_number
+from cnnlib.lessons import images
 from cnnlib.lessons.images import photo, to_gray
 from cnnlib.lessons.vision import neighbour_correlation
+
+
+def public_functions(module):
+    """{"module.name": function} for the public functions a module defines itself."""
+    return {
+        f"{module.__name__}.{name}": value
+        for name, value in vars(module).items()
+        if inspect.isfunction(value) and value.__module__ == module.__name__ and name[0] != "_"
+    }
+
+
+def call_watching(function, *args, on="", forbidden=None):
+    """`call(function, *args)`, also listing which of the `forbidden` {name: function} it used.
+
+    An exercise that says "NumPy only" compares the learner's function with a reference from
+    the package; calling that reference gives the right numbers without doing the exercise. A
+    profile hook sees every Python function entered during the call, however it was imported.
+    Returns (result, [(name, frame locals) of each forbidden call]).
+    """
+    codes = {inspect.unwrap(f).__code__: name for name, f in (forbidden or {}).items()}
+    seen = []
+
+    def watch(frame, event, arg):
+        # only the learner's own calls: a reference calling its helpers counts once
+        caller = frame.f_back.f_code if frame.f_back is not None else None
+        if event == "call" and frame.f_code in codes and caller not in codes:
+            seen.append((codes[frame.f_code], dict(frame.f_locals)))
+
+    previous = sys.getprofile()
+    sys.setprofile(watch)
+    try:
+        result = call(function, *args, on=on)
+    finally:
+        sys.setprofile(previous)
+    return result, seen
+
+
+def refuse_forbidden(seen, what_instead):
+    """A right answer that called a forbidden reference is not done: say which one, and why."""
+    names = sorted({name for name, _ in seen})
+    if names:
+        raise Wrong(
+            f"your function gives the right numbers, but it calls {', '.join(names)}, which this "
+            "exercise asks you not to use, so it does not count as done",
+            what_instead,
+        )
+
 
 # 01.batch_shape: a batch of 64 RGB photos of 224 × 224 pixels, in float32, as Keras wants it.
 BATCH, SIDE, CHANNELS = 64, 224, 3
@@ -24,9 +74,20 @@ def check_batch_shape(answer):
         raise NotAttempted
     expected = (BATCH, SIDE, SIDE, CHANNELS)
     try:
-        shape = tuple(int(n) for n in shape)
-    except (TypeError, ValueError):
+        sizes = tuple(shape)
+    except TypeError:
         raise Wrong(f"the shape should be a tuple of ints, got {shape!r}") from None
+    if sizes and sizes[0] is None:
+        raise Wrong(
+            f"the shape {sizes} leaves the batch size open",
+            "Keras prints None for a batch of any size; this batch has a known number of photos",
+        )
+    if not all(whole_number(n) for n in sizes):
+        raise Wrong(
+            f"the shape should be a tuple of whole numbers, got {shape!r}",
+            "every axis counts something (photos, rows, columns, channels)",
+        )
+    shape = tuple(int(n) for n in sizes)
     if shape != expected:
         hints = {
             (BATCH, CHANNELS, SIDE, SIDE): "that is channels-first; Keras puts channels last: "
@@ -37,6 +98,7 @@ def check_batch_shape(answer):
         }
         raise Wrong(f"the shape {shape} is not right", hints.get(shape))
     numbers = BATCH * SIDE * SIDE * CHANNELS
+    _finite(megabytes, "the float32 size in MB")
     same_number(
         megabytes,
         numbers * 4 / 1e6,
@@ -49,7 +111,28 @@ def check_batch_shape(answer):
             (numbers * 8 / 1e6, "that is float64 (8 bytes); float32 takes 4 bytes a number"),
         ],
     )
-    return f"{expected}, {numbers * 4 / 1e6:.1f} MB of float32"
+    batch = np.zeros(expected, dtype=np.float32)  # the batch itself, built to confirm
+    return f"{batch.shape}, {batch.nbytes / 1e6:.1f} MB of float32 (np.zeros(...).nbytes agrees)"
+
+
+def whole_number(n):
+    """True for an int, a NumPy integer or a float with no fractional part (not bool, NaN, inf)."""
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, float, np.integer, np.floating)):
+        return False
+    return bool(np.isfinite(n)) and float(n) == int(n)
+
+
+def _finite(value, what):
+    """Raise `Wrong` for a NaN or infinite number, with a sentence rather than a comparison."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return  # not a number at all: the comparison that follows says so
+    if not math.isfinite(number):
+        raise Wrong(
+            f"{what}: you gave {value}, which is not a finite number",
+            "a NaN or infinity usually comes from dividing by zero or from an overflow",
+        )
 
 
 # 01.dense_params: Dense(128) on a flattened 32 × 32 RGB image.
@@ -82,7 +165,14 @@ def check_dense_params(answer):
             (inputs * DENSE_UNITS + inputs, "one bias per neuron (128), not one per input"),
         ],
     )
-    return f"{expected:,} = 32·32·3 × 128 weights + 128 biases"
+    import keras  # the reveal the notebook used to print, shown only to a right answer
+
+    layer = keras.layers.Dense(DENSE_UNITS)
+    layer.build((None, inputs))
+    return (
+        f"{expected:,} = 32·32·3 × 128 weights + 128 biases; "
+        f"Keras's Dense(128).count_params() says {layer.count_params():,}"
+    )
 
 
 @exercise("01.rgb_to_gray", "colour to grey from scratch", "implement", "core")
@@ -90,11 +180,21 @@ def check_rgb_to_gray(rgb_to_gray):
     """`rgb_to_gray(image)`: (H, W, 3) → (H, W), Y = 0.2125 R + 0.7154 G + 0.0721 B (skimage)."""
     random = rng(1)
     weights = np.array([0.2125, 0.7154, 0.0721])
+    forbidden = {
+        "cnnlib.lessons.images.to_gray": images.to_gray,
+        "skimage.color.rgb2gray": _skimage_rgb2gray(),
+    }
+    seen, used_709 = [], True
     for shape in [(4, 5, 3), (7, 2, 3), (1, 1, 3), (16, 9, 3), (6, 6, 3)]:
         image = random.uniform(size=shape)
         on = f"on a random {shape[0]}×{shape[1]} colour image"
-        got = call(rgb_to_gray, image.copy(), on=on)
+        got, calls = call_watching(rgb_to_gray, image.copy(), on=on, forbidden=forbidden)
+        seen += calls
         expected = to_gray(image)
+        bt709 = image @ BT709
+        if np.shape(got) == bt709.shape and np.allclose(got, bt709, rtol=1e-5, atol=1e-6):
+            continue  # the standard's own weights: as right as scikit-image's
+        used_709 = False
         same_array(
             got,
             expected,
@@ -123,13 +223,29 @@ def check_rgb_to_gray(rgb_to_gray):
                 ),
             ],
         )
+    refuse_forbidden(seen, "write the weighted sum of the three channels yourself")
+    if used_709:
+        return (
+            "matches ITU-R BT.709's weights on 5 random images of different shapes "
+            "(scikit-image's differ from them by at most 0.0002)"
+        )
     return "matches cnnlib.lessons.images.to_gray on 5 random images of different shapes"
+
+
+BT709 = np.array([0.2126, 0.7152, 0.0722])  # the standard scikit-image rounds to 0.2125, …
+
+
+def _skimage_rgb2gray():
+    import skimage.color
+
+    return skimage.color.rgb2gray
 
 
 @exercise("01.block_average", "k × k block-average downsampling from scratch", "implement", "core")
 def check_block_average(block_average):
     """`block_average(x, k)`: x (H, W, C), H and W multiples of k → (H/k, W/k, C) block means."""
     random = rng(11)
+    seen = []
     for shape, k in [
         ((4, 6, 3), 2),
         ((6, 6, 1), 3),
@@ -140,7 +256,10 @@ def check_block_average(block_average):
     ]:
         x = random.normal(size=shape)
         on = f"on a random {'×'.join(map(str, shape))} input with k = {k}"
-        got = call(block_average, x.copy(), k, on=on)
+        got, calls = call_watching(
+            block_average, x.copy(), k, on=on, forbidden=public_functions(ops)
+        )
+        seen += calls
         expected = ops.pool2d(x, k, mode="avg")
         h, w, c = expected.shape
         same_array(
@@ -167,6 +286,7 @@ def check_block_average(block_average):
                 ((h, x.shape[1], c), "averaged along the rows only: a block is k × k"),
             ],
         )
+    refuse_forbidden(seen, "reshape each axis into (blocks, k) and take the mean over the k's")
     return "matches average pooling (cnnlib.ops.pool2d, mode='avg') on 6 random inputs"
 
 
@@ -189,8 +309,20 @@ def first_distance_below(image, level, axis):
 )
 def check_correlation_distance(answer):
     """`answer`: smallest horizontal distance with correlation < 0.5 on the grey 'coffee' photo."""
-    gray = to_gray(photo(CORRELATION_PHOTO))
+    colour = photo(CORRELATION_PHOTO)
+    gray = to_gray(colour)
     expected = first_distance_below(gray, CORRELATION_LEVEL, axis=1)
+    _finite(answer, "the distance")
+    if not whole_number(answer):
+        raise Wrong(f"the distance: you gave {answer}", "a distance in pixels is a whole number")
+    # Other common grey conversions measure the photo just as honestly; each is a right answer.
+    others = {
+        "the plain mean of R, G and B": colour.mean(axis=-1),
+        "ITU-R 601's weights": colour @ np.array([0.299, 0.587, 0.114]),
+    }
+    for name, other in others.items():
+        if int(answer) == first_distance_below(other, CORRELATION_LEVEL, axis=1) != expected:
+            return f"{int(answer)} pixels with {name} for grey (to_gray's weights give {expected})"
     astronaut = to_gray(photo("astronaut"))
     same_number(
         answer,
@@ -205,7 +337,11 @@ def check_correlation_distance(answer):
                 first_distance_below(astronaut, CORRELATION_LEVEL, axis=1),
                 "that is the astronaut's distance; load photo('coffee') and convert it to grey",
             ),
-            (expected - 1, "off by one: that is the last distance still at or above 0.5"),
+            (
+                expected - 1,
+                "at that distance the correlation is still at or above 0.5; the exercise asks for "
+                "the first distance where it is below",
+            ),
         ],
     )
     return f"{expected} pixels (the astronaut's correlation falls below 0.5 sooner)"
@@ -228,6 +364,7 @@ def largest_side(budget, bytes_per_number=4, channels=3):
 def check_dense_memory(answer):
     """`answer`: the largest side s of a square RGB image whose as-wide dense layer fits 16 GB."""
     expected = largest_side(BUDGET_BYTES)
+    _finite(answer, "the side")
     same_number(
         answer,
         expected,
@@ -245,8 +382,7 @@ def check_dense_memory(answer):
             ),
             (
                 expected + 1,
-                f"a {expected + 1} × {expected + 1} image already needs more than 16 GB; "
-                f"round down",
+                f"a {expected + 1} × {expected + 1} image already needs more than 16 GB",
             ),
         ],
     )

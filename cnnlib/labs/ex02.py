@@ -12,6 +12,7 @@ from cnnlib import ops
 from cnnlib.labs.core import (
     NotAttempted,
     Wrong,
+    as_array,
     call,
     exercise,
     numerical_gradient,
@@ -20,7 +21,12 @@ from cnnlib.labs.core import (
     same_array,
     same_number,
 )
+from cnnlib.labs.ex01 import call_watching, public_functions, refuse_forbidden, whole_number
 from cnnlib.lessons.kernels import line_pictures
+
+CONV_REFERENCES = {
+    name: f for name, f in public_functions(ops).items() if "conv" in name.rsplit(".", 1)[1]
+}
 
 # ---------------------------------------------------------------------------------------------
 # 02.predict_value — one value of deck 001's feature map, with the Sobel-left kernel
@@ -69,7 +75,10 @@ def check_predict_value(value):
             ),
         ],
     )
-    return f"{right[row, col]:.0f}: the window's left column minus its right column, the middle row twice"
+    return (
+        f"{right[row, col]:.0f}: the window's left column minus its right column, the middle "
+        f"row twice; the whole feature map is {right.astype(int).tolist()}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -91,6 +100,7 @@ _CONV_CASES = [
 def check_conv2d(conv2d):
     """`conv2d(image, kernel)`: 2-D image, 2-D kernel, valid cross-correlation, stride 1."""
     random = rng(2)
+    seen = []
     for image_shape, kernel_shape in _CONV_CASES:
         image = random.normal(size=image_shape)
         kernel = random.normal(size=kernel_shape)
@@ -98,53 +108,59 @@ def check_conv2d(conv2d):
             f"on a random {image_shape[0]}×{image_shape[1]} image with a "
             f"{kernel_shape[0]}×{kernel_shape[1]} kernel"
         )
-        got = call(conv2d, image.copy(), kernel.copy(), on=on)
-        expected = ops.conv2d(image, kernel)
-        h, w = expected.shape
-        same_array(
-            got,
-            expected,
-            on,
-            hints=[
-                (
-                    ops.true_conv2d(image, kernel),
-                    "that is the textbook convolution, which flips the kernel; deep learning's convolution "
-                    "(cross-correlation) multiplies the window by the kernel as it is",
-                ),
-                (
-                    ops.conv2d(image, kernel[::-1, :]),
-                    "the kernel is flipped upside down: weight [i, j] multiplies the window's pixel [i, j]",
-                ),
-                (
-                    ops.conv2d(image, kernel[:, ::-1]),
-                    "the kernel is flipped left to right: weight [i, j] multiplies the window's pixel [i, j]",
-                ),
-                (
-                    ops.conv2d(image, kernel, padding="same"),
-                    "the exercise asks for 'valid' convolution: no padding, the kernel stays inside the image",
-                ),
-                (expected.T, "rows and columns are swapped: index the output as [row, column]"),
-            ],
-            shape_hints=[
-                (
-                    (h - 1, w - 1),
-                    "off by one: a k-wide kernel fits in n − k + 1 positions, not n − k",
-                ),
-                (
-                    (h + 1, w + 1),
-                    "off by one: a k-wide kernel fits in n − k + 1 positions, not n − k + 2",
-                ),
-                (
-                    image_shape,
-                    "the output has the input's size, as with padding; 'valid' adds no padding",
-                ),
-                ((w, h), "rows and columns are swapped: the output is (H − kh + 1, W − kw + 1)"),
-            ],
+        got, calls = call_watching(
+            conv2d, image.copy(), kernel.copy(), on=on, forbidden=CONV_REFERENCES
         )
+        seen += calls
+        expected = ops.conv2d(image, kernel)
+        hints, shape_hints = _conv2d_mistakes(image, kernel, expected)
+        same_array(got, expected, on, hints=hints, shape_hints=shape_hints)
+    refuse_forbidden(seen, "slide the window with two loops (or one loop and slicing)")
     return (
         f"matches cnnlib.ops.conv2d on {len(_CONV_CASES)} random images and kernels "
         "of different shapes"
     )
+
+
+def _conv2d_mistakes(image, kernel, expected):
+    """(hints, shape_hints) for `same_array`: the outputs of the usual slips, with their causes."""
+    h, w = expected.shape
+    hints = [
+        (
+            ops.true_conv2d(image, kernel),
+            "that is the textbook convolution, which flips the kernel; deep learning's convolution "
+            "(cross-correlation) multiplies the window by the kernel as it is",
+        ),
+        (
+            ops.conv2d(image, kernel[::-1, :]),
+            "the kernel is flipped upside down: weight [i, j] multiplies the window's pixel [i, j]",
+        ),
+        (
+            ops.conv2d(image, kernel[:, ::-1]),
+            "the kernel is flipped left to right: weight [i, j] multiplies the window's pixel [i, j]",
+        ),
+        (
+            ops.conv2d(image, kernel, padding="same"),
+            "the exercise asks for 'valid' convolution: no padding, the kernel stays inside the image",
+        ),
+        (expected.T, "rows and columns are swapped: index the output as [row, column]"),
+    ]
+    shape_hints = [
+        (
+            (h - 1, w - 1),
+            "off by one: a k-wide kernel fits in n − k + 1 positions, not n − k",
+        ),
+        (
+            (h + 1, w + 1),
+            "off by one: a k-wide kernel fits in n − k + 1 positions, not n − k + 2",
+        ),
+        (
+            image.shape,
+            "the output has the input's size, as with padding; 'valid' adds no padding",
+        ),
+        ((w, h), "rows and columns are swapped: the output is (H − kh + 1, W − kw + 1)"),
+    ]
+    return hints, shape_hints
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,9 +187,7 @@ def check_conv_layer_shape(prediction):
     n, _, c_in = LAYER_INPUT
     f, k = LAYER_KERNEL, LAYER_FILTERS
     side = ops.output_size(n, f)
-    shape = tuple(prediction["output shape"])
-    if len(shape) == 4 and shape[0] in (None, 1):  # a batch axis in front is fine
-        shape = shape[1:]
+    shape = read_shape(prediction["output shape"])
     right_shape = (side, side, k)
     if shape != right_shape:
         what = f"Conv2D({k}, {f}) on a {n}×{n}×{c_in} image: you predict {shape}, not right"
@@ -202,7 +216,36 @@ def check_conv_layer_shape(prediction):
             ),
         ],
     )
-    return f"{right_shape} and {right} parameters (5·5·3·8 weights + 8 biases)"
+    import keras  # the reveal the notebook used to print, shown only to a right answer
+
+    layer = keras.layers.Conv2D(k, f)
+    keras_shape = layer.compute_output_shape((None, n, n, c_in))
+    layer.build((None, n, n, c_in))
+    return (
+        f"{right_shape} and {right} parameters (5·5·3·8 weights + 8 biases); Keras says "
+        f"{tuple(keras_shape)} and {layer.count_params()}"
+    )
+
+
+def read_shape(answer):
+    """A predicted (height, width, channels) as ints; a batch axis of None or 1 in front is fine.
+
+    Raises `Wrong` with a sentence for anything that is not a sequence of whole numbers.
+    """
+    try:
+        shape = tuple(answer)
+    except TypeError:
+        raise Wrong(
+            f"the output shape should be a tuple (height, width, channels), got {answer!r}"
+        ) from None
+    if len(shape) == 4 and (shape[0] is None or (whole_number(shape[0]) and shape[0] == 1)):
+        shape = shape[1:]  # a batch axis in front, as Keras prints it, is fine
+    if not all(whole_number(n) for n in shape):
+        raise Wrong(
+            f"the output shape should hold whole numbers, got {answer!r}",
+            "every axis counts positions or feature maps",
+        )
+    return tuple(int(n) for n in shape)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,6 +266,7 @@ _MULTI_CASES = [
 def check_multichannel(conv2d_channels):
     """`conv2d_channels(image, kernel, bias)`: (H, W, C), (kh, kw, C), float → (H', W')."""
     random = rng(5)
+    seen = []
     for image_shape, size in _MULTI_CASES:
         channels = image_shape[-1]
         image = random.normal(size=image_shape)
@@ -232,57 +276,63 @@ def check_multichannel(conv2d_channels):
             f"on a random {'×'.join(map(str, image_shape))} image with a "
             f"{'×'.join(map(str, kernel.shape))} kernel and bias {bias:.3f}"
         )
-        got = call(conv2d_channels, image.copy(), kernel.copy(), bias, on=on)
+        got, calls = call_watching(
+            conv2d_channels, image.copy(), kernel.copy(), bias, on=on, forbidden=CONV_REFERENCES
+        )
+        seen += [(name, args) for name, args in calls if np.ndim(args.get("x")) == 3]
         per_channel = np.stack(
             [ops.conv2d(image[..., c], kernel[..., c]) for c in range(channels)], axis=-1
         )
         expected = per_channel.sum(axis=-1) + bias
-        h, w = expected.shape
-        hints = [
-            (per_channel.sum(axis=-1), "the bias is missing: add it once to the summed map"),
-            (
-                per_channel.sum(axis=-1) + channels * bias,
-                "the bias was added once per channel: add it once, after summing the channels",
-            ),
-            (
-                per_channel.mean(axis=-1) + bias,
-                "the channels were averaged: the slices' maps are added up, not averaged",
-            ),
-            (
-                sum(
-                    ops.conv2d(image[..., c], kernel[..., channels - 1 - c])
-                    for c in range(channels)
-                )
-                + bias,
-                "kernel slice c must go with image channel c",
-            ),
-            (
-                ops.conv2d(image, kernel[::-1, ::-1, :]) + bias,
-                "the kernel is flipped: multiply the window by the kernel as it is",
-            ),
-        ]
-        if channels > 1:
-            hints.append(
-                (
-                    per_channel[..., 0] + bias,
-                    "only the first channel was used: sum the maps of all channels",
-                )
-            )
-        same_array(
-            got,
-            expected,
-            on,
-            hints=hints,
-            shape_hints=[
-                (
-                    (h, w, channels),
-                    "the channels were not summed: one filter gives ONE map, the sum of its slices' maps "
-                    "(plus the bias)",
-                ),
-                ((h - 1, w - 1), "off by one: a k-wide kernel fits in n − k + 1 positions"),
-            ],
-        )
+        hints, shape_hints = _multichannel_mistakes(image, kernel, bias, per_channel)
+        same_array(got, expected, on, hints=hints, shape_hints=shape_hints)
+    refuse_forbidden(
+        [(f"{name} on the whole (H, W, C) volume", args) for name, args in seen],
+        "convolve one channel at a time with its kernel slice, then add the maps and the bias",
+    )
     return f"matches ops.conv2d + bias on {len(_MULTI_CASES)} random images with 1 to 5 channels"
+
+
+def _multichannel_mistakes(image, kernel, bias, per_channel):
+    """(hints, shape_hints) for one filter over C channels: the usual slips and their causes."""
+    channels = image.shape[-1]
+    h, w = per_channel.shape[:2]
+    hints = [
+        (per_channel.sum(axis=-1), "the bias is missing: add it once to the summed map"),
+        (
+            per_channel.sum(axis=-1) + channels * bias,
+            "the bias was added once per channel: add it once, after summing the channels",
+        ),
+        (
+            per_channel.mean(axis=-1) + bias,
+            "the channels were averaged: the slices' maps are added up, not averaged",
+        ),
+        (
+            sum(ops.conv2d(image[..., c], kernel[..., channels - 1 - c]) for c in range(channels))
+            + bias,
+            "kernel slice c must go with image channel c",
+        ),
+        (
+            ops.conv2d(image, kernel[::-1, ::-1, :]) + bias,
+            "the kernel is flipped: multiply the window by the kernel as it is",
+        ),
+    ]
+    if channels > 1:
+        hints.append(
+            (
+                per_channel[..., 0] + bias,
+                "only the first channel was used: sum the maps of all channels",
+            )
+        )
+    shape_hints = [
+        (
+            (h, w, channels),
+            "the channels were not summed: one filter gives ONE map, the sum of its slices' maps "
+            "(plus the bias)",
+        ),
+        ((h - 1, w - 1), "off by one: a k-wide kernel fits in n − k + 1 positions"),
+    ]
+    return hints, shape_hints
 
 
 # ---------------------------------------------------------------------------------------------
@@ -312,6 +362,13 @@ def check_diagonal_kernel(kernel):
         raise Wrong(f"expected a 2-D array of numbers, got {type(kernel).__name__}") from None
     if kernel.ndim != 2 or not (1 <= kernel.shape[0] <= 7 and 1 <= kernel.shape[1] <= 7):
         raise Wrong(f"expected a 2-D kernel of at most 7 × 7, got shape {kernel.shape}")
+    if not np.all(np.isfinite(kernel)):
+        raise Wrong(
+            f"{int(np.sum(~np.isfinite(kernel)))} of your kernel's {kernel.size} weights are "
+            "NaN or infinite, so it cannot answer anything",
+            "dividing by the sum of weights that add up to 0 gives NaN and infinity: "
+            "leave the weights as they are, or divide by something that is not 0",
+        )
     answers = line_answers(kernel)
     diagonal = max(answers[45], answers[135])
     straight = max(answers[0], answers[90], 0.0)
@@ -411,56 +468,7 @@ def check_conv_backward(conv_backward):
             "dw": numerical_gradient(lambda v: conv_forward(x, v, b), w, dout),
             "db": numerical_gradient(lambda v: conv_forward(x, w, v), b, dout),
         }
-        same_array(
-            dx,
-            numeric["dx"],
-            f"dx {on}",
-            hints=[
-                (
-                    _full_correlate(dout, w, flip=False),
-                    "dx slides dout over the kernel FLIPPED (a true convolution with full padding): "
-                    "the output at (r, c) used x[r + i, c + j] · w[i, j], so it sends dout[r, c] · w[i, j] "
-                    "back to x[r + i, c + j]",
-                ),
-            ],
-            shape_hints=[(dout.shape, "dx has the shape of x, not of dout")],
-            rtol=1e-5,
-            atol=1e-6,
-        )
-        same_array(
-            dw,
-            numeric["dw"],
-            f"dw {on}",
-            hints=[
-                (
-                    _weight_gradient(x, dout, flip=True),
-                    "dw[i, j] collects x[r + i, c + j] · dout[r, c]: slide dout over x without flipping",
-                ),
-            ],
-            shape_hints=[(w.shape[:2], "dw has the shape of w, (kh, kw, C, K)")],
-            rtol=1e-5,
-            atol=1e-6,
-        )
-        db = np.asarray(db, dtype=float)
-        if db.shape == ():
-            raise Wrong(
-                f"db {on}: you return one number; there is one bias per filter, so db has "
-                f"shape ({w.shape[-1]},)",
-                "sum dout over the positions, separately for each filter: dout.sum(axis=(0, 1))",
-            )
-        same_array(
-            db,
-            numeric["db"],
-            f"db {on}",
-            hints=[
-                (
-                    dout.mean(axis=(0, 1)),
-                    "the bias is added at every position: sum dout, not average",
-                ),
-            ],
-            rtol=1e-5,
-            atol=1e-6,
-        )
+        db = _compare_gradients((dx, dw, db), numeric, x, w, dout, on)
         for name, analytic in (("dx", dx), ("dw", dw), ("db", db)):
             worst[name] = max(worst[name], relative_error(analytic, numeric[name]))
     errors = ", ".join(f"{name} {error:.1e}" for name, error in worst.items())
@@ -468,3 +476,62 @@ def check_conv_backward(conv_backward):
         f"agrees with the numerical gradient on {len(_BACKWARD_CASES)} random layers; "
         f"largest relative errors {errors} (around 1e-8 or less means right)"
     )
+
+
+def _compare_gradients(gradients, numeric, x, w, dout, on):
+    """Raise `Wrong` at the first of dx, dw, db that differs from its numerical gradient.
+
+    Returns db as an array (a learner may return it as a list).
+    """
+    dx, dw, db = gradients
+    same_array(
+        dx,
+        numeric["dx"],
+        f"dx {on}",
+        hints=[
+            (
+                _full_correlate(dout, w, flip=False),
+                "dx slides dout over the kernel FLIPPED (a true convolution with full padding): "
+                "the output at (r, c) used x[r + i, c + j] · w[i, j], so it sends dout[r, c] · w[i, j] "
+                "back to x[r + i, c + j]",
+            ),
+        ],
+        shape_hints=[(dout.shape, "dx has the shape of x, not of dout")],
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    same_array(
+        dw,
+        numeric["dw"],
+        f"dw {on}",
+        hints=[
+            (
+                _weight_gradient(x, dout, flip=True),
+                "dw[i, j] collects x[r + i, c + j] · dout[r, c]: slide dout over x without flipping",
+            ),
+        ],
+        shape_hints=[(w.shape[:2], "dw has the shape of w, (kh, kw, C, K)")],
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    db = as_array(db, f"db {on}")
+    if db.shape == ():
+        raise Wrong(
+            f"db {on}: you return one number; there is one bias per filter, so db has "
+            f"shape ({w.shape[-1]},)",
+            "sum dout over the positions, separately for each filter: dout.sum(axis=(0, 1))",
+        )
+    same_array(
+        db,
+        numeric["db"],
+        f"db {on}",
+        hints=[
+            (
+                dout.mean(axis=(0, 1)),
+                "the bias is added at every position: sum dout, not average",
+            ),
+        ],
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    return db

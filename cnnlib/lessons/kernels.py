@@ -7,7 +7,8 @@ and not the plumbing:
 - `line_detector(angle)` and `line_pictures()`: deck 004's line detectors and one-line test images;
 - `line_orientation(image)`: the direction local structure runs in, to check what a detector found;
 - `keras_conv(image, kernel, bias)`: the same convolution done by a Keras `Conv2D` layer;
-- `draw_window`, `show_gallery`, `show_filter_volume`: the notebook's explanatory figures.
+- `draw_window`, `show_gallery`, `show_filter_volume` (with `draw_volume`): the notebook's
+  explanatory figures.
 """
 
 import numpy as np
@@ -172,9 +173,12 @@ def show_kernel(ax, kernel, title=None):
     """A small kernel as a grid of its numbers, on a colour scale centred on zero."""
     kernel = np.asarray(kernel, dtype=float)
     limit = max(np.abs(kernel).max(), 1e-9)
-    ax.imshow(kernel, cmap="coolwarm", vmin=-limit, vmax=limit)
+    image = ax.imshow(kernel, cmap="coolwarm", vmin=-limit, vmax=limit)
     for (r, c), value in np.ndenumerate(kernel):
-        ax.text(c, r, _kernel_text(value), ha="center", va="center", fontsize=8)
+        red, green, blue, _ = image.cmap(image.norm(value))  # white text on the darkest cells
+        dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.45
+        colour = "white" if dark else "black"
+        ax.text(c, r, _kernel_text(value), ha="center", va="center", fontsize=8, color=colour)
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
@@ -227,79 +231,34 @@ def show_gallery(original, kernels, results, ncols=3, size=2.3):
     return fig
 
 
+CHANNEL_COLOURS = ("red", "green", "blue")
+
+
 def show_filter_volume(image, kernel, bias, position=(40, 50)):
     """One (kh, kw, 3) filter over an RGB image: the volume, its slices, their maps, sum + bias."""
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
 
     from cnnlib import ops
 
     image = np.asarray(image, dtype=float)
     kernel = np.asarray(kernel, dtype=float)
-    height, width, channels = image.shape
-    kh, kw = kernel.shape[:2]
+    channels = image.shape[-1]
+    if channels > len(CHANNEL_COLOURS) or kernel.shape[2:3] != (channels,):
+        raise ValueError(
+            f"show_filter_volume draws an (H, W, C ≤ 3) image and a (kh, kw, C) kernel, "
+            f"got {image.shape} and {kernel.shape}"
+        )
     maps = [ops.conv2d(image[..., c], kernel[..., c]) for c in range(channels)]
     total = sum(maps) + bias
-    colours = ["red", "green", "blue"][:channels]
 
     fig = plt.figure(figsize=(15, 6.4))
     grid = fig.add_gridspec(
         channels, 5, width_ratios=[2.2, 1, 0.8, 1, 1.9], wspace=0.25, hspace=0.25
     )
-
-    # The input as a volume: the channels as sheets one behind the other, the filter as a box.
-    volume = fig.add_subplot(grid[:, 0])
-    shift = 0.22 * width
-    for c in reversed(range(channels)):
-        tint = np.zeros((height, width, 3))
-        tint[..., c] = image[..., c]
-        dx, dy = c * shift, -c * shift  # the later channels sit behind
-        volume.imshow(tint, extent=(dx, dx + width, dy + height, dy))
-        volume.add_patch(Rectangle((dx, dy), width, height, fill=False, edgecolor=colours[c]))
-    row, col = position
-    scale = 4  # draw the filter larger than life so that it can be seen
+    draw_volume(fig.add_subplot(grid[:, 0]), image, kernel.shape[:2], position)
     for c in range(channels):
-        dx, dy = c * shift, -c * shift
-        volume.add_patch(
-            Rectangle(
-                (dx + col, dy + row),
-                kw * scale,
-                kh * scale,
-                fill=False,
-                edgecolor="white",
-                linewidth=2,
-            )
-        )
-    # The filter's depth: lines joining the front and back window corners.
-    for corner_x, corner_y in [(0, 0), (kw * scale, 0), (0, kh * scale), (kw * scale, kh * scale)]:
-        xs = [col + corner_x, col + corner_x + (channels - 1) * shift]
-        ys = [row + corner_y, row + corner_y - (channels - 1) * shift]
-        volume.plot(xs, ys, color="white", linewidth=1.2)
-    volume.set_xlim(-2, width + (channels - 1) * shift + 2)
-    volume.set_ylim(height + 2, -(channels - 1) * shift - 2)
-    volume.axis("off")
-    volume.set_title(
-        f"input {height}×{width}×{channels} and one {kh}×{kw}×{channels} filter\n"
-        f"(white box, drawn {scale}× larger): it spans all {channels} channels",
-        fontsize=9,
-    )
-
-    names = ["red", "green", "blue"]
-    for c in range(channels):
-        channel_ax = fig.add_subplot(grid[c, 1])
-        channel_ax.imshow(image[..., c], cmap="gray", vmin=0, vmax=1)
-        channel_ax.set_title(f"{names[c]} channel", fontsize=9, color=colours[c])
-        channel_ax.axis("off")
-        slice_ax = fig.add_subplot(grid[c, 2])
-        show_kernel(slice_ax, kernel[..., c])
-        slice_ax.set_title(f"slice {c}: w[:, :, {c}]", fontsize=9, color=colours[c])
-        for spine in slice_ax.spines.values():
-            spine.set_edgecolor(colours[c])
-            spine.set_linewidth(2)
-        map_ax = fig.add_subplot(grid[c, 3])
-        map_ax.imshow(maps[c], cmap="gray")
-        map_ax.set_title(f"slice {c} ⊛ {names[c]}", fontsize=9)
-        map_ax.axis("off")
+        axes = [fig.add_subplot(grid[c, column]) for column in (1, 2, 3)]
+        _draw_channel_row(axes, image[..., c], kernel[..., c], maps[c], c)
     sum_ax = fig.add_subplot(grid[:, 4])
     sum_ax.imshow(total, cmap="gray")
     sum_ax.set_title(
@@ -313,3 +272,57 @@ def show_filter_volume(image, kernel, bias, position=(40, 50)):
         fontsize=11,
     )
     return fig
+
+
+def draw_volume(ax, image, kernel_size, position, scale=4):
+    """The channels as tinted sheets one behind the other, a kernel's window as a box through them.
+
+    The window (top-left corner at `position`) is drawn `scale` times larger than life.
+    """
+    from matplotlib.patches import Rectangle
+
+    height, width, channels = image.shape
+    kh, kw = kernel_size
+    shift = 0.22 * width  # how far each later channel sits up and to the right
+    for c in reversed(range(channels)):
+        tint = np.zeros((height, width, 3))
+        tint[..., c] = image[..., c]
+        dx, dy = c * shift, -c * shift
+        ax.imshow(tint, extent=(dx, dx + width, dy + height, dy))
+        ax.add_patch(Rectangle((dx, dy), width, height, fill=False, edgecolor=CHANNEL_COLOURS[c]))
+    row, col = position
+    for c in range(channels):
+        dx, dy = c * shift, -c * shift
+        ax.add_patch(
+            Rectangle((dx + col, dy + row), kw * scale, kh * scale, fill=False, ec="white", lw=2)
+        )
+    # The filter's depth: lines joining the front and back window corners.
+    for corner_x, corner_y in [(0, 0), (kw * scale, 0), (0, kh * scale), (kw * scale, kh * scale)]:
+        xs = [col + corner_x, col + corner_x + (channels - 1) * shift]
+        ys = [row + corner_y, row + corner_y - (channels - 1) * shift]
+        ax.plot(xs, ys, color="white", linewidth=1.2)
+    ax.set_xlim(-2, width + (channels - 1) * shift + 2)
+    ax.set_ylim(height + 2, -(channels - 1) * shift - 2)
+    ax.axis("off")
+    ax.set_title(
+        f"input {height}×{width}×{channels} and one {kh}×{kw}×{channels} filter\n"
+        f"(white box, drawn {scale}× larger): it spans all {channels} channels",
+        fontsize=9,
+    )
+
+
+def _draw_channel_row(axes, channel, kernel_slice, response, c):
+    """One row of the figure: channel c, its kernel slice (signed weights), the slice's map."""
+    channel_ax, slice_ax, map_ax = axes
+    name = colour = CHANNEL_COLOURS[c]
+    channel_ax.imshow(channel, cmap="gray", vmin=0, vmax=1)
+    channel_ax.set_title(f"{name} channel", fontsize=9, color=colour)
+    channel_ax.axis("off")
+    show_kernel(slice_ax, kernel_slice)
+    slice_ax.set_title(f"slice {c}: w[:, :, {c}]", fontsize=9, color=colour)
+    for spine in slice_ax.spines.values():
+        spine.set_edgecolor(colour)
+        spine.set_linewidth(2)
+    map_ax.imshow(response, cmap="gray")
+    map_ax.set_title(f"slice {c} ⊛ {name}", fontsize=9)
+    map_ax.axis("off")

@@ -11,8 +11,11 @@ import numpy as np
 from cnnlib import ops
 
 
-def receptive_fields(image_size, field, stride):
+def window_corners(image_size, field, stride):
     """Top-left corners (row, col) of square `field`-wide windows every `stride` pixels.
+
+    Notebook 01 draws these windows as toy receptive fields on a photo. (Not to be confused with
+    `cnnlib.lessons.fields.receptive_fields`, which computes how far a stack of layers sees.)
 
     The windows overlap when stride < field and tile the whole image when (image_size − field)
     is a multiple of stride: exactly the positions a valid convolution visits.
@@ -26,9 +29,9 @@ def receptive_fields(image_size, field, stride):
 
 
 def coverage(image_size, field, stride):
-    """How many of the `receptive_fields` windows contain each pixel: an (n, n) int array."""
+    """How many of the `window_corners` windows contain each pixel: an (n, n) int array."""
     counts = np.zeros((image_size, image_size), dtype=int)
-    for row, col in receptive_fields(image_size, field, stride):
+    for row, col in window_corners(image_size, field, stride):
         counts[row : row + field, col : col + field] += 1
     return counts
 

@@ -274,3 +274,112 @@ def test_conv_backward_typical_mistakes(wrong, hint):
 def test_conv_backward_must_return_three_gradients():
     with pytest.raises(AssertionError, match=r"\(dx, dw, db\)"):
         labs.check("02.conv_backward", lambda d, x, w, b: conv_backward(d, x, w, b)[:2])
+
+
+# ------------------------------------------------------------------ learner trial (issue 19)
+# Each case below was a false accept, a false reject or a crash before the trial fixed it.
+@pytest.mark.parametrize(
+    "reference, name",
+    [
+        (lambda image, kernel: ops.conv2d(image, kernel), "cnnlib.ops.conv2d"),
+        (lambda image, kernel: ops.conv2d_loop(image, kernel), "cnnlib.ops.conv2d_loop"),
+        (
+            lambda image, kernel: ops.true_conv2d(image, kernel[::-1, ::-1]),
+            "cnnlib.ops.true_conv2d",
+        ),
+    ],
+)
+def test_conv2d_calling_the_reference_is_not_done(reference, name):
+    with pytest.raises(AssertionError, match=f"right numbers, but it calls {name}"):
+        labs.check("02.conv2d", reference)
+
+
+def test_conv2d_other_right_forms(capsys):
+    def windows(image, kernel):
+        view = np.lib.stride_tricks.sliding_window_view(image, kernel.shape)
+        return np.einsum("ijab,ab->ij", view, kernel)
+
+    assert passes("02.conv2d", windows, capsys)
+    assert passes("02.conv2d", lambda i, k: loop_conv2d(i, k).astype(np.float32).tolist(), capsys)
+
+
+def test_multichannel_ops_on_the_whole_volume_is_not_done():
+    with pytest.raises(AssertionError, match="on the whole \\(H, W, C\\) volume"):
+        labs.check("02.multichannel", lambda image, kernel, bias: ops.conv2d(image, kernel) + bias)
+
+
+def test_multichannel_ops_one_channel_at_a_time_is_allowed(capsys):
+    def per_channel(image, kernel, bias):
+        return sum(ops.conv2d(image[..., c], kernel[..., c]) for c in range(image.shape[-1])) + bias
+
+    assert passes("02.multichannel", per_channel, capsys)
+
+
+@pytest.mark.parametrize(
+    "kernel",
+    [
+        np.full((3, 3), np.nan),
+        np.array([[np.inf, -np.inf], [-np.inf, np.inf]]),
+        np.array([[2.0, -1.0, np.nan], [-1.0, 2.0, -1.0], [-1.0, -1.0, 2.0]]),
+    ],
+)
+def test_diagonal_kernel_refuses_nan_and_inf(kernel):
+    """max() over NaN answers made every comparison False, so the kernel passed."""
+    with np.errstate(all="ignore"):
+        with pytest.raises(AssertionError, match="NaN or infinite"):
+            labs.check("02.diagonal_kernel", kernel)
+
+
+def test_diagonal_kernel_the_decks_line_detector_as_a_list(capsys):
+    assert passes("02.diagonal_kernel", [[-1, -1, 2], [-1, 2, -1], [2, -1, -1]], capsys)
+
+
+@pytest.mark.parametrize(
+    "shape, match",
+    [
+        (28, "should be a tuple"),
+        ((28.5, 28, 8), "whole numbers"),
+        ((28, 28, float("nan")), "whole numbers"),
+    ],
+)
+def test_conv_layer_shape_wrong_shapes_get_a_sentence(shape, match):
+    """An int shape used to crash with a TypeError."""
+    with pytest.raises(AssertionError, match=match):
+        labs.check("02.conv_layer_shape", {"output shape": shape, "parameters": 608})
+
+
+@pytest.mark.parametrize(
+    "prediction",
+    [
+        {"output shape": [np.int64(28), 28, 8], "parameters": np.int64(608)},
+        {"output shape": (1, 28, 28, 8), "parameters": 608.0},
+        {"output shape": (None, 28, 28, 8), "parameters": 608},
+    ],
+)
+def test_conv_layer_shape_other_forms_of_the_right_answer(prediction, capsys):
+    assert passes("02.conv_layer_shape", prediction, capsys)
+
+
+def test_the_reveals_are_in_the_confirmations(capsys):
+    labs.check("02.conv_layer_shape", {"output shape": (28, 28, 8), "parameters": 608})
+    assert "Keras says (None, 28, 28, 8) and 608" in capsys.readouterr().out
+    right = int(ops.conv2d(ex02.DECK_001_IMAGE, ex02.SOBEL_LEFT)[1, 2])
+    labs.check("02.predict_value", np.int64(right))
+    assert "the whole feature map is [[" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), "twelve"])
+def test_predict_value_refuses_non_numbers(value):
+    with pytest.raises(AssertionError, match="not right|expected a number"):
+        labs.check("02.predict_value", value)
+
+
+def test_conv_backward_a_ragged_db_is_a_sentence_not_a_crash():
+    """np.asarray on a ragged db used to raise a ValueError out of the check."""
+
+    def ragged_db(dout, x, w, b):
+        dx, dw, _ = conv_backward(dout, x, w, b)
+        return dx, dw, [[1.0, 2.0], [3.0]]
+
+    with pytest.raises(AssertionError, match="expected an array of numbers"):
+        labs.check("02.conv_backward", ragged_db)

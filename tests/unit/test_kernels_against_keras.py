@@ -140,3 +140,14 @@ def test_figures_draw(tmp_path):
     )
     figure.savefig(tmp_path / "gallery.png")
     plt.close("all")
+
+
+def test_filter_volume_refuses_a_kernel_that_does_not_fit_the_image():
+    """A (3, 3, 4) kernel on an RGB image used to fail deep inside a drawing loop."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    with pytest.raises(
+        ValueError, match=r"\(kh, kw, C\) kernel, got \(20, 20, 3\) and \(3, 3, 4\)"
+    ):
+        kernels.show_filter_volume(RANDOM.random((20, 20, 3)), RANDOM.normal(size=(3, 3, 4)), 0.1)

@@ -9,7 +9,7 @@ from cnnlib.lessons import vision
 
 @pytest.mark.parametrize("n, field, stride", [(64, 16, 8), (30, 5, 5), (10, 3, 1), (11, 9, 2)])
 def test_fields_are_the_positions_of_a_valid_convolution(n, field, stride):
-    corners = vision.receptive_fields(n, field, stride)
+    corners = vision.window_corners(n, field, stride)
     positions = ops.output_size(n, field, 0, stride)
     assert len(corners) == positions**2
     counts = vision.coverage(n, field, stride)
@@ -21,9 +21,9 @@ def test_fields_are_the_positions_of_a_valid_convolution(n, field, stride):
 
 def test_fields_refuse_bad_sizes():
     with pytest.raises(ValueError, match="field"):
-        vision.receptive_fields(8, 9, 1)
+        vision.window_corners(8, 9, 1)
     with pytest.raises(ValueError, match="stride"):
-        vision.receptive_fields(8, 3, 0)
+        vision.window_corners(8, 3, 0)
 
 
 @pytest.mark.parametrize("angle", [0, 45, 90, 135])
