@@ -16,11 +16,11 @@ title. `python -m cnnlib.labs student OUTDIR` writes the notebooks without their
 import importlib
 import pkgutil
 
-from cnnlib.labs.core import REGISTRY, Wrong, check, exercise, passes
+from cnnlib.labs.core import REGISTRY, CheckFailed, Wrong, check, exercise, passes
 
 for _module in sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name.startswith("ex")):
     importlib.import_module(f"{__name__}.{_module}")
 
 EXERCISES = {exercise_id: item.title for exercise_id, item in sorted(REGISTRY.items())}
 
-__all__ = ["EXERCISES", "REGISTRY", "Wrong", "check", "exercise", "passes"]
+__all__ = ["EXERCISES", "REGISTRY", "CheckFailed", "Wrong", "check", "exercise", "passes"]
