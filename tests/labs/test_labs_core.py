@@ -89,25 +89,25 @@ def test_numerical_gradient_agrees_with_an_analytic_one():
 # ---------------------------------------------------------------------------------------------
 
 
-def _solution_lines(notebook):
-    """Non-trivial lines between the solution markers that no lecture cell also contains."""
-    from cnnlib.labs.student import BEGIN, END
+def _solution_lines(path):
+    """Non-trivial lines of the notebook's solutions that no lecture cell also contains: those in
+    cells tagged `solution` (the older layout) and those of notebooks/solutions/NN_name.py."""
+    from cnnlib.labs import solutions
 
+    notebook = nbformat.read(path, as_version=4)
     lecture = "\n".join(c.source for c in notebook.cells if not student.is_solution_cell(c))
+    sources = [c.source for c in notebook.cells if student.is_solution_cell(c)]
+    converted, text = solutions.convert(notebook, path.stem)
+    if text is None and (path.parent / "solutions" / f"{path.stem}.py").exists():
+        text = (path.parent / "solutions" / f"{path.stem}.py").read_text()
+    sources += [cell.source for cell in solutions.parse(text or "") if cell.kind == "code"]
     lines = set()
-    for cell in notebook.cells:
-        if cell.cell_type != "code" or BEGIN not in cell.source:
-            continue
-        inside = False
-        for line in cell.source.splitlines():
+    for source in sources:
+        for line in source.splitlines():
             stripped = line.strip()
-            if stripped.startswith(BEGIN) or stripped.startswith(END):
-                inside = stripped.startswith(BEGIN)
-                continue
             if (
-                inside
-                and len(stripped) > 12
-                and not stripped.startswith("#")
+                len(stripped) > 12
+                and not stripped.startswith(("#", "labs.check"))
                 and stripped not in lecture
             ):
                 lines.add(stripped)
@@ -124,18 +124,21 @@ def test_strip_marked_replaces_regions_with_a_stub():
 def test_student_export_has_no_solution_code(tmp_path):
     written = student.write_student_versions(ROOT / "notebooks", tmp_path)
     assert [p.name for p in written] == [p.name for p in NOTEBOOKS]
+    assert not (tmp_path / "solutions").exists()
     for original_path, copy_path in zip(NOTEBOOKS, written):
         original = nbformat.read(original_path, as_version=4)
         copy = nbformat.read(copy_path, as_version=4)
-        secret = _solution_lines(original)
+        secret = _solution_lines(original_path)
+        assert secret, f"{original_path.name}: no solution found to look for"
         for cell in copy.cells:
             assert not student.is_solution_cell(cell)
             assert student.BEGIN not in cell.source and student.END not in cell.source
+            assert "run_solutions" not in cell.source
             leaked = [line for line in secret if line in cell.source]
             assert not leaked, f"{copy_path.name} still holds solution code: {leaked[:3]}"
-        # Everything else is kept: the lecture and the exercise stubs with their checks.
+        # Everything else is kept: the lecture, verify cells, the exercise stubs with their checks.
         kept = [c for c in original.cells if not student.is_solution_cell(c)]
-        assert len(copy.cells) == len(kept)
+        assert [c.source for c in copy.cells] == [c.source for c in kept]
 
 
 def test_student_command_refuses_to_overwrite_the_originals():
@@ -146,19 +149,6 @@ def test_student_command_refuses_to_overwrite_the_originals():
         cwd=ROOT,
     )
     assert result.returncode == 2 and "another folder" in result.stderr
-
-
-def test_solution_cells_are_collapsed_and_marked():
-    for path in NOTEBOOKS:
-        notebook = json.loads(path.read_text())
-        for cell in notebook["cells"]:
-            if cell["cell_type"] == "code" and "solution" in cell["metadata"].get("tags", []):
-                source = "".join(cell["source"])
-                assert cell["metadata"].get("jupyter", {}).get("source_hidden") is True, path.name
-                assert student.BEGIN in source and student.END in source, (
-                    f"{path.name}: {source[:80]}"
-                )
-                assert "labs.check(" in source, f"{path.name}: a solution cell must prove itself"
 
 
 # ---------------------------------------------------------------------------------------------
