@@ -50,8 +50,11 @@ def student_notebook(notebook):
     return copy
 
 
-def write_student_versions(source_dir, out_dir):
-    """Write every notebook of `source_dir` to `out_dir` without solutions; return the paths written."""
+def write_student_versions(source_dir, out_dir, keep_existing=False):
+    """Write every notebook of `source_dir` to `out_dir` without solutions; return the paths written.
+
+    With `keep_existing`, a notebook already in `out_dir` (a learner's work) is left as it is.
+    """
     import nbformat
 
     source_dir, out_dir = pathlib.Path(source_dir), pathlib.Path(out_dir)
@@ -65,6 +68,8 @@ def write_student_versions(source_dir, out_dir):
     for path in notebooks:
         notebook = nbformat.read(path, as_version=4)
         target = out_dir / path.name
+        if keep_existing and target.exists():
+            continue
         nbformat.write(student_notebook(notebook), target)
         written.append(target)
     return written
