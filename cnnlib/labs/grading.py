@@ -55,15 +55,21 @@ class Row:
 
 
 def expected_exercises(notebook):
-    """The exercises a submission is graded on: every one registered for the notebooks whose
-    checks it calls (so a deleted check still gets its row), in id order."""
+    """The exercises a submission is graded on: those whose checks it calls, in the notebook's
+    order, then any other registered for the same notebook (so a deleted check still gets its
+    row)."""
     from cnnlib.labs import REGISTRY
 
-    called = {
-        i for c in notebook.cells if c.cell_type == "code" for i in CHECK_CALL.findall(c.source)
-    }
-    prefixes = {i[:2] for i in called}
-    return sorted({i for i in REGISTRY if i[:2] in prefixes} | called)
+    called = [
+        exercise_id
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for exercise_id in CHECK_CALL.findall(cell.source)
+    ]
+    called = list(dict.fromkeys(called))
+    prefixes = {exercise_id[:2] for exercise_id in called}
+    others = sorted(i for i in REGISTRY if i[:2] in prefixes and i not in called)
+    return called + others
 
 
 def collect_answers(notebook):
@@ -257,7 +263,7 @@ def summarise(rows):
         if row.exercise != "*":
             by_exercise[row.exercise].append(row)
     summary = []
-    for exercise_id in sorted(by_exercise):
+    for exercise_id in by_exercise:  # in the order of the first submission's notebook
         group = by_exercise[exercise_id]
         counts = collections.Counter(row.status for row in group)
         hints = collections.Counter(
@@ -305,6 +311,7 @@ th { background: #f2f2f2; }
 td.correct { background: #d9f2d9; } td.wrong { background: #f9d6d5; }
 td.not-attempted { background: #eee; color: #777; } td.error { background: #ffe3a3; }
 td.mark { text-align: center; font-size: 1.1em; }
+td.share { white-space: nowrap; }
 .bar { display: inline-block; height: 0.8em; background: #4a9a4a; vertical-align: middle; }
 .note { color: #555; font-size: 0.9em; }
 """
@@ -326,11 +333,11 @@ def write_html(path, rows, summary, answers, timeout):
         "<th>…</th><th>!</th><th>hints that fired most</th></tr>",
     ]
     for item in summary:
-        width = int(item["share_correct"] * 100)
+        width = int(item["share_correct"] * 60)
         hints = "<br>".join(e(h) for h in item["top_hints"].split(" | ") if h)
         parts.append(
             f"<tr><td><b>{e(item['exercise'])}</b><br><span class='note'>{e(item['title'])}"
-            f"</span></td><td><span class='bar' style='width:{width}px'></span> "
+            f"</span></td><td class='share'><span class='bar' style='width:{width}px'></span> "
             f"{item['correct']}/{item['students']}</td><td>{item['wrong']}</td>"
             f"<td>{item['not attempted']}</td><td>{item['error']}</td><td>{hints}</td></tr>"
         )
