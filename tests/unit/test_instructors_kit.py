@@ -246,9 +246,60 @@ def objectives_list(path):
     return "".join(f"- {item}\n" for item in notebook_objectives(path))
 
 
+def _renamed(heading, candidates):
+    """The heading of `candidates` that `heading` most likely became: the same leading number
+    ("5 · …"), else the closest text; None when nothing is close."""
+    import difflib
+
+    number = re.match(r"^(\d+) · ", heading)
+    if number:
+        same = [c for c in candidates if c.startswith(number.group(0))]
+        if len(same) == 1:
+            return same[0]
+    close = difflib.get_close_matches(heading, list(candidates), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def section_table(text, path):
+    """The section table of `path` for the notebook's current lecture sections, keeping the
+    estimates of sections that exist (or were renamed) and marking new ones with "—"."""
+    block = _block(text, "sections", path.stem) or ""
+    old = {}
+    for line in block.splitlines()[2:]:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3:
+            old[cells[0]] = cells
+    lines = block.splitlines()[:2] or ["| section | present (est.) | how |", "| --- | --- | --- |"]
+    sections = lecture_sections(path)
+    head = [k for k in old if k == "(set-up cell)"]
+    tail = [k for k in old if k in BACK_MATTER or k.startswith("Exercises")]
+    for name in head + sections + tail:
+        source = name if name in old else _renamed(name, [k for k in old if k not in sections])
+        cells = [name, *old[source][1:]] if source else [name, "—", "—"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def fix_citations(text):
+    """Citations `NN § *heading*` of a heading the notebook renamed, pointed at its new name."""
+    headings = {
+        path.stem[:2]: {_normal(h) for _, h in notebook_headings(path)} for path in NOTEBOOKS
+    }
+
+    def replace(match):
+        number, heading = match.group(1), _normal(match.group(2))
+        if heading in headings.get(number, set()):
+            return match.group(0)
+        new = _renamed(heading, headings.get(number, set()))
+        return f"{number} § *{new}*" if new else match.group(0)
+
+    return re.sub(r"\b(0[1-7]) § \*(.+?)\*(?=[\s;,.|)]|$)", replace, text, flags=re.M)
+
+
 def regenerate(text):
     """The kit with its generated blocks made afresh from their sources: the glance table (times
-    from results/, exercises from cnnlib.labs), objective lists, exercise tables."""
+    from results/, exercises from cnnlib.labs), objective lists, exercise tables, the section
+    tables' rows (estimates kept, renamed sections followed) and citations of renamed sections."""
     marker = "<!-- glance -->\n"
     body = glance_table(text)
     text = re.sub(
@@ -257,9 +308,14 @@ def regenerate(text):
         text,
         flags=re.S,
     )
+    text = fix_citations(text)
     for path in NOTEBOOKS:
         stem = path.stem
-        blocks = (("objectives", objectives_list(path)), ("exercises", exercise_table(path)))
+        blocks = (
+            ("objectives", objectives_list(path)),
+            ("exercises", exercise_table(path)),
+            ("sections", section_table(text, path)),
+        )
         for kind, body in blocks:
             marker = f"<!-- {kind}:{stem} -->\n"
             pattern = re.compile(rf"{re.escape(marker)}.*?<!-- /{kind} -->", re.S)
@@ -398,6 +454,6 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["--write"]:
         sys.path.insert(0, str(ROOT))
         KIT.write_text(regenerate(kit_text()), encoding="utf-8")
-        print(f"rewrote the glance table, objective lists and exercise tables of {KIT}")
+        print(f"rewrote the generated blocks and renamed-section citations of {KIT}")
     else:
         print(__doc__)
