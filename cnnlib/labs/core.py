@@ -221,7 +221,7 @@ def _judge(exercise_id, answer):
         names = ", ".join(sorted(called))
         return (
             "forbidden",
-            f"right, but you called {names}, which this exercise asks you to write yourself",
+            f"right, but you called {names}, which this exercise asks you to do without",
             "it counts as not done until your function works without it",
         )
     return "right", confirmation, None
@@ -262,7 +262,7 @@ def check(exercise_id, answer):
     if outcome == "not attempted":
         print(f"… {label}: not attempted yet")
     elif outcome == "forbidden":
-        print(f"✓, but {label}: {text}; {STATUS['forbidden']} in grading")
+        print(f"✓, but {label}: {text}. It counts as {STATUS['forbidden']} in grading.")
     else:
         print(f"✓ {label}" + (f": {text}" if text else ""))
 
