@@ -221,7 +221,7 @@ def _judge(exercise_id, answer):
         names = ", ".join(sorted(called))
         return (
             "forbidden",
-            f"right, but you called {names}, which this exercise asks you to do without",
+            f"you called {names}, which this exercise asks you to do without",
             "it counts as not done until your function works without it",
         )
     return "right", confirmation, None
