@@ -30,6 +30,11 @@ BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 CHECK_CALL = re.compile(r"""labs\.check\(\s*["'](\d\d\.[\w.]+)["']""")
 EXERCISE_HEADING = re.compile(r"^#+\s*Exercise\s+(\d+\.\d+)", re.M)
 SOLUTION_TO = re.compile(r"Solution to (\d+\.\d+)")
+# The exercises' introductions said where the solutions were: that sentence is updated too.
+OLD_POINTER = re.compile(
+    r"Solutions\s+are\s+at\s+the\s+very\s+end(?:\s+of\s+the\s+notebook)?(?:,\s+collapsed)?"
+    r"[:;]\s+try\s+first\."
+)
 CELL_LINE = re.compile(r"^# %%(?:\s+\[(\w+)\])?(?:\s+(\S.*?))?\s*$")
 HEADER = """\
 # ruff: noqa: F821
@@ -258,6 +263,12 @@ def convert(notebook, name):
     converted = nbformat.from_dict(notebook)
     first = next(i for i, cell in enumerate(notebook.cells) if is_solution_cell(cell))
     kept = [cell for cell in converted.cells if not is_solution_cell(cell)]
+    for cell in kept:
+        if cell.cell_type == "markdown":
+            cell.source = OLD_POINTER.sub(
+                f"Worked solutions are in `{FOLDER}/{name}.py`, next to this notebook: try first.",
+                cell.source,
+            )
     converted.cells = kept[:first] + tail_cells(name) + kept[first:]
     # A prose answer follows its code in the file, whatever the order of the cells was.
     order = {cell.label: i for i, cell in reversed(list(enumerate(moved))) if cell.kind == "code"}

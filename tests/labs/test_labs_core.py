@@ -350,3 +350,12 @@ def test_every_check_is_logged_for_grading(tmp_path, monkeypatch, capsys):
     assert [line["status"] for line in lines] == ["not attempted", "correct", "wrong"]
     assert {line["exercise"] for line in lines} == {"03.output_size"}
     assert lines[2]["message"] and "✗" not in lines[2]["message"]
+
+
+def test_a_forbidden_reference_is_logged_as_not_done(scratch_exercise, tmp_path, monkeypatch):
+    log = tmp_path / "checks.jsonl"
+    monkeypatch.setenv(core.CHECK_LOG_VARIABLE, str(log))
+    exercise_id = scratch_exercise("logged", _pool_checker, forbid=("cnnlib.ops.pool2d",))
+    labs.check(exercise_id, lambda x: ops.pool2d(x, 2))
+    [line] = [json.loads(line) for line in log.read_text().splitlines()]
+    assert line["status"] == "not attempted" and "cnnlib.ops.pool2d" in line["message"]

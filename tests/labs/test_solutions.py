@@ -54,6 +54,8 @@ def test_a_converted_notebook_holds_no_solution(path):
     assert tail[1].source.endswith(f'labs.run_solutions("{path.stem}")')
     assert tail[1].metadata["jupyter"]["source_hidden"] is True
     assert not tail[1].get("outputs")
+    # No sentence still sends the learner to solutions at the end of the notebook.
+    assert not solutions.OLD_POINTER.search(lecture)
     # Converting again changes nothing.
     again, text = solutions.convert(notebook, path.stem)
     assert text is None and again.cells == notebook.cells
@@ -176,3 +178,14 @@ def test_a_converted_notebook_runs_its_solutions_in_its_kernel(tmp_path):
     copy = student.student_notebook(nbformat.read(tmp_path / source.name, as_version=4))
     assert not any(solutions.is_solution_cell(c) for c in copy.cells)
     assert "run_solutions" not in "".join(c.source for c in copy.cells)
+
+
+def test_the_answer_key_has_every_exercise(tmp_path):
+    from cnnlib.labs import key
+
+    out = tmp_path / "key.html"
+    assert key.write_key(ROOT / "notebooks", out) == len(labs.EXERCISES)
+    page = out.read_text()
+    for exercise_id, title in labs.EXERCISES.items():
+        assert f"<h3>{exercise_id}</h3>" in page
+    assert "def solution_softmax" in page  # the code itself, from the solutions
