@@ -6,6 +6,7 @@ costs seconds, so most cases use it) and, end to end, from notebook 01.
 
 import csv
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -153,6 +154,8 @@ def test_a_class_is_graded_row_by_row(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert time.monotonic() - started < 6 * 45, "the hang was not bounded by the timeout"
+    [hang_seconds] = re.findall(r"^  dee: .*\((\d+) s\)$", result.stdout, re.M)
+    assert 45 <= int(hang_seconds) <= 45 + 10, "the hanging notebook was not stopped at 45 s"
     rows = read_grades(out)
     assert rows[0] == ["student", "exercise", "status", "message"]
     table = {(s, e): (status, message) for s, e, status, message in rows[1:]}

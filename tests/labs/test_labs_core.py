@@ -320,6 +320,7 @@ def test_a_cross_renders_as_its_message_alone_in_ipython():
     assert isinstance(caught.value, AssertionError)  # the cell still fails
 
 
+@pytest.mark.slow  # starts a kernel
 def test_a_cross_in_a_real_kernel_shows_no_traceback(tmp_path):
     cell = "from cnnlib import labs\nlabs.check('03.output_size', lambda n, f, p, s: 3)\n"
     notebook = nbformat.v4.new_notebook(
