@@ -1,6 +1,7 @@
 """Test-run defaults and the notebooks' extra checks.
 
-- Every notebook runs in the ci profile and writes its results to a scratch folder. Both are
+- Every notebook runs in the ci profile, writes its results to a scratch folder, and ends by
+  running its solutions against their checks (CNNLIB_RUN_SOLUTIONS=1). All three are
   defaults only: set CNNLIB_PROFILE or CNNLIB_RESULTS_DIR to run the notebooks otherwise (for
   example `CNNLIB_PROFILE=lite CNNLIB_RESULTS_DIR=results pytest -n 0 notebooks/` to refresh
   results/). nbval starts each notebook's kernel from this process, so the kernel inherits them.
@@ -19,6 +20,8 @@ import tempfile
 
 os.environ.setdefault("CNNLIB_PROFILE", "ci")
 os.environ.setdefault("CNNLIB_RESULTS_DIR", tempfile.mkdtemp(prefix="cnnlib-results-"))
+# Each notebook's last cell runs its solutions (notebooks/solutions/) and requires every ✓.
+os.environ.setdefault("CNNLIB_RUN_SOLUTIONS", "1")
 
 
 import pytest  # noqa: E402

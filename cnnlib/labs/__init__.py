@@ -10,17 +10,30 @@ prints one ✓ line when the answer is right, raises an AssertionError that says
 notebook ships (None, `...`, or a function that raises NotImplementedError).
 
 Each notebook's checks live in `cnnlib/labs/exNN.py`; `EXERCISES` maps every exercise id to its
-title. `python -m cnnlib.labs student OUTDIR` writes the notebooks without their solutions.
+title. The worked solutions are in `notebooks/solutions/NN_name.py`; each notebook's last cell,
+`labs.run_solutions(...)`, runs them when CNNLIB_RUN_SOLUTIONS=1 (the test run), and otherwise
+only says where they are. `python -m cnnlib.labs student OUTDIR` writes the notebooks for a class
+and `python -m cnnlib.labs grade ...` grades what comes back.
 """
 
 import importlib
 import pkgutil
 
-from cnnlib.labs.core import REGISTRY, Wrong, check, exercise, passes
+from cnnlib.labs.core import REGISTRY, CheckFailed, Wrong, check, exercise, passes
+from cnnlib.labs.solutions import run_solutions
 
 for _module in sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name.startswith("ex")):
     importlib.import_module(f"{__name__}.{_module}")
 
 EXERCISES = {exercise_id: item.title for exercise_id, item in sorted(REGISTRY.items())}
 
-__all__ = ["EXERCISES", "REGISTRY", "Wrong", "check", "exercise", "passes"]
+__all__ = [
+    "EXERCISES",
+    "REGISTRY",
+    "CheckFailed",
+    "Wrong",
+    "check",
+    "exercise",
+    "passes",
+    "run_solutions",
+]

@@ -1,12 +1,13 @@
 """Write the student version of the notebooks: every solution removed, stubs and checks kept.
 
-Solutions follow nbgrader's markers, which instructors may already know:
-
-- a cell tagged ``solution`` (a worked solution, collapsed in JupyterLab) is dropped whole;
-- in any other code cell, the lines from ``### BEGIN SOLUTION`` to ``### END SOLUTION`` are
-  replaced by ``raise NotImplementedError  # your code here``.
-
-Outputs are cleared, so the student notebooks start as clean as the committed ones.
+A course notebook ends with two cells tagged ``solution``: the "## Solutions" pointer and the
+collapsed cell that runs `notebooks/solutions/NN_name.py` in the test run (see
+`cnnlib.labs.solutions`). The student version drops every cell tagged ``solution`` (in a notebook
+of the older layout that is every worked solution), keeps everything else, ``verify`` cells
+included, and clears the outputs, so it starts as clean as the committed notebook. The solution
+files are not copied. In any other code cell, the lines from ``### BEGIN SOLUTION`` to
+``### END SOLUTION`` (a solution written inside the exercise's own cell) become
+``raise NotImplementedError  # your code here``.
 """
 
 import pathlib
@@ -49,8 +50,11 @@ def student_notebook(notebook):
     return copy
 
 
-def write_student_versions(source_dir, out_dir):
-    """Write every notebook of `source_dir` to `out_dir` without solutions; return the paths written."""
+def write_student_versions(source_dir, out_dir, keep_existing=False):
+    """Write every notebook of `source_dir` to `out_dir` without solutions; return the paths written.
+
+    With `keep_existing`, a notebook already in `out_dir` (a learner's work) is left as it is.
+    """
     import nbformat
 
     source_dir, out_dir = pathlib.Path(source_dir), pathlib.Path(out_dir)
@@ -64,6 +68,8 @@ def write_student_versions(source_dir, out_dir):
     for path in notebooks:
         notebook = nbformat.read(path, as_version=4)
         target = out_dir / path.name
+        if keep_existing and target.exists():
+            continue
         nbformat.write(student_notebook(notebook), target)
         written.append(target)
     return written

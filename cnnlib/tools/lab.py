@@ -13,6 +13,7 @@ the address to open, token included, in a page of log lines. This launcher
     python -m cnnlib.tools.lab                 # on a laptop or workstation
     python -m cnnlib.tools.lab --container     # inside Docker/Podman: listen on every interface
     python -m cnnlib.tools.lab --port 9000     # another port
+    python -m cnnlib.tools.lab --student       # the student version (no solutions), in build/student
 """
 
 import argparse
@@ -177,11 +178,24 @@ def main(argv=None):
     )
     parser.add_argument("--port", type=int, default=8888, help="first port to try (default 8888)")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    parser.add_argument(
+        "--student",
+        nargs="?",
+        const="build/student",
+        metavar="DIR",
+        help="open the student version (no solutions), exported to DIR (default build/student, "
+        "untracked); notebooks already there, a learner's work, are kept",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.port <= 65535:
         parser.error(f"--port must be between 1 and 65535, got {args.port}")
 
     notebooks_dir = course_folder() / "notebooks"
+    if args.student:
+        from cnnlib.labs.student import write_student_versions
+
+        source, notebooks_dir = notebooks_dir, course_folder() / args.student
+        write_student_versions(source, notebooks_dir, keep_existing=True)
     page, profile = write_start_page(notebooks_dir)
     port = free_port(args.port)
     token = secrets.token_hex(16)

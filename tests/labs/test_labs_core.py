@@ -6,9 +6,10 @@ import subprocess
 import sys
 
 import nbformat
+import numpy as np
 import pytest
 
-from cnnlib import labs
+from cnnlib import labs, ops
 from cnnlib.labs import core, student
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -88,25 +89,25 @@ def test_numerical_gradient_agrees_with_an_analytic_one():
 # ---------------------------------------------------------------------------------------------
 
 
-def _solution_lines(notebook):
-    """Non-trivial lines between the solution markers that no lecture cell also contains."""
-    from cnnlib.labs.student import BEGIN, END
+def _solution_lines(path):
+    """Non-trivial lines of the notebook's solutions that no lecture cell also contains: those in
+    cells tagged `solution` (the older layout) and those of notebooks/solutions/NN_name.py."""
+    from cnnlib.labs import solutions
 
+    notebook = nbformat.read(path, as_version=4)
     lecture = "\n".join(c.source for c in notebook.cells if not student.is_solution_cell(c))
+    sources = [c.source for c in notebook.cells if student.is_solution_cell(c)]
+    converted, text = solutions.convert(notebook, path.stem)
+    if text is None and (path.parent / "solutions" / f"{path.stem}.py").exists():
+        text = (path.parent / "solutions" / f"{path.stem}.py").read_text()
+    sources += [cell.source for cell in solutions.parse(text or "") if cell.kind == "code"]
     lines = set()
-    for cell in notebook.cells:
-        if cell.cell_type != "code" or BEGIN not in cell.source:
-            continue
-        inside = False
-        for line in cell.source.splitlines():
+    for source in sources:
+        for line in source.splitlines():
             stripped = line.strip()
-            if stripped.startswith(BEGIN) or stripped.startswith(END):
-                inside = stripped.startswith(BEGIN)
-                continue
             if (
-                inside
-                and len(stripped) > 12
-                and not stripped.startswith("#")
+                len(stripped) > 12
+                and not stripped.startswith(("#", "labs.check"))
                 and stripped not in lecture
             ):
                 lines.add(stripped)
@@ -123,18 +124,21 @@ def test_strip_marked_replaces_regions_with_a_stub():
 def test_student_export_has_no_solution_code(tmp_path):
     written = student.write_student_versions(ROOT / "notebooks", tmp_path)
     assert [p.name for p in written] == [p.name for p in NOTEBOOKS]
+    assert not (tmp_path / "solutions").exists()
     for original_path, copy_path in zip(NOTEBOOKS, written):
         original = nbformat.read(original_path, as_version=4)
         copy = nbformat.read(copy_path, as_version=4)
-        secret = _solution_lines(original)
+        secret = _solution_lines(original_path)
+        assert secret, f"{original_path.name}: no solution found to look for"
         for cell in copy.cells:
             assert not student.is_solution_cell(cell)
             assert student.BEGIN not in cell.source and student.END not in cell.source
+            assert "run_solutions" not in cell.source
             leaked = [line for line in secret if line in cell.source]
             assert not leaked, f"{copy_path.name} still holds solution code: {leaked[:3]}"
-        # Everything else is kept: the lecture and the exercise stubs with their checks.
+        # Everything else is kept: the lecture, verify cells, the exercise stubs with their checks.
         kept = [c for c in original.cells if not student.is_solution_cell(c)]
-        assert len(copy.cells) == len(kept)
+        assert [c.source for c in copy.cells] == [c.source for c in kept]
 
 
 def test_student_command_refuses_to_overwrite_the_originals():
@@ -147,14 +151,212 @@ def test_student_command_refuses_to_overwrite_the_originals():
     assert result.returncode == 2 and "another folder" in result.stderr
 
 
-def test_solution_cells_are_collapsed_and_marked():
-    for path in NOTEBOOKS:
-        notebook = json.loads(path.read_text())
-        for cell in notebook["cells"]:
-            if cell["cell_type"] == "code" and "solution" in cell["metadata"].get("tags", []):
-                source = "".join(cell["source"])
-                assert cell["metadata"].get("jupyter", {}).get("source_hidden") is True, path.name
-                assert student.BEGIN in source and student.END in source, (
-                    f"{path.name}: {source[:80]}"
-                )
-                assert "labs.check(" in source, f"{path.name}: a solution cell must prove itself"
+# ---------------------------------------------------------------------------------------------
+# The comparators checkers share (issue 19, items 1, 2 and 4)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_same_array_rejects_non_finite_values_with_a_sentence(bad):
+    expected = np.zeros((2, 3))
+    got = expected.copy()
+    got[1, 2] = bad
+    with pytest.raises(core.Wrong, match=r"on a test: your answer contains .* at index \(1, 2\)"):
+        core.same_array(got, expected, "on a test")
+    all_bad = np.full((2, 3), bad)  # a kernel divided by its zero sum
+    with pytest.raises(core.Wrong) as caught:
+        core.same_array(all_bad, all_bad, "on a test")
+    assert "dividing by zero" in caught.value.hint
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, np.float32("nan")])
+def test_same_number_rejects_non_finite_values(bad):
+    with pytest.raises(core.Wrong, match="contains (NaN|an infinity)"):
+        core.same_number(bad, bad, "the count")
+
+
+@pytest.mark.parametrize(
+    "good", [12, 12.0, np.int64(12), np.int32(12), np.float32(12), np.array(12)]
+)
+def test_same_number_accepts_numpy_scalars(good):
+    core.same_number(good, 12, "the count")
+
+
+@pytest.mark.parametrize("bad", ["12", True, [12], None, {"a": 12}])
+def test_same_number_says_what_a_non_number_is(bad):
+    with pytest.raises(core.Wrong, match="the count: expected a number"):
+        core.same_number(bad, 12, "the count")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        (28, 28, 16),
+        [28, 28, 16],
+        (None, 28, 28, 16),
+        [None, 28, 28, 16],
+        np.array([28, 28, 16]),
+        (np.int64(28), np.int32(28), 16),
+        (28.0, 28, 16.0),
+    ],
+)
+def test_as_shape_accepts_every_usual_spelling(answer):
+    assert core.as_shape(answer, "the shape") == (28, 28, 16)
+    core.same_shape(answer, (28, 28, 16), "the shape")
+
+
+def test_as_shape_accepts_a_tensorflow_shape():
+    import tensorflow as tf
+
+    assert core.as_shape(tf.TensorShape([None, 7, 7, 3]), "the shape") == (7, 7, 3)
+
+
+@pytest.mark.parametrize(
+    "answer, message",
+    [
+        ((13.5, 13.5, 8), r"13\.5 is not a whole number"),  # never truncated into (13, 13, 8)
+        ((0, 4, 8), "less than 1"),
+        ((-2, 4, 8), "less than 1"),
+        ((28, None, 16), "None where a size belongs"),
+        (28, "expected a shape such as"),
+        ("28x28x16", "expected a shape such as"),
+        ((28, "28", 16), "expected a number"),
+        ((28, np.nan, 16), "NaN"),
+    ],
+)
+def test_as_shape_rejects_wrong_forms_with_a_sentence(answer, message):
+    with pytest.raises(core.Wrong, match=message):
+        core.as_shape(answer, "the shape")
+
+
+def test_as_shape_keeps_none_when_the_batch_size_is_asked():
+    assert core.as_shape((64, 7, 7, 3), "the shape", batch=True) == (64, 7, 7, 3)
+    with pytest.raises(core.Wrong, match="None where a size belongs") as caught:
+        core.as_shape((None, 7, 7, 3), "the shape", batch=True)
+    assert "the batch size is part of the question" in caught.value.hint
+
+
+def test_same_shape_never_states_the_expected_shape():
+    with pytest.raises(core.Wrong) as caught:
+        core.same_shape((27, 27, 8), (28, 28, 16), "the shape")
+    assert "28" not in str(caught.value)
+
+
+@pytest.fixture
+def scratch_exercise():
+    """Register throw-away exercises under notebook 99; remove them afterwards."""
+    added = []
+
+    def register(name, checker, **options):
+        exercise_id = f"99.{name}"
+        core.exercise(exercise_id, f"a test exercise {name}", "implement", "core", **options)(
+            checker
+        )
+        added.append(exercise_id)
+        return exercise_id
+
+    yield register
+    for exercise_id in added:
+        del core.REGISTRY[exercise_id]
+
+
+def test_a_checker_tripping_on_the_answers_form_is_a_cross_not_a_type_error(scratch_exercise):
+    def checker(answer):
+        return answer["C1"] + 1  # an int answer: TypeError inside the checker
+
+    exercise_id = scratch_exercise("form", checker, expects="a dict {layer name: parameters}")
+    with pytest.raises(AssertionError, match="not in the form.*TypeError") as caught:
+        labs.check(exercise_id, 156)
+    assert "expected a dict {layer name: parameters}" in str(caught.value)
+
+
+def test_the_form_message_falls_back_to_the_checkers_docstring(scratch_exercise):
+    def checker(answer):
+        """a tuple (shape, megabytes)"""
+        shape, megabytes = answer
+        return None
+
+    exercise_id = scratch_exercise("unpack", checker)
+    with pytest.raises(AssertionError, match=r"Hint: expected a tuple \(shape, megabytes\)"):
+        labs.check(exercise_id, 3)
+
+
+def _numpy_pool(x):
+    return x.reshape(x.shape[0] // 2, 2, x.shape[1] // 2, 2).max(axis=(1, 3))
+
+
+def _pool_checker(function):
+    x = core.rng(1).normal(size=(4, 6))
+    core.same_array(core.call(function, x), ops.pool2d(x, 2), "on a 4×6 input")
+
+
+def test_a_forbidden_reference_is_named_and_not_counted(scratch_exercise, capsys):
+    from cnnlib.ops import pool2d as renamed
+
+    exercise_id = scratch_exercise("numpy_only", _pool_checker, forbid=("cnnlib.ops.pool2d",))
+    labs.check(exercise_id, _numpy_pool)
+    assert capsys.readouterr().out.startswith(f"✓ {exercise_id}")
+    assert labs.passes(exercise_id, _numpy_pool)
+
+    labs.check(exercise_id, lambda x: renamed(x, 2))  # imported under another name
+    out = capsys.readouterr().out
+    assert out.startswith("✓, but") and "you called cnnlib.ops.pool2d" in out
+    assert "not attempted in grading" in out
+    assert not labs.passes(exercise_id, lambda x: ops.pool2d(x, 2))
+
+
+def test_the_checkers_own_use_of_the_reference_is_not_held_against_the_learner(scratch_exercise):
+    # _pool_checker calls ops.pool2d itself for the expected value: only `call` is watched.
+    exercise_id = scratch_exercise("own_use", _pool_checker, forbid=(ops.pool2d,))
+    assert labs.passes(exercise_id, _numpy_pool)
+
+
+def test_a_cross_renders_as_its_message_alone_in_ipython():
+    with pytest.raises(core.CheckFailed) as caught:
+        labs.check("03.output_size", lambda n, f, p, s: 3)
+    lines = caught.value._render_traceback_()
+    assert lines[0].startswith("✗ 03.output_size")
+    assert not any("Traceback" in line or "core.py" in line for line in lines)
+    assert isinstance(caught.value, AssertionError)  # the cell still fails
+
+
+@pytest.mark.slow  # starts a kernel
+def test_a_cross_in_a_real_kernel_shows_no_traceback(tmp_path):
+    cell = "from cnnlib import labs\nlabs.check('03.output_size', lambda n, f, p, s: 3)\n"
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(cell), nbformat.v4.new_code_cell("print('after')")]
+    )
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    client = NotebookClient(notebook, timeout=120, kernel_name="python3")
+    with pytest.raises(CellExecutionError):  # Run All stops at the ✗
+        client.execute(cwd=str(ROOT))
+    error = notebook.cells[0].outputs[-1]
+    assert error.output_type == "error"
+    shown = "\n".join(error.traceback)
+    assert shown.startswith("✗ 03.output_size")
+    assert "core.py" not in shown and "Traceback" not in shown
+    assert not notebook.cells[1].outputs
+
+
+def test_every_check_is_logged_for_grading(tmp_path, monkeypatch, capsys):
+    log = tmp_path / "checks.jsonl"
+    monkeypatch.setenv(core.CHECK_LOG_VARIABLE, str(log))
+    labs.check("03.output_size", None)
+    labs.check("03.output_size", lambda n, f, p, s: (n + 2 * p - f) // s + 1)
+    with pytest.raises(AssertionError):
+        labs.check("03.output_size", lambda n, f, p, s: 3)
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [line["status"] for line in lines] == ["not attempted", "correct", "wrong"]
+    assert {line["exercise"] for line in lines} == {"03.output_size"}
+    assert lines[2]["message"] and "✗" not in lines[2]["message"]
+
+
+def test_a_forbidden_reference_is_logged_as_not_done(scratch_exercise, tmp_path, monkeypatch):
+    log = tmp_path / "checks.jsonl"
+    monkeypatch.setenv(core.CHECK_LOG_VARIABLE, str(log))
+    exercise_id = scratch_exercise("logged", _pool_checker, forbid=("cnnlib.ops.pool2d",))
+    labs.check(exercise_id, lambda x: ops.pool2d(x, 2))
+    [line] = [json.loads(line) for line in log.read_text().splitlines()]
+    assert line["status"] == "not attempted" and "cnnlib.ops.pool2d" in line["message"]

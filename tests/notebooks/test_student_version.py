@@ -4,9 +4,11 @@ the course website is built from those executed pages.
 The student version is what an instructor hands out (`python -m cnnlib.labs student OUTDIR`): no
 errors, no solution, and no check that claims a ✓ for work the learner has not done.
 
-Every solution is a whole cell at the end of its notebook, so the student version's code cells are
-the first code cells of the notebook, unchanged, and a kernel running the notebook is in the same
-state after them as one running the student version. When nbval has just run a notebook in this
+A notebook ends with its two `solution` cells, the "## Solutions" pointer and the collapsed cell
+running `notebooks/solutions/NN_name.py` against the checks (CNNLIB_RUN_SOLUTIONS=1 in the test
+run); the student version drops both (in the older layout: every solution cell, all at the end).
+So the student version's code cells are the first code cells of the notebook, unchanged, and a
+kernel running the notebook is in the same state after them as one running the student version. When nbval has just run a notebook in this
 worker (the whole test command), its outputs for those cells are therefore the student version's
 outputs, and they are read from there (conftest.py's `notebook_runs`) instead of executing the
 notebook a second time. Otherwise (this file alone, a notebook that failed, or a student version
@@ -21,7 +23,7 @@ import nbformat
 import pytest
 
 from cnnlib import labs
-from cnnlib.labs import student
+from cnnlib.labs import solutions, student
 from cnnlib.tools import site
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -97,6 +99,23 @@ def test_student_notebook_runs_and_nothing_is_attempted(path, student_runs):
         assert f"✓ {exercise_id} (" not in outputs, (
             f"{path.name}: {exercise_id} passed without an answer"
         )
+    sources = "".join(cell.source for cell in notebook.cells)
+    assert "run_solutions" not in sources and "## Solutions" not in sources
+    assert not any(solutions.is_solution_cell(cell) for cell in notebook.cells)
+    names = _solution_names(path)
+    leaked = sorted(name for name in names if name in sources or name in outputs)
+    assert not leaked, f"{path.name}: the student version names solution code: {leaked}"
+
+
+def _solution_names(path):
+    """The `solution_…` names the notebook's solutions define (in notebooks/solutions/ or, in the
+    older layout, in its solution cells): none of them may reach a student or the website."""
+    file = path.parent / solutions.FOLDER / f"{path.stem}.py"
+    if file.exists():
+        text = file.read_text()
+    else:
+        text = solutions.convert(nbformat.read(path, as_version=4), path.stem)[1] or ""
+    return set(re.findall(r"\bsolution_\w+", text))
 
 
 def test_the_website_has_every_page_with_its_figures(student_runs, tmp_path):
@@ -117,6 +136,8 @@ def test_the_website_has_every_page_with_its_figures(student_runs, tmp_path):
         )
         assert 'href="index.html"' in page, f"{path.stem}: no link back to the index"
         assert student.BEGIN not in page, f"{path.stem}: a solution leaked into the website"
+        leaked = sorted(name for name in _solution_names(path) if name in page)
+        assert not leaked, f"{path.stem}: solution code leaked into the website: {leaked}"
     stand_in = (tmp_path / "site" / "07_vgg16_transfer_learning.html").read_text()
     assert 'class="course-notice"' in stand_in, (
         "offline, notebook 07 runs on a stand-in: its page must say so at the top"

@@ -5,7 +5,8 @@ notebook's own "Learning objectives" cell is the source of truth), the exercise 
 registry in cnnlib.labs) and the notebooks' section headings (the slide map and the section
 tables cite them). These tests parse both sides and compare, so the kit fails CI when it drifts.
 
-After changing objectives or exercises, regenerate the copied blocks instead of editing them:
+After changing objectives, exercises, their time estimates (cnnlib/labs/plan.py) or the measured
+times (results/), regenerate the copied blocks instead of editing them:
 
     .venv/bin/python tests/unit/test_instructors_kit.py --write
 """
@@ -82,7 +83,8 @@ def kit_text():
 
 
 def _block(text, kind, stem):
-    match = re.search(rf"<!-- {kind}:{re.escape(stem)} -->\n(.*?)<!-- /{kind} -->", text, re.S)
+    opening = f"<!-- {kind}:{stem} -->" if stem else f"<!-- {kind} -->"
+    match = re.search(rf"{re.escape(opening)}\n(.*?)<!-- /{kind} -->", text, re.S)
     return match.group(1) if match else None
 
 
@@ -98,8 +100,8 @@ def kit_exercise_rows(text, stem):
     rows = []
     for line in block.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 5 and cells[1].startswith("`"):
-            rows.append((cells[0], cells[1].strip("`"), cells[2], cells[3], cells[4]))
+        if len(cells) == 6 and cells[1].startswith("`"):
+            rows.append((cells[0], cells[1].strip("`"), cells[2], cells[3], cells[4], cells[5]))
     return rows
 
 
@@ -145,13 +147,98 @@ def notebook_exercises(path):
 
 
 def exercise_rows(path):
-    return [(number, e.id, e.kind, e.difficulty, e.title) for number, e in notebook_exercises(path)]
+    from cnnlib.labs.plan import minutes
+
+    return [
+        (number, e.id, e.kind, e.difficulty, str(minutes(e)), e.title)
+        for number, e in notebook_exercises(path)
+    ]
 
 
 def exercise_table(path):
-    lines = ["| no. | exercise | kind | difficulty | title |", "| --- | --- | --- | --- | --- |"]
-    for number, exercise_id, kind, difficulty, title in exercise_rows(path):
-        lines.append(f"| {number} | `{exercise_id}` | {kind} | {difficulty} | {title} |")
+    lines = [
+        "| no. | exercise | kind | difficulty | minutes (est.) | title |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for number, exercise_id, kind, difficulty, minutes, title in exercise_rows(path):
+        lines.append(
+            f"| {number} | `{exercise_id}` | {kind} | {difficulty} | {minutes} | {title} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _hand_written_glance_columns(text):
+    """{notebook: (topic, present, lab)}: the glance table's columns that are estimates, kept."""
+    block = _block(text, "glance", "") or ""
+    kept = {}
+    for line in block.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells and cells[0].endswith(".ipynb"):
+            kept[cells[0]] = (cells[1], cells[-2], cells[-1])
+    return kept
+
+
+def _seconds(value):
+    if value is None:
+        return "not measured"
+    return f"{value:.0f} s" if value < 90 else f"{value / 60:.1f} min"
+
+
+def glance_table(text):
+    """The glance table: exercise counts and minutes from cnnlib.labs, run times from results/."""
+    import json
+
+    from cnnlib.labs.plan import minutes
+    from cnnlib.tools.report import course_times
+
+    times = course_times(ROOT / "results")
+    kept = _hand_written_glance_columns(text)
+    lines = [
+        "| notebook | topic | exercises | exercise time (est.) | run, ci | run, lite "
+        "| present (est.) | lab |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for path in NOTEBOOKS:
+        exercises = [e for _, e in notebook_exercises(path)]
+        topic, present, lab = kept.get(path.name, ("", "—", "—"))
+        runs = [
+            _seconds(times.get(profile, {}).get("notebooks", {}).get(path.stem))
+            for profile in ("ci", "lite")
+        ]
+        lines.append(
+            f"| {path.name} | {topic} | {len(exercises)} | "
+            f"{sum(minutes(e) for e in exercises)} min | {runs[0]} | {runs[1]} | {present} | {lab} |"
+        )
+    notes = [
+        f"`{profile}`: {entry['machine']}, {entry['network']}, {entry['recorded'][:16]} "
+        f"(load average {entry['load_average_1_5_15_min']})"
+        for profile, entry in times.items()
+    ]
+    lines += [
+        "",
+        "*Run* is the wall-clock time of one `jupyter nbconvert --execute` per notebook, kernel "
+        "start and TensorFlow import included, from `results/benchmark/course_times.json` "
+        f"(`benchmarks/course_times.py`): {'; '.join(notes) or 'not measured yet'}.",
+    ]
+    for profile in ("ci", "lite"):
+        lenet = ROOT / "results" / profile / "05_lenet5_mnist.json"
+        if lenet.exists():
+            record = json.loads(lenet.read_text())
+            epochs = sorted(set(record.get("epochs", {}).values()))
+            lines += [
+                "",
+                f"In `{profile}`, 05 trained for {'/'.join(map(str, epochs))} epochs on "
+                f"{record['data_source']} (`results/{profile}/05_lenet5_mnist.json`, "
+                f"{record['recorded'][:10]}).",
+            ]
+    vgg = ROOT / "results" / "lite" / "07_vgg16_transfer_learning.json"
+    if vgg.exists() and json.loads(vgg.read_text()).get("dataset_is_stand_in"):
+        lines += [
+            "",
+            "07 was measured on its stand-in (no ImageNet weights or photos offline), which does "
+            "the same small job in every profile; with the real weights and photos it runs far "
+            "longer, and nothing here measures that: run 07 once on a lab machine before the lab.",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -159,11 +246,76 @@ def objectives_list(path):
     return "".join(f"- {item}\n" for item in notebook_objectives(path))
 
 
+def _renamed(heading, candidates):
+    """The heading of `candidates` that `heading` most likely became: the same leading number
+    ("5 · …"), else the closest text; None when nothing is close."""
+    import difflib
+
+    number = re.match(r"^(\d+) · ", heading)
+    if number:
+        same = [c for c in candidates if c.startswith(number.group(0))]
+        if len(same) == 1:
+            return same[0]
+    close = difflib.get_close_matches(heading, list(candidates), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def section_table(text, path):
+    """The section table of `path` for the notebook's current lecture sections, keeping the
+    estimates of sections that exist (or were renamed) and marking new ones with "—"."""
+    block = _block(text, "sections", path.stem) or ""
+    old = {}
+    for line in block.splitlines()[2:]:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3:
+            old[cells[0]] = cells
+    lines = block.splitlines()[:2] or ["| section | present (est.) | how |", "| --- | --- | --- |"]
+    sections = lecture_sections(path)
+    head = [k for k in old if k == "(set-up cell)"]
+    tail = [k for k in old if k in BACK_MATTER or k.startswith("Exercises")]
+    for name in head + sections + tail:
+        source = name if name in old else _renamed(name, [k for k in old if k not in sections])
+        cells = [name, *old[source][1:]] if source else [name, "—", "—"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def fix_citations(text):
+    """Citations `NN § *heading*` of a heading the notebook renamed, pointed at its new name."""
+    headings = {
+        path.stem[:2]: {_normal(h) for _, h in notebook_headings(path)} for path in NOTEBOOKS
+    }
+
+    def replace(match):
+        number, heading = match.group(1), _normal(match.group(2))
+        if heading in headings.get(number, set()):
+            return match.group(0)
+        new = _renamed(heading, headings.get(number, set()))
+        return f"{number} § *{new}*" if new else match.group(0)
+
+    return re.sub(r"\b(0[1-7]) § \*(.+?)\*(?=[\s;,.|)]|$)", replace, text, flags=re.M)
+
+
 def regenerate(text):
-    """The kit with its objective lists and exercise tables copied afresh from the sources."""
+    """The kit with its generated blocks made afresh from their sources: the glance table (times
+    from results/, exercises from cnnlib.labs), objective lists, exercise tables, the section
+    tables' rows (estimates kept, renamed sections followed) and citations of renamed sections."""
+    marker = "<!-- glance -->\n"
+    body = glance_table(text)
+    text = re.sub(
+        rf"{re.escape(marker)}.*?<!-- /glance -->",
+        lambda _: f"{marker}{body}<!-- /glance -->",
+        text,
+        flags=re.S,
+    )
+    text = fix_citations(text)
     for path in NOTEBOOKS:
         stem = path.stem
-        blocks = (("objectives", objectives_list(path)), ("exercises", exercise_table(path)))
+        blocks = (
+            ("objectives", objectives_list(path)),
+            ("exercises", exercise_table(path)),
+            ("sections", section_table(text, path)),
+        )
         for kind, body in blocks:
             marker = f"<!-- {kind}:{stem} -->\n"
             pattern = re.compile(rf"{re.escape(marker)}.*?<!-- /{kind} -->", re.S)
@@ -254,10 +406,54 @@ def test_notebook_objectives_parse_as_three_to_six_bullets():
         assert 3 <= count <= 6, f"{path.name}: {count} learning objectives (3–6 expected)"
 
 
+def test_section_tables_state_no_run_times():
+    """Measured times live in one place (the generated glance table, from results/)."""
+    text = kit_text()
+    for path in NOTEBOOKS:
+        block = _block(text, "sections", path.stem) or ""
+        assert block.startswith("| section | present (est.) | how |"), path.stem
+
+
+def test_glance_times_come_from_results():
+    from cnnlib.tools.report import course_times
+
+    block = _block(kit_text(), "glance", "")
+    times = course_times(ROOT / "results")
+    for profile, entry in times.items():
+        assert entry["recorded"][:16] in block, f"the {profile} times are not those of results/"
+    assert "2–4" not in kit_text() and "faster" not in block
+
+
+def test_no_plan_starts_run_all_before_the_exercises():
+    for line in kit_text().splitlines():
+        if line.startswith("|"):
+            assert not re.search(r"Run All(?! Above Selected Cell)", line), line
+
+
+def test_no_nbgrader_claim():
+    assert "nbgrader" not in kit_text().lower()
+    for path in (ROOT / "cnnlib" / "labs").glob("*.py"):
+        assert "nbgrader" not in path.read_text().lower(), path.name
+
+
+def test_every_command_the_kit_gives_exists():
+    """Each `python -m cnnlib.labs COMMAND` and `cnnlib.tools.lab --option` in the kit parses."""
+    from cnnlib.labs.__main__ import main as labs_main
+
+    text = kit_text()
+    commands = set(re.findall(r"python -m cnnlib\.labs (\w+)", text))
+    assert {"student", "grade", "key", "list"} <= commands
+    for command in commands:
+        with pytest.raises(SystemExit) as done:
+            labs_main([command, "--help"])
+        assert done.value.code == 0, command
+    assert "cnnlib.tools.lab --student" in text
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["--write"]:
         sys.path.insert(0, str(ROOT))
         KIT.write_text(regenerate(kit_text()), encoding="utf-8")
-        print(f"rewrote the objective lists and exercise tables of {KIT}")
+        print(f"rewrote the generated blocks and renamed-section citations of {KIT}")
     else:
         print(__doc__)
