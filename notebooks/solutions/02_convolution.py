@@ -1,0 +1,71 @@
+# ruff: noqa: F821
+# (the names used here are defined by the notebook these solutions run in)
+
+
+# %% [markdown]
+# Worked solutions to the exercises of notebook 02_convolution.ipynb, one cell per exercise.
+# Each ends with the exercise's check; the notebook's last cell runs them all in the
+# test run (CNNLIB_RUN_SOLUTIONS=1). Try each exercise before reading its solution.
+
+
+# %% 02.predict_value
+window = image_001[1:4, 2:5]  # rows 1–3, columns 2–4: the window of [1, 2]
+solution_value = int(np.sum(window * sobel_left))
+print(window, "\n× Sobel left, summed →", solution_value)
+labs.check("02.predict_value", solution_value)
+
+
+# %% 02.conv2d
+def solution_conv2d(image, kernel):
+    kh, kw = kernel.shape
+    out = np.zeros((image.shape[0] - kh + 1, image.shape[1] - kw + 1))
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = np.sum(image[i : i + kh, j : j + kw] * kernel)
+    return out
+
+
+labs.check("02.conv2d", solution_conv2d)
+
+
+# %% 02.conv_layer_shape
+side = 32 - 5 + 1  # a 5-wide kernel fits in 28 positions
+solution_prediction = {
+    "output shape": (side, side, 8),  # one map per filter
+    "parameters": 5 * 5 * 3 * 8 + 8,
+}  # a 5×5×3 volume per filter + biases
+labs.check("02.conv_layer_shape", solution_prediction)
+
+
+# %% 02.multichannel
+def solution_conv2d_channels(image, kernel, bias):
+    channel_maps = [solution_conv2d(image[..., k], kernel[..., k]) for k in range(image.shape[-1])]
+    return np.sum(channel_maps, axis=0) + bias  # summed over channels, the bias added once
+
+
+labs.check("02.multichannel", solution_conv2d_channels)
+
+
+# %% 02.diagonal_kernel
+# Positive along the 45° diagonal, negative elsewhere, weights summing to 0. A horizontal or
+# vertical line crosses the window through one diagonal cell and four others, which cancel it;
+# a flat image gives 0; the 45° line fills the whole positive diagonal.
+diagonal = np.fliplr(np.eye(5))
+solution_diagonal_kernel = diagonal - diagonal.mean()
+labs.check("02.diagonal_kernel", solution_diagonal_kernel)
+
+
+# %% 02.conv_backward
+def solution_conv_backward(dout, x, w, b):
+    kh, kw = w.shape[:2]
+    dx, dw = np.zeros_like(x), np.zeros_like(w)
+    for r in range(dout.shape[0]):
+        for c in range(dout.shape[1]):
+            window = x[r : r + kh, c : c + kw, :]  # (kh, kw, C)
+            dw += window[..., None] * dout[r, c]  # (kh, kw, C, K)
+            dx[r : r + kh, c : c + kw, :] += (w * dout[r, c]).sum(axis=-1)
+    db = dout.sum(axis=(0, 1))  # one per filter
+    return dx, dw, db
+
+
+labs.check("02.conv_backward", solution_conv_backward)
