@@ -28,7 +28,6 @@ from cnnlib.runtime.profiles import PROFILES
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-
 def machine():
     """What the benchmarks ran on, e.g. '2 CPU cores, Intel(R) Xeon(R) Processor (x86_64)': the
     processor's name matters, since the same code runs at very different speeds on different ones."""
@@ -110,9 +109,7 @@ def notebook_table(results_dir):
             seconds = times.get(profile, {}).get("notebooks", {}).get(stem)
             cells.append(_minutes(seconds) if seconds is not None else "not measured")
         rows.append(
-            f"| [{stem}](notebooks/{stem}.ipynb) | {_cell(lesson)} | "
-            + " | ".join(cells)
-            + " |"
+            f"| [{stem}](notebooks/{stem}.ipynb) | {_cell(lesson)} | " + " | ".join(cells) + " |"
         )
     totals = [_minutes(times[p]["total_seconds"]) if p in times else "—" for p in PROFILES]
     rows.append("| **whole course** | | " + " | ".join(f"**{t}**" for t in totals) + " |")
