@@ -1,0 +1,81 @@
+"""Sphinx configuration of the course website (built by `python -m cnnlib.tools.site`).
+
+This folder is copied next to the prepared notebooks, with a `course.json` that the wrapper
+writes: which notebooks there are, their one-line descriptions and banners, the repository the
+launch buttons point at, and how the notebooks were executed. Nothing here reaches the network:
+the notebooks are not executed again (MyST-NB's execution is off), there is no intersphinx, and
+MathJax is served from this site's own `_static/mathjax` (copied there by the wrapper).
+"""
+
+import json
+import pathlib
+
+COURSE = json.loads((pathlib.Path(__file__).parent / "course.json").read_text(encoding="utf-8"))
+
+project = "Convolutional neural networks, hands on"
+author = "the course's authors"
+copyright = "the course's authors, MIT licence"
+
+extensions = ["myst_nb"]
+exclude_patterns = ["_build", "course.json", "**/.ipynb_checkpoints"]
+
+# The notebooks arrive executed; building the site never runs them (and never downloads).
+nb_execution_mode = "off"
+# Tracebacks and stderr would be failures of the run that produced the outputs; show them as they are.
+nb_output_stderr = "show"
+myst_enable_extensions = ["dollarmath", "amsmath", "substitution", "colon_fence"]
+myst_heading_anchors = 3
+
+
+def _table():
+    """The home page's notebook table as MyST markdown: number, page, what it teaches, banners."""
+    rows = ["| # | Notebook | What you learn | Notes |", "| --- | --- | --- | --- |"]
+    for notebook in COURSE["notebooks"]:
+        stem = notebook["stem"]
+        notes = ", ".join(f"⚠ {marker}" for marker in notebook["notices"])
+        title = stem[3:].replace("_", " ").capitalize()
+        rows.append(
+            f"| {stem[:2]} | {{doc}}`{title} <notebooks/{stem}>` | {notebook['lesson']} | {notes} |"
+        )
+    return "\n".join(rows)
+
+
+myst_substitutions = {
+    "notebook_table": _table(),
+    "profile": COURSE["profile"],
+    "built": COURSE["built"],
+}
+
+html_theme = "sphinx_book_theme"
+html_title = project
+html_static_path = ["_static"]
+html_css_files = ["course.css"]
+html_last_updated_fmt = None
+html_show_sourcelink = False  # the download button offers the .ipynb instead
+html_theme_options = {
+    "path_to_docs": "",
+    "use_download_button": True,
+    "use_fullscreen_button": True,
+    "show_toc_level": 2,
+    "home_page_in_toc": True,
+    "navigation_with_keys": True,
+}
+if COURSE.get("repository_url"):
+    html_theme_options.update(
+        repository_url=COURSE["repository_url"],
+        repository_branch=COURSE["branch"],
+        use_repository_button=True,
+        launch_buttons={
+            "colab_url": "https://colab.research.google.com",
+            "binderhub_url": "https://mybinder.org",
+            "notebook_interface": "jupyterlab",
+        },
+    )
+
+# MathJax 2 from this site's own folder, so the pages render formulas without the network.
+mathjax_path = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"
+mathjax2_config = {
+    "messageStyle": "none",
+    # The STIX web fonts are the ones shipped; without this MathJax asks for its TeX fonts.
+    "HTML-CSS": {"availableFonts": [], "webFont": "STIX-Web", "imageFont": None},
+}
