@@ -16,7 +16,7 @@ project = "Convolutional neural networks, hands on"
 author = "the course's authors"
 copyright = "the course's authors, MIT licence"
 
-extensions = ["myst_nb"]
+extensions = ["myst_nb", "sphinx.ext.githubpages"]  # the latter writes .nojekyll for Pages
 exclude_patterns = ["_build", "course.json", "**/.ipynb_checkpoints"]
 
 # The notebooks arrive executed; building the site never runs them (and never downloads).
@@ -28,15 +28,12 @@ myst_heading_anchors = 3
 
 
 def _table():
-    """The home page's notebook table as MyST markdown: number, page, what it teaches, banners."""
-    rows = ["| # | Notebook | What you learn | Notes |", "| --- | --- | --- | --- |"]
+    """The home page's notebook table as MyST markdown: the page (by its title), what it teaches,
+    and the banners it carries."""
+    rows = ["| Notebook | What you learn | Notes |", "| --- | --- | --- |"]
     for notebook in COURSE["notebooks"]:
-        stem = notebook["stem"]
         notes = ", ".join(f"⚠ {marker}" for marker in notebook["notices"])
-        title = stem[3:].replace("_", " ").capitalize()
-        rows.append(
-            f"| {stem[:2]} | {{doc}}`{title} <notebooks/{stem}>` | {notebook['lesson']} | {notes} |"
-        )
+        rows.append(f"| {{doc}}`notebooks/{notebook['stem']}` | {notebook['lesson']} | {notes} |")
     return "\n".join(rows)
 
 
@@ -50,6 +47,9 @@ html_theme = "sphinx_book_theme"
 html_title = project
 html_static_path = ["_static"]
 html_css_files = ["course.css"]
+html_favicon = "_static/favicon.svg"  # else browsers ask for /favicon.ico and log a 404
+html_context = {"default_mode": "auto"}  # light or dark as the reader's system is
+smartquotes = False  # quotes stay as typed, as in the notebooks and their code
 html_last_updated_fmt = None
 html_show_sourcelink = False  # the download button offers the .ipynb instead
 html_theme_options = {
