@@ -4,11 +4,13 @@ This folder is copied next to the prepared notebooks, with a `course.json` that 
 writes: which notebooks there are, their one-line descriptions and banners, the repository the
 launch buttons point at, and how the notebooks were executed. Nothing here reaches the network:
 the notebooks are not executed again (MyST-NB's execution is off), there is no intersphinx, and
-MathJax is served from this site's own `_static/mathjax` (copied there by the wrapper).
+formulas are turned into MathML here, so no MathJax is loaded.
 """
 
 import json
 import pathlib
+
+from docutils import nodes
 
 COURSE = json.loads((pathlib.Path(__file__).parent / "course.json").read_text(encoding="utf-8"))
 
@@ -23,7 +25,7 @@ exclude_patterns = ["_build", "course.json", "**/.ipynb_checkpoints"]
 nb_execution_mode = "off"
 # Tracebacks and stderr would be failures of the run that produced the outputs; show them as they are.
 nb_output_stderr = "show"
-myst_enable_extensions = ["dollarmath", "amsmath", "substitution", "colon_fence"]
+myst_enable_extensions = ["dollarmath", "substitution", "colon_fence"]
 myst_heading_anchors = 3
 
 
@@ -72,10 +74,26 @@ if COURSE.get("repository_url"):
         },
     )
 
-# MathJax 2 from this site's own folder, so the pages render formulas without the network.
-mathjax_path = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"
-mathjax2_config = {
-    "messageStyle": "none",
-    # The STIX web fonts are the ones shipped; without this MathJax asks for its TeX fonts.
-    "HTML-CSS": {"availableFonts": [], "webFont": "STIX-Web", "imageFont": None},
-}
+# Formulas become MathML when the site is built (latex2mathml), which browsers draw themselves:
+# no MathJax script to fetch from a CDN or to ship, nothing to run in the reader's browser.
+html_math_renderer = "mathml"
+
+
+def _mathml(latex, display):
+    from latex2mathml.converter import convert
+
+    return convert(latex.strip(), display=display)
+
+
+def _visit_inline_math(translator, node):
+    translator.body.append(_mathml(node.astext(), "inline"))
+    raise nodes.SkipNode
+
+
+def _visit_block_math(translator, node):
+    translator.body.append(f'<div class="math-block">{_mathml(node.astext(), "block")}</div>')
+    raise nodes.SkipNode
+
+
+def setup(app):
+    app.add_html_math_renderer("mathml", (_visit_inline_math, None), (_visit_block_math, None))

@@ -108,16 +108,16 @@ def page_notebook(notebook, notices, name="the notebook"):
             f"'{SOLUTION_TAG}'; build the site from its student version (python -m cnnlib.labs "
             "student) so the solution and its outputs stay off the page"
         )
-    banners = [
-        nbformat.v4.new_markdown_cell(
-            f":::{{admonition}} ⚠ {marker}\n:class: warning course-notice\n{message}\n:::"
-        )
+    banners = "".join(
+        f"\n\n:::{{admonition}} {marker}\n:class: warning course-notice\n{message}\n:::\n\n"
         for marker, message in notices.items()
-    ]
-    titled = bool(page.cells) and page.cells[0].cell_type == "markdown"
-    titled = titled and page.cells[0].source.lstrip().startswith("# ")
-    at = 1 if titled else 0
-    page.cells[at:at] = banners
+    )
+    first = page.cells[0] if page.cells else None
+    if first is not None and first.cell_type == "markdown" and first.source.startswith("# "):
+        title, _, rest = first.source.partition("\n")  # right under the title
+        first.source = title + banners + rest
+    elif banners:
+        page.cells.insert(0, nbformat.v4.new_markdown_cell(banners.strip()))
     return page
 
 
@@ -137,27 +137,6 @@ def repository_url(root=ROOT):
     return None
 
 
-def _copy_mathjax(static_dir):
-    """MathJax 2 as jupyter-server-mathjax ships it (TeX input, HTML-CSS output, STIX web fonts),
-    so formulas render without the network."""
-    try:
-        import jupyter_server_mathjax
-    except ImportError as error:
-        raise ModuleNotFoundError(
-            "the website serves its own MathJax from the jupyter-server-mathjax package, which is "
-            "not installed: pip install -e '.[site]'"
-        ) from error
-    source = pathlib.Path(jupyter_server_mathjax.__file__).parent / "static"
-    shutil.copytree(source, static_dir / "mathjax", ignore=_mathjax_left_out)
-
-
-def _mathjax_left_out(folder, names):
-    """What the pages never load: accessibility extensions, SVG output, languages but English."""
-    if pathlib.Path(folder).name == "localization":
-        return {name for name in names if name != "en"}
-    return {name for name in names if name in ("a11y", "SVG")}
-
-
 def prepare(notebooks, source_dir, repository=None, branch="main", profile="ci"):
     """Lay out the Sphinx source in `source_dir`: website/, the pages' notebooks and course.json."""
     import nbformat
@@ -166,7 +145,6 @@ def prepare(notebooks, source_dir, repository=None, branch="main", profile="ci")
 
     source_dir = pathlib.Path(source_dir)
     shutil.copytree(WEBSITE, source_dir, dirs_exist_ok=True)
-    _copy_mathjax(source_dir / "_static")
     (source_dir / "notebooks").mkdir(exist_ok=True)
     course = {
         "repository_url": repository,
@@ -290,7 +268,7 @@ def main(argv=None):
             executed = work
         try:
             pages = build_site(executed, args.out, args.repository, args.branch, args.profile)
-        except (ValueError, FileNotFoundError, RuntimeError, ModuleNotFoundError) as error:
+        except (ValueError, FileNotFoundError, RuntimeError) as error:
             print(f"error: {error}.", file=sys.stderr)
             return 1
     print(

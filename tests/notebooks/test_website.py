@@ -120,6 +120,9 @@ def test_every_notebook_has_a_page_with_its_figures(built, executed):
         assert len(images) >= figures > 0, f"{stem}: {figures} figures, {len(images)} on the page"
         for source in images:
             assert (out / "notebooks" / source).resolve().is_file(), f"{stem}: {source} missing"
+        prose = "\n".join(c.source for c in shown.cells if c.cell_type == "markdown")
+        formulas = len(re.findall(r"\$\$.+?\$\$|\$[^$\n]+\$", prose, flags=re.S))
+        assert page.count("<math ") >= formulas, f"{stem}: {formulas} formulas in the text"
 
 
 def test_no_solution_and_no_verify_cell_is_on_a_page(built):
@@ -189,8 +192,8 @@ def test_the_stand_in_banner_is_at_the_top_of_pages_that_ran_on_one(built, execu
         expected = site.notices_for(notebook)
         banners = re.findall(r'class="[^"]*\bcourse-notice\b[^"]*"', page)
         assert len(banners) == len(expected), f"{stem}: {len(banners)} banners for {list(expected)}"
-        if expected:  # right under the title, before the first output
-            assert page.index("course-notice") < page.index('class="cell docutils container"')
+        if expected:  # right under the title
+            assert re.search(r'</h1>\s*<div class="[^"]*course-notice', page), stem
     # offline, 07 runs on a stand-in (no ImageNet weights) and 01 on nothing of the kind
     assert "STAND-IN" in site.notices_for(
         nbformat.read(pathlib.Path(executed) / "07_vgg16_transfer_learning.ipynb", as_version=4)
@@ -210,6 +213,59 @@ def test_the_search_index_holds_the_course_text(built):
             pages = index[where].get(word, [])
             found += pages if isinstance(pages, list) else [pages]
         assert documents.index("notebooks/03_padding_and_stride") in found, word
+
+
+# ---- the wrapper's own rules, without a build ---------------------------------------------------
+
+
+def _tiny_notebook():
+    cells = [
+        nbformat.v4.new_markdown_cell("# 99 · Title\nFirst paragraph."),
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell("assert x == 1", metadata={"tags": ["verify"]}),
+        nbformat.v4.new_code_cell("answer = 42", metadata={"tags": ["solution"]}),
+        nbformat.v4.new_markdown_cell("My answer", metadata={"tags": ["answer"]}),
+    ]
+    cells[1].outputs = [nbformat.v4.new_output("stream", text="⚠⚠⚠ STAND-IN: random weights\n")]
+    return nbformat.v4.new_notebook(cells=cells)
+
+
+def test_a_page_drops_solutions_and_checks_and_puts_the_banner_under_the_title():
+    notebook = _tiny_notebook()
+    notices = site.notices_for(notebook)
+    assert list(notices) == ["STAND-IN"]
+    page = site.page_notebook(notebook, notices)
+    assert [c.source.splitlines()[0] for c in page.cells] == ["# 99 · Title", "x = 1", "My answer"]
+    assert page.cells[0].source.index(":class: warning course-notice") < page.cells[0].source.index(
+        "First paragraph."
+    )
+    marked = _tiny_notebook()
+    marked.cells[1].source = f"{student.BEGIN}\nx = 1\n{student.END}"
+    with pytest.raises(ValueError, match="outside a cell tagged 'solution'"):
+        site.page_notebook(marked, {})
+
+
+def test_a_bad_output_folder_is_refused_before_anything_runs(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(site, "execute_student_versions", lambda *a: pytest.fail("it executed"))
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "notes.txt").write_text("someone's file")
+    a_file = tmp_path / "file.html"
+    a_file.write_text("")
+    for out, reason in ((taken, "already holds files"), (a_file, "is a file, not a folder")):
+        assert site.main(["--out", str(out)]) == 2
+        error = capsys.readouterr().err
+        assert reason in error and error.count("\n") == 1, error
+    assert (taken / "notes.txt").read_text() == "someone's file"
+
+
+def test_notebooks_without_outputs_are_refused(tmp_path):
+    nbformat.write(
+        nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")]), tmp_path / "01_x.ipynb"
+    )
+    with pytest.raises(ValueError, match="01_x.ipynb has no outputs"):
+        site.build_site(tmp_path, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 # ---- in a real browser -------------------------------------------------------------------------
@@ -316,6 +372,11 @@ def test_next_and_previous_walk_every_page_and_every_image_loads(browser_page):
         broken = _images_not_loaded(tab)
         assert broken == [], f"{walked[-1]}: images that did not load: {broken[:5]}"
         assert tab.locator("img").count() > 0, walked[-1]
+        unsized = tab.evaluate(
+            """() => Array.from(document.querySelectorAll('math'))
+                  .filter(m => !(m.getBoundingClientRect().width > 0)).length"""
+        )
+        assert unsized == 0, f"{walked[-1]}: {unsized} formulas the browser did not draw"
         if walked[-1] == "07_vgg16_transfer_learning":
             banner = tab.locator(".course-notice").first
             assert banner.is_visible() and "STAND-IN" in banner.inner_text()
