@@ -170,8 +170,13 @@ def build_site(executed_dir, out_dir, repository=None, branch="main", profile="c
     Returns the HTML pages of the notebooks, in teaching order, after the home page. Sphinx's
     warnings (a broken link, a missing page) fail the build.
     """
-    from sphinx.cmd.build import build_main
-
+    try:
+        from sphinx.cmd.build import build_main
+    except ImportError as error:
+        raise ModuleNotFoundError(
+            "the website is built by Sphinx with MyST-NB and the book theme, which are not "
+            "installed: pip install -e '.[site]'"
+        ) from error
     out_dir = check_out_dir(out_dir)
     notebooks = executed_notebooks(executed_dir)
     with tempfile.TemporaryDirectory(prefix="course-site-") as work:
@@ -268,7 +273,7 @@ def main(argv=None):
             executed = work
         try:
             pages = build_site(executed, args.out, args.repository, args.branch, args.profile)
-        except (ValueError, FileNotFoundError, RuntimeError) as error:
+        except (ValueError, FileNotFoundError, RuntimeError, ModuleNotFoundError) as error:
             print(f"error: {error}.", file=sys.stderr)
             return 1
     print(
