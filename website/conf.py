@@ -39,8 +39,12 @@ def _table():
     return "\n".join(rows)
 
 
+_WORDS = "no one two three four five six seven eight nine ten eleven twelve".split()
+_COUNT = len(COURSE["notebooks"])
+
 myst_substitutions = {
     "notebook_table": _table(),
+    "notebook_count": _WORDS[_COUNT] if _COUNT < len(_WORDS) else str(_COUNT),
     "profile": COURSE["profile"],
     "built": COURSE["built"],
 }
