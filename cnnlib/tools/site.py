@@ -14,6 +14,7 @@ downloaded while building. To publish, copy SITE to any static host: docs/websit
 """
 
 import argparse
+import html
 import json
 import os
 import pathlib
@@ -108,8 +109,11 @@ def page_notebook(notebook, notices, name="the notebook"):
             f"'{SOLUTION_TAG}'; build the site from its student version (python -m cnnlib.labs "
             "student) so the solution and its outputs stay off the page"
         )
+    # Plain HTML rather than a MyST directive: the theme draws it as a warning, and the .ipynb the
+    # page offers for download shows it as well in JupyterLab.
     banners = "".join(
-        f"\n\n:::{{admonition}} {marker}\n:class: warning course-notice\n{message}\n:::\n\n"
+        f'\n\n<div class="admonition warning course-notice"><p class="admonition-title">'
+        f"{marker}</p><p>{html.escape(message)}</p></div>\n\n"
         for marker, message in notices.items()
     )
     first = page.cells[0] if page.cells else None

@@ -249,9 +249,9 @@ def test_a_page_drops_solutions_and_checks_and_puts_the_banner_under_the_title()
     assert list(notices) == ["STAND-IN"]
     page = site.page_notebook(notebook, notices)
     assert [c.source.splitlines()[0] for c in page.cells] == ["# 99 · Title", "x = 1", "My answer"]
-    assert page.cells[0].source.index(":class: warning course-notice") < page.cells[0].source.index(
-        "First paragraph."
-    )
+    assert page.cells[0].source.index('class="admonition warning course-notice"') < page.cells[
+        0
+    ].source.index("First paragraph.")
     marked = _tiny_notebook()
     marked.cells[1].source = f"{student.BEGIN}\nx = 1\n{student.END}"
     with pytest.raises(ValueError, match="outside a cell tagged 'solution'"):
