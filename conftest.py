@@ -11,7 +11,8 @@
   the student-version test reads them instead of executing every notebook a second time.
 - The tests are shared by several xdist workers (`-n auto` in pyproject.toml) in work units that
   each run whole on one worker: one per test file, and one for the notebooks together with the
-  student-version test that reads their outputs. The longest units are handed out first.
+  student-version and website tests that read their outputs. The longest units are handed out
+  first.
 """
 
 import os
@@ -27,6 +28,8 @@ os.environ.setdefault("CNNLIB_RUN_SOLUTIONS", "1")
 import pytest  # noqa: E402
 
 STUDENT_RUN_TEST = "test_student_version.py"
+WEBSITE_TEST = "test_website.py"  # builds the course website from the same outputs
+AFTER_NOTEBOOKS = (STUDENT_RUN_TEST, WEBSITE_TEST)
 # Measured on 2 cores: each of these takes three to four minutes; everything else under a minute.
 LONGEST_FIRST = ("tests/e2e/test_rehearsal.py", "tests/e2e/test_browser.py", "notebooks")
 # Executing notebooks, a browser or the rehearsal takes minutes: `pytest -m "not slow"` leaves them
@@ -43,7 +46,7 @@ def _is_notebook_cell(item):
 
 def _group(path):
     """The work unit of a test file (a path relative to the repository): it runs whole on one worker."""
-    if path.endswith(".ipynb") or path.endswith("/" + STUDENT_RUN_TEST):
+    if path.endswith(".ipynb") or path.endswith(tuple("/" + name for name in AFTER_NOTEBOOKS)):
         return "notebooks"
     return path
 
@@ -69,7 +72,7 @@ def pytest_collection_modifyitems(config, items):
     def order(item):
         group = _group(item.nodeid.split("::", 1)[0])  # the path as the scheduler sees it
         rank = LONGEST_FIRST.index(group) if group in LONGEST_FIRST else len(LONGEST_FIRST)
-        return rank, item.path.name == STUDENT_RUN_TEST  # that test after the notebooks it reads
+        return rank, item.path.name in AFTER_NOTEBOOKS  # those tests after the notebooks they read
 
     items.sort(key=order)  # stable: each notebook's cells stay together and in order
 

@@ -1,36 +1,41 @@
-"""The course as a static website: every notebook executed and exported to HTML, plus an index.
+"""The course as a website: the executed student notebooks, built by Sphinx with MyST-NB and the
+book theme (full-text search, a sidebar of every notebook, a table of contents per page, launch
+buttons for Colab and Binder, a download button for the .ipynb, dark mode, readable on a phone).
 
-    python -m cnnlib.tools.site OUTDIR                  # execute (ci profile) and export; about 3 min
-    python -m cnnlib.tools.site OUTDIR --profile lite   # the lite profile's outputs instead
+    python -m cnnlib.tools.site --executed DIR --out SITE   # notebooks executed already (seconds)
+    python -m cnnlib.tools.site --out SITE                  # execute the student versions first
+    python -m cnnlib.tools.site --out SITE --profile lite   # ... in the lite profile
 
-The pages are the student versions (no solutions: the site is for reading the course, not for
-copying answers), executed offline, exported with nbconvert's own HTML template (figures are
-embedded, so the folder is self-contained), each with a bar linking to the index and to the
-previous and next notebook, and a banner wherever a stand-in or a rehearsal replaced real data or
-weights. Nothing is downloaded at build time. To publish, copy OUTDIR to any static host (GitHub
-Pages, an intranet web server) or open OUTDIR/index.html directly.
+This module only prepares: it takes executed notebooks (the test run's, or the student versions
+it executes itself), leaves out solutions and `verify` cells, puts a banner at the top of any page
+that ran on a stand-in or in a rehearsal, and hands the folder to Sphinx with the project in
+website/ (conf.py, the home page, the style sheet). Nothing is executed again and nothing is
+downloaded while building. To publish, copy SITE to any static host: docs/website.md says how.
 """
 
 import argparse
 import html
+import json
 import os
 import pathlib
+import shutil
 import sys
 import tempfile
 import time
 
+from cnnlib.runtime import rehearsal
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+WEBSITE = ROOT / "website"
+NOTEBOOK_NAMES = "[0-9][0-9]_*.ipynb"
+SOLUTION_TAG, VERIFY_TAG = "solution", "verify"
+# The labels the notebooks print (cnnlib.runtime.rehearsal), and the banner each one puts on a page.
 NOTICES = {
-    "REHEARSAL": "REHEARSAL: this page was built from rehearsal files that only mimic the real "
-    "data and weights; none of its numbers is a result.",
-    "STAND-IN": "STAND-IN: the real data or pretrained weights were not available when this page "
-    "was built, so parts of it ran on a stand-in; numbers marked STAND-IN are not results.",
+    rehearsal.LABEL: "This page was built from rehearsal files that only mimic the real data and "
+    "weights; none of its numbers is a result.",
+    rehearsal.STAND_IN: "The real data or pretrained weights were not available when this page was "
+    "built, so parts of it ran on a stand-in; numbers marked STAND-IN are not results.",
 }
-STYLE = (
-    "<style>.course-bar{font:15px system-ui,sans-serif;padding:8px 16px;background:#f3f4f6;"
-    "border-bottom:1px solid #d1d5db;display:flex;gap:24px}.course-bar a{text-decoration:none}"
-    ".course-notice{font:15px system-ui,sans-serif;padding:10px 16px;background:#fff4d6;"
-    "border-bottom:2px solid #e0a800;color:#5c4400}</style>"
-)
 
 
 def _outputs_text(notebook):
@@ -48,88 +53,151 @@ def notices_for(notebook):
     return {marker: message for marker, message in NOTICES.items() if marker in text}
 
 
-def _bar(stems, index):
-    previous = (
-        f'<a href="{stems[index - 1]}.html">← {stems[index - 1]}</a>'
-        if index > 0
-        else "<span></span>"
-    )
-    following = (
-        f'<a href="{stems[index + 1]}.html">{stems[index + 1]} →</a>'
-        if index + 1 < len(stems)
-        else ""
-    )
-    return (
-        f'<nav class="course-bar">{previous}<a href="index.html">All notebooks</a>{following}</nav>'
-    )
+def check_out_dir(out_dir):
+    """`out_dir` as a path the site may be written to, or ValueError saying in one sentence why not.
+
+    A new folder, an empty one or an earlier build of the site (Sphinx's `.buildinfo` marks it)
+    will do; anything else may hold someone's files, and the build would mix with them.
+    """
+    out_dir = pathlib.Path(out_dir).expanduser().resolve()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"the output {out_dir} is a file, not a folder")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / ".buildinfo").is_file():
+        raise ValueError(
+            f"the output folder {out_dir} already holds files that are not an earlier build of "
+            "the site; give a new or empty folder"
+        )
+    existing = next(folder for folder in (out_dir, *out_dir.parents) if folder.exists())
+    if not os.access(existing, os.W_OK):
+        raise ValueError(f"the output folder {out_dir} cannot be written ({existing} is read-only)")
+    return out_dir
 
 
-def export_page(notebook, stems, index, notices):
-    """One notebook as a self-contained HTML page with the course's navigation bar and banners."""
-    from nbconvert import HTMLExporter
-    from nbconvert.preprocessors import TagRemovePreprocessor
-
-    exporter = HTMLExporter(template_name="lab")
-    # The pages come from the student versions already; this keeps a solution out whatever the input.
-    exporter.register_preprocessor(
-        TagRemovePreprocessor(remove_cell_tags={"solution"}), enabled=True
-    )
-    body, _ = exporter.from_notebook_node(notebook)
-    for stem in stems:  # links between notebooks point to their pages on the site
-        body = body.replace(f'href="{stem}.ipynb', f'href="{stem}.html')
-    banners = "".join(
-        f'<div class="course-notice">⚠ {html.escape(n)}</div>' for n in notices.values()
-    )
-    header = STYLE + _bar(stems, index) + banners
-    opening = body.index(">", body.index("<body")) + 1
-    return body[:opening] + header + body[opening:]
-
-
-def index_page(stems, profile, built, notices):
-    from cnnlib.runtime.course import NOTEBOOKS
-
-    rows = "".join(
-        f'<tr><td>{stem[:2]}</td><td><a href="{stem}.html">{html.escape(stem[3:].replace("_", " "))}</a></td>'
-        f"<td>{html.escape(NOTEBOOKS.get(stem, ''))}</td>"
-        f"<td>{'⚠ ' + ', '.join(notices[stem]) if notices[stem] else ''}</td></tr>"
-        for stem in stems
-    )
-    return (
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Convolutional neural networks, hands on</title>"
-        "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
-        "table{border-collapse:collapse}td,th{border-bottom:1px solid #ddd;padding:6px 10px;text-align:left}</style>"
-        "</head><body><h1>Convolutional neural networks, hands on</h1>"
-        "<p>A course in Jupyter notebooks, Keras 3 on TensorFlow: from what a computer sees in a photo "
-        "to fine-tuning VGG16. Read the notebooks in order; to run them and do the exercises, clone the "
-        "repository and follow its README.</p>"
-        f"<table><tr><th>#</th><th>notebook</th><th>what you learn</th><th>notes</th></tr>{rows}</table>"
-        f"<p><small>Built {html.escape(built)} from the notebooks executed in the <code>{html.escape(profile)}</code> "
-        "profile, offline, without the solutions of the exercises.</small></p></body></html>"
-    )
-
-
-def build_site(executed_dir, out_dir, profile="ci"):
-    """Export every executed notebook of `executed_dir` into `out_dir`; return the pages written."""
+def executed_notebooks(executed_dir):
+    """{stem: notebook} of the executed course notebooks in `executed_dir`, in teaching order."""
     import nbformat
 
-    paths = sorted(pathlib.Path(executed_dir).glob("[0-9][0-9]_*.ipynb"))
+    paths = sorted(pathlib.Path(executed_dir).glob(NOTEBOOK_NAMES))
     if not paths:
-        raise FileNotFoundError(f"no executed course notebooks (NN_name.ipynb) in {executed_dir}")
-    out_dir = pathlib.Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stems = [p.stem for p in paths]
-    notebooks = {p.stem: nbformat.read(p, as_version=4) for p in paths}
-    notices = {stem: notices_for(notebook) for stem, notebook in notebooks.items()}
-    written = []
-    for index, stem in enumerate(stems):
-        page = out_dir / f"{stem}.html"
-        page.write_text(export_page(notebooks[stem], stems, index, notices[stem]), encoding="utf-8")
-        written.append(page)
-    index = out_dir / "index.html"
-    index.write_text(
-        index_page(stems, profile, time.strftime("%Y-%m-%d %H:%M"), notices), encoding="utf-8"
+        raise FileNotFoundError(f"no course notebooks (NN_name.ipynb) in {executed_dir}")
+    notebooks = {}
+    for path in paths:
+        notebook = nbformat.read(path, as_version=4)
+        if not any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"):
+            raise ValueError(
+                f"{path} has no outputs: the site is built from executed notebooks "
+                "(run without --executed to execute the student versions first)"
+            )
+        notebooks[path.stem] = notebook
+    return notebooks
+
+
+def _tags(cell):
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def page_notebook(notebook, notices, name="the notebook"):
+    """A copy of an executed notebook as its page shows it: no solution and no `verify` cell, and
+    the banners of `notices` right under the title."""
+    import nbformat
+
+    from cnnlib.labs.student import BEGIN, END
+
+    page = nbformat.from_dict(notebook)
+    page.cells = [c for c in page.cells if not {SOLUTION_TAG, VERIFY_TAG} & set(_tags(c))]
+    marked = [c for c in page.cells if BEGIN in c.source or END in c.source]
+    if marked:
+        raise ValueError(
+            f"{name} has a solution marked with '{BEGIN}' outside a cell tagged "
+            f"'{SOLUTION_TAG}'; build the site from its student version (python -m cnnlib.labs "
+            "student) so the solution and its outputs stay off the page"
+        )
+    # Plain HTML rather than a MyST directive: the theme draws it as a warning, and the .ipynb the
+    # page offers for download shows it as well in JupyterLab.
+    banners = "".join(
+        f'\n\n<div class="admonition warning course-notice"><p class="admonition-title">'
+        f"{marker}</p><p>{html.escape(message)}</p></div>\n\n"
+        for marker, message in notices.items()
     )
-    return [index, *written]
+    first = page.cells[0] if page.cells else None
+    if first is not None and first.cell_type == "markdown" and first.source.startswith("# "):
+        title, _, rest = first.source.partition("\n")  # right under the title
+        first.source = title + banners + rest
+    elif banners:
+        page.cells.insert(0, nbformat.v4.new_markdown_cell(banners.strip()))
+    return page
+
+
+def repository_url(root=ROOT):
+    """The course repository's web address from pyproject.toml's [project.urls], or None."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        urls = tomllib.loads((root / "pyproject.toml").read_text())["project"]["urls"]
+    except (OSError, KeyError):
+        return None
+    for key in ("Repository", "Source", "Source Code", "Homepage"):
+        if urls.get(key, "").startswith("https://github.com/"):
+            return urls[key].rstrip("/").removesuffix(".git")
+    return None
+
+
+def prepare(notebooks, source_dir, repository=None, branch="main", profile="ci"):
+    """Lay out the Sphinx source in `source_dir`: website/, the pages' notebooks and course.json."""
+    import nbformat
+
+    from cnnlib.runtime.course import NOTEBOOKS
+
+    source_dir = pathlib.Path(source_dir)
+    shutil.copytree(WEBSITE, source_dir, dirs_exist_ok=True)
+    (source_dir / "notebooks").mkdir(exist_ok=True)
+    course = {
+        "repository_url": repository,
+        "branch": branch,
+        "profile": profile,
+        "built": time.strftime("%Y-%m-%d"),
+        "notebooks": [],
+    }
+    for stem, notebook in notebooks.items():
+        notices = notices_for(notebook)
+        page = page_notebook(notebook, notices, name=f"{stem}.ipynb")
+        nbformat.write(page, source_dir / "notebooks" / f"{stem}.ipynb")
+        course["notebooks"].append(
+            {"stem": stem, "lesson": NOTEBOOKS.get(stem, ""), "notices": list(notices)}
+        )
+    (source_dir / "course.json").write_text(json.dumps(course, indent=1), encoding="utf-8")
+    return course
+
+
+def build_site(executed_dir, out_dir, repository=None, branch="main", profile="ci"):
+    """Build the website from the executed notebooks of `executed_dir` into `out_dir`.
+
+    Returns the HTML pages of the notebooks, in teaching order, after the home page. Sphinx's
+    warnings (a broken link, a missing page) fail the build.
+    """
+    try:
+        from sphinx.cmd.build import build_main
+    except ImportError as error:
+        raise ModuleNotFoundError(
+            "the website is built by Sphinx with MyST-NB and the book theme, which are not "
+            "installed: pip install -e '.[site]'"
+        ) from error
+    out_dir = check_out_dir(out_dir)
+    notebooks = executed_notebooks(executed_dir)
+    with tempfile.TemporaryDirectory(prefix="course-site-") as work:
+        source = pathlib.Path(work) / "source"
+        prepare(notebooks, source, repository, branch, profile)
+        if (out_dir / ".buildinfo").is_file():
+            shutil.rmtree(out_dir)  # an earlier build: start clean, so no page of it is left
+        status = build_main(
+            ["-b", "html", "-q", "-W", "--keep-going", "-d", str(pathlib.Path(work) / "doctrees")]
+            + [str(source), str(out_dir)]
+        )
+    if status:
+        raise RuntimeError(f"Sphinx could not build the site (status {status}): see its messages")
+    return [out_dir / "index.html"] + [out_dir / "notebooks" / f"{s}.html" for s in notebooks]
 
 
 def execute(notebook, folder, extra_env=None, timeout=3600):
@@ -168,20 +236,57 @@ def execute_student_versions(source_dir, work_dir, profile):
 
 
 def main(argv=None):
-    from cnnlib.runtime.session import course_root
-
     parser = argparse.ArgumentParser(
         prog="python -m cnnlib.tools.site", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("outdir", type=pathlib.Path)
-    parser.add_argument("--profile", choices=("ci", "lite", "full"), default="ci")
+    parser.add_argument("--out", type=pathlib.Path, required=True, help="folder for the site")
+    parser.add_argument(
+        "--executed",
+        type=pathlib.Path,
+        help="folder of executed notebooks (NN_name.ipynb); without it, the student versions are "
+        "executed first, which takes minutes",
+    )
+    parser.add_argument(
+        "--profile",
+        choices=("ci", "lite", "full"),
+        default="ci",
+        help="the profile the notebooks run (or ran) in",
+    )
+    parser.add_argument(
+        "--repository",
+        default=repository_url(),
+        help="GitHub address the launch and download buttons point at "
+        "(default: pyproject.toml's [project.urls] Repository; without one, no launch buttons)",
+    )
+    parser.add_argument("--branch", default="main", help="the repository's branch (main)")
     args = parser.parse_args(argv)
-    root = course_root() or pathlib.Path(__file__).resolve().parents[2]
-    with tempfile.TemporaryDirectory(prefix="course-site-") as work:
-        print(f"Executing the student notebooks in the {args.profile} profile:")
-        execute_student_versions(root / "notebooks", work, args.profile)
-        pages = build_site(work, args.outdir, args.profile)
-    print(f"Wrote {len(pages)} pages to {args.outdir}; open {args.outdir / 'index.html'}")
+    try:
+        check_out_dir(args.out)
+        if args.executed is not None and not args.executed.is_dir():
+            raise ValueError(f"--executed {args.executed} is not a folder")
+    except ValueError as error:
+        print(f"error: {error}.", file=sys.stderr)
+        return 2
+    if args.repository is None:
+        print(
+            "No repository address (--repository or pyproject's [project.urls]): no launch buttons."
+        )
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="course-executed-") as work:
+        executed = args.executed
+        if executed is None:
+            print(f"Executing the student notebooks in the {args.profile} profile:")
+            execute_student_versions(ROOT / "notebooks", work, args.profile)
+            executed = work
+        try:
+            pages = build_site(executed, args.out, args.repository, args.branch, args.profile)
+        except (ValueError, FileNotFoundError, RuntimeError, ModuleNotFoundError) as error:
+            print(f"error: {error}.", file=sys.stderr)
+            return 1
+    print(
+        f"Built {len(pages)} pages into {args.out} in {time.monotonic() - started:.0f} s; "
+        f"open {args.out / 'index.html'} or serve the folder: python -m http.server -d {args.out}"
+    )
     return 0
 
 

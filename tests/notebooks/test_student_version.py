@@ -1,5 +1,4 @@
-"""The student version of every notebook runs clean, with every exercise "not attempted yet";
-the course website is built from those executed pages.
+"""The student version of every notebook runs clean, with every exercise "not attempted yet".
 
 The student version is what an instructor hands out (`python -m cnnlib.labs student OUTDIR`): no
 errors, no solution, and no check that claims a ✓ for work the learner has not done.
@@ -12,8 +11,8 @@ kernel running the notebook is in the same state after them as one running the s
 worker (the whole test command), its outputs for those cells are therefore the student version's
 outputs, and they are read from there (conftest.py's `notebook_runs`) instead of executing the
 notebook a second time. Otherwise (this file alone, a notebook that failed, or a student version
-that is not such a prefix) the student version is executed here. The website
-(`python -m cnnlib.tools.site`) is built from the same executed notebooks.
+that is not such a prefix) the student version is executed here. The website is built from
+the same outputs and checked in test_website.py.
 """
 
 import pathlib
@@ -116,35 +115,6 @@ def _solution_names(path):
     else:
         text = solutions.convert(nbformat.read(path, as_version=4), path.stem)[1] or ""
     return set(re.findall(r"\bsolution_\w+", text))
-
-
-def test_the_website_has_every_page_with_its_figures(student_runs, tmp_path):
-    for path in NOTEBOOKS:
-        student_runs.executed(path.name)
-    pages = site.build_site(student_runs.folder, tmp_path / "site")
-    assert [p.name for p in pages] == ["index.html", *[f"{p.stem}.html" for p in NOTEBOOKS]]
-    index = (tmp_path / "site" / "index.html").read_text()
-    for path in NOTEBOOKS:
-        assert f'href="{path.stem}.html"' in index
-        page = (tmp_path / "site" / f"{path.stem}.html").read_text()
-        figures = student_runs.done[path.name]
-        expected = sum(
-            "image/png" in o.get("data", {}) for c in figures.cells for o in c.get("outputs", [])
-        )
-        assert page.count("data:image/png;base64,") >= expected > 0, (
-            f"{path.stem}: figures missing from the page"
-        )
-        assert 'href="index.html"' in page, f"{path.stem}: no link back to the index"
-        assert student.BEGIN not in page, f"{path.stem}: a solution leaked into the website"
-        leaked = sorted(name for name in _solution_names(path) if name in page)
-        assert not leaked, f"{path.stem}: solution code leaked into the website: {leaked}"
-    stand_in = (tmp_path / "site" / "07_vgg16_transfer_learning.html").read_text()
-    assert 'class="course-notice"' in stand_in, (
-        "offline, notebook 07 runs on a stand-in: its page must say so at the top"
-    )
-    assert (
-        'class="course-notice"' not in (tmp_path / "site" / "01_image_as_matrix.html").read_text()
-    )
 
 
 def test_nbval_outputs_stand_for_a_real_student_run(student_runs, tmp_path):
