@@ -2,9 +2,9 @@
 book theme (full-text search, a sidebar of every notebook, a table of contents per page, launch
 buttons for Colab and Binder, a download button for the .ipynb, dark mode, readable on a phone).
 
-    python -m cnnlib.tools.site --executed DIR --out SITE   # notebooks executed already (seconds)
-    python -m cnnlib.tools.site --out SITE                  # execute the student versions first
-    python -m cnnlib.tools.site --out SITE --profile lite   # ... in the lite profile
+    cnn-course site --executed DIR --out SITE   # notebooks executed already (seconds)
+    cnn-course site --out SITE                  # execute the student versions first
+    cnn-course site --out SITE --profile lite   # ... in the lite profile
 
 This module only prepares: it takes executed notebooks (the test run's, or the student versions
 it executes itself), leaves out solutions and `verify` cells, puts a banner at the top of any page
@@ -236,9 +236,7 @@ def execute_student_versions(source_dir, work_dir, profile):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m cnnlib.tools.site", description=__doc__.splitlines()[0]
-    )
+    parser = argparse.ArgumentParser(prog="cnn-course site", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=pathlib.Path, required=True, help="folder for the site")
     parser.add_argument(
         "--executed",

@@ -17,12 +17,15 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def notebook_assignment(notebook, name):
-    """The source of the top-level statement `name = …` in a code cell of `notebook`."""
-    cells = json.loads((ROOT / "notebooks" / notebook).read_text(encoding="utf-8"))["cells"]
-    for cell in cells:
-        if cell["cell_type"] != "code":
-            continue
-        source = "".join(cell["source"])
+    """The source of the top-level statement `name = …` in a code cell of `notebook` or in its
+    solutions (notebooks/solutions/NN_name.py)."""
+    path = ROOT / "notebooks" / notebook
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    sources = ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"]
+    solutions = path.parent / "solutions" / f"{path.stem}.py"
+    if solutions.exists():
+        sources.append(solutions.read_text(encoding="utf-8"))
+    for source in sources:
         for node in ast.parse(source).body:
             if isinstance(node, ast.Assign) and any(
                 isinstance(t, ast.Name) and t.id == name for t in node.targets
