@@ -32,6 +32,7 @@ import sys
 import time
 
 from cnnlib.runtime import locations
+from cnnlib.runtime.env import tolerate_any_output_encoding
 from cnnlib.runtime.profiles import PROFILE_VARIABLE, choose_profile
 
 START_PAGE = "START_HERE.ipynb"
@@ -199,6 +200,7 @@ def main(argv=None):
     if not 1 <= args.port <= 65535:
         parser.error(f"--port must be between 1 and 65535, got {args.port}")
 
+    tolerate_any_output_encoding()
     notebooks_dir = course_folder() / "notebooks"
     try:
         page, profile = write_start_page(notebooks_dir)
