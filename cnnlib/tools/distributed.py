@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import pathlib
+import select
 import signal
 import socket
 import sys
@@ -144,53 +145,72 @@ def peer_report(timeout=1.0):
     return lines
 
 
-class Watchdog:
-    """Ends the process, with one sentence, when the workers have not all joined in time, and at
-    once on Ctrl+C or SIGTERM (the waiting happens in TensorFlow's C++ code, which ignores both)."""
+CHILD_VARIABLE = "CNNLIB_DISTRIBUTED_WORKER"  # set in the training process the launcher watches
+JOINED = "all workers joined"  # the line the training process prints once the workers are in
 
-    def __init__(self, timeout):
-        self.timeout = timeout
-        self.joined = threading.Event()
 
-    def start(self):
-        # The real standard error, kept now: importing TensorFlow points descriptor 2 at a
-        # capture for a while (cnnlib.runtime.quiet), and a sentence written then would be lost.
-        self._stderr = os.dup(2)
-        threading.Thread(target=self._wait_for_join, daemon=True).start()
-        if threading.current_thread() is threading.main_thread():
-            reader, writer = socket.socketpair()
-            writer.setblocking(False)
-            signal.set_wakeup_fd(writer.fileno())
-            for number in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(number, lambda *_: None)  # the wake-up byte does the work
-            self._keep = (reader, writer)
-            threading.Thread(target=self._wait_for_signal, args=(reader,), daemon=True).start()
-        return self
+class _Stopped(Exception):
+    def __init__(self, name, code):
+        super().__init__(name)
+        self.name, self.code = name, code
 
-    def _wait_for_join(self):
-        if self.joined.wait(self.timeout):
-            return
-        details = "; ".join(peer_report()) or "no other worker is listed"
-        self._leave(
-            f"Gave up after {self.timeout:g} s: not every worker of TF_CONFIG joined ({details}). "
-            "Start every worker (each with its own task index), or raise --timeout.",
-            EXIT_TIMEOUT,
-        )
 
-    def _wait_for_signal(self, reader):
+def _stop_on(number, name, code):
+    def handler(signum, frame):
+        raise _Stopped(name, code)
+
+    signal.signal(number, handler)
+
+
+def supervise(argv, timeout):
+    """Run the training in a child process and watch it from this one, which never imports
+    TensorFlow: TensorFlow waits for the other workers in C++ code that holds Python's lock and
+    ignores Ctrl+C and SIGTERM, so only another process can give up on time, or stop it at once.
+
+    Returns the exit status: the child's; 3 when the workers did not all join within `timeout`
+    seconds; 130 on Ctrl+C, 143 on SIGTERM.
+    """
+    import subprocess
+
+    child = subprocess.Popen(
+        [sys.executable, "-m", "cnnlib.tools.distributed", *argv],
+        env={**os.environ, CHILD_VARIABLE: "1"},
+        stdout=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+    )
+    deadline, joined = time.monotonic() + timeout, False
+    _stop_on(signal.SIGINT, "Ctrl+C", EXIT_INTERRUPT)
+    _stop_on(signal.SIGTERM, "SIGTERM", EXIT_TERMINATED)
+    try:
         while True:
-            data = reader.recv(1)
-            if not data:
-                return
-            if data[0] in (signal.SIGINT, signal.SIGTERM):
-                name = "Ctrl+C" if data[0] == signal.SIGINT else "SIGTERM"
-                code = EXIT_INTERRUPT if data[0] == signal.SIGINT else EXIT_TERMINATED
-                self._leave(f"Stopped by {name}; nothing was written.", code)
-
-    def _leave(self, sentence, code):
-        sys.stdout.flush()
-        os.write(self._stderr, (sentence + "\n").encode(errors="backslashreplace"))
-        os._exit(code)  # TensorFlow's threads would keep the process alive otherwise
+            left = None if joined else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                child.kill()
+                child.wait()
+                details = "; ".join(peer_report()) or "no other worker is listed"
+                print(
+                    f"Gave up after {timeout:g} s: not every worker of TF_CONFIG joined ({details}). "
+                    "Start every worker (each with its own task index), or raise --timeout.",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                return EXIT_TIMEOUT
+            ready, _, _ = select.select([child.stdout], [], [], left)
+            if not ready:
+                continue
+            line = child.stdout.readline()
+            if not line:
+                return child.wait()
+            if line.strip() == JOINED:
+                joined = True
+                continue
+            print(line, end="", flush=True)
+    except _Stopped as stop:
+        child.kill()
+        child.wait()
+        print(f"Stopped by {stop.name}; nothing was written.", file=sys.stderr, flush=True)
+        return stop.code
 
 
 def train_head(out_dir, steps=3, image_size=32, per_replica_batch=4, joined=None):
@@ -306,16 +326,17 @@ def main(argv=None):
     except OSError as error:
         print(f"Cannot write to {args.out_dir} ({error.strerror}).", file=sys.stderr)
         return 2
-    if len(workers) > 1:
+    if len(workers) > 1 and not os.environ.get(CHILD_VARIABLE):
         others = ", ".join(w for n, w in enumerate(workers) if n != index)
         print(
             f"worker {index} of {len(workers)}: waiting up to {args.timeout:g} s for {others}",
             flush=True,
         )
-    watchdog = Watchdog(args.timeout).start()
-    result = train_head(
-        args.out_dir, steps=args.steps, image_size=args.image_size, joined=watchdog.joined
-    )
+    if len(workers) > 1 and not os.environ.get(CHILD_VARIABLE):
+        return supervise(sys.argv[1:] if argv is None else list(argv), args.timeout)
+    joined = threading.Event()
+    threading.Thread(target=lambda: joined.wait() or print(JOINED, flush=True), daemon=True).start()
+    result = train_head(args.out_dir, steps=args.steps, image_size=args.image_size, joined=joined)
     if result is not None:
         print(
             f"chief wrote {args.out_dir / 'multiworker_result.json'}: {result['replicas_in_sync']} replicas, "

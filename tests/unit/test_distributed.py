@@ -122,25 +122,35 @@ def _two_workers(index=0):
     return json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
 
 
-def test_a_worker_that_never_joins_ends_the_wait_with_one_sentence(tmp_path):
-    config = _two_workers()
-    missing = json.loads(config)["cluster"]["worker"][1]
-    worker = _start_worker(tmp_path, config, "--timeout", "4")
+@pytest.mark.parametrize(
+    "peer, state",
+    [("not started", "does not answer on its port"), ("unresolvable", "does not resolve")],
+)
+def test_a_worker_that_never_joins_ends_the_wait_with_one_sentence(tmp_path, peer, state):
+    config = json.loads(_two_workers())
+    if peer == "unresolvable":
+        config["cluster"]["worker"][1] = "no-such-host.invalid:12345"
+    missing = config["cluster"]["worker"][1]
+    # 12 s: past TensorFlow's import, into its wait for the other worker (which holds the GIL).
+    worker = _start_worker(tmp_path, json.dumps(config), "--timeout", "12")
     try:
-        stdout, stderr = worker.communicate(timeout=120)  # TensorFlow's import plus the 4 s
+        stdout, stderr = worker.communicate(timeout=120)
     except subprocess.TimeoutExpired:
         worker.kill()
-        pytest.fail("the worker still waits for a worker that was never started")
+        pytest.fail("the worker still waits for a worker that never joins")
     assert worker.returncode == 3, stderr[-2000:]
-    assert f"waiting up to 4 s for {missing}" in stdout
+    assert f"waiting up to 12 s for {missing}" in stdout
     last = stderr.strip().splitlines()[-1]
-    assert last.startswith("Gave up after 4 s") and f"worker 1 ({missing}): does not answer" in last
+    assert last.startswith("Gave up after 12 s") and f"worker 1 ({missing}): " in last
+    assert state in last
 
 
 def test_sigterm_ends_a_waiting_worker(tmp_path):
-    worker = _start_worker(tmp_path, _two_workers(), "--timeout", "300")
+    config = json.loads(_two_workers())
+    config["cluster"]["worker"][1] = "no-such-host.invalid:12345"
+    worker = _start_worker(tmp_path, json.dumps(config), "--timeout", "300")
     assert "waiting up to 300 s" in worker.stdout.readline()
-    time.sleep(15)  # TensorFlow imported and waiting in its collective ops, which ignore SIGTERM
+    time.sleep(15)  # TensorFlow imported and waiting for the other worker, deaf to SIGTERM
     worker.send_signal(signal.SIGTERM)
     try:
         _, stderr = worker.communicate(timeout=20)
