@@ -117,6 +117,16 @@ def _start_worker(tmp_path, config, *options):
     )
 
 
+def _finish(worker, timeout=60):
+    """(stdout, stderr) of a worker that should end on its own; killed, and the test failed, if not."""
+    try:
+        return worker.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.communicate()
+        pytest.fail(f"the worker did not end within {timeout} s")
+
+
 def _two_workers(index=0):
     workers = [f"localhost:{port}" for port in _free_ports(2)]
     return json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
@@ -178,7 +188,7 @@ def test_sigterm_ends_a_waiting_worker(tmp_path):
 )
 def test_a_wrong_tf_config_is_one_sentence(tmp_path, config, words):
     worker = _start_worker(tmp_path, config)
-    _, stderr = worker.communicate(timeout=60)
+    _, stderr = _finish(worker)
     assert worker.returncode == 2 and "Traceback" not in stderr
     assert words in stderr and len(stderr.strip().splitlines()) == 1, stderr
 
@@ -192,12 +202,12 @@ def test_a_busy_own_port_is_one_sentence(tmp_path):
             {"cluster": {"worker": [f"localhost:{port}"]}, "task": {"type": "worker", "index": 0}}
         )
         worker = _start_worker(tmp_path, config)
-        _, stderr = worker.communicate(timeout=60)
+        _, stderr = _finish(worker)
     assert worker.returncode == 2 and f"Port {port} of this worker" in stderr, stderr[-2000:]
 
 
 @pytest.mark.parametrize("option", [["--steps", "0"], ["--timeout", "0"], ["--image-size", "8"]])
 def test_bad_options_are_refused_before_training(tmp_path, option):
     worker = _start_worker(tmp_path, "", *option)
-    _, stderr = worker.communicate(timeout=60)
+    _, stderr = _finish(worker)
     assert worker.returncode == 2 and "Traceback" not in stderr and option[0] in stderr
