@@ -79,6 +79,8 @@ def private_temp_dir():
         pass
     except OSError:
         folder = None
+    if folder is not None and _own_private_folder(folder):
+        os.chmod(folder, 0o700)  # one made by an older cnnlib may be readable by others
     if folder is None or not _own_private_folder(folder):
         fresh = pathlib.Path(tempfile.mkdtemp(prefix=f"cnnlib-{os.getuid()}-"))
         if folder is not None:
