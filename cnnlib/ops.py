@@ -124,6 +124,22 @@ def _as_kernels(kernel, channels, x_shape):
 # --------------------------------------------------------------------------------------------
 # Padding and output size
 # --------------------------------------------------------------------------------------------
+def _check_pad_value(value, dtype):
+    """ValueError unless `value` is a real number that `dtype` holds exactly (no wrap, no NaN → int)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        raise ValueError(f"value must be a number, got {value!r}")
+    dtype = np.dtype(dtype)
+    if dtype.kind in "iub":
+        limits = np.iinfo(dtype) if dtype.kind != "b" else None
+        whole = not math.isnan(value) and float(value).is_integer()
+        low, high = (0, 1) if limits is None else (limits.min, limits.max)
+        if not whole or not low <= value <= high:
+            raise ValueError(
+                f"value {value!r} cannot be stored in an array of dtype {dtype} "
+                f"(whole numbers {low} to {high}); convert x to float first, e.g. x.astype(float)"
+            )
+
+
 def padding_amounts(input_size, kernel_size, stride=1, padding="valid"):
     """Zero rows/columns added on each side: ((top, bottom), (left, right)).
 
@@ -160,10 +176,17 @@ def padding_amounts(input_size, kernel_size, stride=1, padding="valid"):
 
 
 def pad(x, amounts, value=0.0):
-    """x with `value` added around it; `amounts` is an int, (ph, pw) or ((top, bottom), (left, right))."""
+    """x with `value` added around it; `amounts` is an int, (ph, pw) or ((top, bottom), (left, right)).
+
+    `x` is numeric (booleans, integers, floats); `value` must fit its dtype: −1 or NaN around a
+    uint8 image is refused rather than wrapped to 255 or 0.
+    """
     x = np.asarray(x)
     if x.ndim not in (2, 3):
         raise ValueError(f"x must be (H, W) or (H, W, C), got shape {x.shape}")
+    if x.dtype.kind not in "biuf":
+        raise ValueError(f"x must hold real numbers, got an array of dtype {x.dtype}")
+    _check_pad_value(value, x.dtype)
     if (
         isinstance(amounts, (tuple, list))
         and len(amounts) == 2

@@ -23,6 +23,7 @@ import hashlib
 import os
 import pathlib
 import socket
+import stat
 import tempfile
 import time
 import urllib.error
@@ -30,6 +31,7 @@ import urllib.parse
 import urllib.request
 
 from cnnlib.runtime import network
+from cnnlib.runtime.env import flag
 
 OFFLINE_VARIABLE = "CNNLIB_OFFLINE"
 
@@ -39,13 +41,17 @@ class OfflineError(RuntimeError):
 
 
 def keras_cache_dir():
-    """Keras's cache folder: $KERAS_HOME, else ~/.keras (falling back to /tmp/.keras like Keras)."""
+    """Keras's cache folder: $KERAS_HOME, else ~/.keras, else (like Keras) /tmp/.keras.
+
+    /tmp/.keras is shared by every user of the machine: it is taken only when it is this user's
+    own (see `trusted_tmp`); otherwise the user's private cache folder takes its place.
+    """
     if os.environ.get("KERAS_HOME"):
-        return pathlib.Path(os.environ["KERAS_HOME"])
+        return pathlib.Path(os.environ["KERAS_HOME"]).expanduser()
     home = pathlib.Path(os.path.expanduser("~")) / ".keras"
     if os.access(home.parent, os.W_OK):
         return home
-    return _keras_tmp_dir()
+    return download_dir()
 
 
 def _keras_tmp_dir():
@@ -53,25 +59,84 @@ def _keras_tmp_dir():
     return pathlib.Path("/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()) / ".keras"
 
 
+def _owned_and_private(path):
+    """True when `path` is no link, belongs to this user, and no one else may write to it."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return (
+        not stat.S_ISLNK(info.st_mode)
+        and info.st_uid == os.getuid()
+        and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    )
+
+
+def trusted_tmp(path=None):
+    """True when Keras's shared /tmp/.keras (or `path` below it) is this user's own.
+
+    Another user of a lab machine could have made the folder first and put files in it; such
+    files are never read, and nothing is written there.
+    """
+    if not hasattr(os, "getuid"):
+        return True
+    tmp = _keras_tmp_dir()
+    parts = [tmp]
+    if path is not None:
+        relative = pathlib.Path(path).relative_to(tmp).parts
+        parts += [tmp.joinpath(*relative[: i + 1]) for i in range(len(relative))]
+    return all(_owned_and_private(part) for part in parts)
+
+
 def cache_dirs():
-    """The folders a cached file may be in: Keras's cache folder, then Keras's /tmp fallback."""
+    """The folders a cached file may be in: Keras's cache folder, and Keras's /tmp/.keras fallback
+    when Keras itself would use it (the cache folder is read-only) and it is this user's own."""
     folders = [keras_cache_dir()]
-    if _keras_tmp_dir() != folders[0]:
-        folders.append(_keras_tmp_dir())
+    tmp = _keras_tmp_dir()
+    if tmp != folders[0] and not os.access(folders[0], os.W_OK) and trusted_tmp():
+        folders.append(tmp)
     return folders
 
 
+_warned_tmp = False
+
+
 def download_dir():
-    """Where a download goes: Keras's cache folder when writable, else Keras's own /tmp fallback."""
-    preferred = keras_cache_dir()
-    return preferred if os.access(preferred, os.W_OK) else _keras_tmp_dir()
+    """Where a download goes: Keras's cache folder when writable, else Keras's own /tmp/.keras —
+    unless another user made that first: then the user's private cache folder (with one sentence)."""
+    global _warned_tmp
+    preferred = (
+        pathlib.Path(os.environ["KERAS_HOME"]).expanduser()
+        if os.environ.get("KERAS_HOME")
+        else pathlib.Path(os.path.expanduser("~")) / ".keras"
+    )
+    if os.access(preferred, os.W_OK) or (
+        not preferred.exists()
+        and preferred.parent.is_dir()
+        and os.access(preferred.parent, os.W_OK)
+    ):
+        return preferred
+    tmp = _keras_tmp_dir()
+    if not os.path.lexists(tmp) or trusted_tmp():
+        return tmp
+    from cnnlib.runtime.locations import user_cache_dir
+
+    private = user_cache_dir() / "keras"
+    if not _warned_tmp:
+        _warned_tmp = True
+        print(
+            f"⚠ {tmp} belongs to another user or others may write to it: not using it; "
+            f"downloads go to {private} instead."
+        )
+    return private
 
 
 def find_cached(fname, cache_subdir="datasets"):
     """The first cached copy of `fname` (see `cache_dirs`), or None."""
+    tmp = _keras_tmp_dir()
     for folder in cache_dirs():
         path = folder / cache_subdir / fname
-        if path.is_file():
+        if path.is_file() and (folder != tmp or trusted_tmp(path)):
             return path
     return None
 
@@ -95,7 +160,8 @@ def matches(path, file_hash):
 
 
 def forced_offline():
-    return os.environ.get(OFFLINE_VARIABLE, "").strip().lower() not in ("", "0", "false", "no")
+    """True when CNNLIB_OFFLINE is on (1, true, yes, on); a word that is neither on nor off raises."""
+    return flag(OFFLINE_VARIABLE)
 
 
 def probe_address(url):
@@ -222,6 +288,7 @@ def fetch(fname, origin, file_hash=None, cache_subdir="datasets", extract=False,
         _require_network(fname, origin, keras_cache_dir() / cache_subdir / fname)
         with download_timeout(fname, keras_cache_dir() / cache_subdir / fname, timeout):
             print(f"Getting {fname} (cached in {target.parent})")
+            target.parent.mkdir(parents=True, exist_ok=True)  # else Keras would go to /tmp/.keras
             path = pathlib.Path(
                 keras.utils.get_file(
                     fname,
@@ -236,35 +303,62 @@ def fetch(fname, origin, file_hash=None, cache_subdir="datasets", extract=False,
     return str(path)
 
 
-def extract_archive(archive):
+def extract_archive(archive, identity=None):
     """Unpack a .zip or .tar archive next to it (as Keras does: <name>_extracted/) and return that folder.
 
-    A folder already unpacked is reused; when the archive's folder is read-only the archive is
-    unpacked into the user's cache folder instead.
+    A folder unpacked from this very archive is reused: its marker file records `identity` (by
+    default the archive's size and modification time; pass its checksum where one is known), so a
+    replaced archive is unpacked again. A folder without a marker (unpacked by Keras itself) is
+    reused only when it is newer than the archive. When the archive's folder is read-only the
+    archive is unpacked into the user's cache folder instead. A damaged archive, or a disk that
+    fills up, raises `OfflineError` (one sentence) and leaves no half-unpacked folder behind.
     """
     import shutil
 
     from cnnlib.runtime.locations import user_cache_dir, writable
 
     archive = pathlib.Path(archive)
+    status = archive.stat()
+    identity = identity or f"{status.st_size} bytes, modified {status.st_mtime_ns}"
+    marker_text = f"{archive.name}\n{identity}\n"
     name = archive.name[: archive.name.find(".")] if "." in archive.name else archive.name
     candidates = [
         archive.parent / f"{name}_extracted",
         user_cache_dir() / "extracted" / f"{name}_extracted",
     ]
     for folder in candidates:
-        if (folder / ".cnnlib-complete").exists() or (
-            folder.is_dir() and folder is candidates[0] and any(folder.iterdir())
+        marker = folder / ".cnnlib-complete"
+        if marker.exists():
+            if marker.read_text() == marker_text:
+                return folder
+            continue  # unpacked from another archive of the same name: unpacked again below
+        if (
+            folder is candidates[0]
+            and folder.is_dir()
+            and any(folder.iterdir())
+            and folder.stat().st_mtime_ns >= status.st_mtime_ns
         ):
             return folder
     for folder in candidates:
         if writable(folder.parent):
             partial = folder.with_name(folder.name + ".partial")
             shutil.rmtree(partial, ignore_errors=True)
-            shutil.unpack_archive(str(archive), str(partial))
-            shutil.rmtree(folder, ignore_errors=True)
-            partial.rename(folder)
-            (folder / ".cnnlib-complete").write_text(archive.name + "\n")
+            try:
+                shutil.unpack_archive(str(archive), str(partial))
+                shutil.rmtree(folder, ignore_errors=True)
+                partial.rename(folder)
+                (folder / ".cnnlib-complete").write_text(marker_text)
+            except Exception as error:  # a damaged archive (zip, tar, zlib errors) or a full disk
+                shutil.rmtree(partial, ignore_errors=True)
+                reason = (
+                    f"the disk is full or read-only: {error.strerror}"
+                    if isinstance(error, OSError) and error.strerror
+                    else f"a damaged archive: {type(error).__name__}: {error}"
+                )
+                raise OfflineError(
+                    f"Could not unpack {archive} ({reason}); delete it to download it again, "
+                    "or free some space."
+                ) from None
             return folder
     raise OfflineError(
         f"Could not unpack {archive}: no writable folder for it (tried {candidates[0]} and {candidates[1]})."

@@ -207,7 +207,7 @@ def cats_vs_dogs_folder():
             f"(no checksum is published to compare it with)"
         )
     digest = _digests[stamp]
-    extracted = downloads.extract_archive(archive)
+    extracted = downloads.extract_archive(archive, identity=f"SHA-256 {digest}")
     folders = [p for p in (extracted, *sorted(extracted.iterdir())) if (p / "train").is_dir()]
     if not folders:
         raise UnusableDataset(

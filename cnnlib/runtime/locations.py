@@ -10,6 +10,7 @@ Every fallback is announced in one sentence; none of them raises.
 
 import os
 import pathlib
+import stat
 import tempfile
 
 RESULTS_VARIABLE = "CNNLIB_RESULTS_DIR"
@@ -17,25 +18,88 @@ LOCAL_RESULTS = "my_results"  # ignored by git (.gitignore)
 CHECKPOINT_FOLDER = "checkpoints"  # ignored by git (.gitignore)
 
 
+def _is_course_folder(folder):
+    return (folder / "notebooks").is_dir() and (folder / "cnnlib").is_dir()
+
+
 def course_root():
-    """The course folder (holding notebooks/ and cnnlib/) above the working directory, or None."""
+    """The course folder (holding notebooks/ and cnnlib/), or None: the one the working directory
+    is in, else the checkout this package was imported from (an editable install)."""
     here = pathlib.Path.cwd().resolve()
     for folder in (here, *here.parents):
-        if (folder / "notebooks").is_dir() and (folder / "cnnlib").is_dir():
+        if _is_course_folder(folder):
             return folder
-    return None
+    package_checkout = pathlib.Path(__file__).resolve().parents[2]
+    return package_checkout if _is_course_folder(package_checkout) else None
+
+
+def require_course_root(what="this command"):
+    """`course_root()`, or SystemExit with one sentence when there is no course folder."""
+    root = course_root()
+    if root is None:
+        raise SystemExit(
+            f"Cannot find the course folder (holding notebooks/ and cnnlib/) for {what}: "
+            "run it from inside the course checkout."
+        )
+    return root
+
+
+_private_temp = None
+
+
+def _own_private_folder(path):
+    """True when `path` is a real folder (not a link) of this user that no one else can write to."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return (
+        stat.S_ISDIR(info.st_mode)
+        and info.st_uid == os.getuid()
+        and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    )
+
+
+def private_temp_dir():
+    """This user's own folder in the shared temp folder, made safely (mode 0700, no link followed).
+
+    ``/tmp/cnnlib-<uid>`` when it is this user's and no one else can write to it; when someone
+    else made that name first (a folder of theirs, or a link), one sentence says so and a fresh
+    private folder made by `tempfile.mkdtemp` is used for this session instead.
+    """
+    global _private_temp
+    if not hasattr(os, "getuid"):  # Windows: the temp folder is per user already
+        return pathlib.Path(tempfile.gettempdir()) / "cnnlib"
+    if _private_temp is not None and _own_private_folder(_private_temp):
+        return _private_temp
+    folder = pathlib.Path(tempfile.gettempdir()) / f"cnnlib-{os.getuid()}"
+    try:
+        os.mkdir(folder, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        folder = None
+    if folder is not None and _own_private_folder(folder):
+        os.chmod(folder, 0o700)  # one made by an older cnnlib may be readable by others
+    if folder is None or not _own_private_folder(folder):
+        fresh = pathlib.Path(tempfile.mkdtemp(prefix=f"cnnlib-{os.getuid()}-"))
+        if folder is not None:
+            print(
+                f"⚠ {folder} is not a private folder of this user (someone else made it, or it is "
+                f"a link); not using it. This session keeps its files in {fresh} instead."
+            )
+        folder = fresh
+    _private_temp = folder
+    return folder
 
 
 def user_cache_dir():
-    """cnnlib's folder in the user's cache ($XDG_CACHE_HOME or ~/.cache), else in the temp folder."""
+    """cnnlib's folder in the user's cache ($XDG_CACHE_HOME or ~/.cache), else a private temp folder."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     folder = pathlib.Path(base) / "cnnlib"
     if writable(folder):
         return folder
-    return (
-        pathlib.Path(tempfile.gettempdir())
-        / f"cnnlib-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
-    )
+    return private_temp_dir()
 
 
 def writable(folder):
@@ -64,14 +128,17 @@ def why_not_writable(folder):
 
 
 def requested_results_dir():
-    """$CNNLIB_RESULTS_DIR (a relative one taken from the course folder), else my_results/.
+    """$CNNLIB_RESULTS_DIR (``~`` expanded; a relative one taken from the course folder), else
+    my_results/.
 
-    Without a course folder (cnnlib installed elsewhere) the default is the user's cache folder.
+    Without a course folder (cnnlib installed elsewhere) a relative $CNNLIB_RESULTS_DIR is taken
+    from the working directory, and the default is the user's cache folder. The answer is always
+    an absolute path, so a later change of directory does not move it.
     """
     root = course_root()
     requested = os.environ.get(RESULTS_VARIABLE, "").strip()
     if requested:
-        return (root or pathlib.Path.cwd()) / requested
+        return ((root or pathlib.Path.cwd()) / pathlib.Path(requested).expanduser()).absolute()
     if root is None:
         return user_cache_dir() / "results"
     return root / LOCAL_RESULTS

@@ -11,6 +11,8 @@ environment variable ``CNNLIB_PROFILE`` overrides the choice.
 import dataclasses
 import os
 
+from cnnlib.runtime.env import flag
+
 PROFILE_VARIABLE = "CNNLIB_PROFILE"
 
 
@@ -88,8 +90,11 @@ PROFILES = {
 
 
 def _ci_is_set():
-    value = os.environ.get("CI", "").strip().lower()
-    return value not in ("", "0", "false", "no")
+    """CI on (see `cnnlib.runtime.env`); a CI service's own word, such as CI=woodpecker, counts as on."""
+    try:
+        return flag("CI")
+    except ValueError:
+        return True
 
 
 def choose_profile(has_gpu):

@@ -19,6 +19,8 @@ import os
 import sys
 import tempfile
 
+from cnnlib.runtime.env import flag
+
 VERBOSE_VARIABLE = "CNNLIB_VERBOSE"
 _log = []
 
@@ -29,7 +31,7 @@ def startup_log():
 
 
 def _verbose():
-    return os.environ.get(VERBOSE_VARIABLE, "").strip().lower() not in ("", "0", "false", "no")
+    return flag(VERBOSE_VARIABLE)
 
 
 @contextlib.contextmanager

@@ -7,6 +7,7 @@ import pathlib
 import platform
 import re
 import sys
+import tempfile
 import time
 
 from cnnlib.runtime import locations, rehearsal
@@ -170,11 +171,34 @@ class Run:
 
 
 def _write_results(folder, notebook, profile, text):
+    """Write <notebook>.json and <profile>/<notebook>.json, each atomically: a full disk or a kill
+    leaves the previous file whole, never a truncated one."""
     folder = pathlib.Path(folder)
     for path in (folder / f"{notebook}.json", folder / profile / f"{notebook}.json"):
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        write_atomically(path, text)
     return folder / f"{notebook}.json"
+
+
+def write_atomically(path, text):
+    """Write `text` to a temporary file beside `path`, then rename it over `path`."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, path)
+    except BaseException:
+        pathlib.Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _plain(value):

@@ -9,8 +9,15 @@ A backup resumes only the training it was made for: ``setup.json`` beside it rec
 (architecture and weight shapes), the optimizer and its settings, the loss, the data (size and a
 cheap fingerprint), the batch size and the epochs. A backup of another setup, or one that cannot
 be read, is announced in one sentence and training starts from scratch. Only the files this
-module writes (``backup/``, ``history.csv``, ``setup.json``) are ever deleted, never the folder's
-other contents.
+module writes (``backup/``, ``history.csv``, ``setup.json``, ``.lock``) are ever deleted, never the
+folder's other contents.
+
+Three more things keep the history honest. A second process (another kernel running the same
+notebook) that finds the folder in use trains without a backup and says so, instead of both
+writing one backup. The epoch's CSV row is written before its backup, so a kill between the two
+repeats an epoch (its row is then kept once) rather than losing one. And a model whose previous
+training in this kernel was interrupted before its first backup gets back the weights it had
+when that training began, with one sentence, instead of silently continuing half-trained.
 """
 
 import csv
@@ -18,14 +25,21 @@ import hashlib
 import json
 import pathlib
 import shutil
+import weakref
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; a second process is not detected there
+    fcntl = None
 
 import numpy as np
 
 from cnnlib.runtime import locations
 from cnnlib.runtime.locations import CHECKPOINT_FOLDER  # noqa: F401  (ignored by git, see .gitignore)
 
-BACKUP, HISTORY, SETUP = "backup", "history.csv", "setup.json"
+BACKUP, HISTORY, SETUP, LOCK = "backup", "history.csv", "setup.json", ".lock"
 _warned_folders = set()
+_unfinished = weakref.WeakKeyDictionary()  # model → its variables when a fit began (until it ends)
 
 
 def checkpoint_dir(notebook, profile, name):
@@ -70,12 +84,17 @@ def saved_epoch(folder):
 
 
 def _read_history(path):
-    history = {}
+    """The per-epoch metrics of history.csv; an epoch written twice (run again after a kill
+    between its row and its backup) counts once, with its last row."""
+    rows = {}
     with open(path, newline="") as file:
         for row in csv.DictReader(file):
-            for key, value in row.items():
-                if key != "epoch" and value != "NA":  # NA: a metric this run does not compute
-                    history.setdefault(key, []).append(float(value))
+            rows[int(row["epoch"])] = row
+    history = {}
+    for _, row in sorted(rows.items()):
+        for key, value in row.items():
+            if key != "epoch" and value not in ("NA", None):  # NA: a metric not computed
+                history.setdefault(key, []).append(float(value))
     return history
 
 
@@ -171,8 +190,27 @@ def data_fingerprint(x):
     return f"{'×'.join(map(str, array.shape))} {array.dtype}, sample hash {digest}"
 
 
+# fit's arguments that change nothing the backup holds
+_NOT_SETUP = ("callbacks", "verbose")
+
+
+def _fit_argument(value):
+    """A readable, comparable stand-in for one of fit's arguments (arrays by fingerprint)."""
+    if isinstance(value, (list, tuple)):
+        return [_fit_argument(v) for v in value]
+    if isinstance(value, dict):
+        return {
+            str(k): _fit_argument(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))
+        }
+    if hasattr(value, "element_spec") or (hasattr(value, "shape") and hasattr(value, "dtype")):
+        return data_fingerprint(value)
+    return value
+
+
 def training_setup(model, x, y, epochs, fit_kwargs):
-    """Everything a backup must agree with to be resumed, as a flat dict of readable values."""
+    """Everything a backup must agree with to be resumed, as a flat dict of readable values:
+    the model, its optimizer and loss, the data, and every argument of fit that shapes the
+    training (validation data, class and sample weights, shuffling, batch size, …)."""
     optimizer, rate, optimizer_settings = _optimizer(model)
     setup = {  # the model's name is not in it: Keras numbers unnamed models anew in every session
         "architecture": _architecture(model),
@@ -187,6 +225,9 @@ def training_setup(model, x, y, epochs, fit_kwargs):
         "epochs": epochs,
         "validation split": fit_kwargs.get("validation_split"),
     }
+    for key, value in sorted(fit_kwargs.items()):
+        if key not in _NOT_SETUP and key not in ("batch_size", "validation_split"):
+            setup[key.replace("_", " ")] = _fit_argument(value)
     return json.loads(json.dumps(setup, default=repr))  # as it reads back from setup.json
 
 
@@ -196,13 +237,14 @@ def _describe_differences(saved, current):
         before = saved.get(key)
         if before == now:
             continue
-        if key in (
-            "architecture",
-            "weight shapes",
-            "optimizer settings",
-            "training data",
-            "labels",
-        ) or (isinstance(before, (dict, list)) or isinstance(now, (dict, list))):
+        if (
+            key
+            in ("architecture", "weight shapes", "optimizer settings", "training data", "labels")
+            or isinstance(before, (dict, list))
+            or isinstance(now, (dict, list))
+            or len(_short(before)) > 30
+            or len(_short(now)) > 30
+        ):
             changes.append(f"{key} changed")
         else:
             changes.append(f"{key} {_short(before)} → {_short(now)}")
@@ -218,7 +260,7 @@ def _short(value):
 def _remove_own_files(folder):
     """Delete what resumable_fit wrote in `folder` (and `folder` itself once empty); nothing else."""
     shutil.rmtree(folder / BACKUP, ignore_errors=True)
-    for name in (HISTORY, SETUP):
+    for name in (HISTORY, SETUP, LOCK):
         (folder / name).unlink(missing_ok=True)
     try:
         folder.rmdir()  # only succeeds when nothing else is in it
@@ -275,14 +317,40 @@ def _usable_backup(model, folder, setup):
     return done
 
 
+def _lock(folder):
+    """An open lock file on `folder` held by this process, or None when another process holds it."""
+    handle = open(folder / LOCK, "a")
+    if fcntl is None:
+        return handle
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return None
+    return handle
+
+
+def _restart_if_interrupted(model, done):
+    """Put back the weights a model had when its previous, interrupted fit began (no backup)."""
+    started = _unfinished.get(model)
+    if started is None or done:
+        return  # a fresh model, or the backup's weights are about to be restored
+    for variable, value in started:
+        variable.assign(value)
+    print(
+        f"The previous training of {model.name} in this kernel was interrupted before its first "
+        "backup: its weights are put back to where that training began, so it starts from scratch."
+    )
+
+
 def resumable_fit(model, x, y, folder, epochs, **fit_kwargs):
     """`model.fit(x, y, epochs=epochs, **fit_kwargs)` that backs up to `folder` after every epoch.
 
     Calling it again after an interruption (a crash, a kernel restart) with a freshly built model
     and the same `folder` resumes at the first unfinished epoch — only when model, optimizer, loss,
-    data, batch size and epochs are those of the backup; otherwise one sentence says what changed
-    and training starts from scratch. Returns the `History` of the call, whose `.history` lists all
-    epochs, those before the interruption included.
+    data and every argument of fit are those of the backup; otherwise one sentence says what
+    changed and training starts from scratch. Returns the `History` of the call, whose `.history`
+    lists all epochs, those before the interruption included.
     """
     import keras
 
@@ -291,41 +359,82 @@ def resumable_fit(model, x, y, folder, epochs, **fit_kwargs):
     folder = pathlib.Path(folder)
     if not model.built:
         model.build((None, *x.shape[1:]))  # BackupAndRestore needs the weights to exist
+    if model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
     setup = training_setup(model, x, y, epochs, fit_kwargs)
-    done = _usable_backup(model, folder, setup)
-    if done:
-        print(
-            f"Resuming {model.name} from the backup in {folder}: {done} of {epochs} epochs already done."
-        )
-    else:
-        for own in (
-            folder / BACKUP,
-            folder / HISTORY,
-            folder / SETUP,
-        ):  # an unusable backup: only our files go
-            if own.is_dir():
-                shutil.rmtree(own)
-            elif own.exists():
-                own.unlink()
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / SETUP).write_text(json.dumps(setup, indent=1) + "\n")
+        lock = _lock(folder)
     except OSError as error:
+        return _fit_without_backup(model, x, y, folder, epochs, fit_kwargs, error)
+    if lock is None:
         print(
-            f"⚠ Cannot write a backup to {folder} ({locations.why_not_writable(folder)}: {type(error).__name__}); "
-            f"training without one (an interruption will start {model.name} over)."
+            f"⚠ Another process is training into {folder} (a second kernel running this notebook?); "
+            f"this one trains {model.name} without a backup, so an interruption starts it over."
         )
         return model.fit(x, y, epochs=epochs, **fit_kwargs)
-    log = folder / HISTORY
-    callbacks = [
-        keras.callbacks.BackupAndRestore(backup_dir=str(folder / BACKUP)),
-        keras.callbacks.CSVLogger(str(log), append=True),
-        *fit_kwargs.pop("callbacks", []),
-    ]
-    history = model.fit(x, y, epochs=epochs, callbacks=callbacks, **fit_kwargs)
-    history.history = _read_history(log)
-    _remove_own_files(folder)  # training completed: the backup has done its job
+    with lock:
+        done = _usable_backup(model, folder, setup)
+        _restart_if_interrupted(model, done)
+        if done:
+            print(
+                f"Resuming {model.name} from the backup in {folder}: {done} of {epochs} epochs already done."
+            )
+        else:
+            for own in (folder / BACKUP, folder / HISTORY, folder / SETUP):  # only our files go
+                if own.is_dir():
+                    shutil.rmtree(own)
+                elif own.exists():
+                    own.unlink()
+        try:
+            (folder / SETUP).write_text(json.dumps(setup, indent=1) + "\n")
+        except OSError as error:
+            return _fit_without_backup(model, x, y, folder, epochs, fit_kwargs, error)
+        log = folder / HISTORY
+        callbacks = [
+            # The row first, then the backup: a kill between them repeats an epoch, loses none.
+            keras.callbacks.CSVLogger(str(log), append=True),
+            keras.callbacks.BackupAndRestore(backup_dir=str(folder / BACKUP)),
+            *fit_kwargs.pop("callbacks", []),
+        ]
+        if model not in _unfinished:
+            _unfinished[model] = _snapshot(model)
+        user_callbacks = callbacks[2:]
+        try:
+            history = model.fit(x, y, epochs=epochs, callbacks=callbacks, **fit_kwargs)
+            history.history = _read_history(log)
+        except OSError as error:  # the disk filled up while writing a backup or its row
+            history = _finish_without_backup(
+                model, x, y, folder, epochs, fit_kwargs, user_callbacks, error
+            )
+        _unfinished.pop(model, None)
+        _remove_own_files(folder)  # training completed: the backup has done its job
     return history
+
+
+def _finish_without_backup(model, x, y, folder, epochs, fit_kwargs, callbacks, error):
+    """Go on from the last epoch history.csv recorded, without backups, after a write failed."""
+    try:
+        before = _read_history(folder / HISTORY)
+    except (OSError, ValueError, KeyError):
+        before = {}
+    done = len(next(iter(before.values()), []))
+    print(
+        f"⚠ Could not write the backup of {model.name} to {folder} ({error.strerror or error}): "
+        f"the disk may be full. Training goes on from epoch {done + 1} without backups "
+        "(an interruption now starts it over); free some space for the next run."
+    )
+    history = model.fit(x, y, epochs=epochs, initial_epoch=done, callbacks=callbacks, **fit_kwargs)
+    history.history = {key: before.get(key, []) + values for key, values in history.history.items()}
+    return history
+
+
+def _fit_without_backup(model, x, y, folder, epochs, fit_kwargs, error):
+    print(
+        f"⚠ Cannot write a backup to {folder} ({locations.why_not_writable(folder)}: {type(error).__name__}); "
+        f"training without one (an interruption will start {model.name} over)."
+    )
+    return model.fit(x, y, epochs=epochs, **fit_kwargs)
 
 
 def train(run, model, x, y, name=None, **fit_kwargs):

@@ -8,16 +8,35 @@
 
 The cache is Keras's own (`~/.keras`, or `$KERAS_HOME`), so a filled cache serves the notebooks and
 `keras.datasets` / `keras.applications` alike. With CNNLIB_OFFLINE=1 nothing is downloaded.
+
+`unpack` takes only the course's own files from an archive, each no bigger than the file it
+stands for (so a small compressed archive cannot fill the disk), and writes each one atomically;
+every problem (not a tar archive, a damaged one, a read-only or full cache) ends in one sentence
+and a non-zero exit.
 """
 
 import argparse
 import dataclasses
+import lzma
+import os
 import pathlib
 import sys
 import tarfile
+import tempfile
 import zipfile
+import zlib
 
 from cnnlib.data import downloads, mnist, transfer
+from cnnlib.runtime.env import tolerate_any_output_encoding
+
+# An archive entry may be at most this much bigger than the file's known size (a newer release).
+SIZE_MARGIN = 1.05
+IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")  # JPEG, PNG
+ARCHIVE_ERRORS = (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError, ValueError)
+
+
+class CacheError(Exception):
+    """A problem with the user's archive or cache, said in one sentence."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,20 +107,40 @@ def check_archive_layout(path):
     }
     try:
         with zipfile.ZipFile(path) as archive:
-            names = [n for n in archive.namelist() if n.lower().endswith((".jpg", ".jpeg", ".png"))]
-    except zipfile.BadZipFile as error:
+            entries = [
+                info
+                for info in archive.infolist()
+                if info.filename.lower().endswith((".jpg", ".jpeg", ".png"))
+            ]
+            not_images = [info.filename for info in entries if not _is_image(archive, info)]
+    except (zipfile.BadZipFile, *ARCHIVE_ERRORS) as error:
         return [f"not a readable zip archive ({error})"]
     counts = {}
-    for name in names:
-        parts = name.split("/")
+    for info in entries:
+        parts = info.filename.split("/")
         if len(parts) >= 3:
             key = (parts[-3], parts[-2])
             counts[key] = counts.get(key, 0) + 1
-    return [
+    problems = [
         f"{split}/{label}: {counts.get((split, label), 0)} images, expected {count}"
         for (split, label), count in expected.items()
         if counts.get((split, label), 0) != count
     ]
+    if not_images:
+        problems.append(
+            f"{len(not_images):,} entries named as images are empty or not JPEG/PNG "
+            f"(first: {not_images[0]})"
+        )
+    return problems
+
+
+def _is_image(archive, info):
+    """True when a zip entry starts like a JPEG or PNG file (an empty one does not)."""
+    if info.file_size == 0:
+        return False
+    with archive.open(info) as entry:
+        head = entry.read(8)
+    return head.startswith(IMAGE_SIGNATURES)
 
 
 def verify_file(item, path):
@@ -168,37 +207,125 @@ def verify(cache):
 
 
 def pack(cache, target):
+    target = pathlib.Path(target)
+    if not target.parent.is_dir():
+        raise CacheError(f"Cannot write {target}: the folder {target.parent} does not exist.")
     present = [item for item in course_files() if (cache / item.relative).exists()]
     if not present:
         print(
             f"Nothing to pack: the cache {cache} holds none of the course's files (run fill first)."
         )
         return 1
-    with tarfile.open(target, "w") as archive:  # uncompressed: weights and JPEGs barely compress
-        for item in present:
-            print(f"  adding {item.relative}")
-            archive.add(cache / item.relative, arcname=item.relative)
-    print(
-        f"Packed {len(present)} files into {target} ({_size(pathlib.Path(target).stat().st_size)})."
-    )
+    try:
+        with tarfile.open(
+            target, "w"
+        ) as archive:  # uncompressed: weights and JPEGs barely compress
+            for item in present:
+                print(f"  adding {item.relative}")
+                archive.add(cache / item.relative, arcname=item.relative)
+    except OSError as error:
+        target.unlink(missing_ok=True)
+        raise CacheError(
+            f"Could not write {target} ({error.strerror or error}); nothing was packed."
+        ) from None
+    print(f"Packed {len(present)} files into {target} ({_size(target.stat().st_size)}).")
     return 0
 
 
+def _limit(item):
+    return int(item.approx_bytes * SIZE_MARGIN)
+
+
+def _course_members(archive, source):
+    """The archive's entries that are course files, after checking names, kinds and sizes."""
+    known = {item.relative: item for item in course_files()}
+    files, skipped = [], []
+    for member in archive.getmembers():
+        if member.isdir() and member.name.rstrip("/") in {"datasets", "models", "."}:
+            continue  # the folders a `tar -C ~/.keras` archive holds
+        if not member.isfile():
+            skipped.append(
+                f"{member.name} ({'a link' if member.issym() or member.islnk() else 'not a file'})"
+            )
+            continue
+        if member.name not in known:
+            raise CacheError(
+                f"Refusing {source}: it holds files the course does not use, such as {member.name!r}."
+            )
+        if member.size > _limit(known[member.name]):
+            raise CacheError(
+                f"Refusing {source}: {member.name} would expand to {_size(member.size)}, more than "
+                f"the {_size(known[member.name].approx_bytes)} of the real file; nothing was unpacked."
+            )
+        if any(member.name == other.name for other in files):
+            raise CacheError(f"Refusing {source}: it holds {member.name} twice.")
+        files.append(member)
+    return files, skipped
+
+
+def _write_member(archive, member, target, limit):
+    """Copy one entry to `target` through a temporary file beside it, never more than `limit` bytes."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".part"
+    )
+    try:
+        with os.fdopen(handle, "wb") as out, archive.extractfile(member) as entry:
+            written = 0
+            for chunk in iter(lambda: entry.read(1 << 20), b""):
+                written += len(chunk)
+                if written > limit:
+                    raise CacheError(f"{member.name} expands beyond {_size(limit)}")
+                out.write(chunk)
+        os.replace(temporary, target)
+    except BaseException:
+        pathlib.Path(temporary).unlink(missing_ok=True)
+        raise
+
+
 def unpack(cache, source):
-    allowed = {item.relative for item in course_files()}
-    with tarfile.open(source) as archive:
-        members = [m for m in archive.getmembers() if m.isfile()]
-        unknown = [m.name for m in members if m.name not in allowed]
-        if unknown:
-            print(f"Refusing {source}: it holds files the course does not use: {unknown[:5]}")
-            return 1
-        cache.mkdir(parents=True, exist_ok=True)
-        try:
-            archive.extractall(cache, members=members, filter="data")  # no links, no absolute paths
-        except TypeError:  # Python without extraction filters: the names were checked above
-            archive.extractall(cache, members=members)
+    source = pathlib.Path(source)
+    if source.is_dir():
+        raise CacheError(f"{source} is a folder; unpack takes an archive written by pack.")
+    if not source.is_file():
+        raise CacheError(f"No such archive: {source}")
+    if source.stat().st_size == 0:
+        raise CacheError(f"{source} is empty (0 bytes); copy the archive again.")
+    known = {item.relative: item for item in course_files()}
+    try:
+        with tarfile.open(source) as archive:
+            members, skipped = _course_members(archive, source)
+            if skipped:
+                print(
+                    f"Skipping {len(skipped)} entries that are not plain files: {', '.join(skipped[:5])}"
+                )
+            if not members:
+                raise CacheError(
+                    f"{source} holds none of the course's files ({', '.join(sorted(known))}); "
+                    "nothing was unpacked."
+                )
+            for member in members:
+                _write_member(archive, member, cache / member.name, _limit(known[member.name]))
+    except CacheError:
+        raise
+    except ARCHIVE_ERRORS as error:
+        where = (
+            f"into {cache}" if isinstance(error, OSError) and error.filename else f"from {source}"
+        )
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        reason = (reason.splitlines() or [""])[0].rstrip(":")  # tarfile lists every method tried
+        raise CacheError(
+            f"Could not unpack {where} ({type(error).__name__}: {reason or 'no details'}): "
+            f"{_hint(error, source, cache)}"
+        ) from None
     print(f"Unpacked {len(members)} files into {cache}; verifying:")
     return verify(cache)
+
+
+def _hint(error, source, cache):
+    if isinstance(error, OSError) and error.errno is not None:
+        return f"check that {cache} is a folder you may write to, with enough free space."
+    return f"{source} is not a complete tar archive written by pack; copy it again."
 
 
 def main(argv=None):
@@ -215,15 +342,18 @@ def main(argv=None):
     ):
         commands.add_parser(name, help=text).add_argument("file", type=pathlib.Path)
     args = parser.parse_args(argv)
-    cache = downloads.keras_cache_dir()
-    if args.command == "pack":
-        return pack(cache, args.file)
-    if args.command == "unpack":
-        if not args.file.exists():
-            print(f"No such archive: {args.file}")
-            return 1
-        return unpack(cache, args.file)
-    return {"status": status, "fill": fill, "verify": verify}[args.command](cache)
+    tolerate_any_output_encoding()
+    try:
+        cache = downloads.keras_cache_dir()
+        downloads.forced_offline()  # a CNNLIB_OFFLINE word that is neither on nor off: said first
+        if args.command == "pack":
+            return pack(cache, args.file)
+        if args.command == "unpack":
+            return unpack(cache, args.file)
+        return {"status": status, "fill": fill, "verify": verify}[args.command](cache)
+    except (CacheError, ValueError) as error:
+        print(error, file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -10,6 +10,11 @@ the address to open, token included, in a page of log lines. This launcher
   --ip=0.0.0.0 and --no-browser;
 - prints one line with the URL to open, and keeps JupyterLab's own log in a file.
 
+On a shared machine (a lab room's server) nothing of it is visible to the other users: the
+server's access token is handed over in its environment (JUPYTER_TOKEN), which only its owner
+can read, never on its command line, which `ps` shows everyone; the log goes to a folder of the
+user's own (mode 0700 in the user's cache), opened without following links.
+
     python -m cnnlib.tools.lab                 # on a laptop or workstation
     python -m cnnlib.tools.lab --container     # inside Docker/Podman: listen on every interface
     python -m cnnlib.tools.lab --port 9000     # another port
@@ -25,27 +30,19 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
+from cnnlib.runtime import locations
+from cnnlib.runtime.env import tolerate_any_output_encoding
 from cnnlib.runtime.profiles import PROFILE_VARIABLE, choose_profile
 
 START_PAGE = "START_HERE.ipynb"
+TOKEN_VARIABLE = "JUPYTER_TOKEN"  # read by jupyter_server's IdentityProvider
 
 
 def course_folder():
-    """The checkout holding notebooks/ (this package lives in it when installed with -e)."""
-    here = pathlib.Path(__file__).resolve().parents[2]
-    if (here / "notebooks").is_dir():
-        return here
-    from cnnlib.runtime.session import course_root
-
-    root = course_root()
-    if root is None:
-        raise SystemExit(
-            "Cannot find the course's notebooks/ folder: run this from the course checkout."
-        )
-    return root
+    """The course checkout (see `cnnlib.runtime.locations.course_root`), or one sentence."""
+    return locations.require_course_root("the lab")
 
 
 def gpu_likely():
@@ -108,8 +105,9 @@ def start_page(profile, reason):
         "Every notebook ends with exercises marked *warm-up*, *core* or *stretch*. Write your answer "
         "in the cell with the stub, run it, and the check below it answers: ✓ when it is right; an "
         "explanation and a hint when it is not; *not attempted yet* while the stub is untouched. "
-        "Worked solutions are in the **Solutions** section at the end of each notebook, collapsed: "
-        "click the bar beside a collapsed cell to reveal it, once you have tried.",
+        "Before a *predict* exercise, run the lecture part (Run > Run All Above Selected Cell), not "
+        "Run All. Worked solutions are in `solutions/NN_name.py` next to the notebooks: open one "
+        "once you have tried.",
         "## Where your work goes\n\n"
         "Running a notebook changes no file of the course. Results are written to an untracked "
         "folder that the first cell prints; checkpoints of long trainings go to `checkpoints/`, "
@@ -137,14 +135,37 @@ def write_start_page(notebooks_dir):
 
 
 def free_port(preferred):
-    for port in range(preferred, preferred + 50):
+    for port in range(preferred, min(preferred + 50, 65536)):
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) != 0:
                 return port
-    raise SystemExit(f"No free port between {preferred} and {preferred + 49}; pass --port.")
+    last = min(preferred + 49, 65535)
+    raise SystemExit(f"No free port between {preferred} and {last}; pass another --port.")
 
 
-def lab_command(notebooks_dir, port, token, container, open_browser):
+def server_environment(token):
+    """The server's environment: this one plus the token, which only the server's owner can read."""
+    return {**os.environ, TOKEN_VARIABLE: token}
+
+
+def open_log(port):
+    """JupyterLab's log, in a folder only this user can enter; a link in its place is refused."""
+    folder = locations.user_cache_dir() / "lab"
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    path = folder / f"jupyterlab-{port}.log"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        descriptor = os.open(path, flags, 0o600)
+    except OSError as error:
+        raise SystemExit(
+            f"Cannot write JupyterLab's log to {path} ({error.strerror}); remove it and start again."
+        ) from None
+    return path, os.fdopen(descriptor, "w")
+
+
+def lab_command(notebooks_dir, port, container, open_browser):
+    """The JupyterLab command line: no secret on it (the token goes in `server_environment`)."""
     command = [
         sys.executable,
         "-m",
@@ -153,7 +174,6 @@ def lab_command(notebooks_dir, port, token, container, open_browser):
         f"--ServerApp.root_dir={notebooks_dir}",
         f"--ServerApp.port={port}",
         "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}",
         f"--LabApp.default_url=/lab/tree/{START_PAGE}",
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
@@ -190,19 +210,28 @@ def main(argv=None):
     if not 1 <= args.port <= 65535:
         parser.error(f"--port must be between 1 and 65535, got {args.port}")
 
+    tolerate_any_output_encoding()
     notebooks_dir = course_folder() / "notebooks"
     if args.student:
         from cnnlib.labs.student import write_student_versions
 
         source, notebooks_dir = notebooks_dir, course_folder() / args.student
         write_student_versions(source, notebooks_dir, keep_existing=True)
-    page, profile = write_start_page(notebooks_dir)
+    try:
+        page, profile = write_start_page(notebooks_dir)
+    except OSError as error:
+        raise SystemExit(
+            f"Cannot write the start page into {notebooks_dir} ({error.strerror}): the lab needs "
+            "a course checkout it may write to; copy the course to a folder of your own."
+        ) from None
     port = free_port(args.port)
     token = secrets.token_hex(16)
-    log_path = pathlib.Path(tempfile.gettempdir()) / f"cnn-course-jupyterlab-{port}.log"
-    command = lab_command(notebooks_dir, port, token, args.container, not args.no_browser)
-    with open(log_path, "w") as log:
-        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    command = lab_command(notebooks_dir, port, args.container, not args.no_browser)
+    log_path, log = open_log(port)
+    with log:
+        server = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env=server_environment(token)
+        )
         url = f"http://127.0.0.1:{port}/lab/tree/{START_PAGE}?token={token}"
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and server.poll() is None:
@@ -214,6 +243,7 @@ def main(argv=None):
             print(
                 f"JupyterLab did not start; its log says:\n{log_path.read_text()[-3000:]}",
                 file=sys.stderr,
+                flush=True,
             )
             return server.returncode or 1
         where = (
@@ -221,9 +251,12 @@ def main(argv=None):
             if args.container
             else ""
         )
-        print(f"The course is open at {url}{where}")
+        # Flushed at once: the launcher then waits on the server, and a container's log or a
+        # pipe (| tee) would otherwise not show the address until the lab stops.
+        print(f"The course is open at {url}{where}", flush=True)
         print(
-            f"Profile: {profile}. Start page: {page.name}. JupyterLab's log: {log_path}. Stop with Ctrl+C."
+            f"Profile: {profile}. Start page: {page.name}. JupyterLab's log: {log_path}. Stop with Ctrl+C.",
+            flush=True,
         )
         try:
             return server.wait()
@@ -233,7 +266,7 @@ def main(argv=None):
                 server.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 server.kill()
-            print("JupyterLab stopped.")
+            print("JupyterLab stopped.", flush=True)
             return 0
 
 

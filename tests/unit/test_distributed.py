@@ -7,10 +7,12 @@ place before TensorFlow starts, which in the test process it already has.
 import json
 import os
 import pathlib
+import signal
 import socket
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -102,3 +104,110 @@ def test_two_workers_train_and_only_the_chief_writes(tmp_path):
     recorded = json.loads((out / "multiworker_result.json").read_text())
     assert recorded["workers"] == 2 and recorded["replicas_in_sync"] == 2
     assert all(loss == loss for loss in recorded["loss"]), "the loss is NaN"
+
+
+def _start_worker(tmp_path, config, *options):
+    return subprocess.Popen(
+        [sys.executable, "-m", "cnnlib.tools.distributed", str(tmp_path / "out"), *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=_environment(TF_CONFIG=config),
+    )
+
+
+def _finish(worker, timeout=60):
+    """(stdout, stderr) of a worker that should end on its own; killed, and the test failed, if not."""
+    try:
+        return worker.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.communicate()
+        pytest.fail(f"the worker did not end within {timeout} s")
+
+
+def _two_workers(index=0):
+    workers = [f"localhost:{port}" for port in _free_ports(2)]
+    return json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
+
+
+@pytest.mark.parametrize(
+    "peer, state",
+    [("not started", "does not answer on its port"), ("unresolvable", "does not resolve")],
+)
+def test_a_worker_that_never_joins_ends_the_wait_with_one_sentence(tmp_path, peer, state):
+    config = json.loads(_two_workers())
+    if peer == "unresolvable":
+        config["cluster"]["worker"][1] = "no-such-host.invalid:12345"
+    missing = config["cluster"]["worker"][1]
+    # 12 s: past TensorFlow's import, into its wait for the other worker (which holds the GIL).
+    worker = _start_worker(tmp_path, json.dumps(config), "--timeout", "12")
+    try:
+        stdout, stderr = worker.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        pytest.fail("the worker still waits for a worker that never joins")
+    assert worker.returncode == 3, stderr[-2000:]
+    assert f"waiting up to 12 s for {missing}" in stdout
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("Gave up after 12 s") and f"worker 1 ({missing}): " in last
+    assert state in last
+
+
+def test_sigterm_ends_a_waiting_worker(tmp_path):
+    config = json.loads(_two_workers())
+    config["cluster"]["worker"][1] = "no-such-host.invalid:12345"
+    worker = _start_worker(tmp_path, json.dumps(config), "--timeout", "300")
+    assert "waiting up to 300 s" in worker.stdout.readline()
+    time.sleep(15)  # TensorFlow imported and waiting for the other worker, deaf to SIGTERM
+    worker.send_signal(signal.SIGTERM)
+    try:
+        _, stderr = worker.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        pytest.fail("SIGTERM did not end the waiting worker")
+    assert worker.returncode == 143 and "Stopped by SIGTERM" in stderr
+
+
+@pytest.mark.parametrize(
+    "config, words",
+    [
+        ("", "TF_CONFIG is set but empty"),
+        ("{}", "TF_CONFIG must name the cluster's workers"),
+        (
+            '{"cluster": {"chief": ["localhost:1"], "worker": ["localhost:2"]},'
+            ' "task": {"type": "chief", "index": 0}}',
+            "names a 'chief' task",
+        ),
+        (
+            '{"cluster": {"worker": ["localhost:1"]}, "task": {"type": "worker", "index": 3}}',
+            "task index 3 is not one of the 1 workers",
+        ),
+    ],
+)
+def test_a_wrong_tf_config_is_one_sentence(tmp_path, config, words):
+    worker = _start_worker(tmp_path, config)
+    _, stderr = _finish(worker)
+    assert worker.returncode == 2 and "Traceback" not in stderr
+    assert words in stderr and len(stderr.strip().splitlines()) == 1, stderr
+
+
+def test_a_busy_own_port_is_one_sentence(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        config = json.dumps(
+            {"cluster": {"worker": [f"localhost:{port}"]}, "task": {"type": "worker", "index": 0}}
+        )
+        worker = _start_worker(tmp_path, config)
+        _, stderr = _finish(worker)
+    assert worker.returncode == 2 and f"Port {port} of this worker" in stderr, stderr[-2000:]
+
+
+@pytest.mark.parametrize("option", [["--steps", "0"], ["--timeout", "0"], ["--image-size", "8"]])
+def test_bad_options_are_refused_before_training(tmp_path, option):
+    worker = _start_worker(tmp_path, "", *option)
+    _, stderr = _finish(worker)
+    assert worker.returncode == 2 and "Traceback" not in stderr and option[0] in stderr

@@ -461,3 +461,23 @@ def test_fast_conv2d_equals_the_loop(stride, padding):
         ops.conv2d_loop(x, kernels, stride, padding),
         atol=1e-10,
     )
+
+
+@pytest.mark.parametrize("value", [-1, 256, float("nan"), 0.5])
+def test_pad_refuses_a_value_a_uint8_image_cannot_hold(value):
+    with pytest.raises(ValueError, match="cannot be stored in an array of dtype uint8"):
+        ops.pad(np.zeros((3, 3), np.uint8), 1, value=value)
+
+
+def test_pad_keeps_values_that_fit():
+    padded = ops.pad(np.zeros((2, 2), np.uint8), 1, value=255)
+    assert padded.dtype == np.uint8 and padded[0, 0] == 255
+    assert np.isnan(ops.pad(np.zeros((2, 2)), 1, value=float("nan"))[0, 0])
+
+
+@pytest.mark.parametrize(
+    "x", [np.array([[1, "a"], [2, 3]], dtype=object), np.array([["a", "b"], ["c", "d"]])]
+)
+def test_pad_refuses_arrays_that_are_not_numbers(x):
+    with pytest.raises(ValueError, match="x must hold real numbers"):
+        ops.pad(x, 1)

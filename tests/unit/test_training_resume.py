@@ -108,3 +108,123 @@ def test_checkpoint_dir_refuses_unsafe_names(bad):
 def test_epochs_must_be_positive(tmp_path, data):
     with pytest.raises(ValueError, match="epochs"):
         training.resumable_fit(small_model(), *data, tmp_path, epochs=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The history stays honest: kills between row and backup, a second process, an interrupted kernel
+# ---------------------------------------------------------------------------------------------
+
+
+def killing_backup(when, at_epoch=1, error=KeyboardInterrupt):
+    """Keras's BackupAndRestore, except that the process "dies" at the end of `at_epoch`,
+    just before (or just after) it writes its backup."""
+
+    class Killed(keras.callbacks.BackupAndRestore):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == at_epoch and when == "before":
+                raise error("killed before the backup")
+            super().on_epoch_end(epoch, logs)
+            if epoch == at_epoch and when == "after":
+                raise error("killed after the backup")
+
+    return Killed
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_kill_next_to_the_backup_loses_no_epoch(tmp_path, data, monkeypatch, when):
+    x, y = data
+    folder = tmp_path / "run"
+    with monkeypatch.context() as patch:
+        patch.setattr(keras.callbacks, "BackupAndRestore", killing_backup(when))
+        with pytest.raises(KeyboardInterrupt):
+            training.resumable_fit(small_model(), x, y, folder, epochs=4, verbose=0)
+    history = training.resumable_fit(small_model(), x, y, folder, epochs=4, verbose=0)
+    assert len(history.history["loss"]) == 4, history.history
+
+
+def test_a_second_process_on_the_same_folder_trains_without_touching_the_backup(
+    tmp_path, data, capsys
+):
+    fcntl = pytest.importorskip("fcntl")
+    x, y = data
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "setup.json").write_text("the first process's setup\n")
+    with open(folder / ".lock", "a") as first_process:
+        fcntl.flock(first_process, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        recorder = EpochRecorder()
+        history = training.resumable_fit(
+            small_model(), x, y, folder, epochs=3, callbacks=[recorder], verbose=0
+        )
+    assert recorder.epochs == [0, 1, 2] and len(history.history["loss"]) == 3
+    assert (folder / "setup.json").read_text() == "the first process's setup\n"
+    assert not (folder / "backup").exists() and not (folder / "history.csv").exists()
+    assert "Another process is training into" in capsys.readouterr().out
+
+
+class InterruptMidEpoch(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == 2:
+            raise KeyboardInterrupt("interrupted in the first epoch")
+
+
+def test_rerunning_after_an_interrupt_in_the_first_epoch_starts_from_the_initial_weights(
+    tmp_path, data, capsys
+):
+    x, y = data
+    folder = tmp_path / "run"
+    model = small_model()
+    initial = [w.copy() for w in model.get_weights()]
+    with pytest.raises(KeyboardInterrupt):
+        training.resumable_fit(
+            model, x, y, folder, epochs=2, batch_size=4, callbacks=[InterruptMidEpoch()], verbose=0
+        )
+    assert any(not np.array_equal(a, b) for a, b in zip(initial, model.get_weights()))
+    recorder = EpochRecorder()
+    training.resumable_fit(
+        model, x, y, folder, epochs=2, batch_size=4, callbacks=[recorder], verbose=0
+    )
+    for before, restarted in zip(initial, recorder.first_weights):
+        np.testing.assert_array_equal(before, restarted)
+    assert "interrupted before its first backup" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argument, first, second",
+    [
+        ("class_weight", {0: 1.0, 1: 1.0, 2: 1.0}, {0: 5.0, 1: 1.0, 2: 1.0}),
+        ("shuffle", True, False),
+        ("sample_weight", np.ones(32), np.linspace(0.5, 1.5, 32)),
+        ("validation_data", "first half", "second half"),
+    ],
+)
+def test_a_backup_remembers_every_argument_of_fit(tmp_path, data, capsys, argument, first, second):
+    x, y = data
+    if argument == "validation_data":
+        first, second = (x[:16], y[:16]), (x[16:], y[16:])
+    folder = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        training.resumable_fit(
+            small_model(), x, y, folder, epochs=4, callbacks=[Interrupt()], verbose=0,
+            **{argument: first},
+        )  # fmt: skip
+    recorder = EpochRecorder()
+    training.resumable_fit(
+        small_model(), x, y, folder, epochs=4, callbacks=[recorder], verbose=0, **{argument: second}
+    )
+    assert recorder.epochs[0] == 0, f"a changed {argument} must not resume the old training"
+    out = capsys.readouterr().out
+    assert f"{argument.replace('_', ' ')}" in out and "starting from scratch" in out
+
+
+def test_a_full_disk_during_training_finishes_without_backups(tmp_path, data, monkeypatch, capsys):
+    x, y = data
+    full = killing_backup("before", at_epoch=1, error=lambda text: OSError(28, "No space left"))
+    monkeypatch.setattr(keras.callbacks, "BackupAndRestore", full)
+    recorder = EpochRecorder()
+    history = training.resumable_fit(
+        small_model(), x, y, tmp_path / "run", epochs=4, callbacks=[recorder], verbose=0
+    )
+    assert recorder.epochs == [0, 1, 2, 3] and len(history.history["loss"]) == 4
+    out = capsys.readouterr().out
+    assert "the disk may be full" in out and "from epoch 3 without backups" in out

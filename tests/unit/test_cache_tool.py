@@ -1,0 +1,169 @@
+"""`python -m cnnlib.tools.cache`: every wrong archive or cache ends in one sentence and exit 1,
+an archive cannot expand beyond the files it stands for, and verify judges the photos' content."""
+
+import io
+import os
+import pathlib
+import subprocess
+import sys
+import tarfile
+import zipfile
+
+import pytest
+
+from cnnlib.tools import cache
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CLASS_INDEX = "models/imagenet_class_index.json"
+
+
+@pytest.fixture
+def keras_home(tmp_path, monkeypatch):
+    home = tmp_path / "keras_home"
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    monkeypatch.delenv("CNNLIB_OFFLINE", raising=False)
+    return home
+
+
+def tar_of(path, entries, mode="w"):
+    """A tar archive of {name: bytes}; returns its path."""
+    with tarfile.open(path, mode) as archive:
+        for name, data in entries.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+def one_sentence_and_exit_1(capsys, argv):
+    assert cache.main(argv) == 1
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    message = captured.err.strip()
+    assert message and "\n" not in message, captured
+    return message
+
+
+def test_a_small_archive_cannot_expand_into_a_huge_file(tmp_path, keras_home, capsys):
+    class Zeros(io.RawIOBase):  # 30 MB of zeros, streamed: compresses to a few hundred bytes
+        left = 30_000_000
+
+        def readable(self):
+            return True
+
+        def readinto(self, buffer):
+            n = min(len(buffer), self.left)
+            buffer[:n] = bytes(n)
+            self.left -= n
+            return n
+
+    bomb = tmp_path / "bomb.tar.bz2"
+    with tarfile.open(bomb, "w:bz2") as archive:
+        info = tarfile.TarInfo("datasets/mnist.npz")
+        info.size = Zeros.left
+        archive.addfile(info, io.BufferedReader(Zeros()))
+    assert bomb.stat().st_size < 10_000
+    message = one_sentence_and_exit_1(capsys, ["unpack", str(bomb)])
+    assert "mnist.npz would expand to 30.0 MB" in message and "nothing was unpacked" in message
+    assert not (keras_home / "datasets" / "mnist.npz").exists()
+
+
+def test_an_archive_whose_every_entry_is_dropped_is_not_a_success(tmp_path, keras_home, capsys):
+    archive_path = tmp_path / "links.tar"
+    with tarfile.open(archive_path, "w") as archive:
+        info = tarfile.TarInfo("datasets/mnist.npz")
+        info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        archive.addfile(info)
+    message = one_sentence_and_exit_1(capsys, ["unpack", str(archive_path)])
+    assert "holds none of the course's files" in message
+
+
+def damaged(tmp_path):
+    good = tar_of(tmp_path / "good.tar", {CLASS_INDEX: b"{}" * 20_000})
+    truncated = tmp_path / "truncated.tar"
+    truncated.write_bytes(good.read_bytes()[:5_000])
+    compressed = tar_of(tmp_path / "c.tar.bz2", {CLASS_INDEX: b"{}" * 20_000}, mode="w:bz2")
+    cut = tmp_path / "cut.tar.bz2"
+    cut.write_bytes(compressed.read_bytes()[:-40])
+    not_tar = tmp_path / "notes.tar"
+    not_tar.write_text("not an archive")
+    empty = tmp_path / "empty.tar"
+    empty.write_bytes(b"")
+    return {
+        "truncated": (truncated, "not a complete tar archive"),
+        "cut bz2": (cut, "not a complete tar archive"),
+        "not a tar": (not_tar, "not a complete tar archive"),
+        "empty": (empty, "is empty (0 bytes)"),
+        "folder": (tmp_path, "is a folder"),
+        "missing": (tmp_path / "nowhere.tar", "No such archive"),
+    }
+
+
+@pytest.mark.parametrize(
+    "case", ["truncated", "cut bz2", "not a tar", "empty", "folder", "missing"]
+)
+def test_a_wrong_archive_is_one_sentence(tmp_path, keras_home, capsys, case):
+    path, words = damaged(tmp_path)[case]
+    assert words in one_sentence_and_exit_1(capsys, ["unpack", str(path)])
+    leftovers = list(keras_home.rglob("*")) if keras_home.exists() else []
+    assert not [p for p in leftovers if p.is_file()], "a damaged archive leaves no file behind"
+
+
+def test_a_cache_that_cannot_be_written_is_one_sentence(tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    monkeypatch.setenv("KERAS_HOME", str(blocker))
+    archive = tar_of(tmp_path / "ok.tar", {CLASS_INDEX: b"{}"})
+    assert "check that" in one_sentence_and_exit_1(capsys, ["unpack", str(archive)])
+
+
+def test_a_datasets_folder_that_is_a_link_is_a_normal_set_up(tmp_path, keras_home, capsys):
+    elsewhere = tmp_path / "big_disk" / "datasets"
+    elsewhere.mkdir(parents=True)
+    keras_home.mkdir()
+    (keras_home / "datasets").symlink_to(elsewhere)
+    archive = tar_of(tmp_path / "ok.tar", {"datasets/mnist.npz": b"not really mnist"})
+    assert (
+        cache.main(["unpack", str(archive)]) == 1
+    )  # unpacked, then verify finds the checksum wrong
+    out = capsys.readouterr().out
+    assert "Unpacked 1 files" in out and "✗ datasets/mnist.npz: sha256" in out
+    assert (elsewhere / "mnist.npz").read_bytes() == b"not really mnist"
+
+
+def test_pack_into_a_missing_folder_is_one_sentence(tmp_path, keras_home, capsys):
+    (keras_home / "models").mkdir(parents=True)
+    (keras_home / CLASS_INDEX).write_text("{}")
+    message = one_sentence_and_exit_1(capsys, ["pack", str(tmp_path / "no" / "such" / "x.tar")])
+    assert "does not exist" in message
+
+
+def test_verify_refuses_an_archive_of_empty_images(keras_home, capsys):
+    (keras_home / "datasets").mkdir(parents=True)
+    with zipfile.ZipFile(keras_home / "datasets" / "cats_and_dogs_filtered.zip", "w") as archive:
+        for split, count in (("train", 1000), ("validation", 500)):
+            for label in ("cats", "dogs"):
+                for i in range(count):
+                    archive.writestr(f"cats_and_dogs_filtered/{split}/{label}/{label}.{i}.jpg", b"")
+    assert cache.main(["verify"]) == 1
+    assert "3,000 entries named as images are empty or not JPEG/PNG" in capsys.readouterr().out
+
+
+def test_a_bad_offline_word_is_one_sentence(keras_home, monkeypatch, capsys):
+    monkeypatch.setenv("CNNLIB_OFFLINE", "disabled")
+    keras_home.mkdir()
+    message = one_sentence_and_exit_1(capsys, ["fill"])
+    assert "CNNLIB_OFFLINE='disabled' is neither on nor off" in message
+
+
+def test_status_prints_to_a_stream_without_check_marks(tmp_path):
+    env = dict(
+        os.environ, PYTHONIOENCODING="cp1252", KERAS_HOME=str(tmp_path), PYTHONPATH=str(ROOT)
+    )
+    (tmp_path / "models").mkdir()
+    (tmp_path / CLASS_INDEX).write_text("{}")
+    done = subprocess.run(
+        [sys.executable, "-m", "cnnlib.tools.cache", "status"], capture_output=True, env=env
+    )
+    assert done.returncode == 0 and b"Traceback" not in done.stderr, done.stderr[-500:]
+    assert b"\\u2713 models/imagenet_class_index.json" in done.stdout
