@@ -17,7 +17,9 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # lines: with deterministic ops, TF 2.21 prints a harmless "NodeDef mentions attribute
 # use_unbounded_threadpool" error line in every fit/predict. Real failures still raise Python
 # exceptions; CNNLIB_VERBOSE=1 (or TF_CPP_MIN_LOG_LEVEL set by hand) shows everything again.
-if os.environ.get("CNNLIB_VERBOSE", "").strip().lower() in ("", "0", "false", "no"):
+from cnnlib.runtime.env import flag  # noqa: E402
+
+if not flag("CNNLIB_VERBOSE"):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from cnnlib.runtime.checks import check, check_close, check_real, claims  # noqa: E402

@@ -3,6 +3,8 @@
 import importlib
 import sys
 
+from cnnlib.runtime.env import tolerate_any_output_encoding
+
 # command: (module whose main(argv) runs it, words put before the user's arguments, summary)
 COMMANDS = {
     "lab": ("cnnlib.tools.lab", [], "open the course in JupyterLab"),
@@ -27,6 +29,7 @@ def usage():
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
+    tolerate_any_output_encoding()  # ✓ and ✗ reach any terminal or log, whatever its encoding
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(usage())
         return 0

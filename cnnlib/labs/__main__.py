@@ -7,10 +7,12 @@ import argparse
 import pathlib
 import sys
 
-from cnnlib.runtime.session import course_root
+from cnnlib.runtime.env import tolerate_any_output_encoding
+from cnnlib.runtime.locations import require_course_root
 
 
 def main(argv=None):
+    tolerate_any_output_encoding()
     parser = argparse.ArgumentParser(
         prog="python -m cnnlib.labs", description="Exercises of the CNN course."
     )
@@ -60,10 +62,7 @@ def main(argv=None):
             print(f"{item.id:<24} {item.difficulty:<8} {item.kind:<11} {item.title}")
         return 0
 
-    source = (
-        args.notebooks
-        or (course_root() or pathlib.Path(__file__).resolve().parents[2]) / "notebooks"
-    )
+    source = args.notebooks or require_course_root("cnn-course student") / "notebooks"
     if args.command == "key":
         from cnnlib.labs.key import write_key
 

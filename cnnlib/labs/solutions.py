@@ -102,8 +102,8 @@ def solutions_path(name, folder=None):
     relative = pathlib.Path(FOLDER) / f"{name}.py"
     candidates = [pathlib.Path(folder) / relative] if folder else []
     candidates.append(pathlib.Path.cwd() / relative)
-    root = course_root() or pathlib.Path(__file__).resolve().parents[2]
-    candidates.append(root / "notebooks" / relative)
+    if course_root():  # course_root also finds the checkout cnnlib was imported from
+        candidates.append(course_root() / "notebooks" / relative)
     for candidate in candidates:
         if candidate.is_file():
             return candidate

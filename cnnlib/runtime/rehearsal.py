@@ -24,7 +24,7 @@ Nothing here makes any loader accept a file it would otherwise refuse: that is t
 from a start-up file inside the test kernel, and it is never a switch a user could set.
 """
 
-import os
+from cnnlib.runtime.env import flag
 
 VARIABLE = "CNNLIB_REHEARSAL"
 LABEL = "REHEARSAL"
@@ -40,7 +40,7 @@ _watermarked = False
 
 def active():
     """True inside a rehearsal (CNNLIB_REHEARSAL set by the test harness)."""
-    return os.environ.get(VARIABLE, "").strip().lower() not in ("", "0", "false", "no")
+    return flag(VARIABLE)
 
 
 def label(text):

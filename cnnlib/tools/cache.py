@@ -329,9 +329,7 @@ def _hint(error, source, cache):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m cnnlib.tools.cache", description=__doc__.splitlines()[0]
-    )
+    parser = argparse.ArgumentParser(prog="cnn-course cache", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("status", help="what is cached and what is missing")
     commands.add_parser("fill", help="download everything missing")

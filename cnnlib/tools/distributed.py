@@ -292,7 +292,7 @@ def train_head(out_dir, steps=3, image_size=32, per_replica_batch=4, joined=None
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m cnnlib.tools.distributed", description=__doc__.splitlines()[0]
+        prog="cnn-course distributed", description=__doc__.splitlines()[0]
     )
     parser.add_argument(
         "out_dir", type=pathlib.Path, help="where the chief writes weights and results"

@@ -188,9 +188,7 @@ def lab_command(notebooks_dir, port, container, open_browser):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m cnnlib.tools.lab", description=__doc__.splitlines()[0]
-    )
+    parser = argparse.ArgumentParser(prog="cnn-course lab", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--container",
         action="store_true",
