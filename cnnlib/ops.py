@@ -25,6 +25,8 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from cnnlib.runtime.validation import int_pair
+
 # pad() refuses to build an array larger than this many elements (a typo such as pad(x, 10**6)
 # would otherwise try to allocate terabytes before anything could say what went wrong).
 MAX_PADDED_ELEMENTS = 2**31
@@ -48,28 +50,6 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 # Checking arguments: every mistake becomes a ValueError that names the argument and the shapes.
 # --------------------------------------------------------------------------------------------
-def _pair(value, name):
-    """An int or a pair of ints → (vertical, horizontal)."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return int(value), int(value)
-    if (
-        isinstance(value, (tuple, list))
-        and len(value) == 2
-        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value)
-    ):
-        return int(value[0]), int(value[1])
-    raise ValueError(
-        f"{name} must be an int or a pair of ints (vertical, horizontal), got {value!r}"
-    )
-
-
-def _stride_pair(stride):
-    sh, sw = _pair(stride, "stride")
-    if sh < 1 or sw < 1:
-        raise ValueError(f"stride must be at least 1 in both directions, got {stride!r}")
-    return sh, sw
-
-
 def _is_real(dtype):
     """Integers, floats or booleans (a binary image); not strings, objects or complex numbers."""
     return dtype == np.bool_ or (
@@ -147,9 +127,9 @@ def padding_amounts(input_size, kernel_size, stride=1, padding="valid"):
     odd, the extra row/column goes at the bottom/right), "full" (f − 1 on every side, so every
     partial overlap counts), an int p, or a pair (ph, pw).
     """
-    n_h, n_w = _pair(input_size, "input_size")
-    f_h, f_w = _pair(kernel_size, "kernel_size")
-    s_h, s_w = _stride_pair(stride)
+    n_h, n_w = int_pair(input_size, "input_size")
+    f_h, f_w = int_pair(kernel_size, "kernel_size")
+    s_h, s_w = int_pair(stride, "stride", minimum=1)
     if min(n_h, n_w) < 1:
         raise ValueError(f"input_size must be at least 1 in both directions, got {input_size!r}")
     if min(f_h, f_w) < 1:
@@ -169,7 +149,7 @@ def padding_amounts(input_size, kernel_size, stride=1, padding="valid"):
         raise ValueError(
             f"padding must be one of {', '.join(PADDING_WORDS)}, an int or a pair of ints, got {padding!r}"
         )
-    p_h, p_w = _pair(padding, "padding")
+    p_h, p_w = int_pair(padding, "padding")
     if p_h < 0 or p_w < 0:
         raise ValueError(f"padding must not be negative, got {padding!r}")
     return (p_h, p_h), (p_w, p_w)
@@ -192,9 +172,9 @@ def pad(x, amounts, value=0.0):
         and len(amounts) == 2
         and all(isinstance(a, (tuple, list)) for a in amounts)
     ):
-        (top, bottom), (left, right) = (_pair(tuple(a), "amounts") for a in amounts)
+        (top, bottom), (left, right) = (int_pair(tuple(a), "amounts") for a in amounts)
     else:
-        p_h, p_w = _pair(amounts, "amounts")
+        p_h, p_w = int_pair(amounts, "amounts")
         top, bottom, left, right = p_h, p_h, p_w, p_w
     if min(top, bottom, left, right) < 0:
         raise ValueError(f"amounts must not be negative, got {amounts!r}")
@@ -239,7 +219,7 @@ def _prepare(x, kernel, stride, padding):
     """Check everything once for both implementations: padded x (H, W, C), kernels (kh, kw, C, K)."""
     image, was_2d = _as_image(x)
     kernels, single = _as_kernels(kernel, image.shape[2], np.shape(x))
-    strides = _stride_pair(stride)
+    strides = int_pair(stride, "stride", minimum=1)
     kh, kw = kernels.shape[:2]
     amounts = padding_amounts(image.shape[:2], (kh, kw), strides, padding)
     # No padding ("valid") needs no padded copy: both implementations only read the input.
@@ -344,10 +324,10 @@ def pool2d(x, size=2, stride=None, mode="max", padding="valid"):
             f"x holds NaN (first at index {where[:2] if was_2d else where}); "
             f"pooling is undefined for missing pixels: fill or mask them first"
         )
-    ph, pw = _pair(size, "size")
+    ph, pw = int_pair(size, "size")
     if ph < 1 or pw < 1:
         raise ValueError(f"size must be at least 1 in both directions, got {size!r}")
-    strides = _stride_pair(size if stride is None else stride)
+    strides = int_pair(size if stride is None else stride, "stride", minimum=1)
     amounts = padding_amounts(image.shape[:2], (ph, pw), strides, padding)
     # NaN marks the padded border; nanmax / nanmean then skip it.
     padded = pad(image.astype(np.result_type(image.dtype, np.float32)), amounts, value=np.nan)

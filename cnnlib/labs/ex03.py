@@ -9,7 +9,8 @@ import numpy as np
 
 from cnnlib import ops
 from cnnlib.labs.core import NotAttempted, Wrong, call, exercise, rng, same_array
-from cnnlib.lessons import windows
+from cnnlib.lessons import keras_reference
+from cnnlib.runtime.validation import int_pair
 
 
 # ------------------------------------------------------------------ private helpers
@@ -516,10 +517,6 @@ _STRIDED_CASES = [
 ]
 
 
-def _pair(stride):
-    return (stride, stride) if isinstance(stride, int) else tuple(stride)
-
-
 @exercise("03.strided_conv", "strided, padded convolution from scratch", "implement", "stretch")
 def check_strided_conv(conv2d_strided):
     """`conv2d_strided(x, kernel, stride, padding)`: 2-D x and kernel, int or pair stride, int padding."""
@@ -531,7 +528,7 @@ def check_strided_conv(conv2d_strided):
             f"on a random {image_shape[0]}×{image_shape[1]} image, {kernel_shape[0]}×"
             f"{kernel_shape[1]} kernel, stride {stride}, padding {padding}"
         )
-        with watching(ops.conv2d, ops.true_conv2d, windows.keras_conv) as seen:
+        with watching(ops.conv2d, ops.true_conv2d, keras_reference.keras_conv) as seen:
             got = call(conv2d_strided, x.copy(), kernel.copy(), stride, padding, on=on)
         called += [name for name in seen if name not in called]
         expected = ops.conv2d(x, kernel, stride=stride, padding=padding)
@@ -553,7 +550,7 @@ def check_strided_conv(conv2d_strided):
 
 def _strided_hints(x, kernel, stride, padding):
     """(typical wrong output, hint) pairs for one input of 03.strided_conv."""
-    sv, sh = _pair(stride)
+    sv, sh = int_pair(stride, "stride")
     hints = []
     if sv != 1 or sh != 1:
         hints += [

@@ -16,14 +16,14 @@ from cnnlib.labs.core import (
     same_number,
 )
 from cnnlib.labs.ex03 import refuse_references, watching, whole_number
-from cnnlib.lessons import pooling
+from cnnlib.lessons import keras_reference
 
 # What "from scratch" forbids: the references the checks compare with.
 _POOLING_REFERENCES = (
     ops.pool2d,
     ops.global_max_pool2d,
     ops.global_avg_pool2d,
-    pooling.keras_apply,
+    keras_reference.apply_layer,
 )
 
 _POOL_CASES = [

@@ -10,6 +10,8 @@ import math
 import matplotlib.pyplot as plt
 from matplotlib.patches import FancyBboxPatch
 
+from cnnlib.runtime.validation import int_pair
+
 KIND_COLOURS = {
     "input": "#e8e8e8",
     "conv": "#9ecae1",
@@ -40,11 +42,6 @@ def layer_kind(layer):
     return "other"
 
 
-def _pair(value):
-    value = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    return value
-
-
 def _times(values):
     return "×".join(str(v) for v in values)
 
@@ -57,8 +54,8 @@ def layer_description(layer):
     activation = config.get("activation")
     act = f", {activation}" if activation not in (None, "linear") else ""
     if kind == "conv":
-        size = _times(_pair(config.get("kernel_size", "?")))
-        strides = _pair(config.get("strides", 1))
+        size = _times(int_pair(config["kernel_size"], "kernel_size"))
+        strides = int_pair(config.get("strides", 1), "strides")
         stride = (
             f"/{_times(strides) if strides[0] != strides[1] else strides[0]}"
             if max(strides) > 1
@@ -70,11 +67,11 @@ def layer_description(layer):
     if kind == "pool":
         if name.startswith("Global"):
             return "global " + ("max" if "Max" in name else "average") + " pool"
-        size = _pair(config.get("pool_size", "?"))
-        size = _times(size)
+        pool = int_pair(config["pool_size"], "pool_size")
+        size = _times(pool)
         strides = config.get("strides")
-        same = strides is None or _pair(strides) == _pair(config.get("pool_size"))
-        stride = "" if same else f"/{_pair(strides)[0]}"
+        same = strides is None or int_pair(strides, "strides") == pool
+        stride = "" if same else f"/{int_pair(strides, 'strides')[0]}"
         return f"{size}{stride} " + ("max" if "Max" in name else "avg") + " pool"
     if kind == "dense":
         return f"dense {config.get('units')}{act}"

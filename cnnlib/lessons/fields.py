@@ -22,25 +22,9 @@ import dataclasses
 import numpy as np
 
 from cnnlib import ops
+from cnnlib.runtime.validation import int_pair
 
 PADDINGS = ("valid", "same", "full")
-
-
-def _pair(value, name):
-    """An int or a pair of ints, as a (rows, cols) pair of positive ints."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        pair = (int(value), int(value))
-    elif (
-        isinstance(value, (tuple, list))
-        and len(value) == 2
-        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value)
-    ):
-        pair = (int(value[0]), int(value[1]))
-    else:
-        raise ValueError(f"{name} must be an int or a (rows, cols) pair of ints, got {value!r}")
-    if min(pair) < 1:
-        raise ValueError(f"{name} must be at least 1, got {value!r}")
-    return pair
 
 
 def _padding(value):
@@ -78,9 +62,9 @@ class Layer:
     name: str = ""
 
     def __post_init__(self):
-        object.__setattr__(self, "kernel", _pair(self.kernel, "kernel"))
-        object.__setattr__(self, "stride", _pair(self.stride, "stride"))
-        object.__setattr__(self, "dilation", _pair(self.dilation, "dilation"))
+        object.__setattr__(self, "kernel", int_pair(self.kernel, "kernel", minimum=1))
+        object.__setattr__(self, "stride", int_pair(self.stride, "stride", minimum=1))
+        object.__setattr__(self, "dilation", int_pair(self.dilation, "dilation", minimum=1))
         object.__setattr__(self, "padding", _padding(self.padding))
 
     @property
@@ -193,7 +177,7 @@ def receptive_fields(layers, input_size=None):
     layers = [_as_layer(item, index) for index, item in enumerate(_layer_list(layers))]
     if not layers:
         raise ValueError("layers is empty: give at least one (kernel, stride) layer")
-    sizes = None if input_size is None else _pair(input_size, "input_size")
+    sizes = None if input_size is None else int_pair(input_size, "input_size", minimum=1)
     size, jump, first = (1, 1), (1, 1), (0, 0)
     fields = []
     for index, layer in enumerate(layers):
@@ -338,7 +322,7 @@ def measure_receptive_field(model, input_size, layer=None, unit=None):
 
     Returns ((rows, cols) size, ((first_row, last_row), (first_col, last_col))).
     """
-    height, width = _pair(input_size, "input_size")
+    height, width = int_pair(input_size, "input_size", minimum=1)
     shape = (height, width, model.input_shape[-1])
     probe = _probe(_all_ones_copy(model, shape), model.name, layer, shape)
     out_h, out_w = probe.output_shape[1:3]

@@ -1,4 +1,4 @@
-"""The lecture decks' hand-made kernels, pictures to try them on, and the same kernels run by Keras.
+"""The lecture decks' hand-made kernels, pictures to try them on, and NumPy against Keras.
 
 Notebook 02 teaches convolution with these; they live here so that the notebook shows the idea
 and not the plumbing:
@@ -6,7 +6,6 @@ and not the plumbing:
 - `gallery()`: every named kernel of the decks, keyed by its name and the decks that show it;
 - `line_detector(angle)` and `line_pictures()`: deck 004's line detectors and one-line test images;
 - `line_orientation(image)`: the direction local structure runs in, to check what a detector found;
-- `keras_conv(image, kernel, bias)`: the same convolution done by a Keras `Conv2D` layer;
 - `draw_window`, `show_gallery`, `show_filter_volume` (with `draw_volume`): the notebook's
   explanatory figures.
 """
@@ -96,38 +95,8 @@ def angle_gap(a, b):
 
 
 # --------------------------------------------------------------------------------------------
-# The same convolution, done by Keras
+# NumPy against Keras (cnnlib.lessons.keras_reference does the Keras side)
 # --------------------------------------------------------------------------------------------
-def keras_conv(image, kernel, bias=0.0, **layer_options):
-    """Apply a Keras `Conv2D` whose weights are `kernel` (and `bias`) to one image.
-
-    `image` is (H, W) or (H, W, C); `kernel` is (kh, kw), (kh, kw, C) or (kh, kw, C, K);
-    `bias` is a number or K numbers. Extra options (strides, padding, activation) go to Conv2D.
-    Returns the (H', W', K) output, without the batch axis.
-    """
-    import keras
-
-    image = np.asarray(image, dtype=np.float32)
-    image = image[..., None] if image.ndim == 2 else image
-    kernel = np.asarray(kernel, dtype=np.float32)
-    if kernel.ndim not in (2, 3, 4):
-        raise ValueError(
-            f"kernel must be (kh, kw), (kh, kw, C) or (kh, kw, C, K), got {kernel.shape}"
-        )
-    if kernel.ndim == 3 and kernel.shape[-1] != image.shape[-1]:
-        raise ValueError(
-            f"kernel {kernel.shape} has {kernel.shape[-1]} slices but the image "
-            f"{image.shape} has {image.shape[-1]} channels"
-        )
-    kernel = kernel.reshape(kernel.shape[:2] + (image.shape[-1], -1))
-    filters = kernel.shape[-1]
-    layer = keras.layers.Conv2D(filters, kernel.shape[:2], **layer_options)
-    layer.build((None,) + image.shape)
-    biases = np.broadcast_to(np.asarray(bias, dtype=np.float32), (filters,))
-    layer.set_weights([kernel, biases.copy()])
-    return keras.ops.convert_to_numpy(layer(image[None]))[0]
-
-
 def largest_difference(ours, theirs):
     """max |ours − theirs| after dropping length-1 axes: how far NumPy and Keras disagree."""
     ours, theirs = np.squeeze(np.asarray(ours, float)), np.squeeze(np.asarray(theirs, float))

@@ -1,21 +1,6 @@
-"""Helpers of notebook 04 (pooling): run a Keras layer on one image, measure how much it changed."""
+"""Helpers of notebook 04 (pooling): how much a picture changed, and a picture scaled back up."""
 
 import numpy as np
-
-
-def keras_apply(layer, image):
-    """Run a Keras layer on one (H, W) or (H, W, C) image; return a NumPy array without the batch axis.
-
-    cnnlib.ops works on one image, Keras layers on batches: this puts the two side by side.
-    """
-    import keras
-
-    image = np.asarray(image, dtype="float32")
-    if image.ndim not in (2, 3):
-        raise ValueError(f"image must be (H, W) or (H, W, C), got shape {image.shape}")
-    batch = image[None, :, :, None] if image.ndim == 2 else image[None]
-    out = keras.ops.convert_to_numpy(layer(batch))[0]
-    return out[..., 0] if image.ndim == 2 and out.ndim == 3 else out
 
 
 def relative_change(before, after):

@@ -1,7 +1,5 @@
 """Where the kernel sits: padding, stride and dilation, computed and drawn (notebook 03).
 
-- `keras_conv`: one 2-D image through a one-filter Keras `Conv2D` holding a kernel of our choice,
-  the reference that `cnnlib.ops.conv2d` is compared with;
 - `dilate`: a kernel with zeros inserted between its taps (what `dilation_rate` computes);
 - `coverage`: how many kernel positions see each input pixel (zero: the pixel is never used);
 - `show_sliding`, `show_strides`, `show_dilation`: figures of windows on a pixel grid, with the
@@ -13,33 +11,10 @@ import numpy as np
 from matplotlib.patches import Rectangle
 
 from cnnlib import ops
+from cnnlib.runtime.validation import int_pair
 
 PAD_COLOUR = "#cfe3f5"  # padded cells: pale blue, hatched
 WINDOW_COLOURS = ("tab:red", "tab:orange", "tab:purple", "tab:green")
-
-
-def keras_conv(image, kernel, strides=1, padding="valid", dilation_rate=1):
-    """`image` (H, W) through a Keras Conv2D whose only filter is `kernel` (no bias): a 2-D map."""
-    import keras
-
-    kernel = np.asarray(kernel, dtype="float32")
-    image = np.asarray(image, dtype="float32")
-    if image.ndim != 2 or kernel.ndim != 2:
-        raise ValueError(
-            f"image and kernel must be 2-D, got shapes {image.shape} and {kernel.shape}"
-        )
-    layer = keras.layers.Conv2D(
-        1,
-        kernel.shape,
-        strides=strides,
-        padding=padding,
-        dilation_rate=dilation_rate,
-        use_bias=False,
-    )
-    batch = image[None, :, :, None]
-    layer.build(batch.shape)
-    layer.set_weights([kernel[:, :, None, None]])
-    return keras.ops.convert_to_numpy(layer(batch))[0, :, :, 0]
 
 
 def dilate(kernel, rate):
@@ -61,8 +36,8 @@ def coverage(shape, f, stride=1, padding="valid"):
     A zero means the pixel never reaches the output.
     """
     (top, bottom), (left, right) = ops.padding_amounts(shape, f, stride, padding)
-    fh, fw = ops._pair(f, "f")
-    sh, sw = ops._stride_pair(stride)
+    fh, fw = int_pair(f, "f")
+    sh, sw = int_pair(stride, "stride", minimum=1)
     rows, cols = shape[0] + top + bottom, shape[1] + left + right
     if fh > rows or fw > cols:
         raise ValueError(f"a {fh}×{fw} kernel does not fit the padded {rows}×{cols} input")
@@ -144,7 +119,7 @@ def show_sliding(image, kernel, padding, positions, stride=1, suptitle=None):
     amounts = ops.padding_amounts(image.shape, kernel.shape, stride, padding)
     padded = ops.pad(image, amounts)
     result = ops.conv2d(image, kernel, stride=stride, padding=padding)
-    sh, sw = ops._stride_pair(stride)
+    sh, sw = int_pair(stride, "stride", minimum=1)
     kh, kw = kernel.shape
     fig, axes = plt.subplots(
         1,
@@ -237,7 +212,7 @@ def _stride_panel(image, kernel, stride, padding):
     """What one stride's pair of panels needs: the stride pair, padding, padded image and output."""
     amounts = ops.padding_amounts(image.shape, kernel.shape, stride, padding)
     return {
-        "stride": ops._stride_pair(stride),
+        "stride": int_pair(stride, "stride", minimum=1),
         "amounts": amounts,
         "padded": ops.pad(image, amounts),
         "output": ops.conv2d(image, kernel, stride=stride, padding=padding),

@@ -63,3 +63,19 @@ def check_shape(shape, name="input_shape", allow_none=False):
         if size < 1:
             raise ValueError(f"{name} must hold positive sizes, got {shape!r}")
     return tuple(None if size is None else int(size) for size in shape)
+
+
+def int_pair(value, name, minimum=None):
+    """An int or a pair of ints, as a (vertical, horizontal) pair of Python ints; with `minimum`,
+    both must be at least that. Otherwise ValueError naming `name` and the value given."""
+    if _is_int(value):
+        pair = (int(value), int(value))
+    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(map(_is_int, value)):
+        pair = (int(value[0]), int(value[1]))
+    else:
+        raise ValueError(
+            f"{name} must be an int or a pair of ints (vertical, horizontal), got {value!r}"
+        )
+    if minimum is not None and min(pair) < minimum:
+        raise ValueError(f"{name} must be at least {minimum} in both directions, got {value!r}")
+    return pair

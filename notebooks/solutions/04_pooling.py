@@ -12,7 +12,7 @@
 # Stride defaults to the pool size (2); 'valid' drops the fifth column (no whole window fits).
 solution_prediction_41 = [[4, 6], [5, 3]]
 labs.check("04.predict_pooled", solution_prediction_41)
-print("Keras returns:", keras_apply(keras.layers.MaxPooling2D(2), matrix_41).tolist())
+print("Keras returns:", apply_layer(keras.layers.MaxPooling2D(2), matrix_41).tolist())
 
 
 # %% 04.max_pool

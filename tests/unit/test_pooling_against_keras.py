@@ -10,7 +10,8 @@ import pytest
 
 import cnnlib  # noqa: F401  (sets the Keras backend before keras is imported)
 from cnnlib import ops
-from cnnlib.lessons.pooling import keras_apply, relative_change, upsample
+from cnnlib.lessons.keras_reference import apply_layer
+from cnnlib.lessons.pooling import relative_change, upsample
 
 SHAPES = [(7, 7, 3), (8, 6, 4), (9, 10, 1), (12, 12, 5)]
 LAYERS = {"max": keras.layers.MaxPooling2D, "avg": keras.layers.AveragePooling2D}
@@ -23,7 +24,7 @@ CASES = list(
 def test_pool2d_equals_keras(shape, mode, size, stride, padding):
     x = np.random.default_rng(hash((shape, size)) % 2**32).normal(size=shape).astype("float32")
     ours = ops.pool2d(x, size=size, stride=stride, mode=mode, padding=padding)
-    theirs = keras_apply(LAYERS[mode](size, strides=stride, padding=padding), x)
+    theirs = apply_layer(LAYERS[mode](size, strides=stride, padding=padding), x)
     assert ours.shape == theirs.shape
     np.testing.assert_allclose(ours, theirs, atol=1e-5)
 
@@ -44,16 +45,16 @@ def test_the_sweep_has_the_size_the_notebook_used_to_run():
 
 
 def test_same_average_pooling_does_not_count_the_padding():
-    out = keras_apply(keras.layers.AveragePooling2D(2, padding="same"), np.ones((5, 5, 1)))
+    out = apply_layer(keras.layers.AveragePooling2D(2, padding="same"), np.ones((5, 5, 1)))
     assert out.shape == (3, 3, 1) and np.allclose(out, 1.0)
     assert np.allclose(ops.pool2d(np.ones((5, 5, 1)), 2, mode="avg", padding="same"), 1.0)
 
 
-def test_keras_apply_keeps_a_2d_image_2d():
-    out = keras_apply(keras.layers.MaxPooling2D(2), np.arange(16.0).reshape(4, 4))
+def test_apply_layer_keeps_a_2d_image_2d():
+    out = apply_layer(keras.layers.MaxPooling2D(2), np.arange(16.0).reshape(4, 4))
     assert out.shape == (2, 2) and out[1, 1] == 15
     with pytest.raises(ValueError, match="image must be"):
-        keras_apply(keras.layers.MaxPooling2D(2), np.zeros(4))
+        apply_layer(keras.layers.MaxPooling2D(2), np.zeros(4))
 
 
 def test_relative_change_and_upsample():

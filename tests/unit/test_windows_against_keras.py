@@ -11,7 +11,7 @@ from cnnlib.lessons.fields import Layer, receptive_fields
 from cnnlib.lessons.windows import coverage, dilate
 
 keras = pytest.importorskip("keras")
-from cnnlib.lessons.windows import keras_conv  # noqa: E402  (needs Keras)
+from cnnlib.lessons.keras_reference import keras_conv  # noqa: E402  (needs Keras)
 
 
 def _keras_layers(f, s, padding):
@@ -106,5 +106,7 @@ def test_window_helpers_refuse_bad_input():
         dilate(np.ones(3), 2)
     with pytest.raises(ValueError, match="does not fit"):
         coverage((3, 3), 5)
-    with pytest.raises(ValueError, match="2-D"):
-        keras_conv(np.ones((4, 4, 1)), np.ones((3, 3)))
+    with pytest.raises(ValueError, match="has 2 slices but the image"):
+        keras_conv(np.ones((4, 4, 1)), np.ones((3, 3, 2)))
+    with pytest.raises(ValueError, match=r"image must be \(H, W\) or \(H, W, C\)"):
+        keras_conv(np.ones(4), np.ones((3, 3)))
