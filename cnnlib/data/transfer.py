@@ -511,13 +511,6 @@ def compile_binary(model, learning_rate):
     )
 
 
-def parameter_counts(model):
-    """{"total", "trainable", "non_trainable"} parameter counts of a built model."""
-    trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
-    frozen = int(sum(np.prod(w.shape) for w in model.non_trainable_weights))
-    return {"total": trainable + frozen, "trainable": trainable, "non_trainable": frozen}
-
-
 def epoch_timer():
     """A Keras callback whose `.seconds` lists the wall-clock time of each epoch it saw."""
     import time

@@ -6,7 +6,7 @@ or draws a model, so that the notebook can count what the papers counted from th
 instead of copying a number from a slide:
 
 - `parse_notation`, `conv_from_notation`: GoogLeNet's "3x3+1(S)" labels (Szegedy et al., 2015);
-- `weight_layers`, `weight_depth`, `trainable_count`, `multiply_adds`: what papers count;
+- `weight_layers`, `weight_depth`, `parameter_counts`, `multiply_adds`: what papers count;
 - `dense_stack`, `layer_gradient_norms`: the vanishing-gradient experiment;
 - `draw_inception_module`, `draw_residual_block`: figures of the two blocks.
 """
@@ -55,9 +55,14 @@ def weight_layers(model):
     return [layer for layer in model.layers if isinstance(layer, (layers.Conv2D, layers.Dense))]
 
 
-def trainable_count(model):
-    """Parameters that training changes (Keras also counts BatchNorm's running statistics)."""
-    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+def parameter_counts(model):
+    """{"total", "trainable", "non_trainable"} parameter counts of a built model or layer.
+
+    Trainable ones are what training changes; Keras's total also counts BatchNorm's running
+    statistics and frozen layers."""
+    trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
+    frozen = int(sum(np.prod(w.shape) for w in model.non_trainable_weights))
+    return {"total": trainable + frozen, "trainable": trainable, "non_trainable": frozen}
 
 
 def _parents(layer):

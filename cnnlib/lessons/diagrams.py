@@ -10,6 +10,7 @@ import math
 import matplotlib.pyplot as plt
 from matplotlib.patches import FancyBboxPatch
 
+from cnnlib.lessons.architectures import parameter_counts
 from cnnlib.runtime.validation import int_pair
 
 KIND_COLOURS = {
@@ -91,10 +92,6 @@ def _output_shape(layer):
     return _times("?" if s is None else s for s in shape)
 
 
-def _parameters(layer):
-    return sum(math.prod(weight.shape) for weight in layer.weights)
-
-
 def _inbound(layer):
     """Names of the layers feeding `layer` in a functional model (empty when unknown)."""
     names = []
@@ -145,7 +142,7 @@ def _draw_layer_box(ax, corner, layer):
         (0.80, layer.name, {"fontsize": 8.5, "fontweight": "bold", "clip_on": True}),
         (0.57, layer_description(layer), {"fontsize": 7}),
         (0.35, _output_shape(layer), {"fontsize": 8, "family": "monospace"}),
-        (0.13, _format_count(_parameters(layer)), {"fontsize": 6.5, "color": LINE}),
+        (0.13, _format_count(parameter_counts(layer)["total"]), {"fontsize": 6.5, "color": LINE}),
     )
     for level, label, style in box_lines:
         ax.text(x + BOX_W / 2, y + BOX_H * level, label, ha="center", va="center", **style)
@@ -258,7 +255,7 @@ def draw_model(model, ax=None, title=None, max_layers=None, per_row=None):
     ax.set_ylim(-0.1, grid.height + 0.45)
     ax.set_aspect("equal")
     ax.axis("off")
-    total_all = sum(_parameters(layer) for layer in model.layers)
+    total_all = sum(parameter_counts(layer)["total"] for layer in model.layers)
     heading = title if title is not None else model.name
     ax.set_title(f"{heading} — {len(model.layers)} layers, {total_all:,} parameters", fontsize=10)
     fig.tight_layout()

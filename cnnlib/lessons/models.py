@@ -13,6 +13,7 @@ tests/unit/test_models.py keeps the notebook's and these identical, layer by lay
 import keras
 from keras import layers
 
+from cnnlib.lessons.architectures import parameter_counts
 from cnnlib.runtime.validation import check_shape
 
 MNIST_SHAPE = (28, 28, 1)
@@ -131,6 +132,6 @@ def parameter_table(model):
     """(layer name, output shape, trainable parameter count) for every layer of `model`."""
     rows = []
     for layer in model.layers:
-        count = sum(int(keras.ops.size(weight)) for weight in layer.trainable_weights)
+        count = parameter_counts(layer)["trainable"]
         rows.append((layer.name, tuple(layer.output.shape[1:]), count))
     return rows

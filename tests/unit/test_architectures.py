@@ -202,7 +202,7 @@ def test_residual_block_shapes_and_shortcut(lesson, shape, filters, stride):
 
 def test_resnet18_trainable_count_is_the_published_one(lesson):
     model = lesson.build_resnet18()
-    assert architectures.trainable_count(model) == 11_689_512  # torchvision's resnet18, too
+    assert architectures.parameter_counts(model)["trainable"] == 11_689_512  # torchvision's resnet18, too
     assert architectures.weight_depth(model) == 18
 
 
@@ -212,7 +212,7 @@ def test_dense_block_growth(lesson, c0, num_layers, k):
     model = keras.Model(inputs, lesson.dense_block(inputs, num_layers, k))
     assert model.output_shape[-1] == c0 + num_layers * k
     per_layer = 2 * c0 + 4 * c0 * k  # BN γ β (trainable) of the input, then the 1×1 conv
-    first = architectures.trainable_count(model) if num_layers == 1 else None
+    first = architectures.parameter_counts(model)["trainable"] if num_layers == 1 else None
     if first is not None:
         assert first == per_layer + 2 * 4 * k + 9 * 4 * k * k
 

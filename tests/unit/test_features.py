@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from cnnlib.data import features, transfer
+from cnnlib.lessons.architectures import parameter_counts
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,7 @@ def test_full_model_matches_transfer_model_weight_for_weight(base):
     np.testing.assert_allclose(
         np.asarray(ours(images)), np.asarray(theirs(images)), rtol=1e-5, atol=1e-6
     )
-    assert transfer.parameter_counts(ours)["total"] == transfer.parameter_counts(theirs)["total"]
+    assert parameter_counts(ours)["total"] == parameter_counts(theirs)["total"]
 
 
 def test_plain_training_data_is_the_stand_ins_training_set(monkeypatch):

@@ -11,6 +11,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from cnnlib.data import transfer  # noqa: E402
+from cnnlib.lessons.architectures import parameter_counts  # noqa: E402
 
 SIZE = 32
 HEAD_PARAMS = (512 * 8 + 8) + (8 + 1)  # Dense(8) on 512 pooled channels, then Dense(1)
@@ -101,7 +102,7 @@ def test_phase_1_trains_the_head_and_leaves_the_base_unchanged(model_and_base):
     model, base = model_and_base
     transfer.freeze_base(base)
     transfer.compile_binary(model, learning_rate=1e-2)
-    counts = transfer.parameter_counts(model)
+    counts = parameter_counts(model)
     assert counts["trainable"] == HEAD_PARAMS
     assert counts["non_trainable"] == base.count_params()
 
@@ -118,7 +119,7 @@ def test_phase_2_changes_only_the_last_block_and_the_head(model_and_base):
     transfer.compile_binary(model, learning_rate=1e-3)
     block5 = [layer for layer in base.layers if layer.name.startswith("block5_")]
     assert (
-        transfer.parameter_counts(model)["trainable"]
+        parameter_counts(model)["trainable"]
         == sum(layer.count_params() for layer in block5) + HEAD_PARAMS
     )
 
