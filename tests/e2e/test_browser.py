@@ -218,6 +218,9 @@ def checkout(tmp_path_factory):
     folder = tmp_path_factory.mktemp("checkout")
     (folder / "notebooks").mkdir()
     (folder / HAND_RUN).write_text(git(ROOT, "show", f"HEAD:{HAND_RUN}"))
+    solutions = pathlib.Path(HAND_RUN).parent / "solutions" / (pathlib.Path(HAND_RUN).stem + ".py")
+    (folder / solutions).parent.mkdir()
+    (folder / solutions).write_text(git(ROOT, "show", f"HEAD:{solutions.as_posix()}"))
     shutil.copytree(
         ROOT / "cnnlib", folder / "cnnlib", ignore=shutil.ignore_patterns("__pycache__")
     )
@@ -232,13 +235,15 @@ def checkout(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def lab(checkout):
-    # A learner's laptop: no CI, no GPU (the lite profile), no CNNLIB_RESULTS_DIR; the kernel
-    # imports the checkout's cnnlib and keeps its cache apart.
+    # A learner's laptop: no CI, no GPU (the lite profile), no CNNLIB_RESULTS_DIR, solutions not
+    # run (only the test run sets CNNLIB_RUN_SOLUTIONS); the kernel imports the checkout's cnnlib
+    # and keeps its cache apart.
     with _jupyterlab(
         checkout / "notebooks",
         cwd=checkout,
         CNNLIB_PROFILE="lite",
         CNNLIB_RESULTS_DIR=None,
+        CNNLIB_RUN_SOLUTIONS=None,
         PYTHONPATH=str(checkout),
         XDG_CACHE_HOME=str(checkout.parent / "user_cache"),
     ) as server:

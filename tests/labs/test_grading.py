@@ -196,8 +196,10 @@ def test_a_class_is_graded_row_by_row(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 def test_a_real_notebook_end_to_end(tmp_path):
-    """Notebook 01's student export, with the solutions pasted at the end as a student might."""
+    """Notebook 01's student export, with the solutions pasted at the end as a student might (the
+    untouched export is the tiny course's case above: one run of notebook 01 is enough here)."""
     [exported] = [
         p
         for p in student.write_student_versions(ROOT / "notebooks", tmp_path / "export")
@@ -215,11 +217,9 @@ def test_a_real_notebook_end_to_end(tmp_path):
     notebook.cells += [v4.new_code_cell(c.source) for c in cells if c.kind == "code"]
     path = tmp_path / "gus.ipynb"
     nbformat.write(notebook, path)
-    rows = grading.grade([path, exported], tmp_path / "out", timeout=600, progress=lambda _: None)
+    rows = grading.grade([path], tmp_path / "out", timeout=600, progress=lambda _: None)
     gus = {row.exercise: row.status for row in rows if row.student == "gus"}
-    untouched = {row.exercise: row.status for row in rows if row.student == exported.stem}
     assert len(gus) == 6 and set(gus.values()) == {"correct"}, gus
-    assert set(untouched.values()) == {"not attempted"}, untouched
 
 
 # ---------------------------------------------------------------------------------------------

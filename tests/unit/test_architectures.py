@@ -202,7 +202,9 @@ def test_residual_block_shapes_and_shortcut(lesson, shape, filters, stride):
 
 def test_resnet18_trainable_count_is_the_published_one(lesson):
     model = lesson.build_resnet18()
-    assert architectures.parameter_counts(model)["trainable"] == 11_689_512  # torchvision's resnet18, too
+    assert (
+        architectures.parameter_counts(model)["trainable"] == 11_689_512
+    )  # torchvision's resnet18, too
     assert architectures.weight_depth(model) == 18
 
 
