@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 
+from cnnlib.runtime.course import notebook_paths
 from cnnlib.tools import report
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -65,7 +66,7 @@ def main(argv=None):
     parser.add_argument("notebooks", nargs="*", help="notebook numbers or stems (default: all)")
     args = parser.parse_args(argv)
 
-    paths = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    paths = notebook_paths(ROOT / "notebooks")
     if args.notebooks:
         paths = [p for p in paths if any(p.stem.startswith(n) for n in args.notebooks)]
         if not paths:

@@ -135,6 +135,16 @@ class Run:
                 f"{rehearsal.LABEL}: nothing recorded; numbers from rehearsal files are not results."
             )
             return None
+        seconds, text = self._result(metrics, data_source, extra)
+        self.results_path = self._save(text)
+        print(
+            f"Recorded {self.notebook} ({self.profile} profile, {seconds:.1f} s) in "
+            f"{self.results_path}"
+        )
+        return None
+
+    def _result(self, metrics, data_source, extra):
+        """(main-work seconds, the results file's JSON text)."""
         import keras
         import tensorflow as tf
 
@@ -154,20 +164,21 @@ class Run:
             "keras": keras.__version__,
             "recorded": time.strftime("%Y-%m-%d %H:%M:%S"),
         }
-        text = json.dumps(result, indent=2, default=_plain) + "\n"
+        return seconds, json.dumps(result, indent=2, default=_plain) + "\n"
+
+    def _save(self, text):
+        """Write the results file; a folder that cannot be written to gives way, with one
+        sentence, to the user's cache folder."""
         folder = self.results_dir or find_results_dir()
         try:
-            path = _write_results(folder, self.notebook, self.profile, text)
+            return _write_results(folder, self.notebook, self.profile, text)
         except OSError as error:
             fallback = locations.user_cache_dir() / "results"
             print(
                 f"⚠ Could not write the results to {folder} ({locations.why_not_writable(folder)}: "
                 f"{type(error).__name__}); writing them to {fallback} instead."
             )
-            path = _write_results(fallback, self.notebook, self.profile, text)
-        self.results_path = path
-        print(f"Recorded {self.notebook} ({self.profile} profile, {seconds:.1f} s) in {path}")
-        return None
+            return _write_results(fallback, self.notebook, self.profile, text)
 
 
 def _write_results(folder, notebook, profile, text):

@@ -24,6 +24,7 @@ import tempfile
 
 from cnnlib.runtime.course import NOTEBOOKS
 from cnnlib.runtime.profiles import PROFILES
+from cnnlib.runtime.session import write_atomically
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -198,15 +199,6 @@ def render(document, text, results_dir):
     return text
 
 
-def _write_atomically(path, text):
-    """Write through a temporary file and a rename: a full disk leaves the old file whole."""
-    with tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
-    ) as handle:
-        handle.write(text)
-    os.replace(handle.name, path)
-
-
 def refresh(profiles, notebooks=(), results_dir=None):
     """Run the notebooks (all, or those named) in each profile with their results going to the
     committed results/ folder; return pytest's exit code (0 when every notebook passed)."""
@@ -291,7 +283,7 @@ def main(argv=None):
                 continue
             stale.append(document)
             if not args.check:
-                _write_atomically(path, updated)
+                write_atomically(path, updated)
     except (ReportError, OSError) as error:
         print(f"cnn-course report: {error}", file=sys.stderr)
         return 2

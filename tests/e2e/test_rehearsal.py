@@ -16,10 +16,11 @@ import nbformat
 import pytest
 import rehearsal_cache
 
+from cnnlib.runtime.course import notebook_paths
 from cnnlib.tools import site
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = notebook_paths(ROOT / "notebooks")  # the catalogue, cnnlib/runtime/course.py
 
 pytestmark = pytest.mark.rehearsal
 

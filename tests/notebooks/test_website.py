@@ -29,10 +29,11 @@ import nbformat
 import pytest
 
 from cnnlib.labs import student
+from cnnlib.runtime.course import notebook_paths
 from cnnlib.tools import site
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = notebook_paths(ROOT / "notebooks")  # the catalogue, cnnlib/runtime/course.py
 STEMS = [p.stem for p in NOTEBOOKS]
 REPOSITORY = "https://github.com/example-org/cnn-course"
 SCREENSHOTS = ROOT / "build" / "site-screenshots"

@@ -18,9 +18,11 @@ import sys
 import nbformat
 import pytest
 
+from cnnlib.runtime.course import notebook_paths
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 KIT = ROOT / "INSTRUCTORS.md"
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = notebook_paths(ROOT / "notebooks")  # the catalogue, cnnlib/runtime/course.py
 BACK_MATTER = ("Summary", "What you should now be able to do", "Exercises", "Solutions")
 
 

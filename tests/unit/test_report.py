@@ -98,6 +98,6 @@ def test_a_truncated_results_file_is_named(tmp_path, capsys):
 def test_tables_are_written_whole(tmp_path):
     target = tmp_path / "README.md"
     target.write_text("old")
-    report._write_atomically(target, "new text")
+    report.write_atomically(target, "new text")
     assert target.read_text() == "new text"
     assert [p.name for p in tmp_path.iterdir()] == ["README.md"]
