@@ -104,6 +104,10 @@ def read_grades(folder):
         return list(csv.reader(file))
 
 
+# Each tiny submission runs in about 3 s here: 20 s bounds the hang with room for a busy machine.
+HANG_TIMEOUT = 20
+
+
 @pytest.mark.slow
 def test_a_class_is_graded_row_by_row(tmp_path):
     course, class_dir = tmp_path / "course", tmp_path / "class"
@@ -146,16 +150,18 @@ def test_a_class_is_graded_row_by_row(tmp_path):
             "--out",
             str(out),
             "--timeout",
-            "45",
+            str(HANG_TIMEOUT),
         ],
         capture_output=True,
         text=True,
         cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr
-    assert time.monotonic() - started < 6 * 45, "the hang was not bounded by the timeout"
+    assert time.monotonic() - started < 6 * HANG_TIMEOUT, "the hang was not bounded by the timeout"
     [hang_seconds] = re.findall(r"^  dee: .*\((\d+) s\)$", result.stdout, re.M)
-    assert 45 <= int(hang_seconds) <= 45 + 10, "the hanging notebook was not stopped at 45 s"
+    assert HANG_TIMEOUT <= int(hang_seconds) <= HANG_TIMEOUT + 10, (
+        f"the hanging notebook was not stopped at {HANG_TIMEOUT} s"
+    )
     rows = read_grades(out)
     assert rows[0] == ["student", "exercise", "status", "message"]
     table = {(s, e): (status, message) for s, e, status, message in rows[1:]}
