@@ -10,6 +10,7 @@ assertions only real data can earn, and CNNLIB_OFFLINE=1, so nothing is download
 """
 
 import pathlib
+import re
 import textwrap
 
 import nbformat
@@ -21,6 +22,17 @@ from cnnlib.tools import site
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 NOTEBOOKS = notebook_paths(ROOT / "notebooks")  # the catalogue, cnnlib/runtime/course.py
+
+
+def reads_the_profile(path):
+    """Whether a notebook (or its solutions) does anything differently by profile: one that does
+    not runs the same code in every profile, and nbval already executes that in the ci one."""
+    solutions = path.parent / "solutions" / f"{path.stem}.py"
+    text = path.read_text() + (solutions.read_text() if solutions.exists() else "")
+    return re.search(r"\brun\.(settings|profile)\b", text) is not None
+
+
+PROFILE_DEPENDENT = [path for path in NOTEBOOKS if reads_the_profile(path)]
 
 pytestmark = pytest.mark.rehearsal
 
@@ -141,7 +153,14 @@ REAL_BRANCH = {
 }
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_the_profile_scan_sees_which_notebooks_depend_on_it():
+    names = [path.stem for path in PROFILE_DEPENDENT]
+    assert set(REAL_BRANCH) <= set(names), "a real-data branch must be rehearsed"
+    assert "04_pooling" in names, "04 trains 30 epochs outside ci (run.settings.name)"
+    assert "01_image_as_matrix" not in names, "01 reads no setting of the profile"
+
+
+@pytest.mark.parametrize("path", PROFILE_DEPENDENT, ids=[p.stem for p in PROFILE_DEPENDENT])
 def test_full_profile_runs_on_cpu(path, rehearsal_home, tmp_path):
     env = rehearsal_env(rehearsal_home, tmp_path, "full", extra=FULL_ON_CPU)
     if path.stem in TRAINED_IN_FULL:
