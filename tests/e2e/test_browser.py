@@ -465,7 +465,10 @@ def test_a_learner_runs_a_notebook_by_hand(page, lab, checkout):
 
 SELF_TEST_CELLS = [
     "print('quiet')",
-    "import os\nos.write(2, b'E0000 failed call to cuInit (stand-in for a C++ log line)\\n')",
+    # ipykernel forwards file descriptor 2 from a thread: the pause keeps the line in this cell's
+    # output (without it, an idle machine sometimes shows it under the next cell).
+    "import os, time\nos.write(2, b'E0000 failed call to cuInit (stand-in for a C++ log line)\\n')"
+    "\ntime.sleep(1)",
     "import sys\nprint('a Python warning', file=sys.stderr)",
     "1 / 0",
     "print('never reached')",
