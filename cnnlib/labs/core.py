@@ -296,7 +296,7 @@ _NUMPY_NUMBERS = {
 } | {np.dtype(t).type for t in ("float16", "float32", "float64", "longdouble")}
 
 
-def _from_array_library(value):
+def _from_array_library(value, where=""):
     """A tensor of TensorFlow, Keras, JAX or PyTorch, copied into an exact ndarray."""
     root = type(value).__module__.split(".", 1)[0]
     if root not in _ARRAY_LIBRARIES:
@@ -307,9 +307,11 @@ def _from_array_library(value):
         else:
             array = np.asarray(value)
     except Exception as error:
-        raise FormError(f"your {type(value).__name__} could not be read ({_error_text(error)})")
+        raise FormError(
+            f"{where}your {type(value).__name__} could not be read ({_error_text(error)})"
+        ) from None
     if type(array) is not np.ndarray and type(array) not in _NUMPY_NUMBERS:
-        raise FormError(f"your {type(value).__name__} did not give a NumPy array")
+        raise FormError(f"{where}your {type(value).__name__} did not give a NumPy array")
     return np.array(array, copy=True)
 
 
@@ -330,7 +332,7 @@ def _scalar(value, where):
             f"{where}{_text(value, 60)} cannot be read as a number ({_error_text(error)})"
         )
     if kind is np.ndarray or _is_array_library(value):
-        array = value if kind is np.ndarray else _from_array_library(value)
+        array = value if kind is np.ndarray else _from_array_library(value, where)
         if type(array) is np.ndarray and array.ndim == 0 and array.dtype.kind in "iuf":
             return _scalar(array[()], where)
         shape = getattr(array, "shape", None)
@@ -465,7 +467,7 @@ class Array(Form):
         if type(answer) is np.ndarray:
             array = answer
         elif _is_array_library(answer):
-            array = _from_array_library(answer)
+            array = _from_array_library(answer, where)
         elif isinstance(answer, (list, tuple)):
             array = _nested_array(answer, where)
         elif type(answer) in _NUMPY_NUMBERS or type(answer) in (int, float):
@@ -1005,11 +1007,11 @@ class Watch:
         if event == "call":
             name = self.watched.codes.get(frame.f_code)
             if name is not None and name not in self.used:
-                caller = frame.f_back
-                if caller is not None and caller.f_code in self.watched.codes:
-                    return  # a watched reference calling its own helpers: named once
-            if name is not None and name not in self.used:
-                self.used.append(name)
+                caller = frame.f_back  # a watched reference calling its own helpers: named once
+                while caller is not None and caller.f_code not in self.watched.codes:
+                    caller = caller.f_back
+                if caller is None:
+                    self.used.append(name)
         elif event == "c_call":
             key = id(arg)
             escape = _ESCAPES.get(key)
@@ -1035,9 +1037,9 @@ class Watch:
         threading.setprofile(self._previous[1])
         if not intact and "switched the profiler off" not in self.escaped:
             self.escaped.append("switched the profiler off")
-        learners = set(_learner_threads())
+        learners = {ident for ident, _ in _learner_threads()}
         self.started = [
-            t for t in threading.enumerate() if t not in self._threads and t.name in learners
+            t for t in threading.enumerate() if t not in self._threads and t.ident in learners
         ]
         return False
 
@@ -1342,7 +1344,7 @@ def produce(exercise_id, answer, trials):
     except RecursionError:
         raise FormError("your answer is nested too deeply to read", _expected_hint(item)) from None
     refuse_used(watch)
-    if callable(answer) and item.forbid:
+    if callable(answer):
         named = scan_answer(answer, watched)
         if named:
             raise Wrong(
@@ -1366,7 +1368,10 @@ def judge(exercise_id, values, trials):
     Never sees the answer object; status "correct" or "wrong". Raises LegacyExercise for an
     exercise that cannot be judged outside the kernel, and lets a bug in the judge propagate.
     """
-    item = _modern(exercise_id)
+    return _decide(_modern(exercise_id), values, trials)
+
+
+def _decide(item, values, trials):
     try:
         confirmation = item.checker(values, trials)
     except Wrong as mistake:
@@ -1414,7 +1419,7 @@ def _learner_threads():
             continue
         while frame is not None:
             if not _trusted_file(frame.f_code.co_filename):
-                found.append(names.get(ident, f"thread {ident}"))
+                found.append((ident, names.get(ident, f"thread {ident}")))
                 break
             frame = frame.f_back
     return found
@@ -1437,11 +1442,7 @@ def _hooks_cleared():
     gc.disable()
     timers = []
     if threading.current_thread() is threading.main_thread():
-        for which, number in (
-            (signal.ITIMER_REAL, signal.SIGALRM),
-            (signal.ITIMER_VIRTUAL, signal.SIGVTALRM),
-            (signal.ITIMER_PROF, signal.SIGPROF),
-        ):
+        for which, number in _TIMERS:
             timers.append((which, number, signal.setitimer(which, 0), signal.getsignal(number)))
             signal.signal(number, signal.SIG_IGN)
     monitoring = getattr(sys, "monitoring", None)
@@ -1469,24 +1470,42 @@ def _hooks_cleared():
         sys.setprofile(saved["profile"][0])
 
 
+_TIMERS = (
+    (signal.ITIMER_REAL, signal.SIGALRM),
+    (signal.ITIMER_VIRTUAL, signal.SIGVTALRM),
+    (signal.ITIMER_PROF, signal.SIGPROF),
+)
+
+
 def _snapshot():
     """The hooks as they are before the learner's code runs (a debugger's, coverage's …)."""
+    main = threading.current_thread() is threading.main_thread()
     return (
         sys.gettrace(),
         threading.gettrace(),
         sys.getprofile(),
         threading.getprofile(),
         list(gc.callbacks),
+        gc.isenabled(),
+        [(w, n, signal.getitimer(w), signal.getsignal(n)) for w, n in _TIMERS] if main else [],
     )
 
 
 def _restore(snapshot):
-    """Drop what the learner's code left behind: hooks and gc callbacks it installed."""
+    """Drop what the learner's code left behind: hooks, gc callbacks, signal handlers and timers
+    it installed (those there before the check stay)."""
     sys.settrace(snapshot[0])
     threading.settrace(snapshot[1])
     sys.setprofile(snapshot[2])
     threading.setprofile(snapshot[3])
     gc.callbacks[:] = snapshot[4]
+    if snapshot[5]:
+        gc.enable()
+    for which, number, timer, handler in snapshot[6]:
+        if signal.getsignal(number) is not handler:
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+        if timer == (0.0, 0.0) and signal.getitimer(which) != (0.0, 0.0):
+            signal.setitimer(which, 0)
 
 
 def _run(exercise_id, answer):
@@ -1508,13 +1527,14 @@ def _run(exercise_id, answer):
     if leftover:
         return (
             "wrong",
-            f"code of yours is still running in another thread ({', '.join(leftover)}); the "
+            f"code of yours is still running in another thread "
+            f"({', '.join(name for _, name in leftover)}); the "
             "check does not judge while it runs",
             "stop and join your threads (or restart the kernel) and check again",
         )
     trials = new_trials(exercise_id, seed)  # made afresh: nothing the learner held
     with _hooks_cleared():
-        verdict = judge(exercise_id, values, trials)
+        verdict = _decide(item, values, trials)  # the judge as registered before the answer ran
     del values, trials
     if verdict.status == "correct":
         return "right", verdict.message, None

@@ -108,15 +108,19 @@ def judge_descent(results, trials):
     """99.descent (experiment, Function): gradient descent on f(w) = (w − 3)², from the seed's
     start, 20 steps of the given learning rate; the answer reports the first and last loss."""
     for result, case in zip(results, trials):
-        start = np.random.default_rng(case["seed"]).normal() * 5
-        same_number(result["first"], (start - 3) ** 2, f"the first loss, {describe_input(case)}")
-        w = start
-        for _ in range(20):
-            w -= case["rate"] * 2 * (w - 3)
-        same_number(
-            result["last"], (w - 3) ** 2, f"the last loss, {describe_input(case)}", rtol=1e-6
-        )
+        first, last = _descend(case["seed"], case["rate"])
+        same_number(result["first"], first, f"the first loss, {describe_input(case)}")
+        same_number(result["last"], last, f"the last loss, {describe_input(case)}", rtol=1e-6)
     return "the losses of every run agree with the judge's own descent"
+
+
+def _descend(seed, rate):
+    """The judge's own run: (first loss, last loss)."""
+    w = np.random.default_rng(seed).normal() * 5
+    first = (w - 3) ** 2
+    for _ in range(20):
+        w -= rate * 2 * (w - 3)
+    return first, (w - 3) ** 2
 
 
 def descent_trials(rng):
@@ -536,3 +540,379 @@ def test_from_wire_refuses_nan_literals_and_duplicate_keys(tmp_path):
         (tmp_path / "v.json").write_text(text)
         with pytest.raises(ValueError):
             core.from_wire(tmp_path, "v")
+
+
+# ---------------------------------------------------------------------------------------------
+# Attacks (issue 24): answers that look for the expected value, and routes around "do it
+# without X". Each fooled the one-step checks, which compared the answer object in reach of the
+# expected value and watched only some calls.
+# ---------------------------------------------------------------------------------------------
+
+
+def _expected_in_frames():
+    """What a curious learner's object does: look up the call stack for the expected value."""
+    import inspect
+    import sys
+
+    for frame in [info.frame for info in inspect.stack()] + [sys._getframe()]:
+        while frame is not None:
+            for name in ("expected", "answer_expected", "want"):
+                if name in frame.f_locals:
+                    return frame.f_locals[name]
+            frame = frame.f_back
+    return None
+
+
+class PeekingFloat(float):
+    """A float subclass that is equal to, and converts to, whatever value it finds expected."""
+
+    def __eq__(self, other):
+        return True
+
+    __hash__ = float.__hash__
+
+    def __float__(self):
+        found = _expected_in_frames()
+        return float(found) if found is not None else 0.0
+
+
+class PeekingNumber:
+    """Not a number at all: __float__ and __index__ read the caller's frames."""
+
+    def __float__(self):
+        found = _expected_in_frames()
+        return float(found) if found is not None else 0.0
+
+    __index__ = __int__ = lambda self: int(self.__float__())
+
+
+class PeekingArray:
+    """An object with __array__ that returns the expected array it finds up the stack."""
+
+    def __array__(self, dtype=None, copy=None):
+        found = _expected_in_frames()
+        return np.asarray(found if found is not None else np.zeros((2, 2)), dtype=dtype)
+
+
+class DisguisedPeekingArray(PeekingArray):
+    __module__ = "tensorflow.python.framework.ops"  # claims to be a tensor
+
+
+class ReferrerArray:
+    """__array__ that searches every object the garbage collector knows for a 2×2 float array
+    equal to the pooled answer's form (what gc.get_referrers attacks did)."""
+
+    __module__ = "jax.numpy"
+
+    def __array__(self, dtype=None, copy=None):
+        import gc
+
+        for obj in gc.get_objects():
+            if type(obj) is np.ndarray and obj.shape == (2, 2) and obj is not POOL_INPUT:
+                return obj.astype(float)
+        return np.zeros((2, 2))
+
+
+@pytest.mark.parametrize("answer", [PeekingFloat(0.0), PeekingNumber()])
+def test_a_number_that_reads_the_callers_frames_is_refused(answer):
+    what, _ = cross("99.parameters", answer)
+    assert "number type the check does not take" in what or "expected a number" in what
+
+
+def test_an_array_that_reads_the_callers_frames_is_refused():
+    what, hint = cross("99.pooled", PeekingArray())
+    assert "only looks like an array" in what
+
+
+def test_a_disguised_peeking_array_finds_nothing_expected():
+    # Its __array__ runs (it claims to be a tensor), but in produce, before anything expected
+    # exists: it finds nothing and the answer is simply wrong.
+    what, _ = cross("99.pooled", DisguisedPeekingArray())
+    assert "not right" in what
+    core._WRONG_TRIES.pop("99.pooled", None)
+
+
+def test_a_gc_search_for_the_expected_array_finds_nothing():
+    cross("99.pooled", ReferrerArray())
+    core._WRONG_TRIES.pop("99.pooled", None)
+
+    def gc_conv(x, kernel):  # the same search from inside a function
+        import gc
+
+        shape = (x.shape[0] - kernel.shape[0] + 1, x.shape[1] - kernel.shape[1] + 1)
+        for obj in gc.get_objects():
+            if type(obj) is np.ndarray and obj.shape == shape and obj.dtype == float:
+                return obj.copy()
+        return np.zeros(shape)
+
+    cross("99.conv2d", gc_conv)
+
+
+class RaisingNumber:
+    __module__ = "tensorflow.python.framework.ops"
+
+    def numpy(self):
+        raise RuntimeError("cannot read this tensor")
+
+    def __float__(self):
+        raise RuntimeError("no float for you")
+
+
+@pytest.mark.parametrize("answer", [RaisingNumber(), decimal.Decimal("sNaN")])
+def test_a_number_whose_conversion_raises_is_a_cross_about_the_form(answer):
+    what, _ = cross("99.parameters", answer)
+    assert "could not be read" in what or "cannot be read as a number" in what
+    what, _ = cross("99.conv2d", lambda x, kernel: RaisingNumber())
+    assert "could not be read" in what and "on x:" in what
+
+
+def test_a_lazy_array_is_materialised_inside_the_watch():
+    class Lazy:
+        __module__ = "jax.numpy"  # looks like an array library's lazy array
+
+        def __init__(self, x, kernel):
+            self.x, self.kernel = x, kernel
+
+        def __array__(self, dtype=None, copy=None):
+            return ops.conv2d(self.x, self.kernel)
+
+    what, _ = cross("99.conv2d", Lazy)
+    assert "you used cnnlib.ops.conv2d, which this exercise asks you to do without" in what
+
+
+def test_the_forbidden_reference_called_from_a_thread_is_seen():
+    import threading
+
+    def threaded(x, kernel):
+        out = {}
+        worker = threading.Thread(target=lambda: out.update(r=ops.conv2d(x, kernel)))
+        worker.start()
+        worker.join()
+        return out["r"]
+
+    assert "you used cnnlib.ops.conv2d" in cross("99.conv2d", threaded)[0]
+
+
+def test_a_thread_started_below_threading_is_refused():
+    import _thread
+    import time
+
+    def raw_thread(x, kernel):
+        out = {}
+        _thread.start_new_thread(lambda: out.update(r=ops.conv2d(x, kernel)), ())
+        while "r" not in out:
+            time.sleep(0.001)
+        return out["r"]
+
+    what, _ = cross("99.conv2d", raw_thread)
+    assert "could not watch" in what or "you used" in what
+
+
+def test_switching_the_profiler_off_is_a_cross():
+    import sys
+
+    def unprofiled(x, kernel):
+        sys.setprofile(None)
+        return ops.conv2d(x, kernel)
+
+    what, hint = cross("99.conv2d", unprofiled)
+    assert "switched the profiler off, so the check could not watch" in what
+
+
+def test_another_process_is_a_cross():
+    import subprocess
+    import sys
+
+    def elsewhere(x, kernel):
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        return my_conv2d(x, kernel)
+
+    assert "started another process" in cross("99.conv2d", elsewhere)[0]
+
+
+def test_aliases_and_twins_are_the_same_reference():
+    import cnnlib.ops as renamed_module
+    from cnnlib.ops import conv2d as c
+
+    answers = {
+        "cnnlib.ops.conv2d": lambda x, kernel: c(x, kernel),
+        "cnnlib.ops.conv2d_loop": lambda x, kernel: renamed_module.conv2d_loop(x, kernel),
+        "cnnlib.ops.true_conv2d": lambda x, kernel: ops.true_conv2d(x, kernel[::-1, ::-1]),
+    }
+    for name, answer in answers.items():
+        what, _ = cross("99.conv2d", answer)
+        assert f"you used {name}, which this exercise asks you to do without" in what
+
+
+def test_a_reference_named_on_a_branch_the_trials_miss_is_found_in_the_source():
+    def sometimes(x, kernel):
+        if x.shape == (1000, 1000):  # never in the trials: the watch sees no call
+            return ops.conv2d_loop(x, kernel)
+        return my_conv2d(x, kernel)
+
+    what, _ = cross("99.conv2d", sometimes)
+    assert "you used cnnlib.ops.conv2d_loop" in what and "your code names it" in what
+
+
+def test_a_helper_of_the_notebook_calling_the_reference_is_found_in_its_source():
+    assert "you used cnnlib.ops.conv2d" in cross("99.conv2d", _uses_a_helper)[0]
+
+
+def _helper_conv(x, kernel):
+    if x.size < 0:
+        return ops.conv2d(x, kernel)
+    return my_conv2d(x, kernel)
+
+
+def _uses_a_helper(x, kernel):
+    return _helper_conv(x, kernel)
+
+
+def test_calling_the_checks_own_helpers_is_a_cross():
+    # _descend is the judge's private helper for 99.descent (which forbids nothing else).
+    what, _ = cross(
+        "99.descent", lambda seed, rate: dict(zip(("first", "last"), _descend(seed, rate)))
+    )
+    assert "you used tests.labs.test_boundary._descend" in what or "_descend" in what
+
+
+def test_an_answer_by_call_order_fails_on_fresh_trials():
+    replies = []
+
+    def recorder(seed, rate):  # learns the answers of one check, replays them in order
+        result = my_descent(seed, rate)
+        replies.append(result)
+        return result
+
+    assert labs.passes("99.descent", recorder)
+    canned = list(replies)
+    cross("99.descent", lambda seed, rate: canned.pop(0))
+
+
+def _peek_and_fix(frame, event, arg):
+    """A trace hook: inside the judge's comparison, overwrite the answer with what is expected."""
+    if event == "call" and frame.f_code.co_name in ("same_array", "same_prediction"):
+        return _peek_and_fix
+    if event == "line" and {"got", "expected"} <= set(frame.f_locals):
+        got, expected = frame.f_locals["got"], frame.f_locals["expected"]
+        if type(got) is np.ndarray and type(expected) is np.ndarray and got.shape == expected.shape:
+            got[...] = expected
+    return _peek_and_fix
+
+
+def test_a_trace_hook_left_behind_cannot_touch_the_judge():
+    import sys
+
+    previous = sys.gettrace()
+    sys.settrace(_peek_and_fix)
+    try:
+        cross("99.pooled", [[0, 0], [0, 0]])
+        assert sys.gettrace() is _peek_and_fix  # suspended for the judge, then put back
+    finally:
+        sys.settrace(previous)
+    core._WRONG_TRIES.pop("99.pooled", None)
+
+    def installs_hook(x, kernel):
+        sys.settrace(_peek_and_fix)
+        return np.zeros((x.shape[0] - 2, x.shape[1] - 2))
+
+    try:
+        cross("99.conv2d", installs_hook)
+        assert sys.gettrace() is previous  # what the answer installed is gone
+    finally:
+        sys.settrace(previous)
+
+
+def test_a_gc_callback_or_a_timer_left_behind_cannot_touch_the_judge():
+    import gc
+    import signal
+
+    def fix_from_anywhere(*_):
+        import sys
+
+        frame = sys._getframe(1)
+        while frame is not None:
+            _peek_and_fix(frame, "line", None)
+            frame = frame.f_back
+
+    gc.callbacks.append(fix_from_anywhere)
+    previous = signal.signal(signal.SIGALRM, fix_from_anywhere)
+    signal.setitimer(signal.ITIMER_REAL, 1e-4, 1e-4)
+    try:
+        for _ in range(3):
+            cross("99.pooled", [[0, 0], [0, 0]])
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        gc.callbacks.remove(fix_from_anywhere)
+    core._WRONG_TRIES.pop("99.pooled", None)
+
+
+def test_a_thread_left_running_is_a_cross_not_a_peek():
+    import threading
+
+    stop = threading.Event()
+
+    def peeker():  # watches every frame of the process, fixing the judge's comparison
+        import sys
+
+        while not stop.is_set():
+            for frame in list(sys._current_frames().values()):
+                while frame is not None:
+                    _peek_and_fix(frame, "line", None)
+                    frame = frame.f_back
+
+    thread = threading.Thread(target=peeker, daemon=True)
+    thread.start()
+    try:
+        what, _ = cross("99.pooled", [[0, 0], [0, 0]])
+        assert "still running in another thread" in what
+    finally:
+        stop.set()
+        thread.join()
+    core._WRONG_TRIES.pop("99.pooled", None)
+
+    def leaves_a_thread(x, kernel):
+        threading.Thread(target=lambda: stop.wait(0.5), daemon=True).start()
+        return my_conv2d(x, kernel)
+
+    stop.clear()
+    try:
+        assert "thread" in cross("99.conv2d", leaves_a_thread)[0]
+    finally:
+        stop.set()
+
+
+# ---------------------------------------------------------------------------------------------
+# The grader's scan of a submission's code
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "source, reason",
+    [
+        ("from cnnlib.ops import conv2d as c\nc(x, k)", "names cnnlib.ops.conv2d"),
+        ("import cnnlib.ops\ncnnlib.ops.conv2d_loop(x, k)", "names cnnlib.ops.conv2d_loop"),
+        ("from cnnlib.ops import *", "imports everything from cnnlib.ops"),
+        ("getattr(ops, 'conv' + '2d')(x, k)", "computed name"),
+        ("getattr(ops, 'conv2d')(x, k)", "names cnnlib.ops.conv2d"),
+        ("exec(code)", "calls exec()"),
+        ("eval('1')", "calls eval()"),
+        ("__import__('cnnlib.ops')", "calls __import__()"),
+        ("import importlib\nimportlib.import_module('cnnlib')", "imports importlib"),
+        ("import sys\nsys.modules['cnnlib.ops']", "uses sys.modules"),
+        ("globals()['f'] = 1", "calls globals()"),
+        (
+            "%timeit conv2d(x, k)\nfrom cnnlib import ops\nops.conv2d(x, k)",
+            "names cnnlib.ops.conv2d",
+        ),
+    ],
+)
+def test_forbidden_in_source_names_references_and_dynamic_code(source, reason):
+    reasons = core.forbidden_in_source(source, ("cnnlib.ops.conv2d",))
+    assert any(reason in r for r in reasons), reasons
+
+
+def test_forbidden_in_source_passes_honest_code():
+    honest = "import numpy as np\n\ndef conv2d(x, k):\n    return np.sum(x[:3, :3] * k)\n"
+    assert core.forbidden_in_source(honest, ("cnnlib.ops.conv2d",)) == []
