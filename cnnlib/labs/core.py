@@ -929,7 +929,8 @@ def watched_for(item):
             for twin_name, twin in _public_of_module(module).items():
                 if twin is not target:
                     watched.add(twin, twin_name)
-    for function in (item.checker, item.trials):
+    # A one-step checker calls the learner's code from inside itself: only its forbid counts.
+    for function in (item.checker, item.trials) if not item.legacy else ():
         for helper in _helpers(function):
             watched.add(helper, _name_of(helper))
     return watched
