@@ -17,29 +17,29 @@ Every exercise is three pieces, registered together in its `cnnlib/labs/exNN.py`
 `produce` in the student's kernel (`cnnlib.labs.submit`) and `judge` in a process that never runs
 student code, with the values crossing as JSON + .npz (`to_wire`, `from_wire`).
 
-A worked example of each kind (tests/labs/test_boundary.py registers these, as "99.*", and
-answers them)::
+A worked example of each kind (the ids are made up; tests/labs/test_boundary.py runs this very
+text, and registers the same exercises as "99.*" to attack them)::
 
     import numpy as np
     from cnnlib import ops
     from cnnlib.labs.core import (Array, Function, Mapping, Model, Number, Shape, Wrong,
                                   describe_input, exercise, rebuild_model, same_array,
-                                  same_shape)
+                                  same_number, same_shape)
 
-    # predict: no trials; the answer is a value.
-    @exercise("02.output_shape", "output shape of a 3×3 convolution", "predict", "warm-up",
+    # predict: no trials; the answer is a value, judged without ever stating the expected one.
+    @exercise("90.output_shape", "output shape of a 3×3 convolution", "predict", "warm-up",
               form=Shape())
     def judge_output_shape(shape, trials):
         same_shape(shape, (26, 26, 8), "the output shape",
                    hints=[((28, 28, 8), "a 'valid' convolution loses f − 1 pixels a side")])
-        return "26 = 28 − 3 + 1 on each side"
+        return "26 = 28 − 3 + 1 on each side, one channel per filter"
 
-    # implement: the learner's function is called on each trial's inputs.
+    # implement: the learner's function is called on a copy of each trial's inputs.
     def conv_trials(rng):
         return [{"x": rng.normal(size=(h, w)), "kernel": rng.normal(size=(3, 3))}
-                for h, w in [(5, 5), (7, 4)]]
+                for h, w in [(5, 5), (7, 4), (6, 9)]]
 
-    @exercise("02.conv2d", "convolution from scratch", "implement", "core",
+    @exercise("90.conv2d", "convolution from scratch", "implement", "core",
               form=Function(Array(), args=("x", "kernel")), trials=conv_trials,
               forbid=("cnnlib.ops.conv2d",))   # and, with it, every public twin in cnnlib.ops
     def judge_conv2d(outputs, trials):
@@ -47,23 +47,35 @@ answers them)::
             same_array(got, ops.conv2d(case["x"], case["kernel"]), f"on {describe_input(case)}")
         return f"right on {len(trials)} random images"
 
-    # design: a Keras model (or a function building one), rebuilt here from its config.
-    @exercise("05.small_cnn", "a CNN under 10,000 parameters", "design", "core", form=Model())
+    # design: a Keras model (or a function building one), rebuilt here from its configuration.
+    @exercise("90.small_cnn", "a CNN under 10,000 parameters", "design", "core", form=Model())
     def judge_small_cnn(model, trials):
         network = rebuild_model(model)
-        if network.count_params() >= 10_000:
-            raise Wrong(f"{network.count_params():,} parameters", "pool earlier")
-        return f"{network.count_params():,} parameters"
+        count = network.count_params()
+        if count >= 10_000:
+            raise Wrong(f"your model has {count:,} parameters", "pool before flattening")
+        return f"{count:,} parameters"
 
-    # experiment: the learner's code runs under the judge's seeds; the judge checks the evidence.
-    @exercise("05.learning_rate", "loss after training", "experiment", "core",
-              form=Function(Mapping({"first": Number(), "last": Number()}), args=("seed",)),
-              trials=lambda rng: [{"seed": int(rng.integers(2**31))}])
-    def judge_learning_rate(results, trials):
-        [losses] = results
-        if not losses["last"] < losses["first"]:
-            raise Wrong("the loss did not go down", "is the learning rate too large?")
-        return "the loss went down"
+    # experiment: the learner's code runs under the judge's seeds; the judge redoes what it can.
+    def descent_trials(rng):
+        return [{"seed": int(rng.integers(2**31)), "rate": rate} for rate in (0.1, 0.01)]
+
+    def _descend(seed, rate):  # the judge's own run: 20 steps on (w − 3)² from the seed's start
+        w = np.random.default_rng(seed).normal() * 5
+        first = (w - 3) ** 2
+        for _ in range(20):
+            w -= rate * 2 * (w - 3)
+        return first, (w - 3) ** 2
+
+    @exercise("90.descent", "gradient descent, first and last loss", "experiment", "core",
+              form=Function(Mapping({"first": Number(), "last": Number()}), args=("seed", "rate")),
+              trials=descent_trials)
+    def judge_descent(results, trials):
+        for result, case in zip(results, trials):
+            first, last = _descend(case["seed"], case["rate"])
+            same_number(result["first"], first, f"the first loss, {describe_input(case)}")
+            same_number(result["last"], last, f"the last loss, {describe_input(case)}", rtol=1e-6)
+        return "your losses agree with the judge's own descent"
 
 A prediction's message never states the expected value; after `DETAILED_TRIES` wrong tries of a
 prediction, `check` says only "not right" (no direction, no position) and says why.
@@ -79,6 +91,7 @@ import contextlib
 import dataclasses
 import decimal
 import fractions
+import functools
 import gc
 import importlib
 import inspect
@@ -1025,6 +1038,7 @@ class Watch:
                 self.used.append(found[1])
 
     def __enter__(self):
+        _warm_up()
         self._previous = sys.getprofile(), threading.getprofile()
         self._threads = set(threading.enumerate())
         self._own = {Watch.__exit__.__code__, Watch.__enter__.__code__}
@@ -1046,6 +1060,16 @@ class Watch:
 
 
 _THREAD_START = threading.Thread.start.__code__
+
+
+@functools.cache
+def _warm_up():
+    """Start, before any watch, what libraries start once on first use: platform.processor()
+    runs `uname -p` in a subprocess the first time (TensorFlow asks on import), which inside a
+    watch would read as the learner's code starting another process."""
+    import platform
+
+    platform.processor()
 
 
 def refuse_used(watch):
@@ -1201,6 +1225,17 @@ def _resolve_node(node, names):
 
 _DYNAMIC_CALLS = {"exec", "eval", "compile", "__import__", "globals", "vars", "locals"}
 _DYNAMIC_MODULES = {"importlib", "ctypes", "builtins", "gc", "inspect", "marshal", "pickle"}
+_DYNAMIC_ATTRIBUTES = {
+    "__dict__",
+    "__globals__",
+    "__builtins__",
+    "__code__",
+    "__closure__",
+    "f_locals",
+    "f_globals",
+    "f_back",
+    "gi_frame",
+}
 
 
 def forbidden_in_source(source_text, forbid):
@@ -1220,13 +1255,15 @@ def forbidden_in_source(source_text, forbid):
         tree = ast.parse(source_text)
     except SyntaxError as error:
         return [f"the code could not be read as Python (line {error.lineno})"]
-    forbidden = {}  # last name -> dotted name
-    modules = {}  # module name -> dotted names it holds
+    targets = {}  # id -> dotted name, of every forbidden object and twin
+    dotted_names = set()
     for reference in forbid:
         try:
             target = _resolve(reference)
         except Exception:
             target = None
+        if isinstance(reference, str):
+            dotted_names.add(reference)
         names = {}
         if inspect.ismodule(target):
             names.update(_public_of_module(target))
@@ -1235,68 +1272,80 @@ def forbidden_in_source(source_text, forbid):
             module = sys.modules.get(getattr(target, "__module__", None) or "")
             if module is not None and module.__name__.split(".")[0] not in _NO_TWINS:
                 names.update(_public_of_module(module))
-        elif isinstance(reference, str):
-            names[reference] = None
-        for dotted in names:
-            forbidden[dotted.rsplit(".", 1)[-1]] = dotted
-            modules.setdefault(dotted.rsplit(".", 1)[0], set()).add(dotted)
-        if isinstance(reference, str):
-            forbidden.setdefault(reference.rsplit(".", 1)[-1], reference)
-            modules.setdefault(reference.rsplit(".", 1)[0], set()).add(reference)
+        for dotted, value in names.items():
+            dotted_names.add(dotted)
+            targets[id(value)] = dotted
+    suffixes = {".".join(d.split(".")[-2:]): d for d in dotted_names}  # "ops.conv2d"
+    modules = {d.rsplit(".", 1)[0] for d in dotted_names}
+    aliases = {}  # name in the code -> dotted module or object path
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    aliases[alias.asname] = alias.name
+                else:
+                    aliases[alias.name.split(".")[0]] = alias.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+
+    def forbidden_name(path):
+        """The forbidden dotted name `path` ("cnnlib.ops.conv2d") stands for, or None."""
+        if path in dotted_names:
+            return path
+        module_name, _, attribute = path.rpartition(".")
+        value = _static_lookup(sys.modules.get(module_name), attribute) if module_name else None
+        if value is not None and id(value) in targets:
+            return targets[id(value)]
+        return None
+
     reasons = []
 
     def note(reason):
         if reason not in reasons:
             reasons.append(reason)
 
-    imported = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module:
             for alias in node.names:
                 if alias.name == "*" and node.module in modules:
                     note(f"line {node.lineno}: imports everything from {node.module}")
-                elif alias.name in forbidden:
-                    note(f"line {node.lineno}: names {forbidden[alias.name]}")
-                    imported.add(alias.asname or alias.name)
-                if node.module.split(".")[0] in _DYNAMIC_MODULES:
-                    note(f"line {node.lineno}: imports from {node.module} (dynamic code)")
+                found = forbidden_name(f"{node.module}.{alias.name}")
+                if found:
+                    note(f"line {node.lineno}: names {found}")
+            if node.module.split(".")[0] in _DYNAMIC_MODULES:
+                note(f"line {node.lineno}: imports from {node.module} (dynamic code)")
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.split(".")[0] in _DYNAMIC_MODULES:
                     note(f"line {node.lineno}: imports {alias.name} (dynamic code)")
         elif isinstance(node, ast.Attribute):
-            if node.attr in forbidden:
-                note(f"line {node.lineno}: names {forbidden[node.attr]}")
-            if (
-                node.attr in ("modules", "_getframe", "setprofile", "settrace")
-                and isinstance(node.value, ast.Name)
-                and node.value.id == "sys"
-            ):
-                note(f"line {node.lineno}: uses sys.{node.attr} (dynamic code)")
-            if node.attr in (
-                "__dict__",
-                "__globals__",
-                "__builtins__",
-                "__code__",
-                "f_locals",
-                "f_globals",
-                "f_back",
-            ):
+            chain, root = [node.attr], node.value
+            while isinstance(root, ast.Attribute):
+                chain.insert(0, root.attr)
+                root = root.value
+            if isinstance(root, ast.Name):
+                known = aliases.get(root.id)
+                path = ".".join([known or root.id] + chain)
+                found = forbidden_name(path) or (
+                    None if known else suffixes.get(".".join([root.id] + chain)[-200:])
+                )
+                if found:
+                    note(f"line {node.lineno}: names {found}")
+                if root.id == "sys" and chain[0] in ("modules", "_getframe", "setprofile"):
+                    note(f"line {node.lineno}: uses sys.{chain[0]} (dynamic code)")
+            if node.attr in _DYNAMIC_ATTRIBUTES:
                 note(f"line {node.lineno}: reads {node.attr} (dynamic code)")
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             name = node.func.id
             if name in _DYNAMIC_CALLS:
                 note(f"line {node.lineno}: calls {name}() (dynamic code)")
-            elif name in ("getattr", "setattr", "delattr", "hasattr") and not (
-                len(node.args) >= 2 and isinstance(node.args[1], ast.Constant)
-            ):
-                note(f"line {node.lineno}: {name}() with a computed name (dynamic code)")
-            elif name in ("getattr", "setattr") and len(node.args) >= 2:
-                literal = node.args[1].value
-                if literal in forbidden:
-                    note(f"line {node.lineno}: names {forbidden[literal]}")
-        elif isinstance(node, ast.Name) and node.id in imported:
-            pass  # already noted at its import
+            elif name in ("getattr", "setattr", "delattr", "hasattr") and len(node.args) >= 2:
+                literal = node.args[1]
+                if not (isinstance(literal, ast.Constant) and isinstance(literal.value, str)):
+                    note(f"line {node.lineno}: {name}() with a computed name (dynamic code)")
+                elif any(d.endswith("." + literal.value) for d in dotted_names):
+                    note(f"line {node.lineno}: {name}() of {literal.value!r}, a forbidden name")
     return reasons
 
 
@@ -1328,6 +1377,8 @@ def produce(exercise_id, answer, trials):
     if is_stub(answer):
         raise NotAttempted
     watched = watched_for(item)
+    if isinstance(item.form, Model):
+        import keras  # noqa: F401 - imported before the watch: its import is not the learner's
     try:
         with Watch(watched) as watch:
             if isinstance(item.form, Function):

@@ -242,6 +242,27 @@ def cross(exercise_id, answer):
     return caught.value.what, caught.value.hint or ""
 
 
+def test_the_worked_example_in_cores_docstring_runs_as_written():
+    text = core.__doc__.split("::\n", 1)[1].split("\nA prediction's message", 1)[0]
+    import textwrap
+
+    namespace = {"__name__": "worked_example"}
+    exec(compile(textwrap.dedent(text), "core.__doc__", "exec"), namespace)
+    ids = [i for i in core.REGISTRY if i.startswith("90.")]
+    try:
+        assert sorted(ids) == ["90.conv2d", "90.descent", "90.output_shape", "90.small_cnn"]
+        assert {core.REGISTRY[i].kind for i in ids} == set(core.KINDS)
+        assert labs.passes("90.output_shape", (None, 26, 26, 8))
+        assert labs.passes("90.conv2d", my_conv2d)
+        assert labs.passes("90.small_cnn", small_cnn)
+        assert labs.passes("90.descent", my_descent)
+        with pytest.raises(core.CheckFailed, match="you used cnnlib.ops.conv2d"):
+            labs.check("90.conv2d", ops.conv2d)
+    finally:
+        for exercise_id in ids:
+            del core.REGISTRY[exercise_id]
+
+
 # ---------------------------------------------------------------------------------------------
 # The three outcomes, through check and through produce + judge
 # ---------------------------------------------------------------------------------------------
@@ -895,7 +916,9 @@ def test_a_thread_left_running_is_a_cross_not_a_peek():
         ("import cnnlib.ops\ncnnlib.ops.conv2d_loop(x, k)", "names cnnlib.ops.conv2d_loop"),
         ("from cnnlib.ops import *", "imports everything from cnnlib.ops"),
         ("getattr(ops, 'conv' + '2d')(x, k)", "computed name"),
-        ("getattr(ops, 'conv2d')(x, k)", "names cnnlib.ops.conv2d"),
+        ("getattr(ops, 'conv2d')(x, k)", "of 'conv2d', a forbidden name"),
+        ("import cnnlib.ops as o\no.pad(x, 1)", "names cnnlib.ops.pad"),
+        ("ops.output_size(7, 3)", "names cnnlib.ops.output_size"),
         ("exec(code)", "calls exec()"),
         ("eval('1')", "calls eval()"),
         ("__import__('cnnlib.ops')", "calls __import__()"),
@@ -914,5 +937,8 @@ def test_forbidden_in_source_names_references_and_dynamic_code(source, reason):
 
 
 def test_forbidden_in_source_passes_honest_code():
-    honest = "import numpy as np\n\ndef conv2d(x, k):\n    return np.sum(x[:3, :3] * k)\n"
+    honest = (
+        "import numpy as np\nfrom numpy import pad\n\ndef conv2d(x, k):\n"
+        "    x = np.pad(x, 1)\n    return np.sum(x[:3, :3] * k)\n"
+    )
     assert core.forbidden_in_source(honest, ("cnnlib.ops.conv2d",)) == []
