@@ -942,6 +942,8 @@ def watched_for(item):
             for twin_name, twin in _public_of_module(module).items():
                 if twin is not target:
                     watched.add(twin, twin_name)
+    for name in ("judge", "_decide", "passes", "check", "new_trials", "produce"):
+        watched.add(globals()[name], f"{__name__}.{name}")  # the check itself, as an oracle
     # A one-step checker calls the learner's code from inside itself: only its forbid counts.
     for function in (item.checker, item.trials) if not item.legacy else ():
         for helper in _helpers(function):
@@ -1015,6 +1017,7 @@ class Watch:
         self.used = []
         self.escaped = []
         self._own = set()
+        self._top = None
         self._hook = self._note  # one bound method, so that `is` can tell it is still installed
 
     def _note(self, frame, event, arg):
@@ -1022,9 +1025,13 @@ class Watch:
             name = self.watched.codes.get(frame.f_code)
             if name is not None and name not in self.used:
                 caller = frame.f_back  # a watched reference calling its own helpers: named once
-                while caller is not None and caller.f_code not in self.watched.codes:
+                while (
+                    caller is not None
+                    and caller is not self._top
+                    and caller.f_code not in self.watched.codes
+                ):
                     caller = caller.f_back
-                if caller is None:
+                if caller is None or caller is self._top:
                     self.used.append(name)
         elif event == "c_call":
             key = id(arg)
@@ -1039,6 +1046,7 @@ class Watch:
 
     def __enter__(self):
         _warm_up()
+        self._top = sys._getframe(1)  # the frame the watch runs in: what is above is not watched
         self._previous = sys.getprofile(), threading.getprofile()
         self._threads = set(threading.enumerate())
         self._own = {Watch.__exit__.__code__, Watch.__enter__.__code__}
@@ -1157,6 +1165,15 @@ def scan_answer(answer, watched, limit=30):
         tree = _source_tree(function)
         if tree is None:
             continue
+        if function.__name__ == "<lambda>":  # its source is the whole line: keep the lambda
+            arguments = function.__code__.co_varnames[: function.__code__.co_argcount]
+            lambdas = [
+                node
+                for node in ast.walk(tree)
+                if isinstance(node, ast.Lambda)
+                and tuple(a.arg for a in node.args.args) == tuple(arguments)
+            ]
+            tree = ast.Module(body=[ast.Expr(node) for node in lambdas], type_ignores=[])
         names = dict(function.__globals__)
         for local in _local_names(function.__code__):
             names[local] = None  # a local variable shadows the global of the same name
@@ -1225,6 +1242,8 @@ def _resolve_node(node, names):
 
 _DYNAMIC_CALLS = {"exec", "eval", "compile", "__import__", "globals", "vars", "locals"}
 _DYNAMIC_MODULES = {"importlib", "ctypes", "builtins", "gc", "inspect", "marshal", "pickle"}
+# What a notebook's own code uses of cnnlib.labs; anything else there is the check's machinery.
+_LEARNER_API = {"cnnlib.labs.check", "cnnlib.labs.EXERCISES", "cnnlib.labs.run_solutions"}
 _DYNAMIC_ATTRIBUTES = {
     "__dict__",
     "__globals__",
@@ -1277,7 +1296,7 @@ def forbidden_in_source(source_text, forbid):
             targets[id(value)] = dotted
     suffixes = {".".join(d.split(".")[-2:]): d for d in dotted_names}  # "ops.conv2d"
     modules = {d.rsplit(".", 1)[0] for d in dotted_names}
-    aliases = {}  # name in the code -> dotted module or object path
+    aliases = {"labs": "cnnlib.labs", "core": "cnnlib.labs.core"}  # the notebooks' own names
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
@@ -1315,6 +1334,10 @@ def forbidden_in_source(source_text, forbid):
                     note(f"line {node.lineno}: names {found}")
             if node.module.split(".")[0] in _DYNAMIC_MODULES:
                 note(f"line {node.lineno}: imports from {node.module} (dynamic code)")
+            for alias in node.names:
+                path = f"{node.module}.{alias.name}"
+                if path.startswith("cnnlib.labs.") and path not in _LEARNER_API:
+                    note(f"line {node.lineno}: uses the check's own machinery ({path})")
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.split(".")[0] in _DYNAMIC_MODULES:
@@ -1332,6 +1355,8 @@ def forbidden_in_source(source_text, forbid):
                 )
                 if found:
                     note(f"line {node.lineno}: names {found}")
+                if path.startswith("cnnlib.labs.") and path not in _LEARNER_API:
+                    note(f"line {node.lineno}: uses the check's own machinery ({path})")
                 if root.id == "sys" and chain[0] in ("modules", "_getframe", "setprofile"):
                     note(f"line {node.lineno}: uses sys.{chain[0]} (dynamic code)")
             if node.attr in _DYNAMIC_ATTRIBUTES:
@@ -1810,6 +1835,20 @@ def _unique_pairs(pairs):
     return result
 
 
+def _check_npy_header(stream, name):
+    from numpy.lib import format as npy
+
+    version = npy.read_magic(stream)
+    if version == (1, 0):
+        shape, fortran, dtype = npy.read_array_header_1_0(stream)
+    elif version == (2, 0):
+        shape, fortran, dtype = npy.read_array_header_2_0(stream)
+    else:
+        raise ValueError(f"{name}: an .npy version {version} the wire does not use")
+    if dtype not in PLAIN_DTYPES or len(shape) > MAX_DEPTH or math.prod(shape) > MAX_ELEMENTS:
+        raise ValueError(f"{name}: an array of {dtype}, shape {shape} (plain and capped only)")
+
+
 def _read_arrays(path):
     if not path.is_file():
         raise ValueError(f"{path.name} is missing")
@@ -1826,6 +1865,8 @@ def _read_arrays(path):
             for member in members:
                 if not re.fullmatch(r"a\d{1,7}\.npy", member.filename):
                     raise ValueError(f"{path.name} holds an unexpected member {member.filename!r}")
+                with archive.open(member) as stream:  # the header, before NumPy allocates
+                    _check_npy_header(stream, member.filename)
         arrays = {}
         with np.load(path, allow_pickle=False) as archive:
             for key in archive.files:

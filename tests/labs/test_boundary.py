@@ -535,6 +535,21 @@ def test_from_wire_refuses_a_huge_array(tmp_path, monkeypatch):
         core.from_wire(tmp_path, "v")
 
 
+def test_from_wire_reads_the_header_before_allocating(tmp_path):
+    import io
+    import zipfile
+
+    from numpy.lib import format as npy
+
+    header = io.BytesIO()
+    npy.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)})
+    _write_wire(tmp_path, {"$array": "a0"})
+    with zipfile.ZipFile(tmp_path / "v.npz", "w") as archive:  # claims 8 TB in a few bytes
+        archive.writestr("a0.npy", header.getvalue() + b"\0" * 64)
+    with pytest.raises(ValueError, match="capped"):
+        core.from_wire(tmp_path, "v")
+
+
 @pytest.mark.parametrize(
     "value",
     [
@@ -789,6 +804,14 @@ def _uses_a_helper(x, kernel):
     return _helper_conv(x, kernel)
 
 
+def test_asking_the_judge_from_inside_the_answer_is_a_cross():
+    def oracle(x, kernel):  # tries candidates against the judge itself
+        core.judge("99.conv2d", (my_conv2d(x, kernel),), [{"x": x, "kernel": kernel}])
+        return my_conv2d(x, kernel)
+
+    assert "you used cnnlib.labs.core.judge" in cross("99.conv2d", oracle)[0]
+
+
 def test_calling_the_checks_own_helpers_is_a_cross():
     # _descend is the judge's private helper for 99.descent (which forbids nothing else).
     what, _ = cross(
@@ -925,6 +948,9 @@ def test_a_thread_left_running_is_a_cross_not_a_peek():
         ("import importlib\nimportlib.import_module('cnnlib')", "imports importlib"),
         ("import sys\nsys.modules['cnnlib.ops']", "uses sys.modules"),
         ("globals()['f'] = 1", "calls globals()"),
+        ("from cnnlib.labs import core\ncore.judge('02.conv2d', v, t)", "the check's own"),
+        ("labs.REGISTRY['02.conv2d'].checker", "the check's own"),
+        ("from cnnlib.labs.ex02 import _expected", "the check's own"),
         (
             "%timeit conv2d(x, k)\nfrom cnnlib import ops\nops.conv2d(x, k)",
             "names cnnlib.ops.conv2d",
@@ -938,7 +964,8 @@ def test_forbidden_in_source_names_references_and_dynamic_code(source, reason):
 
 def test_forbidden_in_source_passes_honest_code():
     honest = (
-        "import numpy as np\nfrom numpy import pad\n\ndef conv2d(x, k):\n"
+        "import numpy as np\nfrom numpy import pad\nfrom cnnlib import labs\n"
+        "labs.check('02.conv2d', None)\n\ndef conv2d(x, k):\n"
         "    x = np.pad(x, 1)\n    return np.sum(x[:3, :3] * k)\n"
     )
     assert core.forbidden_in_source(honest, ("cnnlib.ops.conv2d",)) == []
