@@ -736,8 +736,6 @@ class Function(Form):
                 f"expected a function, got {type(answer).__name__}",
                 "pass the function itself (no parentheses after its name)",
             )
-        if not isinstance(trials, (list, tuple)) or not trials:
-            raise ValueError("a Function exercise's trials are a non-empty list of cases")
         outputs = []
         for case in trials:
             on = f"on {describe_input(case)}"
@@ -745,7 +743,9 @@ class Function(Form):
                 result = answer(*_copy_plain(self.arguments(case)))
             except NotImplementedError:
                 raise _Stub from None
-            except (Exception, SystemExit) as error:  # the learner's bug: say on which input
+            except KeyboardInterrupt:
+                raise
+            except BaseException as error:  # the learner's bug: say on which input
                 raise Wrong(f"your function raised {_error_text(error)} {on}") from None
             if is_stub(result):
                 raise FormError(
@@ -780,7 +780,9 @@ class Model(Form):
                 model = answer()
             except NotImplementedError:
                 raise _Stub from None
-            except (Exception, SystemExit) as error:
+            except KeyboardInterrupt:
+                raise
+            except BaseException as error:
                 raise Wrong(f"your function raised {_error_text(error)}") from None
             if not isinstance(model, keras.Model):
                 raise FormError(f"your function returned a {type(model).__name__}, not a model")
@@ -1402,6 +1404,8 @@ def produce(exercise_id, answer, trials):
     if is_stub(answer):
         raise NotAttempted
     watched = watched_for(item)
+    if isinstance(item.form, Function) and (not isinstance(trials, (list, tuple)) or not trials):
+        raise ValueError(f"{exercise_id}: a Function exercise's trials are a list of cases")
     if isinstance(item.form, Model):
         import keras  # noqa: F401 - imported before the watch: its import is not the learner's
     try:
@@ -1420,6 +1424,13 @@ def produce(exercise_id, answer, trials):
         raise
     except RecursionError:
         raise FormError("your answer is nested too deeply to read", _expected_hint(item)) from None
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:  # reading the answer ran its code, and that code raised
+        refuse_used(watch)
+        raise FormError(
+            f"reading your answer raised {_error_text(error)}", _expected_hint(item)
+        ) from None
     refuse_used(watch)
     if callable(answer):
         named = scan_answer(answer, watched)

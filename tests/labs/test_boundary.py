@@ -702,6 +702,26 @@ def test_a_number_whose_conversion_raises_is_a_cross_about_the_form(answer):
     assert "could not be read" in what and "on x:" in what
 
 
+def test_any_exception_while_reading_the_answer_is_a_cross_about_the_form():
+    class Odd(BaseException):
+        pass
+
+    def odd(x, kernel):
+        raise Odd("not even an Exception")
+
+    assert "your function raised Odd" in cross("99.conv2d", odd)[0]
+
+    class Tensorish:
+        __module__ = "torch.fake"
+
+        def numpy(self):
+            raise Odd("from numpy()")
+
+    what, hint = cross("99.pooled", Tensorish())
+    assert "could not be read" in what or "reading your answer raised Odd" in what
+    core._WRONG_TRIES.pop("99.pooled", None)
+
+
 def test_a_lazy_array_is_materialised_inside_the_watch():
     class Lazy:
         __module__ = "jax.numpy"  # looks like an array library's lazy array
