@@ -989,3 +989,77 @@ def test_forbidden_in_source_passes_honest_code():
         "    x = np.pad(x, 1)\n    return np.sum(x[:3, :3] * k)\n"
     )
     assert core.forbidden_in_source(honest, ("cnnlib.ops.conv2d",)) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# In a real kernel, as a learner and as the grader use it
+# ---------------------------------------------------------------------------------------------
+
+KERNEL_SETUP = """
+import textwrap
+from cnnlib import labs
+from cnnlib.labs import core
+exec(textwrap.dedent(core.__doc__.split("::\\n", 1)[1].split("\\nA prediction's message", 1)[0]))
+"""
+
+KERNEL_ANSWERS = """
+import numpy as np
+from cnnlib import ops
+
+def my_conv2d(x, kernel):
+    kh, kw = kernel.shape
+    out = np.zeros((x.shape[0] - kh + 1, x.shape[1] - kw + 1))
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = np.sum(x[i : i + kh, j : j + kw] * kernel)
+    return out
+
+labs.check("90.conv2d", my_conv2d)
+labs.check("90.output_shape", (26, 26, 8))
+"""
+
+
+@pytest.mark.slow  # starts two kernels
+def test_check_and_record_mode_in_a_real_kernel(tmp_path, monkeypatch):
+    import nbformat
+    from nbclient import NotebookClient
+
+    def run(cells, **environment):
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+        NotebookClient(notebook, timeout=180, kernel_name="python3", allow_errors=True).execute(
+            cwd=str(tmp_path)
+        )
+        return [
+            "".join(o.get("text", "") for o in cell.outputs)
+            + "".join("\n".join(o.get("traceback", [])) for o in cell.outputs)
+            for cell in notebook.cells
+        ]
+
+    # The learner: a ✓, a lambda naming the reference is a ✗, with no traceback.
+    out = run(
+        [KERNEL_SETUP, KERNEL_ANSWERS, 'labs.check("90.conv2d", lambda x, k: ops.conv2d(x, k))']
+    )
+    assert "✓ 90.conv2d" in out[1] and "✓ 90.output_shape" in out[1]
+    assert out[2].startswith("✗ 90.conv2d") and "you used cnnlib.ops.conv2d" in out[2]
+    assert "Traceback" not in out[2]
+
+    # The grader: record, then trials in, values out; judged here, outside the kernel.
+    ids = ["90.conv2d", "90.output_shape", "90.descent"]
+    exec(KERNEL_SETUP, {"__name__": "worked_example"})  # the grader registers the same judges
+    try:
+        trials = {exercise_id: core.new_trials(exercise_id, 2024) for exercise_id in ids}
+        (tmp_path / "trials").mkdir()
+        core.to_wire(trials, tmp_path / "trials", "trials")
+        produce = "from cnnlib.labs import submit\nprint(submit.produce_all('trials', 'values'))"
+        out = run([KERNEL_SETUP, KERNEL_ANSWERS, produce], **{core.RECORD_MODE_VARIABLE: "record"})
+        assert out[1].count("recorded for grading") == 2 and "✓" not in out[1]
+        for exercise_id in ("90.conv2d", "90.output_shape"):
+            values = core.from_wire(tmp_path / "values", exercise_id)
+            assert core.judge(exercise_id, values, trials[exercise_id]).status == "correct"
+        status = json.loads((tmp_path / "values" / "90.descent.status.json").read_text())
+        assert status["status"] == "not attempted"
+    finally:
+        for exercise_id in [i for i in core.REGISTRY if i.startswith("90.")]:
+            del core.REGISTRY[exercise_id]
