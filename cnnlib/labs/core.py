@@ -828,6 +828,7 @@ def rebuild_model(values):
     """The judging side: a Keras model from a Model form's values (config + weights)."""
     import keras
 
+    _builtin_layers_only(json.loads(values["config"]))  # the values may come from a hostile kernel
     model = keras.models.model_from_json(values["config"])
     if values["weights"]:
         targets = model.get_weights()
@@ -1011,6 +1012,12 @@ def _escapes():
 
 
 _ESCAPES = _escapes()
+# threading's own setprofile is Python code: seen as a "call", not a "c_call"
+_ESCAPE_CODES = {
+    f.__code__
+    for f in (getattr(threading, n, None) for n in ("setprofile", "setprofile_all_threads"))
+    if f is not None and hasattr(f, "__code__")
+}
 
 
 class Watch:
@@ -1027,6 +1034,10 @@ class Watch:
 
     def _note(self, frame, event, arg):
         if event == "call":
+            caller = frame.f_back
+            if frame.f_code in _ESCAPE_CODES and (caller is None or caller.f_code not in self._own):
+                if "switched the profiler off" not in self.escaped:
+                    self.escaped.append("switched the profiler off")
             name = self.watched.codes.get(frame.f_code)
             if name is not None and name not in self.used:
                 caller = frame.f_back  # a watched reference calling its own helpers: named once

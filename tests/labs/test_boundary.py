@@ -398,6 +398,10 @@ def test_the_model_form_rebuilds_a_builtin_model_and_refuses_a_lambda():
     )
     what, hint = cross("99.small_cnn", lambda_model)
     assert "Lambda" in what and "built-in" in what
+    # values forged in a kernel are checked again on the judging side
+    forged = dict(values, config=lambda_model.to_json())
+    with pytest.raises(Wrong, match="Lambda"):
+        core.rebuild_model(forged)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -747,6 +751,20 @@ def test_the_forbidden_reference_called_from_a_thread_is_seen():
         return out["r"]
 
     assert "you used cnnlib.ops.conv2d" in cross("99.conv2d", threaded)[0]
+
+
+def test_a_thread_started_after_switching_threadings_profiler_off_is_refused():
+    import threading
+
+    def unwatched_thread(x, kernel):
+        threading.setprofile(None)
+        out = {}
+        worker = threading.Thread(target=lambda: out.update(r=ops.conv2d(x, kernel)))
+        worker.start()
+        worker.join()
+        return out["r"]
+
+    assert "switched the profiler off" in cross("99.conv2d", unwatched_thread)[0]
 
 
 def test_a_thread_started_below_threading_is_refused():
