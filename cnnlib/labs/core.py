@@ -634,12 +634,19 @@ class Mapping(Form):
 
 
 class Sequence(Form):
-    """A list or tuple (or 1-D array) of answers of one form -> tuple."""
+    """A list or tuple (or 1-D array) -> tuple. `Sequence(Number())` takes any number of answers
+    of one form (`length=` fixes it); `Sequence((Shape(), Number()))` one answer per position,
+    of its own form, such as a pair (shape, megabytes)."""
 
     def __init__(self, form, length=None):
-        self.form, self.length = form, length
-        count = f"{length} " if length else ""
-        self.description = f"a list of {count}({form.describe()})"
+        if isinstance(form, (tuple, list)):
+            self.forms, self.form, self.length = tuple(form), None, len(form)
+            parts = ", ".join(f.describe() for f in form)
+            self.description = f"a tuple ({parts})"
+        else:
+            self.forms, self.form, self.length = None, form, length
+            count = f"{length} " if length else ""
+            self.description = f"a list of {count}({form.describe()})"
 
     def convert(self, answer, where=""):
         if is_stub(answer):
@@ -655,8 +662,12 @@ class Sequence(Form):
         if len(items) > MAX_ITEMS:
             raise FormError(f"{where}your list is far too long")
         if self.length is not None and len(items) != self.length:
-            raise FormError(f"{where}expected {self.length} items, got {len(items)}")
-        return _all_or_none([(i, self.form, item) for i, item in enumerate(items)], where, tuple)
+            raise FormError(
+                f"{where}expected {self.length} items, got {len(items)}",
+                f"expected {self.describe()}",
+            )
+        forms = self.forms or [self.form] * len(items)
+        return _all_or_none(list(zip(range(len(items)), forms, items)), where, tuple)
 
 
 def _all_or_none(parts, where, kind):
@@ -1420,7 +1431,7 @@ def produce(exercise_id, answer, trials):
     watched = watched_for(item)
     if isinstance(item.form, Function) and (not isinstance(trials, (list, tuple)) or not trials):
         raise ValueError(f"{exercise_id}: a Function exercise's trials are a list of cases")
-    if isinstance(item.form, Model):
+    if _uses_model(item.form):
         import keras  # noqa: F401 - imported before the watch: its import is not the learner's
     try:
         with Watch(watched) as watch:
@@ -1458,6 +1469,16 @@ def produce(exercise_id, answer, trials):
         return _through_wire(values)
     except (TypeError, ValueError) as error:  # pragma: no cover - the forms make plain values
         raise FormError(f"your answer could not be sent to the check ({error})") from None
+
+
+def _uses_model(form):
+    if isinstance(form, Model):
+        return True
+    inner = [getattr(form, name, None) for name in ("output", "form", "values")]
+    inner += list(getattr(form, "forms", None) or ()) + list(
+        (getattr(form, "fields", None) or {}).values()
+    )
+    return any(isinstance(f, Form) and _uses_model(f) for f in inner)
 
 
 def _expected_hint(item):

@@ -379,6 +379,16 @@ def test_shapes_of_the_wrong_form(answer, message):
     assert message in cross("99.output_shape", answer)[0]
 
 
+def test_a_sequence_of_different_forms_and_a_model_from_a_function_of_the_trials():
+    pair = Sequence((Shape(batch=True), Number()))
+    assert pair.convert(((64, 224, 224, 3), np.float32(38.5))) == ((64, 224, 224, 3), 38.5)
+    with pytest.raises(core.FormError, match="expected 2 items, got 1"):
+        pair.convert([(64, 224, 224, 3)])
+    with pytest.raises(core.FormError, match="still a placeholder: \\[1\\]"):
+        pair.convert(((64, 224, 224, 3), None))
+    assert core._uses_model(Function(Model())) and not core._uses_model(Function(Array()))
+
+
 def test_a_choice_outside_the_options_and_a_missing_key_are_named():
     answer = dict(RIGHT["99.forms"], padding="full")
     assert "'full' is not one of 'valid', 'same'" in cross("99.forms", answer)[0]
