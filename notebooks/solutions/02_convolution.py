@@ -9,7 +9,7 @@
 
 
 # %% 02.predict_value
-window = image_001[1:4, 2:5]  # rows 1–3, columns 2–4: the window of [1, 2]
+window = image_5x5[1:4, 2:5]  # rows 1–3, columns 2–4: the window of [1, 2]
 solution_value = int(np.sum(window * sobel_left))
 print(window, "\n× Sobel left, summed →", solution_value)
 labs.check("02.predict_value", solution_value)

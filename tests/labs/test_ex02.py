@@ -383,3 +383,66 @@ def test_conv_backward_a_ragged_db_is_a_sentence_not_a_crash():
 
     with pytest.raises(AssertionError, match="expected an array of numbers"):
         labs.check("02.conv_backward", ragged_db)
+
+
+# ------------------------------------------------ notebook 02's keras_conv, against the package's
+# Notebook 02 writes Keras's side of every comparison out (kernel layout (kh, kw, C, K),
+# set_weights, the batch axis); notebooks 03 and 04 and the unit tests call the package's copy,
+# cnnlib.lessons.keras_reference.keras_conv. These tests fail when the two drift apart.
+def notebook_function(notebook, name):
+    """The source of the top-level `def name` in a code cell of notebooks/`notebook`."""
+    import ast
+    import json
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[2] / "notebooks" / notebook
+    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+        source = "".join(cell["source"])
+        if cell["cell_type"] != "code":
+            continue
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:  # IPython magics
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name == name:
+                return ast.get_source_segment(source, node)
+    raise AssertionError(f"{notebook} defines no function {name}")
+
+
+def notebook_keras_conv(source=None):
+    import keras
+
+    scope = {"np": np, "keras": keras}
+    exec(source or notebook_function("02_convolution.ipynb", "keras_conv"), scope)
+    return scope["keras_conv"]
+
+
+KERAS_CONV_CASES = [  # image shape, kernel shape, bias, Conv2D options
+    ((7, 6), (3, 2), 0.0, {}),
+    ((8, 8, 3), (3, 3, 3), 0.5, {}),
+    ((9, 7, 2), (2, 3, 2, 4), [0.1, -0.2, 0.3, 0.0], {"strides": 2}),
+    ((6, 6), (3, 3), -0.1, {"padding": "same", "activation": "relu"}),
+    ((10, 9, 1), (3, 3, 1, 2), 0.0, {"dilation_rate": 2}),
+]
+
+
+@pytest.mark.parametrize("image_shape, kernel_shape, bias, options", KERAS_CONV_CASES)
+def test_notebook_02s_keras_conv_is_the_packages(image_shape, kernel_shape, bias, options):
+    from cnnlib.lessons.keras_reference import keras_conv
+
+    random = np.random.default_rng(0)
+    image, kernel = random.normal(size=image_shape), random.normal(size=kernel_shape)
+    ours = notebook_keras_conv()(image, kernel, bias=np.asarray(bias, "float32"), **options)
+    theirs = keras_conv(image, kernel, bias=bias, **options)
+    assert ours.shape == theirs.shape
+    assert np.allclose(ours, theirs, atol=1e-5)
+
+
+def test_the_keras_conv_comparison_sees_a_change():
+    from cnnlib.lessons.keras_reference import keras_conv
+
+    source = notebook_function("02_convolution.ipynb", "keras_conv")
+    changed = notebook_keras_conv(source.replace("set_weights([kernel,", "set_weights([-kernel,"))
+    image, kernel = np.random.default_rng(1).normal(size=(6, 6)), np.ones((3, 3))
+    assert not np.allclose(changed(image, kernel), keras_conv(image, kernel))
