@@ -18,7 +18,8 @@ def photo(name="astronaut"):
 
 
 def to_gray(image):
-    """Luminance of an (H, W, 3) image in [0, 1] (ITU-R 601 weights, as scikit-image uses)."""
+    """Luminance of an (H, W, 3) image in [0, 1]: scikit-image's `rgb2gray`, 0.2125 R + 0.7154 G +
+    0.0721 B (within 0.0002 of ITU-R BT.709's weights)."""
     import skimage.color
 
     image = np.asarray(image)

@@ -1,10 +1,11 @@
-"""The lecture decks' hand-made kernels, pictures to try them on, and NumPy against Keras.
+"""Classic hand-made kernels, pictures to try them on, and NumPy against Keras.
 
 Notebook 02 teaches convolution with these; they live here so that the notebook shows the idea
 and not the plumbing:
 
-- `gallery()`: every named kernel of the decks, keyed by its name and the decks that show it;
-- `line_detector(angle)` and `line_pictures()`: deck 004's line detectors and one-line test images;
+- `gallery()`: every named kernel the lecture decks show (notebook 02's "On the slides" boxes say
+  which deck shows which), keyed by its name;
+- `line_detector(angle)` and `line_pictures()`: 3 × 3 line detectors and one-line test images;
 - `line_orientation(image)`: the direction local structure runs in, to check what a detector found;
 - `draw_window`, `show_gallery`, `show_filter_volume` (with `draw_volume`): the notebook's
   explanatory figures.
@@ -12,14 +13,14 @@ and not the plumbing:
 
 import numpy as np
 
-# Deck 004's line detectors: weight 2 along a line through the centre, −1 elsewhere (sum 0).
+# Line detectors (deck 004 shows them): weight 2 along a line through the centre, −1 elsewhere (sum 0).
 _LINE_0 = np.array([[-1, -1, -1], [2, 2, 2], [-1, -1, -1]], dtype=np.float32)
 _LINE_45 = np.array([[-1, -1, 2], [-1, 2, -1], [2, -1, -1]], dtype=np.float32)
 LINE_ANGLES = (0, 45, 90, 135)
 
 
 def line_detector(angle):
-    """Deck 004's 3 × 3 detector of lines at `angle` degrees (0, 45, 90 or 135).
+    """The 3 × 3 detector of lines at `angle` degrees (0, 45, 90 or 135).
 
     Angles count counter-clockwise from horizontal; image rows grow downwards, so a 45° line runs
     from bottom left to top right.
@@ -31,30 +32,31 @@ def line_detector(angle):
 
 
 def gallery():
-    """The decks' named kernels, as float32 arrays; the deck numbers are in each name.
+    """The decks' named kernels, as float32 arrays, keyed by name.
 
     Where a deck lost a kernel's numbers in the conversion to text, the usual kernel of that
     name stands in (Sobel bottom, lighten, emboss, mixed edges): notebook 02 says so.
+    "negative corners" is a slide's worded "edge enhance" built literally; Pillow's is beside it.
     """
     kernels = {
-        "identity (001, 003)": [[0, 0, 0], [0, 1, 0], [0, 0, 0]],
-        "box blur (003, 004)": np.ones((3, 3)) / 9,
-        "sharpen (003)": [[0, -1, 0], [-1, 5, -1], [0, -1, 0]],
-        "outline / edges (001, 003, 004)": [[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]],
-        "edges, Laplacian (003)": [[0, 1, 0], [1, -4, 1], [0, 1, 0]],
-        "edges, diagonal (003)": [[1, 0, -1], [0, 0, 0], [-1, 0, 1]],
-        "Sobel left (001)": [[1, 0, -1], [2, 0, -2], [1, 0, -1]],
-        "Sobel bottom (001)": [[-1, -2, -1], [0, 0, 0], [1, 2, 1]],
-        "mixed edges (000)": [[2, 1, 0], [1, 0, -1], [0, -1, -2]],
-        "line 0°, horizontal (004)": line_detector(0),
-        "line 45° (004)": line_detector(45),
-        "line 90°, vertical (004)": line_detector(90),
-        "line 135° (004)": line_detector(135),
-        "edge enhance, as deck 004 words it": [[-1, 0, -1], [0, 0, 0], [-1, 0, -1]],
+        "identity": [[0, 0, 0], [0, 1, 0], [0, 0, 0]],
+        "box blur": np.ones((3, 3)) / 9,
+        "sharpen": [[0, -1, 0], [-1, 5, -1], [0, -1, 0]],
+        "outline": [[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]],
+        "Laplacian": [[0, 1, 0], [1, -4, 1], [0, 1, 0]],
+        "diagonal edges": [[1, 0, -1], [0, 0, 0], [-1, 0, 1]],
+        "Sobel left": [[1, 0, -1], [2, 0, -2], [1, 0, -1]],
+        "Sobel bottom": [[-1, -2, -1], [0, 0, 0], [1, 2, 1]],
+        "mixed edges": [[2, 1, 0], [1, 0, -1], [0, -1, -2]],
+        "line 0° (horizontal)": line_detector(0),
+        "line 45°": line_detector(45),
+        "line 90° (vertical)": line_detector(90),
+        "line 135°": line_detector(135),
+        "negative corners": [[-1, 0, -1], [0, 0, 0], [-1, 0, -1]],
         "edge enhance (Pillow's)": np.array([[-1, -1, -1], [-1, 10, -1], [-1, -1, -1]]) / 2,
-        "emboss (004)": [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]],
-        "lighten (001)": [[0, 0, 0], [0, 1.5, 0], [0, 0, 0]],
-        "darken (001)": [[0, 0, 0], [0, 0.5, 0], [0, 0, 0]],
+        "emboss": [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]],
+        "lighten": [[0, 0, 0], [0, 1.5, 0], [0, 0, 0]],
+        "darken": [[0, 0, 0], [0, 0.5, 0], [0, 0, 0]],
     }
     return {name: np.asarray(k, dtype=np.float32) for name, k in kernels.items()}
 
@@ -138,10 +140,14 @@ def _kernel_text(value):
     return f"{value:g}" if float(value).is_integer() else f"{value:.2f}"
 
 
-def show_kernel(ax, kernel, title=None):
-    """A small kernel as a grid of its numbers, on a colour scale centred on zero."""
+def show_kernel(ax, kernel, title=None, limit=None):
+    """A small kernel as a grid of its numbers, on a colour scale centred on zero.
+
+    `limit` fixes the scale (−limit blue to +limit red), so that several kernels drawn with the
+    same limit can be compared by colour; by default it is the kernel's own largest |weight|.
+    """
     kernel = np.asarray(kernel, dtype=float)
-    limit = max(np.abs(kernel).max(), 1e-9)
+    limit = max(np.abs(kernel).max() if limit is None else limit, 1e-9)
     image = ax.imshow(kernel, cmap="coolwarm", vmin=-limit, vmax=limit)
     for (r, c), value in np.ndenumerate(kernel):
         red, green, blue, _ = image.cmap(image.norm(value))  # white text on the darkest cells
@@ -171,32 +177,45 @@ def for_display(result, kernel):
 
 
 def show_gallery(original, kernels, results, ncols=3, size=2.3):
-    """Each kernel's numbers beside its result, `ncols` pairs per row, after the original photo."""
+    """Each kernel's numbers beside its result, `ncols` pairs per row, after the original photo.
+
+    All kernels share one colour scale (red positive, blue negative, white 0), shown by a colour
+    bar in the last row, so that a weight's colour means the same in every panel.
+    """
     import matplotlib.pyplot as plt
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
 
     names = list(kernels)
-    nrows = int(np.ceil((len(names) + 1) / ncols))
+    limit = max(float(np.abs(k).max()) for k in kernels.values())
+    nrows = int(np.ceil((len(names) + 2) / ncols))  # + the photo and the colour bar
     fig = plt.figure(figsize=(ncols * size * 1.75, nrows * size * 1.02))
     grid = fig.add_gridspec(
         nrows, 2 * ncols, width_ratios=[0.75, 1] * ncols, wspace=0.05, hspace=0.3
     )
-    panels = [("original", None, original)] + [
+    panels = [("the photo", None, original)] + [
         (n, kernels[n], for_display(results[n], kernels[n])) for n in names
     ]
     for index, (name, kernel, picture) in enumerate(panels):
         row, col = divmod(index, ncols)
         left, right = fig.add_subplot(grid[row, 2 * col]), fig.add_subplot(grid[row, 2 * col + 1])
+        right.imshow(picture, cmap="gray", vmin=0, vmax=1)
+        right.axis("off")
         if kernel is None:
             left.axis("off")
+            right.set_title(name, fontsize=9)
         else:
-            show_kernel(left, kernel)
-        right.imshow(picture, cmap="gray", vmin=0, vmax=1)
-        right.set_title(name, fontsize=9, loc="left", x=-0.75)
-        right.axis("off")
-    for index in range(len(panels), nrows * ncols):
-        row, col = divmod(index, ncols)
-        fig.add_subplot(grid[row, 2 * col]).axis("off")
-        fig.add_subplot(grid[row, 2 * col + 1]).axis("off")
+            show_kernel(left, kernel, limit=limit)
+            left.set_title(name, fontsize=9, loc="left")
+    row, col = divmod(len(panels), ncols)
+    bar = fig.add_subplot(grid[row, 2 * col : 2 * ncols])
+    bar.set_position(bar.get_position().shrunk(1, 0.12).translated(0, 0.03))
+    fig.colorbar(
+        ScalarMappable(Normalize(-limit, limit), "coolwarm"),
+        cax=bar,
+        orientation="horizontal",
+        label="kernel weight (one scale for every kernel)",
+    )
     return fig
 
 

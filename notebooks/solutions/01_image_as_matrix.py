@@ -10,9 +10,11 @@
 
 # %% 01.batch_shape
 # Keras is channels last: (N, H, W, C). Every number is a float32 of 4 bytes.
-solution_shape = (64, 224, 224, 3)
-solution_megabytes = 64 * 224 * 224 * 3 * 4 / 1e6  # 38.5 MB
-labs.check("01.batch_shape", (solution_shape, solution_megabytes))
+solution_batch = {
+    "shape": (64, 224, 224, 3),
+    "megabytes": 64 * 224 * 224 * 3 * 4 / 1e6,  # 38.5 MB
+}
+labs.check("01.batch_shape", solution_batch)
 
 
 # %% 01.dense_params

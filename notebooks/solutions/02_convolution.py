@@ -9,23 +9,27 @@
 
 
 # %% 02.predict_value
-window = image_001[1:4, 2:5]  # rows 1–3, columns 2–4: the window of [1, 2]
+window = image_5x5[1:4, 2:5]  # rows 1–3, columns 2–4: the window of [1, 2]
 solution_value = int(np.sum(window * sobel_left))
 print(window, "\n× Sobel left, summed →", solution_value)
 labs.check("02.predict_value", solution_value)
 
 
 # %% 02.conv2d
-def solution_conv2d(image, kernel):
+def solution_convolve2d(image, kernel):
+    # Every pixel adds its value times the (unflipped) kernel into the output, at its own place:
+    # out[p + a, q + b] gets image[p, q] · kernel[a, b], i.e. out[i, j] = Σ kernel[a, b] ·
+    # image[i − a, j − b], the flipped sum. (Or: pad with kh − 1, kw − 1 zeros and slide the
+    # kernel flipped both ways, kernel[::-1, ::-1], with corr2d.)
     kh, kw = kernel.shape
-    out = np.zeros((image.shape[0] - kh + 1, image.shape[1] - kw + 1))
-    for i in range(out.shape[0]):
-        for j in range(out.shape[1]):
-            out[i, j] = np.sum(image[i : i + kh, j : j + kw] * kernel)
+    out = np.zeros((image.shape[0] + kh - 1, image.shape[1] + kw - 1))
+    for p in range(image.shape[0]):
+        for q in range(image.shape[1]):
+            out[p : p + kh, q : q + kw] += image[p, q] * kernel
     return out
 
 
-labs.check("02.conv2d", solution_conv2d)
+labs.check("02.conv2d", solution_convolve2d)
 
 
 # %% 02.conv_layer_shape
@@ -38,20 +42,25 @@ labs.check("02.conv_layer_shape", solution_prediction)
 
 
 # %% 02.multichannel
-def solution_conv2d_channels(image, kernel, bias):
-    channel_maps = [solution_conv2d(image[..., k], kernel[..., k]) for k in range(image.shape[-1])]
-    return np.sum(channel_maps, axis=0) + bias  # summed over channels, the bias added once
+def solution_conv_layer(image, kernels, biases):
+    # Feature map k: filter k's slice for channel c slid over channel c, summed over c, + biases[k].
+    maps = [
+        sum(corr2d(image[..., c], kernels[:, :, c, k]) for c in range(image.shape[-1])) + biases[k]
+        for k in range(kernels.shape[-1])
+    ]
+    return np.stack(maps, axis=-1)  # (H', W', K): feature maps last, as Keras lays them out
 
 
-labs.check("02.multichannel", solution_conv2d_channels)
+labs.check("02.multichannel", solution_conv_layer)
 
 
 # %% 02.diagonal_kernel
-# Positive along the 45° diagonal, negative elsewhere, weights summing to 0. A horizontal or
-# vertical line crosses the window through one diagonal cell and four others, which cancel it;
-# a flat image gives 0; the 45° line fills the whole positive diagonal.
-diagonal = np.fliplr(np.eye(5))
-solution_diagonal_kernel = diagonal - diagonal.mean()
+# Positive along both diagonals (an X), negative elsewhere, weights summing to 0. A diagonal line
+# through the centre fills one whole arm of the X; a horizontal or vertical line crosses the
+# window through one or two X cells and several negative ones, which cancel them; a flat image
+# gives 0.
+x_shape = np.maximum(np.eye(5), np.fliplr(np.eye(5)))
+solution_diagonal_kernel = x_shape - x_shape.mean()
 labs.check("02.diagonal_kernel", solution_diagonal_kernel)
 
 
