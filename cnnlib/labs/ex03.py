@@ -96,9 +96,9 @@ _MISTAKES = [
 ]
 
 
-@exercise("03.output_size", "the output-size formula (deck 002)", "implement", "warm-up")
+@exercise("03.output_size", "the output-size formula", "implement", "warm-up")
 def check_output_size(output_size):
-    """`output_size(n, f, padding, stride)`: output length for an int padding (deck 002's formula)."""
+    """`output_size(n, f, padding, stride)`: output length for an int padding (section 1 of notebook 03)."""
     answers = {}
     with watching(ops.output_size, ops.padding_amounts) as called:
         for n, f, p, s in _SIZE_CASES:
