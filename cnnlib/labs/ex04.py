@@ -261,7 +261,7 @@ _MODES = {"max": "max", "maximum": "max", "avg": "avg", "average": "avg", "mean"
     "04.shift_prediction",
     "predict: max or average pooling, which changes less under a shift?",
     "predict",
-    "core",
+    "warm-up",
     form=Choice(*_MODES),
     expects="'max' or 'avg'",
 )

@@ -74,7 +74,7 @@ labs.check("04.shift_experiment", solution_shift_change)
 
 
 # %% [markdown] 04.shift_experiment
-# *Solution to 4.4 (the explanation).* A one-pixel shift swaps one column of every 2 × 2 window.
+# *Solution to 4.5 (the explanation).* A one-pixel shift swaps one column of every 2 × 2 window.
 # The average of the window moves by a quarter of that column's change, a little; the maximum
 # jumps whenever the brightest pixel leaves the window or a brighter one enters. On a raw photo,
 # where neighbouring pixels are similar, average pooling therefore changes less. Max pooling's
