@@ -558,3 +558,13 @@ def test_backward_three_pieces_work_apart_as_in_grading():
         ).status
         == "wrong"
     )
+
+
+def test_the_notebook_states_the_count_the_judge_uses():
+    import json
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[2] / "notebooks" / "04_pooling.ipynb"
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    [task] = ["".join(c["source"]) for c in cells if "### Exercise 4.3" in "".join(c["source"])]
+    assert f"**{ex04.STACK_PARAMETERS:,}**" in task and str(ex04.IMAGE_SIDE) not in task
