@@ -1,72 +1,29 @@
-"""Exercises of notebook 03 (padding and stride)."""
+"""Exercises of notebook 03 (padding and stride): trials, forms and judges (see labs/core.py)."""
 
-import contextlib
 import itertools
 import math
-import sys
 
 import numpy as np
 
 from cnnlib import ops
-from cnnlib.labs.core import NotAttempted, Wrong, call, exercise, rng, same_array
-from cnnlib.lessons import keras_reference
+from cnnlib.labs.core import (
+    Array,
+    Function,
+    Mapping,
+    Number,
+    Sequence,
+    Shape,
+    Size,
+    Wrong,
+    describe_input,
+    exercise,
+    same_array,
+)
 from cnnlib.runtime.validation import int_pair
 
-
-# ------------------------------------------------------------------ private helpers
-# (Generic; kept here until cnnlib/labs/core.py offers them. ex04 imports them from here.)
-@contextlib.contextmanager
-def watching(*functions):
-    """Collect the names of those `functions` that code run inside the block calls.
-
-    Calls that one of their own module's functions makes (ops.conv2d calling ops.output_size) do
-    not count: only what the learner's code calls directly or through another module.
-    """
-    codes = {f.__code__: f"{f.__module__}.{f.__qualname__}" for f in functions}
-    called = []
-    previous = sys.getprofile()
-
-    def profile(frame, event, arg):
-        if event == "call" and frame.f_code in codes:
-            caller = frame.f_back
-            if caller is None or caller.f_globals.get("__name__") != frame.f_globals["__name__"]:
-                if codes[frame.f_code] not in called:
-                    called.append(codes[frame.f_code])
-        if previous is not None:
-            previous(frame, event, arg)
-
-    sys.setprofile(profile)
-    try:
-        yield called
-    finally:
-        sys.setprofile(previous)
-
-
-def refuse_references(called, what):
-    """`Wrong` for a right answer that came from the reference the exercise asks to write."""
-    if called:
-        raise Wrong(
-            f"the answers are right, but your function calls {', '.join(called)}: that is the "
-            f"reference this exercise asks you to write yourself, so it counts as not done yet",
-            f"replace the call by your own {what}",
-        )
-
-
-def whole_number(value):
-    """`value` as an int when it is one finite whole number (int, NumPy int, 3.0), else None."""
-    if isinstance(value, (bool, np.bool_)) or np.ndim(value) != 0:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    if not math.isfinite(number) or number != int(number):
-        return None
-    return int(number)
-
-
 # ------------------------------------------------------------------ 03.output_size (warm-up)
-# Sizes, kernels, paddings and strides that separate the usual formula mistakes.
+# Sizes, kernels, paddings and strides that separate the usual formula mistakes: every trial has
+# all of them, and a few random ones on top, so a table of answers cannot be learnt by heart.
 _SIZE_CASES = [
     (n, f, p, s)
     for n, f, p, s in itertools.product(
@@ -96,40 +53,41 @@ _MISTAKES = [
 ]
 
 
-@exercise("03.output_size", "the output-size formula (deck 002)", "implement", "warm-up")
-def check_output_size(output_size):
-    """`output_size(n, f, padding, stride)`: output length for an int padding (deck 002's formula)."""
-    answers = {}
-    with watching(ops.output_size, ops.padding_amounts) as called:
-        for n, f, p, s in _SIZE_CASES:
-            got = call(output_size, n, f, p, s, on=f"for n={n}, f={f}, padding={p}, stride={s}")
-            answers[(n, f, p, s)] = got
-    wrong = [
-        (case, got) for case, got in answers.items() if whole_number(got) != ops.output_size(*case)
-    ]
+def size_trials(rng):
+    """Every case of _SIZE_CASES and 24 random ones, as dicts of the function's arguments."""
+    cases = list(_SIZE_CASES)
+    while len(cases) < len(_SIZE_CASES) + 24:
+        n, f = int(rng.integers(1, 400)), int(rng.integers(1, 12))
+        p, s = int(rng.integers(0, 6)), int(rng.integers(1, 6))
+        if f <= n + 2 * p:
+            cases.append((n, f, p, s))
+    return [{"n": n, "f": f, "padding": p, "stride": s} for n, f, p, s in cases]
+
+
+@exercise(
+    "03.output_size",
+    "the output-size formula",
+    "implement",
+    "warm-up",
+    form=Function(Number(), args=("n", "f", "padding", "stride")),
+    trials=size_trials,
+    forbid=("cnnlib.ops.output_size",),
+)
+def judge_output_size(values, trials):
+    """`output_size(n, f, padding, stride)` returned `values[i]` on case `trials[i]`."""
+    cases = [(c["n"], c["f"], c["padding"], c["stride"]) for c in trials]
+    wrong = [(case, got) for case, got in zip(cases, values) if got != ops.output_size(*case)]
     if not wrong:
-        refuse_references(called, "formula: floor((n + 2p − f) / s) + 1")
-        return f"right on all {len(_SIZE_CASES)} combinations of size, kernel, padding and stride"
+        return f"right on all {len(cases)} combinations of size, kernel, padding and stride"
     (n, f, p, s), got = wrong[0]
     what = (
-        f"for n={n}, f={f}, padding={p}, stride={s} you return {got!r}; "
+        f"for n={n}, f={f}, padding={p}, stride={s} you return {got:g}; "
         f"the output has {ops.output_size(n, f, p, s)} positions"
     )
-    if np.ndim(got) != 0:
-        raise Wrong(what, "return one number, the output length along one axis, not an array")
-    # The hint of the first typical mistake that explains every answer given.
-    for mistake, hint in _MISTAKES:
-        if all(_same_value(answer, mistake(*case)) for case, answer in answers.items()):
+    for mistake, hint in _MISTAKES:  # the hint of the first typical mistake that explains all
+        if all(got == mistake(*case) for case, got in zip(cases, values)):
             raise Wrong(what, hint)
     raise Wrong(what, "the formula is floor((n + 2p − f) / s) + 1")
-
-
-def _same_value(answer, value):
-    """True when `answer` is one number equal to `value` (no error for arrays or strings)."""
-    try:
-        return np.ndim(answer) == 0 and float(answer) == float(value)
-    except (TypeError, ValueError):
-        return False
 
 
 # ------------------------------------------------------------------ 03.shapes (predict, core)
@@ -231,7 +189,7 @@ def _shape_hints(kind, args, shape):
         hints += [
             (
                 (h // sh, w // sw),
-                f"'same' rounds up: ceil({h}/{sh}), the last window may reach into the padding",
+                "'same' rounds up: ceil(n / s), the last window may reach into the padding",
             ),
             (
                 ((h - f) // sh + 1, (w - f) // sw + 1),
@@ -268,43 +226,21 @@ def _shape_hints(kind, args, shape):
     return hints
 
 
-def _as_shape(value, index):
-    """(H, W, C) from a prediction; Keras's (None, H, W, C) with the batch axis is accepted too."""
-    try:
-        items = list(value)
-    except TypeError:
-        items = None
-    if items and len(items) == 4 and items[0] is None:
-        items = items[1:]  # Keras writes the batch axis as None
-    shape = None if items is None else tuple(whole_number(v) for v in items)
-    if shape and len(shape) == 3 and None not in shape:
-        return shape
-    raise Wrong(
-        f"layer {index + 1}: expected a shape (height, width, channels) of three whole numbers, "
-        f"got {value!r}"
-    )
-
-
-@exercise("03.shapes", "predict the output shapes of a small stack", "predict", "core")
-def check_shapes(prediction):
-    """`prediction`: a list of (height, width, channels), one per layer of SHAPES_STACK."""
-    if isinstance(prediction, np.ndarray):
-        prediction = list(prediction)
-    if not isinstance(prediction, (list, tuple)):
-        raise Wrong(
-            f"expected a list of {len(SHAPES_STACK)} shapes, got {type(prediction).__name__}"
-        )
-    if all(p is None for p in prediction):
-        raise NotAttempted
-    if len(prediction) != len(SHAPES_STACK):
-        raise Wrong(f"expected {len(SHAPES_STACK)} shapes (one per layer), got {len(prediction)}")
+@exercise(
+    "03.shapes",
+    "predict the output shapes of a small stack",
+    "predict",
+    "core",
+    form=Sequence(Shape(ndim=3), length=len(SHAPES_STACK)),
+    expects=f"a list of {len(SHAPES_STACK)} shapes (height, width, channels), one per layer",
+)
+def judge_shapes(prediction, trials):
+    """`prediction`: one (height, width, channels) per layer of SHAPES_STACK."""
     shape = SHAPES_INPUT
-    for index, ((name, kind, args), value) in enumerate(zip(SHAPES_STACK, prediction)):
-        if value is None:
-            raise Wrong(f"layer {index + 1} ({name}): no prediction yet")
-        got, right = _as_shape(value, index), _layer_shape(kind, args, shape)
+    for index, ((name, kind, args), got) in enumerate(zip(SHAPES_STACK, prediction)):
+        right = _layer_shape(kind, args, shape)
         if got != right:
-            what = f"layer {index + 1} ({name}) on an input of {shape}: you predict {got}"
+            what = f"layer {index + 1} ({name}) on an input of {shape}: {got} is not right"
             if got[:2] == right[:2]:
                 raise Wrong(
                     what,
@@ -342,7 +278,7 @@ def rf_answer(stack=RF_STACK):
 
 
 def _rf_mistakes(stack=RF_STACK):
-    """(size, jump) a learner gets from the usual mistakes, with their hints."""
+    """(size, hint) of the usual mistakes."""
     forgot_jump = 1 + sum(k - 1 for _, k, _ in stack)
     own_stride, j = 1, 1
     for _, k, s in stack:
@@ -373,29 +309,42 @@ def _rf_mistakes(stack=RF_STACK):
     ]
 
 
-@exercise("03.receptive_field", "the receptive field of a stack with strides", "predict", "core")
-def check_receptive_field(prediction):
+def _one_axis(value, what):
+    """A number, or a per-axis pair of equal numbers ((19, 19) as cnnlib.lessons.fields gives
+    it), read as one number."""
+    flat = value.ravel()  # a number crosses the boundary as an array of one element
+    if flat.size == 1 or (flat.size == 2 and flat[0] == flat[1]):
+        return float(flat[0])
+    raise Wrong(
+        f"the {what}: expected one number (or a pair of equal numbers, one per axis), "
+        f"got an array of shape {value.shape}"
+    )
+
+
+@exercise(
+    "03.receptive_field",
+    "the receptive field of a stack with strides",
+    "predict",
+    "core",
+    form=Sequence(Array(), length=2),
+    expects="a pair (receptive field in pixels, jump in pixels)",
+)
+def judge_receptive_field(prediction, trials):
     """`prediction`: (receptive field side, jump) of one unit of the last layer of RF_STACK."""
-    if isinstance(prediction, tuple) and all(p is None for p in prediction):
-        raise NotAttempted
-    if isinstance(prediction, np.ndarray):
-        prediction = prediction.tolist()
-    if not (isinstance(prediction, (tuple, list)) and len(prediction) == 2):
-        raise Wrong(f"expected a pair (receptive field, jump), got {prediction!r}")
+    got_size, got_jump = (_one_axis(v, w) for v, w in zip(prediction, ("field", "jump")))
     size, jump = rf_answer()
-    got_size, got_jump = (_one_axis(value) for value in prediction)
     stack = " → ".join(name for name, _, _ in RF_STACK)
-    if whole_number(got_size) != size:
-        what = f"for {stack} you predict a receptive field of {got_size!r}"
+    if got_size != size:
+        what = f"for {stack}: a receptive field of {got_size:g} pixels is not right"
         for wrong, hint in _rf_mistakes():
-            if _same_value(got_size, wrong) and wrong != size:
+            if got_size == wrong and wrong != size:
                 raise Wrong(what, hint)
-        if whole_number(got_size) is None:
+        if got_size != int(got_size):
             raise Wrong(what, "a receptive field is a whole number of pixels")
         raise Wrong(what, "walk through the layers: field += (k − 1)·jump, then jump ×= stride")
-    if whole_number(got_jump) != jump:
+    if got_jump != jump:
         raise Wrong(
-            f"the receptive field is right, the jump {got_jump} is not",
+            f"the receptive field is right, a jump of {got_jump:g} is not",
             "the jump is the product of all strides so far (the pooling's too)",
         )
     return (
@@ -403,16 +352,7 @@ def check_receptive_field(prediction):
     )
 
 
-def _one_axis(value):
-    """A per-axis pair with equal entries, (19, 19) as cnnlib.lessons.fields gives it, read as 19."""
-    if isinstance(value, (tuple, list, np.ndarray)) and len(value) == 2:
-        first, second = value
-        if _same_value(first, second):
-            return first
-    return value
-
-
-# ------------------------------------------------------------------ 03.photo_stride (experiment)
+# ------------------------------------------------------------------ 03.photo_stride (predict)
 PHOTO_SIZE = 100
 # setting name → (kernel, stride, padding), applied to a PHOTO_SIZE × PHOTO_SIZE photo.
 PHOTO_SETTINGS = {
@@ -441,50 +381,38 @@ def photo_answers(n=PHOTO_SIZE):
     }
 
 
+def _height_hints(n, f, s, size):
+    return [
+        ((n - f) // s, "off by one: the first window counts too (+ 1)"),
+        (math.ceil((n - f) / s) + 1, "round down: a window hanging over the edge is not computed"),
+        (math.floor(n / s), "'same' rounds up: ceil(n / s)"),
+        ((n - f) // s + 1, "'same' pads the input: the output is ceil(n / s)"),
+    ]
+
+
 @exercise(
-    "03.photo_stride", "stride and padding on a photo: size and what survives", "experiment", "core"
+    "03.photo_stride",
+    "stride and padding on a photo: size and what survives",
+    "predict",
+    "core",
+    form=Mapping({name: Sequence(Size(minimum=0), length=2) for name in PHOTO_SETTINGS}),
+    expects="a dict setting → (output height, input rows never under the kernel)",
 )
-def check_photo_stride(prediction):
+def judge_photo_stride(prediction, trials):
     """`prediction`: setting → (output height, input rows never under the kernel)."""
-    if not isinstance(prediction, dict):
-        raise Wrong(
-            f"expected a dict setting → (output height, unseen rows), got "
-            f"{type(prediction).__name__}"
-        )
-    if all(value is None for value in prediction.values()):
-        raise NotAttempted
-    answers, n = photo_answers(), PHOTO_SIZE
-    missing = [name for name in answers if prediction.get(name) is None]
-    if missing:
-        raise Wrong(f"no prediction yet for {', '.join(missing)}")
-    for name, (size, unseen) in answers.items():
+    n = PHOTO_SIZE
+    for name, (size, unseen) in photo_answers().items():
         f, s, padding = PHOTO_SETTINGS[name]
-        try:
-            got_size, got_unseen = prediction[name]
-        except (TypeError, ValueError):  # not a pair
-            raise Wrong(
-                f"{name}: expected a pair (output height, unseen rows), got {prediction[name]!r}"
-            ) from None
+        got_size, got_unseen = prediction[name]
         on = f"{name} on a {n} × {n} photo"
-        if whole_number(got_size) != size:
-            what = f"{on}: an output height of {got_size!r} is not right"
-            hints = [
-                ((n - f) // s, "off by one: the first window counts too (+ 1)"),
-                (
-                    math.ceil((n - f) / s) + 1,
-                    "round down: a window hanging over the edge is not computed",
-                ),
-                (math.floor(n / s), "'same' rounds up: ceil(n / s)"),
-                ((n - f) // s + 1, "'same' pads the input: the output is ceil(n / s)"),
-            ]
-            for wrong, hint in hints:
-                if _same_value(got_size, wrong) and wrong != size:
+        if got_size != size:
+            what = f"{on}: an output height of {got_size} is not right"
+            for wrong, hint in _height_hints(n, f, s, size):
+                if got_size == wrong and wrong != size:
                     raise Wrong(what, hint)
-            if whole_number(got_size) is None:
-                raise Wrong(what, "a height counts rows: a whole number")
             raise Wrong(what, "floor((n + 2p − f) / s) + 1; 'same' gives ceil(n / s)")
-        if whole_number(got_unseen) != unseen:
-            what = f"{on}: {got_unseen!r} rows never under the kernel is not right"
+        if got_unseen != unseen:
+            what = f"{on}: {got_unseen} rows never under the kernel is not right"
             if s > f:
                 hint = (
                     f"the window is {f} rows tall but jumps {s}: the rows between two windows "
@@ -504,9 +432,10 @@ def check_photo_stride(prediction):
 
 
 # ------------------------------------------------------------------ 03.strided_conv (stretch)
-# (image shape, kernel shape, stride, padding): int and pair strides, square and not.
+# (image shape, kernel shape, stride, padding): int and pair strides, square and not. The first
+# separates every typical mistake; two more, of random shapes, come from each trial's seed.
 _STRIDED_CASES = [
-    ((8, 11), (3, 3), (2, 3), 2),  # first: every typical mistake gives a different answer here
+    ((8, 11), (3, 3), (2, 3), 2),
     ((7, 7), (3, 3), 2, 1),
     ((9, 6), (3, 2), (2, 1), 0),
     ((8, 11), (2, 3), (1, 3), 2),
@@ -517,35 +446,55 @@ _STRIDED_CASES = [
 ]
 
 
-@exercise("03.strided_conv", "strided, padded convolution from scratch", "implement", "stretch")
-def check_strided_conv(conv2d_strided):
-    """`conv2d_strided(x, kernel, stride, padding)`: 2-D x and kernel, int or pair stride, int padding."""
-    random, called = rng(3), []
-    for image_shape, kernel_shape, stride, padding in _STRIDED_CASES:
-        x = random.normal(size=image_shape)
-        kernel = random.normal(size=kernel_shape)
-        on = (
-            f"on a random {image_shape[0]}×{image_shape[1]} image, {kernel_shape[0]}×"
-            f"{kernel_shape[1]} kernel, stride {stride}, padding {padding}"
-        )
-        with watching(ops.conv2d, ops.true_conv2d, keras_reference.keras_conv) as seen:
-            got = call(conv2d_strided, x.copy(), kernel.copy(), stride, padding, on=on)
-        called += [name for name in seen if name not in called]
+def strided_trials(rng):
+    cases = list(_STRIDED_CASES)
+    for _ in range(2):
+        kh, kw = (int(k) for k in rng.integers(1, 5, size=2))
+        h, w = int(rng.integers(kh, 14)), int(rng.integers(kw, 14))
+        stride = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+        cases.append(((h, w), (kh, kw), stride, int(rng.integers(0, 3))))
+    return [
+        {
+            "x": rng.normal(size=image_shape),
+            "kernel": rng.normal(size=kernel_shape),
+            "stride": stride,
+            "padding": padding,
+        }
+        for image_shape, kernel_shape, stride, padding in cases
+    ]
+
+
+@exercise(
+    "03.strided_conv",
+    "strided, padded convolution from scratch",
+    "implement",
+    "stretch",
+    form=Function(Array(), args=("x", "kernel", "stride", "padding")),
+    trials=strided_trials,
+    forbid=(
+        "cnnlib.ops.conv2d",
+        "cnnlib.lessons.keras_reference.keras_conv",
+        "scipy.signal.correlate2d",
+        "keras.layers.Conv2D",
+    ),
+)
+def judge_strided_conv(outputs, trials):
+    """`conv2d_strided(x, kernel, stride, padding)` returned `outputs[i]` on `trials[i]`."""
+    for got, case in zip(outputs, trials):
+        x, kernel, stride, padding = case["x"], case["kernel"], case["stride"], case["padding"]
         expected = ops.conv2d(x, kernel, stride=stride, padding=padding)
         h, w = expected.shape
-        hints = _strided_hints(x, kernel, stride, padding)
         same_array(
             got,
             expected,
-            on,
-            hints=hints,
+            f"on {describe_input(case)}",
+            hints=_strided_hints(x, kernel, stride, padding),
             shape_hints=[
                 ((h - 1, w - 1), "off by one: floor((n + 2p − f) / s) + 1 positions per axis"),
                 ((h + 1, w + 1), "off by one: floor((n + 2p − f) / s) + 1 positions per axis"),
             ],
         )
-    refuse_references(called, "loops (or slicing) over the padded image")
-    return f"matches cnnlib.ops.conv2d on {len(_STRIDED_CASES)} random inputs, strides and paddings"
+    return f"matches cnnlib.ops.conv2d on {len(trials)} random inputs, strides and paddings"
 
 
 def _strided_hints(x, kernel, stride, padding):
@@ -588,7 +537,9 @@ def _strided_hints(x, kernel, stride, padding):
                         ops.pad(x, ((padding, 0), (padding, 0))), kernel, stride=stride
                     )
                 ),
-                "zeros added only at the top and left: pad every side",
+                "your output is the right one without its last rows and columns: zeros added "
+                "only at the top and left, or too few positions counted; pad every side and "
+                "count floor((n + 2p − f) / s) + 1 positions per axis",
             ),
             (
                 _safe(
@@ -596,7 +547,8 @@ def _strided_hints(x, kernel, stride, padding):
                         ops.pad(x, ((0, padding), (0, padding))), kernel, stride=stride
                     )
                 ),
-                "zeros added only at the bottom and right: pad every side",
+                "zeros added only at the bottom and right (your output lacks the first rows "
+                "and columns): pad every side",
             ),
         ]
     hints.append(

@@ -1,31 +1,88 @@
-"""Exercises of notebook 04 (pooling)."""
+"""Exercises of notebook 04 (pooling): trials, forms and judges (see labs/core.py)."""
 
 import numpy as np
 
 from cnnlib import ops
-from cnnlib.labs import core
 from cnnlib.labs.core import (
-    NotAttempted,
+    Array,
+    Choice,
+    Function,
+    Number,
+    Size,
     Wrong,
-    call,
+    describe_input,
     exercise,
     numerical_gradient,
     relative_error,
-    rng,
     same_array,
     same_number,
 )
-from cnnlib.labs.ex03 import refuse_references, watching, whole_number
-from cnnlib.lessons import keras_reference
 
-# What "from scratch" forbids: the references the checks compare with.
-_POOLING_REFERENCES = (
-    ops.pool2d,
-    ops.global_max_pool2d,
-    ops.global_avg_pool2d,
-    keras_reference.apply_layer,
+# ---------------------------------------------------------------------------------------------
+# 4.1 · Predict, then run: Keras's MaxPooling2D(2) on a 4 × 5 matrix
+# ---------------------------------------------------------------------------------------------
+PREDICT_MATRIX = np.array(
+    [[1, 3, 2, 0, 5], [4, 2, 1, 6, 1], [0, 1, 3, 2, 4], [2, 5, 0, 1, 3]], dtype=float
 )
 
+
+@exercise(
+    "04.predict_pooled",
+    "predict MaxPooling2D(2) on a 4 × 5 matrix",
+    "predict",
+    "warm-up",
+    form=Array(),
+    expects="a 2-D array of numbers, e.g. [[a, b], [c, d]]",
+)
+def judge_predict_pooled(prediction, trials):
+    """`prediction`: the 2-D array keras.layers.MaxPooling2D(2) returns for PREDICT_MATRIX.
+
+    A wrong prediction hears what kind of slip it is, never the values Keras returns nor which
+    cell is wrong (that would give the answer away in a few tries).
+    """
+    got = prediction
+    if got.ndim == 4 and got.shape[0] == 1 and got.shape[-1] == 1:
+        got = got[0, :, :, 0]  # Keras's batch and channel axes
+    elif got.ndim == 3 and got.shape[-1] == 1:
+        got = got[:, :, 0]  # the channel axis
+    on = "MaxPooling2D(2) on the 4 × 5 matrix"
+    if not np.isfinite(got).all():
+        raise Wrong(f"for {on}: your prediction holds NaN or inf", "a max pool returns numbers")
+    expected = ops.pool2d(PREDICT_MATRIX, 2, 2, mode="max")
+    if got.shape != expected.shape:
+        shape_hints = {
+            (3, 4): "Keras's pooling stride defaults to the pool size (2), not 1",
+            (2, 3): "padding='valid' (the default) drops the last column: no whole 2 × 2 "
+            "window fits there",
+            (4, 5): "pooling shrinks the matrix: count how many 2 × 2 windows fit, moving by 2",
+        }
+        raise Wrong(
+            f"for {on}: a prediction of shape {got.shape} is not the output's shape",
+            shape_hints.get(got.shape, "count the whole 2 × 2 windows along each axis"),
+        )
+    if np.array_equal(got, expected):
+        return (
+            "MaxPooling2D(2) has stride 2 and 'valid' padding by default: the last column is "
+            "dropped"
+        )
+    for other, hint in (
+        ("avg", "those are the windows' averages: MaxPooling2D keeps each window's largest value"),
+        ("min", "those are the windows' smallest values: max pooling keeps the largest"),
+    ):
+        windows = PREDICT_MATRIX[:4, :4].reshape(2, 2, 2, 2)
+        summary = windows.mean(axis=(1, 3)) if other == "avg" else windows.min(axis=(1, 3))
+        if np.allclose(got, summary):
+            raise Wrong(f"for {on}: the shape is right, the values are not", hint)
+    raise Wrong(
+        f"for {on}: the shape is right, but not every value is",
+        "each output is the largest value of one 2 × 2 block: rows 0–1 or 2–3, columns 0–1 or "
+        "2–3 (column 4 is in no block)",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# 4.2 · Max pooling from scratch
+# ---------------------------------------------------------------------------------------------
 _POOL_CASES = [
     ((6, 8, 3), 2, 2),
     ((4, 4, 1), 2, 2),
@@ -35,29 +92,50 @@ _POOL_CASES = [
 ]
 
 
-@exercise("04.max_pool", "max pooling from scratch, channel by channel", "implement", "core")
-def check_max_pool(max_pool):
-    """`max_pool(x, size, stride)`: x of shape (H, W, C), valid max pooling, each channel on its own."""
-    random, called = rng(4), []
-    for shape, size, stride in _POOL_CASES:
-        x = random.normal(size=shape)
-        on = f"on a random {'×'.join(map(str, shape))} input with size {size}, stride {stride}"
-        with watching(*_POOLING_REFERENCES) as seen:
-            got = call(max_pool, x.copy(), size, stride, on=on)
-        called += [name for name in seen if name not in called]
+def pool_trials(rng):
+    """The cases above and one of random shape, each with random values."""
+    cases = list(_POOL_CASES)
+    size = int(rng.integers(2, 4))
+    stride = int(rng.integers(1, size + 1))
+    shape = (int(rng.integers(size, 10)), int(rng.integers(size, 10)), int(rng.integers(1, 4)))
+    cases.append((shape, size, stride))
+    return [
+        {"x": rng.normal(size=shape), "size": size, "stride": stride}
+        for shape, size, stride in cases
+    ]
+
+
+@exercise(
+    "04.max_pool",
+    "max pooling from scratch, channel by channel",
+    "implement",
+    "core",
+    form=Function(Array(), args=("x", "size", "stride")),
+    trials=pool_trials,
+    forbid=(
+        "cnnlib.ops.pool2d",
+        "cnnlib.lessons.keras_reference.apply_layer",
+        "keras.layers.MaxPooling2D",
+        "tensorflow.nn.max_pool2d",
+        "skimage.measure.block_reduce",
+    ),
+)
+def judge_max_pool(outputs, trials):
+    """`max_pool(x, size, stride)` returned `outputs[i]` on `trials[i]`."""
+    for got, case in zip(outputs, trials):
+        x, size, stride = case["x"], case["size"], case["stride"]
         expected = ops.pool2d(x, size, stride, mode="max")
-        h, w, c = expected.shape
+        h, w, _ = expected.shape
         same_array(
             got,
             expected,
-            on,
+            f"on {describe_input(case)}",
             hints=_max_pool_hints(x, size, stride),
             shape_hints=[
                 ((h, w), "the channel axis is missing: pool each channel and return (H', W', C)"),
             ],
         )
-    refuse_references(called, "loops over the windows, with a maximum per channel")
-    return f"matches cnnlib.ops.pool2d on {len(_POOL_CASES)} random inputs, sizes and strides"
+    return f"matches cnnlib.ops.pool2d on {len(trials)} random inputs, sizes and strides"
 
 
 def _max_pool_hints(x, size, stride):
@@ -92,122 +170,72 @@ def _max_pool_hints(x, size, stride):
 
 
 # ---------------------------------------------------------------------------------------------
-# Predict, then run: Keras's MaxPooling2D(2) on a 4 × 5 matrix
+# 4.3 · From a parameter count back to the image size
 # ---------------------------------------------------------------------------------------------
-PREDICT_MATRIX = np.array(
-    [[1, 3, 2, 0, 5], [4, 2, 1, 6, 1], [0, 1, 3, 2, 4], [2, 5, 0, 1, 3]], dtype=float
+# The stack of the notebook, for square RGB images of side n:
+# Conv2D(8, 3, same) → MaxPooling2D(2) → Conv2D(16, 3, same) → MaxPooling2D(2) → Flatten → Dense(10)
+IMAGE_SIDE = 48  # the side whose count the notebook states (not in the notebook: it is the answer)
+
+
+CONV_PARAMETERS = (3 * 3 * 3 * 8 + 8) + (3 * 3 * 8 * 16 + 16)  # the same for every n
+
+
+def stack_parameters(n):
+    """Trainable parameters of the stack for n × n × 3 images (pooling rounds down, as Keras)."""
+    side = n // 2 // 2
+    return CONV_PARAMETERS + side * side * 16 * 10 + 10
+
+
+STACK_PARAMETERS = stack_parameters(IMAGE_SIDE)  # 24,442, the number the notebook gives
+
+
+@exercise(
+    "04.param_count",
+    "from a parameter count back to the image size",
+    "predict",
+    "core",
+    form=Size(minimum=1),
+    expects="the image side n, a whole number such as 64",
 )
-
-
-def _prediction_array(prediction):
-    """The prediction as a 2-D float array; Keras's (1, H, W, 1) or (H, W, 1) are read as (H, W)."""
-    try:
-        got = np.asarray(prediction, dtype=float)
-    except (TypeError, ValueError):
-        raise Wrong(
-            f"expected a 2-D array of numbers (rows of equal length), got {prediction!r}",
-            "write it as a list of rows, e.g. [[a, b], [c, d]]",
-        ) from None
-    if got.ndim == 4 and got.shape[0] == 1 and got.shape[-1] == 1:
-        got = got[0, :, :, 0]  # Keras's batch and channel axes
-    elif got.ndim == 3 and got.shape[-1] == 1:
-        got = got[:, :, 0]  # the channel axis
-    if not np.isfinite(got).all():
-        raise Wrong("your prediction holds NaN or inf; a max pool returns numbers of the input")
-    return got
-
-
-@exercise("04.predict_pooled", "predict MaxPooling2D(2) on a 4 × 5 matrix", "predict", "warm-up")
-def check_predict_pooled(prediction):
-    """`prediction`: the 2-D array keras.layers.MaxPooling2D(2) returns for PREDICT_MATRIX.
-
-    A wrong prediction is told what kind of slip it is and where, never the values Keras returns.
-    """
-    x = PREDICT_MATRIX
-    got, expected = _prediction_array(prediction), ops.pool2d(x, 2, 2, mode="max")
-    on = "MaxPooling2D(2) on the 4 × 5 matrix"
-    if got.shape != expected.shape:
-        shape_hints = {
-            (3, 4): "Keras's pooling stride defaults to the pool size (2), not 1",
-            (2, 3): "padding='valid' (the default) drops the fifth column: no whole 2 × 2 "
-            "window fits there",
-            (4, 5): "pooling shrinks the matrix: count how many 2 × 2 windows fit, moving by 2",
-        }
-        raise Wrong(
-            f"for {on}: your prediction has shape {got.shape}, which is not the output's shape",
-            shape_hints.get(got.shape, "count the whole 2 × 2 windows along each axis"),
-        )
-    if np.allclose(got, expected):
+def judge_param_count(n, trials):
+    """`n`: the side of the square RGB images for which the stack has STACK_PARAMETERS."""
+    if n == IMAGE_SIDE:
         return (
-            "MaxPooling2D(2) has stride 2 and 'valid' padding by default: the fifth column is "
-            "dropped"
+            f"{n} × {n}: the convolutions hold {CONV_PARAMETERS:,} parameters whatever the size, "
+            f"the dense layer sees (n/4)² · 16 = {(n // 4) ** 2 * 16:,} numbers"
         )
-    if np.allclose(got, ops.pool2d(x, 2, 2, mode="avg")):
+    what = f"n = {n} is not right"
+    if n % 4 and stack_parameters(n) == STACK_PARAMETERS:
         raise Wrong(
-            f"for {on}: those are the windows' averages",
-            "MaxPooling2D keeps each window's largest value",
+            what,
+            "Keras gives this count for that n too (each pooling rounds down), but the side asked "
+            "for is a multiple of 4",
         )
-    rows, cols = np.nonzero(~np.isclose(got, expected))
-    where = ", ".join(f"row {r + 1}, column {c + 1}" for r, c in zip(rows, cols))
+    target_side = IMAGE_SIDE // 4
+    for wrong, hint in (
+        (
+            target_side,
+            "Flatten sees the map after both poolings: (n/4) · (n/4) · 16 numbers, not n · n · 16",
+        ),
+        (2 * target_side, "there are two poolings, each halving the side: n → n/2 → n/4"),
+        (
+            16 * target_side,
+            "a 2 × 2 pooling halves the side (it quarters the number of positions, not the side)",
+        ),
+    ):
+        if n == wrong:
+            raise Wrong(what, hint)
     raise Wrong(
-        f"for {on}: the shape is right, the value at {where} is not",
-        "each output is the largest of one 2 × 2 block: rows 1–2 or 3–4, columns 1–2 or 3–4",
+        f"{what}: with n = {n} the stack has {stack_parameters(n):,} parameters",
+        "only the dense layer depends on n: subtract the convolutions' parameters and the dense "
+        "layer's 10 biases, and what is left is (n/4)² · 16 · 10",
     )
 
 
 # ---------------------------------------------------------------------------------------------
-# Predict: the parameter count of a small conv-pool stack
+# 4.4 · Max or average: which survives a shift better? (a prediction, then the measurement)
 # ---------------------------------------------------------------------------------------------
-def _conv(k, c_in, c_out, bias=True):
-    return k * k * c_in * c_out + (c_out if bias else 0)
-
-
-_STACK_PARAMS = _conv(3, 3, 8) + _conv(3, 8, 16) + (8 * 8 * 16 * 10 + 10)
-
-
-@exercise("04.param_count", "parameters of a conv–pool stack", "predict", "core")
-def check_param_count(count):
-    """`count`: trainable parameters of the stack in the notebook (32 × 32 × 3 input)."""
-    hints = [
-        (
-            _conv(3, 3, 8, False) + _conv(3, 8, 16, False) + 8 * 8 * 16 * 10,
-            "the biases are missing: every filter and every dense unit has one",
-        ),
-        (
-            _conv(3, 3, 8) + _conv(3, 8, 16) + (32 * 32 * 16 * 10 + 10),
-            "the pooling layers were left out of the shapes: each halves height and width before "
-            "Flatten, so Dense sees 8 · 8 · 16 numbers",
-        ),
-        (
-            _conv(3, 3, 8) + _conv(3, 8, 16) + (16 * 16 * 16 * 10 + 10),
-            "only one pooling was counted: after two 2 × 2 poolings 32 × 32 becomes 8 × 8",
-        ),
-        (
-            _conv(3, 1, 8) + _conv(3, 1, 16) + (8 * 8 * 16 * 10 + 10),
-            "each filter spans all input channels: a 3 × 3 filter on 8 channels has 3 · 3 · 8 "
-            "weights (+ 1 bias)",
-        ),
-        (
-            _STACK_PARAMS + 2 * 4,
-            "pooling layers have no parameters: a 2 × 2 max has nothing to learn",
-        ),
-    ]
-    if whole_number(count) is None:
-        raise Wrong(
-            f"the parameter count: expected one whole number, got {count!r}",
-            "count weights and biases: an int such as 1234",
-        )
-    same_number(count, _STACK_PARAMS, "the parameter count", hints=hints)
-    return (
-        f"{_STACK_PARAMS:,}; the dense layer holds most of them, and each pooling cut its "
-        "share by four"
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# Experiment: max vs average pooling on a shifted photo
-# ---------------------------------------------------------------------------------------------
-def _reference_shift_change(image, mode):
+def reference_shift_change(image, mode):
     before = ops.pool2d(image[:, :-1], 2, mode=mode)
     after = ops.pool2d(image[:, 1:], 2, mode=mode)
     return float(np.linalg.norm(after - before) / np.linalg.norm(before))
@@ -220,11 +248,77 @@ def experiment_photo():
     return resize(photo("camera"), 128)
 
 
+def _measured_on_photo():
+    photo = experiment_photo()
+    return {mode: reference_shift_change(photo, mode) for mode in ("max", "avg")}
+
+
+# Spellings of the two predictions a learner may write, and what they mean.
+_MODES = {"max": "max", "maximum": "max", "avg": "avg", "average": "avg", "mean": "avg"}
+
+
+@exercise(
+    "04.shift_prediction",
+    "predict: max or average pooling, which changes less under a shift?",
+    "predict",
+    "warm-up",
+    form=Choice(*_MODES),
+    expects="'max' or 'avg'",
+)
+def judge_shift_prediction(prediction, trials):
+    """`prediction`: "max" or "avg", the pooling whose output changes less when the photo moves."""
+    changes = _measured_on_photo()
+    if _MODES[prediction] == min(changes, key=changes.get):
+        return "the measurement (exercise 4.4's second part) will show it"
+    raise Wrong(
+        "that is not what the measurement shows",
+        "a one-pixel shift swaps one pixel column of every 2 × 2 window; think about how much "
+        "the window's average and its maximum move when that happens, on a photo whose "
+        "neighbouring pixels are similar",
+    )
+
+
+def shift_trials(rng):
+    """Random images of three shapes, then the photo, each in both modes."""
+    images = [rng.random(size=shape) for shape in [(8, 9), (12, 12), (7, 15)]]
+    images.append(np.asarray(experiment_photo(), dtype=float))
+    return [{"image": image, "mode": mode} for image in images for mode in ("max", "avg")]
+
+
+@exercise(
+    "04.shift_experiment",
+    "max vs average pooling on a shifted photo",
+    "experiment",
+    "core",
+    form=Function(Number(), args=("image", "mode")),
+    trials=shift_trials,
+)
+def judge_shift_experiment(changes, trials):
+    """`shift_change(image, mode)` returned `changes[i]` on `trials[i]`; the last two trials are
+    the photo, so what the confirmation reports is the learner's function, run by the check."""
+    for got, case in zip(changes, trials):
+        image, mode = case["image"], case["mode"]
+        on = f"shift_change on a {image.shape[0]}×{image.shape[1]} image, mode {mode!r}"
+        same_number(
+            got,
+            reference_shift_change(image, mode),
+            on,
+            rtol=1e-6,
+            hints=_shift_hints(image, mode),
+        )
+    measured = {case["mode"]: got for got, case in zip(changes[-2:], trials[-2:])}
+    smaller = "average" if measured["avg"] < measured["max"] else "max"
+    return (
+        f"your function on the camera photo: max pooling {measured['max']:.1%}, average pooling "
+        f"{measured['avg']:.1%}; {smaller} pooling changes less"
+    )
+
+
 def _shift_hints(image, mode):
     """(typical wrong measurement, hint) pairs for one image of 04.shift_experiment."""
     before = ops.pool2d(image[:, :-1], 2, mode=mode)
     after = ops.pool2d(image[:, 1:], 2, mode=mode)
-    return [
+    hints = [
         (
             np.linalg.norm(after - before),
             "divide by the norm of the pooled map before the shift: a relative change",
@@ -234,71 +328,25 @@ def _shift_hints(image, mode):
             "pool both versions first (2 × 2, mode `mode`), then compare",
         ),
         (
-            _reference_shift_change(image, "max" if mode == "avg" else "avg"),
+            reference_shift_change(image, "max" if mode == "avg" else "avg"),
             "use the `mode` argument: ops.pool2d(..., mode=mode)",
         ),
-        (
-            np.linalg.norm(
-                ops.pool2d(np.roll(image, -1, axis=1), 2, mode=mode)
-                - ops.pool2d(image, 2, mode=mode)
-            )
-            / np.linalg.norm(ops.pool2d(image, 2, mode=mode))
-            if image.shape[1] % 2 == 0
-            else -1.0,
-            "np.roll wraps the first column round to the end; compare image[:, :-1] with "
-            "image[:, 1:] instead",
-        ),
     ]
-
-
-# Spellings of the two predictions a learner may write.
-_MODES = {"max": "max", "maximum": "max", "avg": "avg", "average": "avg", "mean": "avg"}
-
-
-@exercise("04.shift_experiment", "max vs average pooling on a shifted photo", "experiment", "core")
-def check_shift_experiment(answer):
-    """`answer = (prediction, shift_change)`: prediction "max" or "avg" (which pooled photo
-    changes less under a one-pixel shift), and `shift_change(image, mode)` that measures it."""
-    try:
-        prediction, shift_change = answer
-    except (TypeError, ValueError):
-        raise Wrong("answer with a pair (prediction, shift_change)") from None
-    if prediction is None:
-        raise NotAttempted
-    spelled = prediction.strip().lower() if isinstance(prediction, str) else prediction
-    prediction = _MODES.get(spelled) if isinstance(spelled, str) else None
-    if prediction is None:
-        raise Wrong(f"the prediction must be 'max' or 'avg', got {spelled!r}")
-    random = rng(44)
-    for shape in [(8, 9), (12, 12), (7, 15)]:
-        image = random.random(size=shape)
-        for mode in ("max", "avg"):
-            on = f"shift_change on a random {shape[0]}×{shape[1]} image, mode {mode!r}"
-            got = call(shift_change, image.copy(), mode, on=on)
-            same_number(
-                got,
-                _reference_shift_change(image, mode),
-                on,
-                rtol=1e-6,
-                hints=_shift_hints(image, mode),
+    if image.shape[1] % 2 == 0:
+        rolled = ops.pool2d(np.roll(image, -1, axis=1), 2, mode=mode)
+        unrolled = ops.pool2d(image, 2, mode=mode)
+        hints.append(
+            (
+                np.linalg.norm(rolled - unrolled) / np.linalg.norm(unrolled),
+                "np.roll wraps the first column round to the end; compare image[:, :-1] with "
+                "image[:, 1:] instead",
             )
-    photo = experiment_photo()
-    changes = {mode: _reference_shift_change(photo, mode) for mode in ("max", "avg")}
-    measured = f"max pooling {changes['max']:.1%}, average pooling {changes['avg']:.1%}"
-    smaller = min(changes, key=changes.get)
-    if prediction != smaller:
-        raise Wrong(
-            "your function is right, but the prediction is not: run it on the photo "
-            "(ex04.experiment_photo()) in both modes and compare",
-            "a one-pixel shift swaps one pixel column of a 2 × 2 window: the average moves a "
-            "little, but the maximum jumps whenever the brightest pixel leaves. Max pooling's "
-            "robustness shows on sparse feature maps (a few strong responses), not on raw pixels",
         )
-    return f"measured on the camera photo: {measured}"
+    return hints
 
 
 # ---------------------------------------------------------------------------------------------
-# Stretch: the backward pass of max pooling
+# 4.5 · The backward pass of max pooling
 # ---------------------------------------------------------------------------------------------
 _BACKWARD_CASES = [
     ((4, 4, 1), 2, 2),
@@ -369,40 +417,53 @@ def tie_free_input(random, shape):
     return (random.permutation(int(np.prod(shape))) * 0.1).reshape(shape) - 0.05 * np.prod(shape)
 
 
-@exercise("04.max_pool_backward", "the backward pass of max pooling", "implement", "stretch")
-def check_max_pool_backward(max_pool_backward):
-    """`max_pool_backward(x, upstream, size, stride)` → dx of x's shape (H, W, C): the gradient
-    of sum(pool(x) * upstream) with respect to x, for valid max pooling."""
-    random, called = rng(404), []
-    worst = 0.0
+def backward_trials(rng):
+    cases = []
     for shape, size, stride in _BACKWARD_CASES:
-        x = tie_free_input(random, shape)
-        pooled = ops.pool2d(x, size, stride, mode="max")
-        upstream = random.normal(size=pooled.shape)
+        x = tie_free_input(rng, shape)
+        upstream = rng.normal(size=ops.pool2d(x, size, stride).shape)
+        cases.append({"x": x, "upstream": upstream, "size": size, "stride": stride})
+    return cases
+
+
+@exercise(
+    "04.max_pool_backward",
+    "the backward pass of max pooling",
+    "implement",
+    "stretch",
+    form=Function(Array(), args=("x", "upstream", "size", "stride")),
+    trials=backward_trials,
+    forbid=(
+        "cnnlib.ops.pool2d",
+        "tensorflow.GradientTape",
+        "tensorflow.nn.max_pool2d",
+        "keras.layers.MaxPooling2D",
+    ),
+)
+def judge_max_pool_backward(gradients, trials):
+    """`max_pool_backward(x, upstream, size, stride)` returned `gradients[i]` on `trials[i]`: the
+    gradient of sum(pool(x) * upstream) with respect to x, for valid max pooling."""
+    worst = 0.0
+    for got, case in zip(gradients, trials):
+        x, upstream, size, stride = case["x"], case["upstream"], case["size"], case["stride"]
         overlap = "overlapping" if stride < size else "non-overlapping"
-        on = (
-            f"on a random {'×'.join(map(str, shape))} input, size {size}, stride {stride} "
-            f"({overlap} windows)"
-        )
-        with watching(core.numerical_gradient) as seen:
-            got = call(max_pool_backward, x.copy(), upstream.copy(), size, stride, on=on)
-        called += [name for name in seen if name not in called]
+        on = f"on {describe_input(case)} ({overlap} windows)"
         expected = numerical_gradient(
-            lambda v: ops.pool2d(v, size, stride, mode="max"), x, upstream
+            lambda v, size=size, stride=stride: ops.pool2d(v, size, stride, mode="max"),
+            x,
+            upstream,
         )
-        hints = _backward_hints(x, upstream, size, stride)
         same_array(
             got,
             expected,
             on,
-            hints=hints,
+            hints=_backward_hints(x, upstream, size, stride),
             shape_hints=[
-                (pooled.shape, "dx has the shape of the input x, not of the pooled output")
+                (upstream.shape, "dx has the shape of the input x, not of the pooled output")
             ],
         )
         worst = max(worst, relative_error(got, expected))
-    refuse_references(called, "routing of each window's gradient to its maximum")
     return (
-        f"relative error {worst:.1e} against a numerical gradient on {len(_BACKWARD_CASES)} "
+        f"relative error {worst:.1e} against a numerical gradient on {len(trials)} "
         "inputs, non-overlapping and overlapping windows"
     )

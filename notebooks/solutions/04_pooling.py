@@ -31,15 +31,36 @@ labs.check("04.max_pool", solution_max_pool)
 
 
 # %% 04.param_count
+# Only the dense layer depends on n; the convolutions' weights are the same for any image size.
 conv1 = 3 * 3 * 3 * 8 + 8  # 3 × 3 filters over 3 channels, 8 filters, 8 biases
 conv2 = 3 * 3 * 8 * 16 + 16  # over the 8 channels of conv1
-dense = (32 // 2 // 2) ** 2 * 16 * 10 + 10  # two poolings: 32 → 16 → 8, then 8 · 8 · 16 inputs
-solution_parameters_43 = conv1 + conv2 + dense
-labs.check("04.param_count", solution_parameters_43)
-# Keras's count, layer by layer:
+dense_weights = 24_442 - conv1 - conv2 - 10  # what is left once the dense layer's 10 biases go
+positions = dense_weights // (16 * 10)  # (n/4)² positions of 16 channels, 10 weights each
+solution_side_43 = 4 * round(positions**0.5)  # two 2 × 2 poolings: the side is n/4 before Flatten
+labs.check("04.param_count", solution_side_43)
+# Keras agrees, layer by layer:
+stack_43 = keras.Sequential(
+    [
+        keras.Input((solution_side_43, solution_side_43, 3)),
+        keras.layers.Conv2D(8, 3, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Conv2D(16, 3, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Flatten(),
+        keras.layers.Dense(10, activation="softmax"),
+    ]
+)
 for layer in stack_43.layers:
     print(f"{layer.name:>16}: {layer.count_params():>6,}")
 print(f"{'total':>16}: {stack_43.count_params():>6,}")
+
+
+# %% 04.shift_prediction
+# On raw pixels the average moves a little when one column of its window is swapped, while the
+# maximum jumps whenever the brightest pixel leaves the window: average pooling changes less.
+# On sparse ReLU feature maps (section 3) max pooling does as well as average.
+solution_prediction_44 = "avg"
+labs.check("04.shift_prediction", solution_prediction_44)
 
 
 # %% 04.shift_experiment
@@ -49,15 +70,11 @@ def solution_shift_change(image, mode):
     return np.linalg.norm(after - before) / np.linalg.norm(before)
 
 
-# On raw pixels the average moves a little when one column of its window is swapped, while the
-# maximum jumps whenever the brightest pixel leaves the window: average pooling changes less.
-# On sparse ReLU feature maps (section 3) max pooling does as well as average.
-solution_prediction_44 = "avg"
-labs.check("04.shift_experiment", (solution_prediction_44, solution_shift_change))
+labs.check("04.shift_experiment", solution_shift_change)
 
 
 # %% [markdown] 04.shift_experiment
-# *Solution to 4.4 (the explanation).* A one-pixel shift swaps one column of every 2 × 2 window.
+# *Solution to 4.5 (the explanation).* A one-pixel shift swaps one column of every 2 × 2 window.
 # The average of the window moves by a quarter of that column's change, a little; the maximum
 # jumps whenever the brightest pixel leaves the window or a brighter one enters. On a raw photo,
 # where neighbouring pixels are similar, average pooling therefore changes less. Max pooling's
