@@ -404,7 +404,6 @@ class Run:
             return f"the notebook went over its memory limit ({self.limits.memory / 2**30:g} GiB)"
         if self.cgroup.hit_process_limit():
             return (
-                f"the notebook went over its limit of {self.limits.processes} processes and "
-                "threads"
+                f"the notebook went over its limit of {self.limits.processes} processes and threads"
             )
         return None
