@@ -169,6 +169,20 @@ def grade_command(argv):
         return 0
 
     args = grade_parser().parse_args(argv)
+    import importlib.util
+
+    lacking = [
+        m
+        for m in ("nbclient", "nbformat", "ipykernel", "jinja2")
+        if importlib.util.find_spec(m) is None
+    ]
+    if lacking:
+        print(
+            f"error: cnn-course grade needs {', '.join(lacking)}, which the course's lab extra "
+            "installs (pip install 'cnnlib[lab]')",
+            file=sys.stderr,
+        )
+        return 2
     from cnnlib.labs.grading import Interrupted, Refused, grade
     from cnnlib.labs.grading.assignment import terminal
     from cnnlib.labs.grading.sandbox import Limits
@@ -249,7 +263,9 @@ def main(argv=None):
         from cnnlib.labs.key import write_key
 
         try:
-            count = write_key(source, args.out)
+            count = write_key(
+                source, args.out, warn=lambda line: print(f"warning: {line}", file=sys.stderr)
+            )
         except (FileNotFoundError, ValueError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2

@@ -30,9 +30,29 @@ def solution_cells(notebooks_dir):
     return found
 
 
-def write_key(notebooks_dir, out):
-    """Write the answer key as one HTML page to `out`; return the number of exercises in it."""
+def solutions_folder(notebooks_dir):
+    from cnnlib.labs import solutions
+
+    return pathlib.Path(notebooks_dir) / solutions.FOLDER
+
+
+def write_key(notebooks_dir, out, warn=None):
+    """Write the answer key as one HTML page to `out`; return the number of exercises in it.
+
+    `warn(sentence)` is told about each notebook without any solution; with none at all (a
+    checkout without notebooks/solutions/), nothing is written and ValueError says so.
+    """
     from cnnlib.labs import REGISTRY
+
+    found = solution_cells(notebooks_dir)
+    empty = [stem for stem, cells in found.items() if not any(c.kind == "code" for c in cells)]
+    if len(empty) == len(found):
+        raise ValueError(
+            f"found no solutions for any notebook in {notebooks_dir} (is {solutions_folder(notebooks_dir)} "
+            "missing?): the answer key would be empty, so none was written"
+        )
+    for stem in empty:
+        (warn or (lambda _: None))(f"no solutions found for {stem}: the key has none for it")
 
     e = html.escape
     parts = [
@@ -47,7 +67,7 @@ def write_key(notebooks_dir, out):
         "do not hand it out with the notebooks.</p>",
     ]
     count = 0
-    for stem, cells in solution_cells(notebooks_dir).items():
+    for stem, cells in found.items():
         parts.append(f"<h2>{e(stem)}</h2>")
         for cell in cells:
             if cell.kind == "code":
