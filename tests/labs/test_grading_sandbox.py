@@ -106,7 +106,7 @@ def test_a_daemon_that_outlives_its_kernel_dies_with_the_sandbox(tmp_path):
             f"        os.execv(sys.executable, [sys.executable, '-c', 'import time; time.sleep(120)', {marker!r}])\n"
             "    os._exit(0)\n"
             "time.sleep(1)\nprint('started')",
-            f"print(open('/proc/self/status').read().count('Pid'))",
+            "print(open('/proc/self/status').read().count('Pid'))",
         ]
     )
     assert "started" in outputs[0]
