@@ -216,6 +216,8 @@ def grade_one(task, assignment, options, points, running, stop):
     import nbformat
 
     name, raw = task["name"], task["bytes"]
+    if stop.is_set():
+        return None
     started = time.monotonic()
     record = {
         "student": name,
@@ -487,7 +489,7 @@ def _grade_locked(tasks, assignment, options, points, written, out, k_n, shard, 
             }
             for future in concurrent.futures.as_completed(futures):
                 record = future.result()
-                if stop.is_set():
+                if stop.is_set() or record is None:
                     continue
                 folder.save_done(out, record["student"], record)
                 records[record["student"]] = record

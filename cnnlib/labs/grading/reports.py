@@ -147,7 +147,7 @@ each run {{ how }}, stopped after {{ timeout }} s. ✓ correct · ✗ wrong · �
 <table><tr><th>student</th>{% for e in exercises %}<th>{{ e }}</th>{% endfor %}<th>points</th></tr>
 {% for student in students %}<tr><th><a href="feedback/{{ student }}.html">{{ student }}</a></th>
 {% for e in exercises %}{% set row = grid[(student, e)] %}<td class="mark {{ row.status|replace(' ', '-') }}" title="{{ row.message }}">{{ symbol[row.status] }}</td>{% endfor %}
-<td>{{ totals[student][0] }} / {{ totals[student][1] }}</td></tr>
+<td>{{ totals[student][0]|num }} / {{ totals[student][1]|num }}</td></tr>
 {% endfor %}</table>
 <h2>Written answers</h2>
 {% for e, items in answers %}<h3>{{ e }}</h3><ul>
@@ -160,12 +160,12 @@ FEEDBACK = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{{ assignment }}: {{ student }}</title>
 <style>{{ style }}</style></head><body>
 <h1>{{ assignment }}: feedback for {{ student }}</h1>
-<p>Points: <b>{{ total[0] }} of {{ total[1] }}</b>{% if pending %} (written answers or rows
+<p>Points: <b>{{ total[0]|num }} of {{ total[1]|num }}</b>{% if pending %} (written answers or rows
 under review not scored yet){% endif %}.</p>
 <table><tr><th>exercise</th><th></th><th>points</th><th>what the grader found</th></tr>
 {% for row in rows %}<tr><td><b>{{ row.exercise }}</b><br><span class="note">{{ titles.get(row.exercise, "") }}</span></td>
 <td class="mark {{ row.status|replace(' ', '-') }}">{{ symbol[row.status] }} {{ row.status }}</td>
-<td>{{ row.shown_points }} / {{ row.max_points }}</td>
+<td>{{ row.shown_points|num }} / {{ row.max_points|num }}</td>
 <td>{{ row.what }}{% if row.hint %}<br><i>Hint: {{ row.hint }}</i>{% endif %}</td></tr>
 {% endfor %}</table>
 {% if answers %}<h2>Your written answers</h2>
@@ -177,7 +177,9 @@ under review not scored yet){% endif %}.</p>
 def _environment():
     import jinja2
 
-    return jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    env.filters["num"] = lambda value: f"{value:g}" if isinstance(value, (int, float)) else value
+    return env
 
 
 def summarise(result):
