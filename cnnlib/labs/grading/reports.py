@@ -67,7 +67,10 @@ def load_points(path, exercises):
     written = {i: WRITTEN_POINTS for i in exercises}
     if path is None:
         return points, written
-    import tomllib
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
 
     try:
         data = tomllib.loads(pathlib.Path(path).read_text(encoding="utf-8"))
