@@ -401,3 +401,82 @@ def test_the_default_timeout_comes_from_the_measured_time():
         classroom.TIMEOUT_FLOOR, classroom.TIMEOUT_FACTOR * seconds
     )
     assert classroom.default_timeout("99_unmeasured", ROOT) == classroom.DEFAULT_TIMEOUT
+
+
+# ---------------------------------------------------------------------------------------------
+# What the student wrote
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "source, found",
+    [
+        ("exec(open('x').read())", "exec()"),
+        ("f = eval('lambda x: 2 * x')", "eval()"),
+        ("import importlib\nm = importlib.import_module('cnnlib.ops')", "import importlib"),
+        ("from importlib import import_module", "import importlib"),
+        ("name = 'conv' + '2d'\nf = getattr(ops, name)", "getattr with a computed name"),
+        ("f = sys.modules['cnnlib.ops'].conv2d", "sys.modules"),
+        ("g = globals()['conv2d']", "globals()"),
+        ("m = __import__('cnnlib.ops')", "__import__()"),
+        ("!python -c 'print(1)'", "a shell command (!)"),
+        ("%run other.py", "the IPython magic %run"),
+        ("import subprocess", "import subprocess"),
+    ],
+)
+def test_dynamic_code_is_found(source, found):
+    assert found in assignment.dynamic_code(source)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "def double(x):\n    return 2 * x",
+        "f = getattr(ops, 'conv2d')",
+        "%matplotlib inline\nimport numpy as np",
+        "%timeit sum(range(10))",
+        "def broken(:\n",
+    ],
+)
+def test_ordinary_code_is_not_dynamic(source):
+    assert assignment.dynamic_code(source) == []
+
+
+def test_only_the_cells_the_student_wrote_are_reviewed(course):
+    shipped = assignment.load("98_tiny", course)
+    notebook = nbformat.read(course / "98_tiny.ipynb", as_version=4)
+    notebook.cells[0].source = "from cnnlib import labs\n"  # shipped, whitespace aside
+    assert assignment.review_reasons(notebook, shipped) == {}
+    notebook.cells.append(v4.new_code_cell("answer = eval('26')"))
+    reasons = assignment.review_reasons(notebook, shipped)
+    assert set(reasons) == set(EXERCISES) and "eval()" in reasons["98.first"]
+
+
+def test_answers_go_to_the_exercise_above_them():
+    notebook = v4.new_notebook(
+        cells=[
+            v4.new_markdown_cell("### Exercise 9.1 · one"),
+            v4.new_code_cell('labs.check("99.one", a)'),
+            v4.new_markdown_cell("*Your answer:* because", metadata={"tags": ["answer"]}),
+            v4.new_markdown_cell("### Exercise 9.2 · two"),
+            v4.new_code_cell('labs.check("99.two", b)'),
+            v4.new_markdown_cell("*Your answer:*", metadata={"tags": ["answer"]}),
+            v4.new_markdown_cell("*Your answer:* not tagged"),
+        ]
+    )
+    assert assignment.collect_answers(notebook) == [("99.one", "because"), ("99.two", "")]
+
+
+def test_the_export_says_which_notebook_it_is(tmp_path):
+    from cnnlib.labs import student
+
+    [path] = [
+        p
+        for p in student.write_student_versions(ROOT / "notebooks", tmp_path)
+        if p.name.startswith("02_")
+    ]
+    notebook = nbformat.read(path, as_version=4)
+    assert notebook.metadata["cnnlib"]["assignment"] == "02_convolution"
+    assert assignment.declared_notebook(notebook) == "02_convolution"
+    assert not any("solution" in c.metadata.get("tags", []) for c in notebook.cells)
+    assert all(c.get("outputs", []) == [] for c in notebook.cells if c.cell_type == "code")
