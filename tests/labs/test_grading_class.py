@@ -450,6 +450,7 @@ def test_only_the_cells_the_student_wrote_are_reviewed(course):
     notebook.cells.append(v4.new_code_cell("answer = eval('26')"))
     reasons = assignment.review_reasons(notebook, shipped)
     assert set(reasons) == set(EXERCISES) and "eval()" in reasons["98.first"]
+    assert "code cell 5" in reasons["98.first"]
 
 
 def test_answers_go_to_the_exercise_above_them():

@@ -249,37 +249,47 @@ def dynamic_code(source):
     return sorted(found)
 
 
-def forbidden_uses(exercise_id, source):
-    """The forbidden references of `exercise_id` that `source` names (via the toolbox's
-    `core.forbidden_in_source`; [] where the toolbox has no such scan)."""
-    from cnnlib.labs import core
+def toolbox_reasons(exercise_id, source):
+    """What the toolbox's scan (`core.forbidden_in_source`) finds in `source` for this exercise:
+    its forbidden references (and their twins) and dynamic code; [] where the toolbox has no
+    such scan. A cell that does not parse is left out (it raised SyntaxError when it ran)."""
+    from cnnlib.labs import REGISTRY, core
 
     scan = getattr(core, "forbidden_in_source", None)
     if scan is None:
         return []
     try:
-        return sorted(set(scan(exercise_id, source) or ()))
+        reasons = scan(source, REGISTRY[exercise_id].forbid) or []
     except SyntaxError:
         return []
+    return [str(r) for r in reasons if "could not be read as Python" not in str(r)]
 
 
 def review_reasons(notebook, assignment):
-    """{exercise id: reason} for the rows an instructor should look at: the student's own cells
-    name a reference the exercise forbids, or contain dynamic code (which could hide one)."""
-    sources = [c.source for c in student_cells(notebook, assignment)]
-    dynamic = sorted({phrase for source in sources for phrase in dynamic_code(source)})
+    """{exercise id: reason} for the rows an instructor should look at: a cell the student wrote
+    names a reference the exercise forbids, or runs code the grader cannot read (which could hide
+    one)."""
+    own = {id(c) for c in student_cells(notebook, assignment)}
+    numbered = [
+        (number, c.source)
+        for number, c in enumerate((c for c in notebook.cells if c.cell_type == "code"), start=1)
+        if id(c) in own
+    ]
+    dynamic = [
+        f"code cell {number}: {phrase} (dynamic code)"
+        for number, source in numbered
+        for phrase in dynamic_code(source)
+    ]
     reasons = {}
     for exercise_id in assignment.exercises:
-        named = sorted({n for source in sources for n in forbidden_uses(exercise_id, source)})
-        parts = []
-        if named:
-            parts.append(
-                f"your code names {', '.join(named)}, which this exercise asks you to do without"
-            )
-        if dynamic:
-            parts.append(f"your code runs code the grader cannot read ({', '.join(dynamic)})")
-        if parts:
-            reasons[exercise_id] = "; ".join(parts)
+        found = [
+            f"code cell {number}, {reason}"
+            for number, source in numbered
+            for reason in toolbox_reasons(exercise_id, source)
+        ]
+        found = list(dict.fromkeys(found + dynamic))
+        if found:
+            reasons[exercise_id] = "for the instructor to look at: " + "; ".join(found[:6])
     return reasons
 
 

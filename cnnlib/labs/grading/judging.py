@@ -55,35 +55,44 @@ def write_trials(exercise_ids, master, folder):
 
 
 def verdicts(values_dir, trials):
-    """{exercise id: (status, message)} for every exercise whose value (or form error, or "not
-    attempted") the kernel produced; an exercise without any is left out (the caller says why).
+    """{exercise id: (status, message)} for every exercise of `trials` the kernel said something
+    about (`submit.produce_all` writes `<id>.status.json`, and `<id>.json` + `<id>.npz` when the
+    status is "values"); an exercise without a status file is left out (the caller says why).
     """
     from cnnlib.labs import core
 
     values_dir = pathlib.Path(values_dir)
-    outcomes = _outcomes(values_dir)
     found = {}
     for exercise_id, exercise_trials in trials.items():
-        outcome = outcomes.get(exercise_id)
+        outcome = _status(values_dir, exercise_id)
         if outcome is None:
             continue
-        kind = outcome.get("status")
+        kind, message, hint = outcome
         if kind == "not attempted":
             found[exercise_id] = ("not attempted", "")
-            continue
-        if kind == "wrong":  # the answer could not be turned into values: a ✗ about its form
-            found[exercise_id] = ("wrong", _message(outcome.get("message"), outcome.get("hint")))
-            continue
-        if kind != "produced":
-            continue
-        try:
-            values = core.from_wire(values_dir, _wire_name(exercise_id))
-        except (OSError, ValueError, TypeError, KeyError) as error:
-            found[exercise_id] = ("error", f"the answer's values could not be read: {error}")
-            continue
-        verdict = core.judge(exercise_id, values, exercise_trials)
-        found[exercise_id] = (verdict.status, _message(verdict.message, verdict.hint))
+        elif kind == "form error":  # the answer could not become values: a ✗ about its form
+            found[exercise_id] = ("wrong", _message(message, hint))
+        elif kind == "values":
+            try:
+                values = core.from_wire(values_dir, exercise_id)
+            except Exception as error:  # whatever the kernel wrote, it is not this student's grade
+                found[exercise_id] = (
+                    "error",
+                    f"the answer's values could not be read: {_short(error)}",
+                )
+                continue
+            verdict = core.judge(exercise_id, values, exercise_trials)
+            found[exercise_id] = (verdict.status, _message(verdict.message, verdict.hint))
+        else:
+            found[exercise_id] = (
+                "error",
+                _message(message or "the answer could not be produced", None),
+            )
     return found
+
+
+def _short(error):
+    return f"{type(error).__name__}: {str(error)[:300]}"
 
 
 def _message(message, hint):
@@ -92,26 +101,20 @@ def _message(message, hint):
     return f"{message} Hint: {hint}" if hint else message
 
 
-def _wire_name(exercise_id):
-    return exercise_id
+STATUS_KINDS = ("values", "not attempted", "form error", "error")
 
 
-def _outcomes(values_dir):
-    """{exercise id: {"status": …}} from the kernel's index of what it produced (untrusted: only
-    known keys and plain strings are kept)."""
-    path = values_dir / "outcomes.json"
+def _status(values_dir, exercise_id):
+    """(kind, message, hint) from the kernel's `<id>.status.json` (untrusted: only its known
+    fields, as capped strings), or None when there is none or it is not one."""
+    path = values_dir / f"{exercise_id}.status.json"
     try:
-        raw = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        entry = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
     except (OSError, ValueError):
-        return {}
-    if not isinstance(raw, dict):
-        return {}
-    kept = {}
-    for exercise_id, entry in raw.items():
-        if isinstance(exercise_id, str) and isinstance(entry, dict):
-            kept[exercise_id] = {
-                key: str(entry[key])[:2000]
-                for key in ("status", "message", "hint")
-                if isinstance(entry.get(key), str)
-            }
-    return kept
+        return None
+    if not isinstance(entry, dict) or entry.get("status") not in STATUS_KINDS:
+        return None
+    if entry.get("exercise", exercise_id) != exercise_id:
+        return None
+    text = [entry.get(k) if isinstance(entry.get(k), str) else "" for k in ("message", "hint")]
+    return entry["status"], text[0][:2000], text[1][:1000]
