@@ -98,6 +98,18 @@ def tiny_course(folder):
     return folder
 
 
+def command(course, *arguments):
+    """`cnn-course grade ARGUMENTS` in a new process that first registers the tiny course's
+    exercises (as the course's own exNN modules are registered on import)."""
+    setup = course / "setup_exercises.py"
+    setup.write_text(SETUP)
+    prelude = (
+        "import runpy, sys; runpy.run_path(sys.argv[1]); "
+        "from cnnlib.labs.__main__ import main; sys.exit(main(sys.argv[2:]))"
+    )
+    return [sys.executable, "-c", prelude, str(setup), "grade", *map(str, arguments)]
+
+
 def submission(exported, folder, name, *edits):
     notebook = nbformat.read(exported, as_version=4)
     for edit in edits:
@@ -232,12 +244,9 @@ def test_a_class_honest_and_hostile(tmp_path, exported):
     before = {p.name: p.read_bytes() for p in paths}
     started = time.monotonic()
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cnnlib.labs",
-            "grade",
-            *map(str, paths),
+        command(
+            course,
+            *paths,
             "--out",
             str(out),
             "--timeout",
@@ -252,7 +261,7 @@ def test_a_class_honest_and_hostile(tmp_path, exported):
             str(course),
             "--notebook",
             "99_tiny",
-        ],
+        ),
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -350,27 +359,16 @@ def test_a_killed_run_resumes_and_a_second_run_is_kept_out(tmp_path, exported):
     klass, out = tmp_path / "class", tmp_path / "grades"
     quick = submission(path, klass, "ann", *RIGHT)
     slow = submission(path, klass, "ben", before_checks("import time\ntime.sleep(600)"))
-    command = [
-        sys.executable,
-        "-m",
-        "cnnlib.labs",
-        "grade",
-        str(quick),
-        str(slow),
-        "--out",
-        str(out),
-        "--timeout",
-        "300",
-        "--jobs",
-        "2",
-        "--course-notebooks",
-        str(course),
-        "--notebook",
-        "99_tiny",
-    ]
+    options = ["--out", out, "--timeout", 300, "--jobs", 2, "--course-notebooks", course]
+    options += ["--notebook", "99_tiny"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     first = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env
+        command(course, quick, slow, *options),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env,
     )
     done = out / ".work" / "done" / "ann.json"
     deadline = time.monotonic() + 120
@@ -378,7 +376,9 @@ def test_a_killed_run_resumes_and_a_second_run_is_kept_out(tmp_path, exported):
         time.sleep(0.5)
     assert done.exists(), "the quick submission was not graded in time"
 
-    second = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env)
+    second = subprocess.run(
+        command(course, quick, slow, *options), capture_output=True, text=True, cwd=ROOT, env=env
+    )
     assert second.returncode == 2 and "another grading run" in second.stderr
 
     first.send_signal(signal.SIGKILL)
@@ -390,10 +390,12 @@ def test_a_killed_run_resumes_and_a_second_run_is_kept_out(tmp_path, exported):
     for group in parent.glob(f"cnnlib-grade-{first.pid}-*"):
         assert not (group / "cgroup.procs").read_text().split(), f"processes left in {group}"
 
-    shutil.copy(quick, klass / "ann.ipynb")  # the same bytes: kept, not graded again
+    copy = klass / "again" / "ann.ipynb"  # the same bytes elsewhere: kept, not graded again
+    copy.parent.mkdir()
+    shutil.copy(quick, copy)
     fixed = submission(path, klass, "ben", *RIGHT)
     again = subprocess.run(
-        [*command[:4], str(quick), str(fixed), *command[6:]],
+        command(course, copy, fixed, *options),
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -121,6 +121,15 @@ def _first_error(cells):
     return None
 
 
+def _check_cell_error(exercise_id, notebook, executed):
+    """ "the exercise's cell raised …" when a cell calling the exercise's check failed, else None."""
+    cells = _check_cells(notebook).get(exercise_id) or []
+    if len(executed.cells) < len(notebook.cells):
+        return None
+    error = _first_error([executed.cells[i] for i in cells])
+    return f"the exercise's cell raised {error[1]}" if error else None
+
+
 def _why_missing(exercise_id, notebook, executed):
     """Why an exercise produced no value: its cell raised, it was never checked, …"""
     cells = _check_cells(notebook).get(exercise_id)
@@ -289,6 +298,8 @@ def _run_and_judge(name, raw, notebook, gradable, task, options, running, stop):
             session.converse(work / "trials")
         finally:
             watchdog.cancel()
+            run.stop()
+            over_limit = run.verdict_of_limits()  # read before the cgroups are removed
             run.close()
             running.discard(run)
         if stop.is_set():
@@ -296,8 +307,8 @@ def _run_and_judge(name, raw, notebook, gradable, task, options, running, stop):
         general = None
         if run.timed_out:
             general = f"the notebook did not finish within {options.timeout:g} s (a loop that never ends?)"
-        elif run.verdict_of_limits():
-            general = run.verdict_of_limits()
+        elif over_limit:
+            general = over_limit
         elif session.died:
             cell = session.died.get("cell") if isinstance(session.died, dict) else None
             where = f" in cell {int(cell) + 1}" if isinstance(cell, int) else ""
@@ -310,6 +321,10 @@ def _run_and_judge(name, raw, notebook, gradable, task, options, running, stop):
             return {e: ("error", general) for e in gradable}
         found = judging.verdicts(work / "values", trials)
         for exercise_id in gradable:
+            if found.get(exercise_id, ("",))[0] == "not attempted" and session.executed is not None:
+                raised = _check_cell_error(exercise_id, notebook, session.executed)
+                if raised:  # the check never ran because its cell failed first
+                    found[exercise_id] = ("error", raised)
             if exercise_id not in found:
                 why = _why_missing(exercise_id, notebook, session.executed)
                 if session.produced_error:

@@ -59,7 +59,8 @@ def prepare(out):
         probe.unlink()
     except OSError as error:
         raise FolderError(f"cannot write into --out {out}: {error.strerror}") from None
-    (out / WORK / "done").mkdir(parents=True, exist_ok=True, mode=0o700)
+    for private in (out / WORK, out / WORK / "done"):
+        private.mkdir(exist_ok=True, mode=0o700)
     return out
 
 
