@@ -232,6 +232,12 @@ def test_a_class_honest_and_hostile(tmp_path, exported):
             )
         ],
         "noa": [before_checks("import numpy as np\nbomb = [np.ones(2**27) for _ in range(20)]")],
+        "pia": [
+            before_checks(
+                "import tempfile\nwith open(tempfile.gettempdir() + '/fill', 'wb') as f:\n"
+                "    for _ in range(64):\n        f.write(bytes(2**26))"
+            )
+        ],
         "ola": [
             before_checks(
                 "import os, time\n"
@@ -302,6 +308,7 @@ def test_a_class_honest_and_hostile(tmp_path, exported):
         table["noa", e][0] == "error" and "memory limit" in table["noa", e][1]
         for e in ("99.double", "99.shape")
     )
+    assert all(table["pia", e][0] == "error" for e in ("99.double", "99.shape"))
     assert all(
         table["ola", e][0] == "error" and "processes" in table["ola", e][1]
         for e in ("99.double", "99.shape")
