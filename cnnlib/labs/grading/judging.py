@@ -13,11 +13,13 @@ import json
 import pathlib
 import re
 import secrets
+import threading
 
 LEGACY = (
     "this exercise cannot be graded outside the kernel yet (its check still judges in the kernel)"
 )
 VALUE_NAME = re.compile(r"^[\w.-]{1,120}$")
+_JUDGING = threading.Lock()  # one judge at a time: a judge may rebuild a Keras model
 
 
 def gradable(exercise_id):
@@ -81,7 +83,8 @@ def verdicts(values_dir, trials):
                     f"the answer's values could not be read: {_short(error)}",
                 )
                 continue
-            verdict = core.judge(exercise_id, values, exercise_trials)
+            with _JUDGING:
+                verdict = core.judge(exercise_id, values, exercise_trials)
             found[exercise_id] = (verdict.status, _message(verdict.message, verdict.hint))
         else:
             found[exercise_id] = (
