@@ -265,6 +265,15 @@ def toolbox_reasons(exercise_id, source):
     return [str(r) for r in reasons if "could not be read as Python" not in str(r)]
 
 
+def _covered(phrase, reasons):
+    """True when the toolbox's `reasons` already name what the dynamic-code `phrase` is about
+    ("eval()" and "line 2: calls eval() (dynamic code)")."""
+    if phrase.startswith(("a shell command", "the IPython magic")):
+        return False  # the toolbox's scan does not look at IPython's own syntax
+    name = phrase.removeprefix("import ").split(" ")[0].removesuffix("()")
+    return re.search(rf"(?<![\w.]){re.escape(name)}(?![\w])", " ".join(reasons)) is not None
+
+
 def review_reasons(notebook, assignment):
     """{exercise id: reason} for the rows an instructor should look at: a cell the student wrote
     names a reference the exercise forbids, or runs code the grader cannot read (which could hide
@@ -275,19 +284,19 @@ def review_reasons(notebook, assignment):
         for number, c in enumerate((c for c in notebook.cells if c.cell_type == "code"), start=1)
         if id(c) in own
     ]
-    dynamic = [
-        f"code cell {number}: {phrase} (dynamic code)"
-        for number, source in numbered
-        for phrase in dynamic_code(source)
-    ]
     reasons = {}
     for exercise_id in assignment.exercises:
-        found = [
-            f"code cell {number}, {reason}"
-            for number, source in numbered
-            for reason in toolbox_reasons(exercise_id, source)
-        ]
-        found = list(dict.fromkeys(found + dynamic))
+        found = []
+        for number, source in numbered:
+            theirs = toolbox_reasons(exercise_id, source)
+            found += [f"code cell {number}, {reason}" for reason in theirs]
+            # what the toolbox's scan does not cover (shell commands, subprocess, %run …)
+            found += [
+                f"code cell {number}: {phrase} (dynamic code)"
+                for phrase in dynamic_code(source)
+                if not _covered(phrase, theirs)
+            ]
+        found = list(dict.fromkeys(found))
         if found:
             reasons[exercise_id] = "for the instructor to look at: " + "; ".join(found[:6])
     return reasons
