@@ -481,3 +481,24 @@ def test_the_export_says_which_notebook_it_is(tmp_path):
     assert assignment.declared_notebook(notebook) == "02_convolution"
     assert not any("solution" in c.metadata.get("tags", []) for c in notebook.cells)
     assert all(c.get("outputs", []) == [] for c in notebook.cells if c.cell_type == "code")
+
+
+def test_the_key_warns_about_a_notebook_without_solutions_and_refuses_an_empty_key(tmp_path):
+    from cnnlib.labs import key
+
+    course = tmp_path / "notebooks"
+    course.mkdir()
+    nbformat.write(
+        v4.new_notebook(cells=[v4.new_markdown_cell("# none")]), course / "97_empty.ipynb"
+    )
+    with pytest.raises(ValueError, match="found no solutions"):
+        key.write_key(course, tmp_path / "key.html")
+    assert not (tmp_path / "key.html").exists()
+    (course / "solutions").mkdir()
+    (course / "solutions" / "96_some.py").write_text('# %% 96.one\nlabs.check("96.one", 1)\n')
+    nbformat.write(
+        v4.new_notebook(cells=[v4.new_markdown_cell("# some")]), course / "96_some.ipynb"
+    )
+    warnings = []
+    assert key.write_key(course, tmp_path / "key.html", warn=warnings.append) == 1
+    assert warnings == ["no solutions found for 97_empty: the key has none for it"]
