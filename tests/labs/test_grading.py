@@ -442,3 +442,37 @@ def test_a_real_notebook_end_to_end(tmp_path):
             assert row["status"] == "correct", row
         else:
             assert row["status"] == "error" and row["message"] == judging.LEGACY
+
+
+@pytest.mark.slow
+def test_sigterm_ends_every_sandbox_and_says_what_was_kept(tmp_path, exported):
+    course, path = exported
+    klass, out = tmp_path / "class", tmp_path / "grades"
+    hanging = [
+        submission(path, klass, n, before_checks("while True:\n    pass")) for n in ("ann", "ben")
+    ]
+    options = ["--out", out, "--timeout", 300, "--jobs", 2, "--course-notebooks", course]
+    grader = subprocess.Popen(
+        command(course, *hanging, *options, "--notebook", "99_tiny"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    parent = sandbox._own_cgroup("pids")
+    deadline = time.monotonic() + 120
+    groups = []
+    while len(groups) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+        groups = [
+            g for g in parent.glob(f"cnnlib-grade-{grader.pid}-*") if (g / "cgroup.procs").exists()
+        ]
+    assert len(groups) == 2, "the two sandboxes did not start"
+    time.sleep(3)
+    grader.send_signal(signal.SIGTERM)
+    _, stderr = grader.communicate(timeout=60)
+    assert grader.returncode == 130
+    assert "interrupted: every sandbox was ended; 0 of 2 graded submissions are kept" in stderr
+    assert not list(parent.glob(f"cnnlib-grade-{grader.pid}-*")), "cgroups left behind"
+    assert (out / "INCOMPLETE.txt").exists() and not (out / "grades.csv").exists()
