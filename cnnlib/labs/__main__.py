@@ -1,9 +1,14 @@
-"""python -m cnnlib.labs student OUTDIR              — the notebooks without solutions, for a class
-python -m cnnlib.labs grade NB.ipynb ... --out DIR  — run and grade submissions (runs their code!)
-python -m cnnlib.labs key [--out FILE]              — the answer key, from notebooks/solutions/
-python -m cnnlib.labs list                          — every exercise: id, difficulty, kind, title"""
+"""cnn-course student OUTDIR                  — the notebooks without solutions, for a class
+cnn-course grade NB.ipynb … --out DIR         — grade submissions, each sealed off (runs their code)
+cnn-course grade merge DIR … --out DIR        — merge the shards of a class graded with --shard
+cnn-course grade merge-scores DIR --scores F  — add hand-given scores (a filled manual.csv)
+cnn-course key [--out FILE]                   — the answer key, from notebooks/solutions/
+cnn-course exercises                          — every exercise: id, difficulty, kind, title
+
+(`python -m cnnlib.labs COMMAND` is the same, with `list` for `exercises`.)"""
 
 import argparse
+import math
 import pathlib
 import sys
 
@@ -11,10 +16,224 @@ from cnnlib.runtime.env import tolerate_any_output_encoding
 from cnnlib.runtime.locations import require_course_root
 
 
+def _seconds(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value <= 0 or value > 86400:
+        raise argparse.ArgumentTypeError(
+            f"must be a finite number of seconds between 0 and 86400, got {text}"
+        )
+    return value
+
+
+def _size(text):
+    units = {"k": 2**10, "m": 2**20, "g": 2**30}
+    text = text.strip().lower().removesuffix("ib").removesuffix("b")
+    try:
+        number = float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size such as 4G or 512M: {text!r}") from None
+    if not math.isfinite(number) or number < 256 * 2**20:
+        raise argparse.ArgumentTypeError("the memory limit must be at least 256M")
+    return int(number)
+
+
+def _positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def grade_parser():
+    from cnnlib.labs.grading import sandbox
+
+    parser = argparse.ArgumentParser(
+        prog="cnn-course grade",
+        description="Grade students' notebooks: each runs sealed off (no network, its own files "
+        "only, limited memory and processes) and the grader, not the notebook, decides each "
+        "verdict. Also: `cnn-course grade merge` and `cnn-course grade merge-scores`.",
+    )
+    parser.add_argument(
+        "submissions",
+        nargs="+",
+        type=pathlib.Path,
+        help="one .ipynb per student, named after the student",
+    )
+    parser.add_argument(
+        "--out", type=pathlib.Path, required=True, help="folder for the results (created private)"
+    )
+    parser.add_argument(
+        "--notebook",
+        help="the assignment, e.g. 02_convolution (default: from the submissions' metadata)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=None,
+        help="seconds per submission (default: a few times the notebook's measured time)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=_positive,
+        default=None,
+        help="submissions graded at once (default: the number of cores)",
+    )
+    parser.add_argument(
+        "--memory",
+        type=_size,
+        default=sandbox.DEFAULT_MEMORY,
+        help="memory per submission, e.g. 4G (default 4G)",
+    )
+    parser.add_argument(
+        "--processes",
+        type=_positive,
+        default=sandbox.DEFAULT_PROCESSES,
+        help=f"processes and threads per submission (default {sandbox.DEFAULT_PROCESSES})",
+    )
+    parser.add_argument(
+        "--points",
+        type=pathlib.Path,
+        default=None,
+        help="a TOML file of points per exercise (default: warm-up 1, core 2, stretch 3)",
+    )
+    parser.add_argument(
+        "--shard",
+        default=None,
+        help="K/N: grade only the K-th of N parts of the class (merge them with `grade merge`)",
+    )
+    parser.add_argument(
+        "--seed",
+        default=None,
+        help="make the trials reproducible from this secret (default: fresh random trials)",
+    )
+    parser.add_argument(
+        "--course-notebooks", type=pathlib.Path, default=None, help=argparse.SUPPRESS
+    )
+    parser.add_argument(
+        "--unsealed",
+        action="store_true",
+        help="run the submissions WITHOUT the sandbox (where bubblewrap or cgroups are missing)",
+    )
+    return parser
+
+
+def grade_command(argv):
+    if argv[:1] == ["merge"]:
+        parser = argparse.ArgumentParser(
+            prog="cnn-course grade merge",
+            description="Merge the shards of a class (folders graded with --shard K/N) into one set of results.",
+        )
+        parser.add_argument("shards", nargs="+", type=pathlib.Path)
+        parser.add_argument("--out", type=pathlib.Path, required=True)
+        args = parser.parse_args(argv[1:])
+        from cnnlib.labs.grading import merge_shards
+
+        try:
+            merged = merge_shards(args.shards, args.out)
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        print(
+            f"Merged {len(args.shards)} shards ({len(merged['students'])} students) into {args.out}"
+        )
+        return 0
+    if argv[:1] == ["merge-scores"]:
+        parser = argparse.ArgumentParser(
+            prog="cnn-course grade merge-scores",
+            description="Add the scores written into a copy of manual.csv (written answers, rows under review) to the totals, gradebooks and feedback pages.",
+        )
+        parser.add_argument("out", type=pathlib.Path, help="the results folder of a grading run")
+        parser.add_argument(
+            "--scores",
+            type=pathlib.Path,
+            required=True,
+            help="manual.csv with its score column filled in",
+        )
+        args = parser.parse_args(argv[1:])
+        from cnnlib.labs.grading import merge_scores
+
+        try:
+            count = merge_scores(args.out, args.scores)
+        except (ValueError, OSError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        print(
+            f"Added {count} scores; rewrote the gradebooks, grades.csv and the feedback pages in {args.out}"
+        )
+        return 0
+
+    args = grade_parser().parse_args(argv)
+    import importlib.util
+
+    lacking = [
+        m
+        for m in ("nbclient", "nbformat", "ipykernel", "jinja2")
+        if importlib.util.find_spec(m) is None
+    ]
+    if lacking:
+        print(
+            f"error: cnn-course grade needs {', '.join(lacking)}, which the course's lab extra "
+            "installs (pip install 'cnnlib[lab]')",
+            file=sys.stderr,
+        )
+        return 2
+    from cnnlib.labs.grading import Interrupted, Refused, grade
+    from cnnlib.labs.grading.assignment import terminal
+    from cnnlib.labs.grading.sandbox import Limits
+
+    def progress(line):
+        print(terminal(line), flush=True)
+
+    print(
+        f"Grading {len(args.submissions)} submissions: each notebook's code runs now, "
+        + ("WITHOUT a sandbox (--unsealed)." if args.unsealed else "sealed off, offline."),
+        flush=True,
+    )
+    try:
+        result = grade(
+            args.submissions,
+            args.out,
+            notebook=args.notebook,
+            course_notebooks=args.course_notebooks,
+            timeout=args.timeout,
+            jobs=args.jobs,
+            limits=Limits(memory=args.memory, processes=args.processes),
+            sealed=not args.unsealed,
+            shard=args.shard,
+            seed=args.seed,
+            points_file=args.points,
+            progress=progress,
+        )
+    except Refused as error:
+        print(f"error: {terminal(error)}", file=sys.stderr)
+        return 2
+    except Interrupted as error:
+        print(terminal(error), file=sys.stderr)
+        return 130
+    print(
+        f"Wrote {args.out}: grades.csv, gradebook_canvas.csv, gradebook_moodle.csv, summary.html, "
+        f"feedback/ ({len(result['students'])} pages), answers.md and manual.csv "
+        f"({result['wall_seconds']:.0f} s)"
+    )
+    return 0
+
+
 def main(argv=None):
     tolerate_any_output_encoding()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["grade"]:
+        return grade_command(argv[1:])
     parser = argparse.ArgumentParser(
-        prog="python -m cnnlib.labs", description="Exercises of the CNN course."
+        prog="cnn-course",
+        description="Exercises of the CNN course.",
+        epilog=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
     student = commands.add_parser("student", help="write the notebooks without solutions to OUTDIR")
@@ -26,34 +245,11 @@ def main(argv=None):
         help="folder of the course notebooks (default: notebooks/ of this course)",
     )
     commands.add_parser("list", help="list every exercise")
-    grade = commands.add_parser(
-        "grade",
-        help="execute students' notebooks (their code runs with your rights!) and grade them",
-    )
-    grade.add_argument("submissions", nargs="+", type=pathlib.Path, help="one .ipynb per student")
-    grade.add_argument("--out", type=pathlib.Path, required=True, help="folder for the results")
-    grade.add_argument(
-        "--timeout", type=float, default=600, help="seconds per notebook (default 600)"
-    )
+    commands.add_parser("grade", help="grade submitted notebooks (see `cnn-course grade --help`)")
     key = commands.add_parser("key", help="write the printable answer key (HTML)")
     key.add_argument("--out", type=pathlib.Path, default=pathlib.Path("answer_key.html"))
     key.add_argument("--notebooks", type=pathlib.Path, default=None)
     args = parser.parse_args(argv)
-
-    if args.command == "grade":
-        from cnnlib.labs.grading import grade as grade_class
-
-        print(
-            f"Grading {len(args.submissions)} submissions: each notebook's code runs now, "
-            f"offline, in its own folder, for at most {args.timeout:g} s."
-        )
-        try:
-            grade_class(args.submissions, args.out, timeout=args.timeout)
-        except (FileNotFoundError, ValueError) as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-        print(f"Wrote {args.out / 'grades.csv'}, summary.csv, summary.html and answers.md")
-        return 0
 
     if args.command == "list":
         from cnnlib.labs import REGISTRY
@@ -67,7 +263,9 @@ def main(argv=None):
         from cnnlib.labs.key import write_key
 
         try:
-            count = write_key(source, args.out)
+            count = write_key(
+                source, args.out, warn=lambda line: print(f"warning: {line}", file=sys.stderr)
+            )
         except (FileNotFoundError, ValueError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2

@@ -8,12 +8,18 @@ included, and clears the outputs, so it starts as clean as the committed noteboo
 files are not copied. In any other code cell, the lines from ``### BEGIN SOLUTION`` to
 ``### END SOLUTION`` (a solution written inside the exercise's own cell) become
 ``raise NotImplementedError  # your code here``.
+
+The cells tagged ``solution`` are removed by nbconvert's TagRemovePreprocessor and the outputs
+cleared by its ClearOutputPreprocessor. Each exported notebook records which course notebook it
+is in ``metadata["cnnlib"]["assignment"]`` (``"02_convolution"``): the grader reads it to know the
+assignment and to flag a file of another notebook.
 """
 
 import pathlib
 import re
 
 SOLUTION_TAG = "solution"
+ASSIGNMENT_KEY = "cnnlib"  # notebook.metadata["cnnlib"]["assignment"]: read by the grader
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 _MARKED = re.compile(r"^([ \t]*)### BEGIN SOLUTION.*?^[ \t]*### END SOLUTION[^\n]*\n?", re.M | re.S)
 
@@ -29,21 +35,26 @@ def strip_marked(source):
     )
 
 
-def student_notebook(notebook):
-    """A copy of `notebook` (an nbformat node) without solutions and without outputs."""
-    import nbformat
+def student_notebook(notebook, assignment=None):
+    """A copy of `notebook` (an nbformat node) without solutions and without outputs; with
+    `assignment` ("02_convolution"), the metadata the grader reads says which notebook it is."""
+    import copy as copying
 
-    copy = nbformat.from_dict(notebook)
-    cells = []
-    for cell in copy.cells:
-        if is_solution_cell(cell):
-            continue
+    from nbconvert.preprocessors import ClearOutputPreprocessor, TagRemovePreprocessor
+
+    copy = copying.deepcopy(notebook)
+    remove = TagRemovePreprocessor(remove_cell_tags={SOLUTION_TAG}, enabled=True)
+    copy, _ = remove.preprocess(copy, {})
+    copy, _ = ClearOutputPreprocessor(enabled=True).preprocess(copy, {})
+    cells = copy.cells
+    for cell in cells:
         if cell.cell_type == "code":
             cell.source = strip_marked(cell.source)
-            cell.outputs = []
-            cell.execution_count = None
-        cells.append(cell)
-    copy.cells = cells
+    if assignment is not None:
+        copy.metadata[ASSIGNMENT_KEY] = {
+            "assignment": assignment,
+            "exported_by": "cnn-course student",
+        }
     leftover = [c.source for c in cells if BEGIN in c.source or END in c.source]
     if leftover:
         raise ValueError(f"unbalanced solution markers left in a cell:\n{leftover[0][:300]}")
@@ -70,6 +81,6 @@ def write_student_versions(source_dir, out_dir, keep_existing=False):
         target = out_dir / path.name
         if keep_existing and target.exists():
             continue
-        nbformat.write(student_notebook(notebook), target)
+        nbformat.write(student_notebook(notebook, assignment=path.stem), target)
         written.append(target)
     return written
