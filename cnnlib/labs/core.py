@@ -196,6 +196,9 @@ class Exercise:
     forbid: tuple = ()  # references the learner must not use
     form: object = None  # None: a legacy exercise
     trials: object = None  # trials(rng) -> plain data
+    # False for a check that tooling calls by its fixed id but no notebook asks as an exercise:
+    # grading, the student export and the instructor's kit leave it out.
+    in_notebook: bool = True
 
     @property
     def notebook(self):
@@ -216,15 +219,26 @@ RECORDED = {}  # record mode: exercise id -> the answer object, for `submit.prod
 _WRONG_TRIES = {}  # exercise id -> wrong tries in this process
 
 
-def exercise(exercise_id, title, kind, difficulty, form=None, trials=None, forbid=(), expects=""):
+def exercise(
+    exercise_id,
+    title,
+    kind,
+    difficulty,
+    form=None,
+    trials=None,
+    forbid=(),
+    expects="",
+    in_notebook=True,
+):
     """Decorator registering the judge `judge(values, trials)` of exercise `exercise_id`.
 
     `form` turns the learner's answer into plain values; `trials(rng)` makes the inputs (for a
     `Function` form: a list of cases, each a dict of arguments or a tuple); `forbid` lists what
     the learner must do without (functions, classes, modules, or dotted names such as
     "cnnlib.ops.conv2d"); `expects` describes the answer's form in words when the form's own
-    description is not enough. Without `form`, the decorated function is an older one-step
-    checker of the answer object (see the module's docstring).
+    description is not enough; `in_notebook=False` marks a check that tooling calls by its fixed id
+    but no notebook asks. Without `form`, the decorated function is an older one-step checker of
+    the answer object (see the module's docstring).
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -246,7 +260,16 @@ def exercise(exercise_id, title, kind, difficulty, form=None, trials=None, forbi
         if exercise_id in REGISTRY:
             raise ValueError(f"exercise {exercise_id!r} is registered twice")
         REGISTRY[exercise_id] = Exercise(
-            exercise_id, title, kind, difficulty, judge, expects, tuple(forbid), form, trials
+            exercise_id,
+            title,
+            kind,
+            difficulty,
+            judge,
+            expects,
+            tuple(forbid),
+            form,
+            trials,
+            in_notebook,
         )
         return judge
 

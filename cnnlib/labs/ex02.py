@@ -1,10 +1,15 @@
 """Exercises of notebook 02 (convolution).
 
 Six exercises: predict one feature-map value; the textbook convolution in full size, from scratch
-(`02.conv2d`, the fixed id other tooling feeds 2-D convolutions to); predict a Conv2D layer's output
+(`02.convolve2d`); predict a Conv2D layer's output
 shape and parameter count; a whole convolutional layer in NumPy (K filters over C channels, Keras's
 kernel layout); design a kernel for both diagonals; and (stretch) the backward pass of a
 convolution, judged against numerical gradients.
+
+Also here, outside the notebook: `02.conv2d`, the fixed id other tooling feeds 2-D convolutions to
+(`f(image, kernel)`, valid cross-correlation, stride 1). The lecture derives exactly that function
+(`corr2d`), so it is no exercise of the notebook (`in_notebook=False`): grading, the student export
+and the instructor's kit leave it out.
 
 Each is three pieces (see `cnnlib.labs.core`): `trials` draws the inputs from a seed, the form
 turns the learner's answer into plain values on the learner's side, and the judge (the decorated
@@ -107,7 +112,7 @@ def judge_predict_value(value, trials):
 
 
 # ---------------------------------------------------------------------------------------------
-# 02.conv2d — the textbook convolution, full size: kernel flipped, zeros outside the image
+# 02.convolve2d — the textbook convolution, full size: kernel flipped, zeros outside the image
 # ---------------------------------------------------------------------------------------------
 _CONV_SHAPES = [
     ((5, 5), (3, 3)),
@@ -127,12 +132,12 @@ def conv2d_trials(rng):
 
 
 def full_convolution(image, kernel):
-    """What 02.conv2d asks for: scipy.signal.convolve2d(image, kernel) (mode 'full')."""
+    """What 02.convolve2d asks for: scipy.signal.convolve2d(image, kernel) (mode 'full')."""
     return ops.true_conv2d(image, kernel, padding="full")
 
 
 @exercise(
-    "02.conv2d",
+    "02.convolve2d",
     "the textbook convolution, full size, from scratch",
     "implement",
     "core",
@@ -141,7 +146,7 @@ def full_convolution(image, kernel):
     forbid=CONVOLUTIONS,
     expects="a function my_convolve2d(image, kernel) returning an (H + kh − 1, W + kw − 1) array",
 )
-def judge_conv2d(outputs, trials):
+def judge_convolve2d(outputs, trials):
     """`my_convolve2d(image, kernel)`: full 2-D convolution, kernel flipped, zeros outside."""
     for got, case in zip(outputs, trials, strict=True):
         image, kernel = case["image"], case["kernel"]
@@ -149,6 +154,44 @@ def judge_conv2d(outputs, trials):
         hints, shape_hints = _conv2d_mistakes(image, kernel)
         same_array(got, full_convolution(image, kernel), on, hints=hints, shape_hints=shape_hints)
     return f"matches scipy.signal.convolve2d on {len(trials)} random images and kernels"
+
+
+@exercise(
+    "02.conv2d",
+    "convolution from scratch: valid cross-correlation, stride 1",
+    "implement",
+    "core",
+    form=Function(Array(), args=("image", "kernel")),
+    trials=conv2d_trials,
+    forbid=CONVOLUTIONS,
+    expects="a function conv2d(image, kernel) returning an (H − kh + 1, W − kw + 1) array",
+    in_notebook=False,
+)
+def judge_conv2d(outputs, trials):
+    """`conv2d(image, kernel)`: 2-D image, 2-D kernel, valid cross-correlation, stride 1."""
+    for got, case in zip(outputs, trials, strict=True):
+        image, kernel = case["image"], case["kernel"]
+        expected = ops.conv2d(image, kernel)
+        h, w = expected.shape
+        same_array(
+            got,
+            expected,
+            f"on {describe_input(case)}",
+            hints=[
+                (
+                    ops.true_conv2d(image, kernel),
+                    "that is the textbook convolution, which flips the kernel; deep learning's "
+                    "convolution multiplies the window by the kernel as it is",
+                ),
+                (expected.T, "rows and columns are swapped: index the output as [row, column]"),
+            ],
+            shape_hints=[
+                ((h - 1, w - 1), "off by one: a k-wide kernel fits in n − k + 1 positions"),
+                ((h + 1, w + 1), "off by one: a k-wide kernel fits in n − k + 1 positions"),
+                (image.shape, "'valid' adds no padding: the output shrinks by k − 1"),
+            ],
+        )
+    return f"matches cnnlib.ops.conv2d on {len(trials)} random images and kernels"
 
 
 def _conv2d_mistakes(image, kernel):

@@ -15,7 +15,7 @@ print(window, "\n× Sobel left, summed →", solution_value)
 labs.check("02.predict_value", solution_value)
 
 
-# %% 02.conv2d
+# %% 02.convolve2d
 def solution_convolve2d(image, kernel):
     # Every pixel adds its value times the (unflipped) kernel into the output, at its own place:
     # out[p + a, q + b] gets image[p, q] · kernel[a, b], i.e. out[i, j] = Σ kernel[a, b] ·
@@ -29,7 +29,7 @@ def solution_convolve2d(image, kernel):
     return out
 
 
-labs.check("02.conv2d", solution_convolve2d)
+labs.check("02.convolve2d", solution_convolve2d)
 
 
 # %% 02.conv_layer_shape

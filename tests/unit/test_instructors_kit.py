@@ -140,7 +140,9 @@ def notebook_exercises(path):
             for exercise_id in re.findall(r"labs\.check\(\s*[\"'](\d\d\.\w+)[\"']", cell.source):
                 if exercise_id.startswith(prefix) and exercise_id not in order:
                     order.append(exercise_id)
-    unchecked = sorted(i for i, e in REGISTRY.items() if e.notebook == prefix and i not in order)
+    unchecked = sorted(
+        i for i, e in REGISTRY.items() if e.notebook == prefix and e.in_notebook and i not in order
+    )
     return [
         (f"{int(prefix)}.{k}" if i in order else "—", REGISTRY[i])
         for k, i in enumerate(order + unchecked, start=1)
@@ -360,7 +362,7 @@ def test_exercise_tables_match_the_registry(path):
     rows = kit_exercise_rows(kit_text(), path.stem)
     assert rows is not None, f"INSTRUCTORS.md has no <!-- exercises:{path.stem} --> block"
     expected = exercise_rows(path)
-    registered = {i for i, e in REGISTRY.items() if e.notebook == path.stem[:2]}
+    registered = {i for i, e in REGISTRY.items() if e.notebook == path.stem[:2] and e.in_notebook}
     assert {row[1] for row in expected} == registered
     assert "—" not in [row[0] for row in expected], f"{path.name} never checks an exercise"
     assert rows == expected, (

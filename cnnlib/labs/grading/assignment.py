@@ -124,7 +124,9 @@ def exercises_of(notebook, prefix):
     ]
     called = list(dict.fromkeys(called))
     others = sorted(
-        i for i, item in REGISTRY.items() if item.notebook == prefix and i not in called
+        i
+        for i, item in REGISTRY.items()
+        if item.notebook == prefix and item.in_notebook and i not in called
     )
     return called + others
 
