@@ -28,6 +28,8 @@ import zlib
 
 from cnnlib.data import downloads, mnist, transfer
 from cnnlib.runtime.env import tolerate_any_output_encoding
+from cnnlib.tools import files
+from cnnlib.tools.files import shown
 
 # An archive entry may be at most this much bigger than the file's known size (a newer release).
 SIZE_MARGIN = 1.05
@@ -160,11 +162,11 @@ def verify_file(item, path):
 
 
 def status(cache):
-    print(f"Keras cache: {cache}")
+    print(f"Keras cache: {shown(cache)}")
     missing = 0
     for item in course_files():
         path = cache / item.relative
-        if path.exists():
+        if path.is_file():
             print(f"  ✓ {item.relative:<58} {_size(path.stat().st_size):>10}   {item.used_by}")
         else:
             missing += 1
@@ -180,7 +182,7 @@ def status(cache):
 def fill(cache):
     failed = 0
     for item in course_files():
-        if (cache / item.relative).exists():
+        if (cache / item.relative).is_file():
             continue
         file_hash = item.digest if item.algorithm else None
         try:
@@ -197,8 +199,14 @@ def verify(cache):
     bad = 0
     for item in course_files():
         path = cache / item.relative
-        if not path.exists():
+        if not os.path.lexists(path):
             print(f"  – {item.relative}: not cached")
+            continue
+        if not path.is_file():
+            bad += 1
+            print(
+                f"  ✗ {item.relative}: not a file (a folder or a broken link); remove it, then fill"
+            )
             continue
         ok, message = verify_file(item, path)
         bad += not ok
@@ -207,28 +215,36 @@ def verify(cache):
 
 
 def pack(cache, target):
+    """Write the cached course files into the tar archive `target`, through a temporary file
+    beside it: an archive already there stays whole until the new one is complete, and nothing
+    but that temporary file is ever removed."""
     target = pathlib.Path(target)
-    if not target.parent.is_dir():
-        raise CacheError(f"Cannot write {target}: the folder {target.parent} does not exist.")
-    present = [item for item in course_files() if (cache / item.relative).exists()]
+    what = "the archive"
+    try:
+        files.check_replaceable(target, what)
+        files.check_own_folder(target.parent, what)
+    except files.UnsafePlace as error:
+        raise CacheError(str(error)) from None
+    present = [item for item in course_files() if (cache / item.relative).is_file()]
     if not present:
         print(
-            f"Nothing to pack: the cache {cache} holds none of the course's files (run fill first)."
+            f"Nothing to pack: the cache {shown(cache)} holds none of the course's files "
+            "(run fill first)."
         )
         return 1
     try:
-        with tarfile.open(
-            target, "w"
-        ) as archive:  # uncompressed: weights and JPEGs barely compress
-            for item in present:
-                print(f"  adding {item.relative}")
-                archive.add(cache / item.relative, arcname=item.relative)
+        with files.replacing(target) as out:
+            # uncompressed: weights and JPEGs barely compress
+            with tarfile.open(fileobj=out, mode="w") as archive:
+                for item in present:
+                    print(f"  adding {item.relative}")
+                    archive.add(cache / item.relative, arcname=item.relative)
     except OSError as error:
-        target.unlink(missing_ok=True)
+        kept = " (the archive that was there is unchanged)" if target.exists() else ""
         raise CacheError(
-            f"Could not write {target} ({error.strerror or error}); nothing was packed."
+            f"Could not write {shown(target)} ({error.strerror or error}); nothing was packed{kept}."
         ) from None
-    print(f"Packed {len(present)} files into {target} ({_size(target.stat().st_size)}).")
+    print(f"Packed {len(present)} files into {shown(target)} ({_size(target.stat().st_size)}).")
     return 0
 
 
@@ -236,31 +252,46 @@ def _limit(item):
     return int(item.approx_bytes * SIZE_MARGIN)
 
 
+# Entries that are not course files a `tar -C ~/.keras` archive may hold (its folders); beyond
+# this many the archive is refused rather than read to its end.
+MAX_SKIPPED = 100
+
+
 def _course_members(archive, source):
-    """The archive's entries that are course files, after checking names, kinds and sizes."""
+    """The archive's entries that are course files, after checking names, kinds and sizes.
+
+    The entries are read one at a time, so a bad one ends the check at once, however many
+    entries follow it (a million empty entries are refused at the first)."""
     known = {item.relative: item for item in course_files()}
-    files, skipped = [], []
-    for member in archive.getmembers():
+    files_found, skipped = [], []
+    for member in archive:
+        name = shown(member.name)
         if member.isdir() and member.name.rstrip("/") in {"datasets", "models", "."}:
             continue  # the folders a `tar -C ~/.keras` archive holds
         if not member.isfile():
             skipped.append(
-                f"{member.name} ({'a link' if member.issym() or member.islnk() else 'not a file'})"
+                f"{name} ({'a link' if member.issym() or member.islnk() else 'not a file'})"
             )
+            if len(skipped) > MAX_SKIPPED:
+                raise CacheError(
+                    f"Refusing {shown(source)}: more than {MAX_SKIPPED} of its entries are not "
+                    "files (links, folders, devices); it was not written by pack."
+                )
             continue
         if member.name not in known:
             raise CacheError(
-                f"Refusing {source}: it holds files the course does not use, such as {member.name!r}."
+                f"Refusing {shown(source)}: it holds files the course does not use, such as "
+                f"'{name}'; nothing was unpacked."
             )
         if member.size > _limit(known[member.name]):
             raise CacheError(
-                f"Refusing {source}: {member.name} would expand to {_size(member.size)}, more than "
+                f"Refusing {shown(source)}: {name} would expand to {_size(member.size)}, more than "
                 f"the {_size(known[member.name].approx_bytes)} of the real file; nothing was unpacked."
             )
-        if any(member.name == other.name for other in files):
-            raise CacheError(f"Refusing {source}: it holds {member.name} twice.")
-        files.append(member)
-    return files, skipped
+        if any(member.name == other.name for other in files_found):
+            raise CacheError(f"Refusing {shown(source)}: it holds {name} twice.")
+        files_found.append(member)
+    return files_found, skipped
 
 
 def _write_member(archive, member, target, limit):
@@ -275,7 +306,7 @@ def _write_member(archive, member, target, limit):
             for chunk in iter(lambda: entry.read(1 << 20), b""):
                 written += len(chunk)
                 if written > limit:
-                    raise CacheError(f"{member.name} expands beyond {_size(limit)}")
+                    raise CacheError(f"{shown(member.name)} expands beyond {_size(limit)}")
                 out.write(chunk)
         os.replace(temporary, target)
     except BaseException:
@@ -286,11 +317,11 @@ def _write_member(archive, member, target, limit):
 def unpack(cache, source):
     source = pathlib.Path(source)
     if source.is_dir():
-        raise CacheError(f"{source} is a folder; unpack takes an archive written by pack.")
+        raise CacheError(f"{shown(source)} is a folder; unpack takes an archive written by pack.")
     if not source.is_file():
-        raise CacheError(f"No such archive: {source}")
+        raise CacheError(f"No such archive: {shown(source)}")
     if source.stat().st_size == 0:
-        raise CacheError(f"{source} is empty (0 bytes); copy the archive again.")
+        raise CacheError(f"{shown(source)} is empty (0 bytes); copy the archive again.")
     known = {item.relative: item for item in course_files()}
     try:
         with tarfile.open(source) as archive:
@@ -301,7 +332,7 @@ def unpack(cache, source):
                 )
             if not members:
                 raise CacheError(
-                    f"{source} holds none of the course's files ({', '.join(sorted(known))}); "
+                    f"{shown(source)} holds none of the course's files ({', '.join(sorted(known))}); "
                     "nothing was unpacked."
                 )
             for member in members:
@@ -310,7 +341,9 @@ def unpack(cache, source):
         raise
     except ARCHIVE_ERRORS as error:
         where = (
-            f"into {cache}" if isinstance(error, OSError) and error.filename else f"from {source}"
+            f"into {shown(cache)}"
+            if isinstance(error, OSError) and error.filename
+            else f"from {shown(source)}"
         )
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         reason = (reason.splitlines() or [""])[0].rstrip(":")  # tarfile lists every method tried
@@ -318,14 +351,14 @@ def unpack(cache, source):
             f"Could not unpack {where} ({type(error).__name__}: {reason or 'no details'}): "
             f"{_hint(error, source, cache)}"
         ) from None
-    print(f"Unpacked {len(members)} files into {cache}; verifying:")
+    print(f"Unpacked {len(members)} files into {shown(cache)}; verifying:")
     return verify(cache)
 
 
 def _hint(error, source, cache):
     if isinstance(error, OSError) and error.errno is not None:
-        return f"check that {cache} is a folder you may write to, with enough free space."
-    return f"{source} is not a complete tar archive written by pack; copy it again."
+        return f"check that {shown(cache)} is a folder you may write to, with enough free space."
+    return f"{shown(source)} is not a complete tar archive written by pack; copy it again."
 
 
 def main(argv=None):
@@ -338,11 +371,18 @@ def main(argv=None):
         ("pack", "write the cached files into one tar archive"),
         ("unpack", "extract such an archive into this machine's cache"),
     ):
-        commands.add_parser(name, help=text).add_argument("file", type=pathlib.Path)
+        commands.add_parser(name, help=text).add_argument("file")
     args = parser.parse_args(argv)
+    if getattr(args, "file", None) == "":
+        parser.error(f"{args.command} needs the name of an archive file, got ''")
     tolerate_any_output_encoding()
     try:
         cache = downloads.keras_cache_dir()
+        if cache.exists() and not cache.is_dir():
+            raise CacheError(
+                f"The Keras cache {shown(cache)} is a file, not a folder: point KERAS_HOME at a "
+                "folder (or unset it)."
+            )
         downloads.forced_offline()  # a CNNLIB_OFFLINE word that is neither on nor off: said first
         if args.command == "pack":
             return pack(cache, args.file)
