@@ -22,7 +22,9 @@ when that training began, with one sentence, instead of silently continuing half
 
 import csv
 import hashlib
+import io
 import json
+import os
 import pathlib
 import shutil
 import weakref
@@ -394,7 +396,7 @@ def resumable_fit(model, x, y, folder, epochs, **fit_kwargs):
         callbacks = [
             # The row first, then the backup: a kill between them repeats an epoch, loses none.
             keras.callbacks.CSVLogger(str(log), append=True),
-            keras.callbacks.BackupAndRestore(backup_dir=str(folder / BACKUP)),
+            _backup_callback(keras)(backup_dir=str(folder / BACKUP)),
             *fit_kwargs.pop("callbacks", []),
         ]
         if model not in _unfinished:
@@ -410,6 +412,57 @@ def resumable_fit(model, x, y, folder, epochs, **fit_kwargs):
         _unfinished.pop(model, None)
         _remove_own_files(folder)  # training completed: the backup has done its job
     return history
+
+
+def _write_replacing(path, data):
+    """`data` to `path` through a temporary file beside it and a rename: a failed write (a full
+    disk) leaves the previous backup whole."""
+    path = pathlib.Path(path)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        with open(temporary, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def _weights_in_memory(model):
+    """The bytes of `model.save_weights(...)`'s .weights.h5 file, made in memory: HDF5 then never
+    holds a file on disk, so a full disk is a plain OSError from our own write, and no half-written
+    HDF5 file is left for h5py to close at exit (which crashed the process: SIGSEGV)."""
+    from keras.src.saving import saving_lib  # the in-memory form of save_weights (no public API)
+
+    buffer = io.BytesIO()
+    store = saving_lib.H5IOStore(buffer, mode="w")
+    try:
+        saving_lib._save_state(
+            model, weights_store=store, assets_store=None, inner_path="", visited_saveables=set()
+        )
+    finally:
+        store.close()
+    return buffer.getvalue()
+
+
+def _backup_callback(keras):
+    """Keras's BackupAndRestore (looked up now, so a test may stand in for it) whose backup is
+    made in memory and written with a temporary file and a rename."""
+
+    class Backup(keras.callbacks.BackupAndRestore):
+        def _save_model(self):
+            try:
+                weights = _weights_in_memory(self.model)
+            except (ImportError, AttributeError):  # a Keras without those internals
+                return super()._save_model()
+            os.makedirs(self.backup_dir, exist_ok=True)
+            _write_replacing(self._weights_path, weights)
+            metadata = {"epoch": self._current_epoch, "batch": self._last_batch_seen}
+            _write_replacing(self._training_metadata_path, json.dumps(metadata).encode())
+
+    return Backup
 
 
 def _finish_without_backup(model, x, y, folder, epochs, fit_kwargs, callbacks, error):
