@@ -23,8 +23,10 @@ import sys
 import tempfile
 
 from cnnlib.runtime.course import NOTEBOOKS
+from cnnlib.runtime.locations import private_temp_dir
 from cnnlib.runtime.profiles import PROFILES
 from cnnlib.runtime.session import write_atomically
+from cnnlib.tools.files import replace_file
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -58,15 +60,41 @@ def _read_json(path):
         raise ReportError(f"{path} cannot be read as JSON ({error}); restore it from git") from None
 
 
+# What a results file (written by Run.record) must hold for the tables.
+RESULT_FIELDS = {"device": str, "seconds": (int, float), "data_source": str, "metrics": dict}
+
+
+def _check_result(path, result):
+    if not isinstance(result, dict):
+        raise ReportError(
+            f"{path} holds a JSON {type(result).__name__}, not a notebook's results (an object); "
+            "restore it from git"
+        )
+    for field, kind in RESULT_FIELDS.items():
+        if not isinstance(result.get(field), kind) or isinstance(result.get(field), bool):
+            raise ReportError(
+                f"{path} has no valid {field!r} (a results file written by a notebook has one); "
+                "restore it from git"
+            )
+    return result
+
+
 def load_results(results_dir):
-    """{profile: {notebook: result}} from results/<profile>/*.json."""
+    """{profile: {notebook: result}} from results/<profile>/*.json; a folder without any results
+    is an error (tables made from it would be empty), so is a file that is not a notebook's result."""
     results_dir = pathlib.Path(results_dir)
     if not results_dir.is_dir():
         raise ReportError(f"there is no results folder at {results_dir}")
     found = {}
     for profile in PROFILES:
         for path in sorted((results_dir / profile).glob("*.json")):
-            found.setdefault(profile, {})[path.stem] = _read_json(path)
+            found.setdefault(profile, {})[path.stem] = _check_result(path, _read_json(path))
+    if not found:
+        raise ReportError(
+            f"{results_dir} holds no results (results/<profile>/<notebook>.json), so the tables "
+            "would be emptied: point --results at the course's results/ folder, or make them with "
+            "`cnn-course report refresh`"
+        )
     return found
 
 
@@ -91,8 +119,14 @@ def _format(value):
 
 def course_times(results_dir):
     """{profile: entry} from results/benchmark/course_times.json (benchmarks/course_times.py)."""
-    path = results_dir / "benchmark" / "course_times.json"
-    return _read_json(path).get("profiles", {}) if path.exists() else {}
+    path = pathlib.Path(results_dir) / "benchmark" / "course_times.json"
+    if not path.exists():
+        return {}
+    times = _read_json(path)
+    profiles = times.get("profiles", {}) if isinstance(times, dict) else None
+    if not isinstance(profiles, dict):
+        raise ReportError(f"{path} has no 'profiles' object; restore it from git")
+    return profiles
 
 
 def _minutes(seconds):
@@ -203,7 +237,16 @@ def refresh(profiles, notebooks=(), results_dir=None):
     """Run the notebooks (all, or those named) in each profile with their results going to the
     committed results/ folder; return pytest's exit code (0 when every notebook passed)."""
     results_dir = pathlib.Path(results_dir or ROOT / "results")
-    scratch = pathlib.Path(tempfile.mkdtemp(prefix="results-refresh-", dir=results_dir.parent))
+    # The new results wait in the user's private temporary folder, never in the checkout: a
+    # refresh that is killed leaves nothing there for git to show.
+    scratch = pathlib.Path(tempfile.mkdtemp(prefix="results-refresh-", dir=private_temp_dir()))
+    try:
+        return _refresh_through(scratch, profiles, notebooks, results_dir)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _refresh_through(scratch, profiles, notebooks, results_dir):
     shutil.copytree(results_dir, scratch, dirs_exist_ok=True)
     paths = [
         str(ROOT / "notebooks" / (name if name.endswith(".ipynb") else name + ".ipynb"))
@@ -212,22 +255,10 @@ def refresh(profiles, notebooks=(), results_dir=None):
     for profile in profiles:
         env = dict(os.environ, CNNLIB_PROFILE=profile, CNNLIB_RESULTS_DIR=str(scratch))
         print(f"Running the notebooks in the {profile} profile; results go to {results_dir}")
-        code = subprocess.call(
-            # -n 0: one notebook at a time, so the times the notebooks record are not shared.
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-n",
-                "0",
-                "-q",
-                *(paths or [str(ROOT / "notebooks")]),
-            ],
-            cwd=ROOT,
-            env=env,
-        )
+        # -n 0: one notebook at a time, so the times the notebooks record are not shared.
+        command = [sys.executable, "-m", "pytest", "-n", "0", "-q"]
+        code = subprocess.call([*command, *(paths or [str(ROOT / "notebooks")])], cwd=ROOT, env=env)
         if code:
-            shutil.rmtree(scratch, ignore_errors=True)
             print(
                 f"The {profile} run failed (pytest exit code {code}); {results_dir} and the "
                 "tables are left as they were."
@@ -237,8 +268,7 @@ def refresh(profiles, notebooks=(), results_dir=None):
     for path in sorted(scratch.rglob("*.json")):
         target = results_dir / path.relative_to(scratch)
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(path, target)
-    shutil.rmtree(scratch, ignore_errors=True)
+        replace_file(target, path.read_bytes())  # beside the target, then renamed: atomic
     return 0
 
 
