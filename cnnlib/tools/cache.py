@@ -16,7 +16,6 @@ and a non-zero exit.
 """
 
 import argparse
-import dataclasses
 import lzma
 import os
 import pathlib
@@ -26,7 +25,7 @@ import tempfile
 import zipfile
 import zlib
 
-from cnnlib.data import downloads, mnist, transfer
+from cnnlib.data import downloads, registry
 from cnnlib.runtime.env import tolerate_any_output_encoding
 from cnnlib.tools import files
 from cnnlib.tools.files import shown
@@ -41,55 +40,14 @@ class CacheError(Exception):
     """A problem with the user's archive or cache, said in one sentence."""
 
 
-@dataclasses.dataclass(frozen=True)
-class CachedFile:
-    subdir: str  # "datasets" or "models"
-    name: str
-    origin: str
-    algorithm: str | None  # "md5", "sha256", or None when no checksum is published
-    digest: str | None
-    used_by: str
-    approx_bytes: int
-
-    @property
-    def relative(self):
-        return f"{self.subdir}/{self.name}"
-
-
 def course_files():
-    """Every file the course downloads, where Keras caches it and how to check it."""
-    top, notop = transfer.VGG16_WEIGHTS[True], transfer.VGG16_WEIGHTS[False]
-    index = transfer.CLASS_INDEX
-    photos = transfer.CATS_VS_DOGS
-    return [
-        CachedFile(
-            "datasets",
-            "mnist.npz",
-            mnist.MNIST_URL,
-            "sha256",
-            mnist.MNIST_SHA256,
-            "notebook 05",
-            11_490_434,
-        ),
-        CachedFile(
-            "models", top[0], top[1], "md5", top[2], "notebook 07 (predictions)", 553_467_096
-        ),
-        CachedFile(
-            "models", notop[0], notop[1], "md5", notop[2], "notebook 07 (transfer)", 58_889_256
-        ),
-        CachedFile(
-            "models", index[0], index[1], "md5", index[2], "notebook 07 (class names)", 35_363
-        ),
-        CachedFile(
-            "datasets",
-            photos["fname"],
-            photos["origin"],
-            None,
-            None,
-            "notebook 07 (photos)",
-            photos["size"],
-        ),
-    ]
+    """Every file the course downloads (`cnnlib.data.registry`): where Keras caches it, how to
+    check it, its size and the notebook that uses it."""
+    return list(registry.DOWNLOADS.values())
+
+
+def _used_by(item):
+    return f"notebook {item.notebook[:2]} ({item.purpose})"
 
 
 def _size(n):
@@ -167,11 +125,11 @@ def status(cache):
     for item in course_files():
         path = cache / item.relative
         if path.is_file():
-            print(f"  ✓ {item.relative:<58} {_size(path.stat().st_size):>10}   {item.used_by}")
+            print(f"  ✓ {item.relative:<58} {_size(path.stat().st_size):>10}   {_used_by(item)}")
         else:
             missing += 1
             print(
-                f"  ✗ {item.relative:<58} {'missing':>10}   {item.used_by} (about {_size(item.approx_bytes)})"
+                f"  ✗ {item.relative:<58} {'missing':>10}   {_used_by(item)} (about {_size(item.size)})"
             )
     print(
         f"{missing} of {len(course_files())} files missing." if missing else "Everything is cached."
@@ -187,7 +145,7 @@ def fill(cache):
         file_hash = item.digest if item.algorithm else None
         try:
             downloads.fetch(
-                item.name, item.origin, file_hash=file_hash, cache_subdir=item.subdir, timeout=120
+                item.fname, item.origin, file_hash=file_hash, cache_subdir=item.subdir, timeout=120
             )
         except downloads.OfflineError as error:
             failed += 1
@@ -249,7 +207,7 @@ def pack(cache, target):
 
 
 def _limit(item):
-    return int(item.approx_bytes * SIZE_MARGIN)
+    return int(item.size * SIZE_MARGIN)
 
 
 # Entries that are not course files a `tar -C ~/.keras` archive may hold (its folders); beyond
@@ -286,7 +244,7 @@ def _course_members(archive, source):
         if member.size > _limit(known[member.name]):
             raise CacheError(
                 f"Refusing {shown(source)}: {name} would expand to {_size(member.size)}, more than "
-                f"the {_size(known[member.name].approx_bytes)} of the real file; nothing was unpacked."
+                f"the {_size(known[member.name].size)} of the real file; nothing was unpacked."
             )
         if any(member.name == other.name for other in files_found):
             raise CacheError(f"Refusing {shown(source)}: it holds {name} twice.")
