@@ -407,7 +407,13 @@ def _run(args):
         from cnnlib.labs.student import write_student_versions
 
         source, notebooks_dir = notebooks_dir, student_folder(course, args.student)
-        write_student_versions(source, notebooks_dir, keep_existing=True)
+        try:
+            write_student_versions(source, notebooks_dir, keep_existing=True)
+        except (OSError, ValueError) as error:
+            raise SystemExit(
+                f"Cannot export the student version to {shown(notebooks_dir)}: "
+                f"{shown(getattr(error, 'strerror', None) or error)}."
+            ) from None
     try:
         page, profile = write_start_page(notebooks_dir)
     except ValueError as error:  # a CNNLIB_PROFILE that names no profile
