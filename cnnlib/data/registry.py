@@ -2,7 +2,7 @@
 the notebook that needs it.
 
 The loaders (`cnnlib.data.mnist`, `cnnlib.data.transfer`), the cache tool (`cnn-course cache`)
-and the table in docs/offline-and-labs.md (written by `cnn-course docs`) all read this list; a
+and the table in docs/offline-and-labs.md (written by `cnn-course report`) all read this list; a
 test fails when a Markdown file names a download or states a size that is not here. Re-releasing
 a file means changing its one entry.
 

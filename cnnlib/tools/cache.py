@@ -1,10 +1,10 @@
 """Prepare a room of machines: what the course downloads, in Keras's cache, checked and portable.
 
-    python -m cnnlib.tools.cache status          # what is cached, what is missing, sizes
-    python -m cnnlib.tools.cache fill            # download everything missing (with progress bars)
-    python -m cnnlib.tools.cache verify          # checksums, and the photo archive's layout
-    python -m cnnlib.tools.cache pack FILE.tar   # everything cached, in one archive (USB stick, share)
-    python -m cnnlib.tools.cache unpack FILE.tar # on each lab machine: into its cache, then verified
+    cnn-course cache status          # what is cached, what is missing, sizes
+    cnn-course cache fill            # download everything missing (with progress bars)
+    cnn-course cache verify          # checksums, and the photo archive's layout
+    cnn-course cache pack FILE.tar   # everything cached, in one archive (USB stick, share)
+    cnn-course cache unpack FILE.tar # on each lab machine: into its cache, then verified
 
 The cache is Keras's own (`~/.keras`, or `$KERAS_HOME`), so a filled cache serves the notebooks and
 `keras.datasets` / `keras.applications` alike. With CNNLIB_OFFLINE=1 nothing is downloaded.

@@ -5,7 +5,7 @@ device, `MirroredStrategy` over several GPUs of one machine. For several machine
 script to start on every machine (each with its own TF_CONFIG):
 
     TF_CONFIG='{"cluster": {"worker": ["host1:12345", "host2:12345"]},
-                "task": {"type": "worker", "index": 0}}' python -m cnnlib.tools.distributed OUTDIR
+                "task": {"type": "worker", "index": 0}}' cnn-course distributed OUTDIR
 
 It trains the transfer-learning head (phase 1 of notebook 07) under `MultiWorkerMirroredStrategy`
 for a few steps: every worker computes gradients on its share of each global batch and the

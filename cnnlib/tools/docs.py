@@ -1,7 +1,9 @@
 """Every generated block of the docs, rewritten or checked by one command.
 
-    cnn-course docs            # rewrite every generated block from its source
-    cnn-course docs --check    # exit 1 naming each document whose blocks are out of date
+    cnn-course report            # rewrite every generated block from its source
+    cnn-course report --check    # exit 1 naming each document whose blocks are out of date
+
+(`python -m cnnlib.tools.docs [--check]` does the same without report's options.)
 
 The blocks and where they come from:
 
@@ -12,8 +14,8 @@ The blocks and where they come from:
 - INSTRUCTORS.md's glance table, objectives, exercise and section tables: the notebooks,
   `cnnlib.labs` and results/ (`cnnlib.tools.instructors`).
 
-Nothing outside the markers changes. The tests only check (they call `stale`); this command is
-the one place that writes.
+Nothing outside the markers changes. The tests only check (they call `stale`); this module is
+the one place that writes them.
 """
 
 import argparse
@@ -41,12 +43,12 @@ def _downloads(text):
     return pattern.sub(lambda m: m.group(1) + registry.markdown_table() + "\n" + m.group(2), text)
 
 
-def generators(root):
+def generators(root, results=None):
     """{document relative to the course folder: function(current text) -> text with its blocks
-    rebuilt}."""
+    rebuilt}; the tables read `results` (default: the course's results/)."""
     from cnnlib.tools import instructors, report
 
-    results = root / "results"
+    results = pathlib.Path(results) if results else root / "results"
     made = {
         document: (lambda text, document=document: report.render(document, text, results))
         for document in report.DOCUMENTS
@@ -56,13 +58,13 @@ def generators(root):
     return made
 
 
-def updated(root=None):
+def updated(root=None, results=None):
     """{document: (current text, text with every generated block rebuilt)}."""
     from cnnlib.tools.report import ReportError
 
     root = pathlib.Path(root) if root else require_course_root("cnn-course docs")
     texts = {}
-    for document, rebuild in generators(root).items():
+    for document, rebuild in generators(root, results).items():
         path = root / document
         try:
             current = path.read_text(encoding="utf-8")
@@ -91,12 +93,14 @@ def main(argv=None):
     try:
         texts = updated(root)
     except DocsError as error:
-        print(f"cnn-course docs: {error}", file=sys.stderr)
+        print(f"cnnlib.tools.docs: {error}", file=sys.stderr)
         return 2
     out_of_date = [document for document, (old, new) in texts.items() if old != new]
     if args.check:
         if out_of_date:
-            print(f"Out of date: {', '.join(out_of_date)}; run `cnn-course docs` to rewrite them.")
+            print(
+                f"Out of date: {', '.join(out_of_date)}; run `cnn-course report` to rewrite them."
+            )
             return 1
         print("Every generated block is up to date.")
         return 0

@@ -4,7 +4,7 @@ The instructor's kit copies things that live elsewhere: each notebook's learning
 notebook's own "Learning objectives" cell), the exercise list (the registry in cnnlib.labs, time
 estimates from cnnlib/labs/plan.py), the notebooks' section headings (the slide map and the section
 tables cite them) and the measured run times (results/). `regenerate` rebuilds those blocks;
-`cnn-course docs` writes them, and tests/unit/test_instructors_kit.py checks that they are current.
+`cnn-course report` writes them, and tests/unit/test_instructors_kit.py checks that they are current.
 """
 
 import re

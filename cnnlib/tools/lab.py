@@ -1,4 +1,4 @@
-"""Open the course in JupyterLab: `python -m cnnlib.tools.lab` (README command 1 ends with it).
+"""Open the course in JupyterLab: `cnn-course lab` (README command 1 ends with it).
 
 Plain `jupyter lab` trips over three things in a lab room: it refuses to start as root (many
 containers), it listens on 127.0.0.1 only (unreachable from outside a container), and it buries

@@ -1,14 +1,15 @@
 """The generated tables of README.md and docs/results.md, from results/<profile>/<notebook>.json.
 
-    cnn-course report                          # rewrite the tables
-    cnn-course report --check                  # exit 1 if a table is out of date
+    cnn-course report                          # rewrite every generated block of the docs
+    cnn-course report --check                  # exit 1 if one is out of date
     cnn-course report refresh --profile lite   # rerun the notebooks into results/, then the tables
 
 A learner's run writes to my_results/ (ignored by git); only `refresh` (or running the notebooks
 with CNNLIB_RESULTS_DIR=results by hand) changes the committed results/.
 
 The tables live between `<!-- NAME:start -->` / `<!-- NAME:end -->` markers; nothing outside them
-is touched.
+is touched. `report` and `report --check` cover the docs' other generated blocks too (the download
+table, INSTRUCTORS.md's blocks): see `cnnlib.tools.docs`.
 """
 
 import argparse
@@ -300,30 +301,24 @@ def main(argv=None):
         "--check", action="store_true", help="only report whether the tables are up to date"
     )
     args = parser.parse_args(argv)
-    stale = []
-    try:
-        for document in DOCUMENTS:
-            path = args.root / document
-            try:
-                current = path.read_text(encoding="utf-8")
-            except OSError as error:
-                raise ReportError(f"{path} cannot be read ({error.strerror})") from None
-            updated = render(document, current, args.results)
-            if updated == current:
-                continue
-            stale.append(document)
-            if not args.check:
-                write_atomically(path, updated)
-    except (ReportError, OSError) as error:
+    from cnnlib.tools import docs
+
+    try:  # every generated block of the docs, these tables included (cnnlib/tools/docs.py)
+        texts = docs.updated(args.root, args.results)
+        stale = [document for document, (old, new) in texts.items() if old != new]
+        if not args.check:
+            for document in stale:
+                write_atomically(args.root / document, texts[document][1])
+    except (docs.DocsError, OSError) as error:
         print(f"cnn-course report: {error}", file=sys.stderr)
         return 2
     if args.check:
         if stale:
             print(f"{', '.join(stale)} out of date with {args.results}: run cnn-course report")
             return 1
-        print(f"The tables match {args.results}")
+        print(f"Every generated block matches its source ({args.results} for the tables)")
         return 0
-    print(f"Updated the tables in {', '.join(stale) or 'no file (all were current)'}")
+    print(f"Updated the generated blocks of {', '.join(stale) or 'no file (all were current)'}")
     return 0
 
 

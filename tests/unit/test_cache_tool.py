@@ -1,4 +1,4 @@
-"""`python -m cnnlib.tools.cache`: every wrong archive or cache ends in one sentence and exit 1,
+"""`cnn-course cache`: every wrong archive or cache ends in one sentence and exit 1,
 an archive cannot expand beyond the files it stands for, and verify judges the photos' content."""
 
 import io

@@ -117,4 +117,4 @@ def test_the_check_notices_a_wrong_size_and_an_unknown_file():
 
 def test_the_download_table_in_the_docs_is_the_registrys():
     text = (ROOT / docs.DOWNLOADS_DOCUMENT).read_text(encoding="utf-8")
-    assert registry.markdown_table() in text, "run `cnn-course docs`"
+    assert registry.markdown_table() in text, "run `cnn-course report`"
