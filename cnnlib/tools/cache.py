@@ -74,7 +74,7 @@ def check_archive_layout(path):
             ]
             not_images = [info.filename for info in entries if not _is_image(archive, info)]
     except (zipfile.BadZipFile, *ARCHIVE_ERRORS) as error:
-        return [f"not a readable zip archive ({error})"]
+        return [f"not a readable zip archive ({shown(error)})"]
     counts = {}
     for info in entries:
         parts = info.filename.split("/")
@@ -89,7 +89,7 @@ def check_archive_layout(path):
     if not_images:
         problems.append(
             f"{len(not_images):,} entries named as images are empty or not JPEG/PNG "
-            f"(first: {not_images[0]})"
+            f"(first: {shown(not_images[0])})"
         )
     return problems
 

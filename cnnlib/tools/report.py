@@ -27,7 +27,7 @@ from cnnlib.runtime.course import NOTEBOOKS
 from cnnlib.runtime.locations import private_temp_dir
 from cnnlib.runtime.profiles import PROFILES
 from cnnlib.runtime.session import write_atomically
-from cnnlib.tools.files import replace_file
+from cnnlib.tools.files import replace_file, shown
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -58,7 +58,9 @@ def _read_json(path):
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ReportError(f"{path} cannot be read as JSON ({error}); restore it from git") from None
+        raise ReportError(
+            f"{shown(path)} cannot be read as JSON ({shown(error)}); restore it from git"
+        ) from None
 
 
 # What a results file (written by Run.record) must hold for the tables.
@@ -68,13 +70,13 @@ RESULT_FIELDS = {"device": str, "seconds": (int, float), "data_source": str, "me
 def _check_result(path, result):
     if not isinstance(result, dict):
         raise ReportError(
-            f"{path} holds a JSON {type(result).__name__}, not a notebook's results (an object); "
+            f"{shown(path)} holds a JSON {type(result).__name__}, not a notebook's results (an object); "
             "restore it from git"
         )
     for field, kind in RESULT_FIELDS.items():
         if not isinstance(result.get(field), kind) or isinstance(result.get(field), bool):
             raise ReportError(
-                f"{path} has no valid {field!r} (a results file written by a notebook has one); "
+                f"{shown(path)} has no valid {field!r} (a results file written by a notebook has one); "
                 "restore it from git"
             )
     return result
@@ -126,7 +128,7 @@ def course_times(results_dir):
     times = _read_json(path)
     profiles = times.get("profiles", {}) if isinstance(times, dict) else None
     if not isinstance(profiles, dict):
-        raise ReportError(f"{path} has no 'profiles' object; restore it from git")
+        raise ReportError(f"{shown(path)} has no 'profiles' object; restore it from git")
     return profiles
 
 
