@@ -24,12 +24,16 @@ import sys
 import tempfile
 
 from cnnlib.runtime.course import NOTEBOOKS
-from cnnlib.runtime.locations import private_temp_dir
+from cnnlib.runtime.locations import private_temp_dir, require_course_root
 from cnnlib.runtime.profiles import PROFILES
 from cnnlib.runtime.session import write_atomically
 from cnnlib.tools.files import replace_file, shown
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+def course_folder():
+    """The course checkout (`cnnlib.runtime.locations.course_root`), or one sentence saying the
+    command needs one (an installed wheel has no results/ or README.md of its own)."""
+    return require_course_root("cnn-course report")
 
 
 def machine():
@@ -239,20 +243,21 @@ def render(document, text, results_dir):
 def refresh(profiles, notebooks=(), results_dir=None):
     """Run the notebooks (all, or those named) in each profile with their results going to the
     committed results/ folder; return pytest's exit code (0 when every notebook passed)."""
-    results_dir = pathlib.Path(results_dir or ROOT / "results")
+    root = course_folder()
+    results_dir = pathlib.Path(results_dir or root / "results")
     # The new results wait in the user's private temporary folder, never in the checkout: a
     # refresh that is killed leaves nothing there for git to show.
     scratch = pathlib.Path(tempfile.mkdtemp(prefix="results-refresh-", dir=private_temp_dir()))
     try:
-        return _refresh_through(scratch, profiles, notebooks, results_dir)
+        return _refresh_through(root, scratch, profiles, notebooks, results_dir)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _refresh_through(scratch, profiles, notebooks, results_dir):
+def _refresh_through(root, scratch, profiles, notebooks, results_dir):
     shutil.copytree(results_dir, scratch, dirs_exist_ok=True)
     paths = [
-        str(ROOT / "notebooks" / (name if name.endswith(".ipynb") else name + ".ipynb"))
+        str(root / "notebooks" / (name if name.endswith(".ipynb") else name + ".ipynb"))
         for name in notebooks
     ]
     for profile in profiles:
@@ -260,7 +265,7 @@ def _refresh_through(scratch, profiles, notebooks, results_dir):
         print(f"Running the notebooks in the {profile} profile; results go to {results_dir}")
         # -n 0: one notebook at a time, so the times the notebooks record are not shared.
         command = [sys.executable, "-m", "pytest", "-n", "0", "-q"]
-        code = subprocess.call([*command, *(paths or [str(ROOT / "notebooks")])], cwd=ROOT, env=env)
+        code = subprocess.call([*command, *(paths or [str(root / "notebooks")])], cwd=root, env=env)
         if code:
             print(
                 f"The {profile} run failed (pytest exit code {code}); {results_dir} and the "
@@ -297,13 +302,20 @@ def main(argv=None):
     if argv[:1] == ["refresh"]:
         return refresh_main(argv[1:])
     parser = argparse.ArgumentParser(prog="cnn-course report", description=__doc__.splitlines()[0])
-    parser.add_argument("--results", type=pathlib.Path, default=ROOT / "results")
-    parser.add_argument("--root", type=pathlib.Path, default=ROOT, help="the course folder")
+    parser.add_argument(
+        "--results", type=pathlib.Path, help="the results folder (default: results/ of the course)"
+    )
+    parser.add_argument(
+        "--root", type=pathlib.Path, help="the course folder (default: the one you are in)"
+    )
     parser.add_argument(
         "--check", action="store_true", help="only report whether the tables are up to date"
     )
     args = parser.parse_args(argv)
     from cnnlib.tools import docs
+
+    args.root = args.root or course_folder()
+    args.results = args.results or args.root / "results"
 
     try:  # every generated block of the docs, these tables included (cnnlib/tools/docs.py)
         texts = docs.updated(args.root, args.results)

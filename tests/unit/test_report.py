@@ -64,7 +64,7 @@ def test_refresh_moves_the_new_results_in_only_when_every_run_passed(monkeypatch
         scratch = pathlib.Path(env["CNNLIB_RESULTS_DIR"])
         assert scratch != results, "the runs must not write into results/ directly"
         # A refresh killed now must leave nothing in the checkout: the scratch folder is private.
-        assert scratch.parent == private_temp_dir() and report.ROOT not in scratch.parents
+        assert scratch.parent == private_temp_dir() and ROOT not in scratch.parents
         (scratch / "ci" / "01_image_as_matrix.json").write_text(json.dumps({"value": "new"}))
         return outcome.pop(0)
 
@@ -99,12 +99,21 @@ def test_results_that_would_blank_or_break_the_tables_are_one_sentence(
     if content is not None:
         (tmp_path / "ci").mkdir()
         (tmp_path / "ci" / "05_lenet5_mnist.json").write_text(content)
-    before = {name: (report.ROOT / name).read_text() for name in report.DOCUMENTS}
+    before = {name: (ROOT / name).read_text() for name in report.DOCUMENTS}
     for argv in (["--check"], []):  # checking, and rewriting: neither touches the tables
         assert report.main([*argv, "--results", str(tmp_path)]) == 2
         err = capsys.readouterr().err
         assert words in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
-    assert before == {name: (report.ROOT / name).read_text() for name in report.DOCUMENTS}
+    assert before == {name: (ROOT / name).read_text() for name in report.DOCUMENTS}
+
+
+def test_outside_a_course_checkout_report_says_so_in_one_sentence(monkeypatch):
+    from cnnlib.runtime import locations
+
+    monkeypatch.setattr(locations, "course_root", lambda: None)  # an installed wheel
+    for argv in (["--check"], ["refresh"]):
+        with pytest.raises(SystemExit, match="Cannot find the course folder .* cnn-course report"):
+            report.main(argv)
 
 
 def test_check_without_a_results_folder_says_so(tmp_path, capsys):
