@@ -67,7 +67,7 @@ def fake_course(root):
     return root
 
 
-def cases(scratch):
+def cases(scratch, checkout):
     """(name, kind it was reported as, set-up → (args, cwd, env, judge))."""
     home = scratch / "keras"
     (home / "models").mkdir(parents=True)
@@ -230,7 +230,7 @@ def cases(scratch):
         "report --check, a results file that is a list",
         lambda: (
             ["report", "--check", "--results", str(scratch / "list_results")],
-            course,
+            checkout,
             {},
             deep,
         ),
@@ -243,7 +243,7 @@ def cases(scratch):
 
     yield (
         "report --check --results <empty>",
-        lambda: (["report", "--check", "--results", str(empty)], course, {}, advises_blanking),
+        lambda: (["report", "--check", "--results", str(empty)], checkout, {}, advises_blanking),
     )
     # The grading commands (cnnlib/labs/__main__.py, owned by the grading part of the course).
     yield "student <file>", lambda: (["student", str(a_file)], scratch, {}, deep)
@@ -263,7 +263,7 @@ def main(argv=None):
     counts = {"unsafe": 0, "hang": 0, "silent": 0, "deep": 0, "ok": 0}
     scratch = pathlib.Path(tempfile.mkdtemp(prefix="promise-probe-"))
     try:
-        for name, make in cases(scratch):
+        for name, make in cases(scratch, checkout):
             args, cwd, env, judge = make()
             status, output, seconds = run(checkout, args, cwd, env)
             started = "The course is open" in output
