@@ -27,6 +27,7 @@ import json
 import os
 import pathlib
 import shutil
+import stat
 import weakref
 
 try:
@@ -48,7 +49,10 @@ def checkpoint_dir(notebook, profile, name):
     """checkpoints/<notebook>/<profile>/<name> in the course folder, else in the user's cache folder.
 
     The user's cache folder also takes over, with one sentence, when the course folder is
-    read-only (a shared or mounted checkout).
+    read-only (a shared or mounted checkout), and when a folder on the way belongs to another
+    account or others may write to it (a checkout shared by a group): someone who can write there
+    could plant a link where a backup or history.csv goes, and the training would write through it.
+    The folders are made private to the user (mode 0700).
     """
     for label, value in (("notebook", notebook), ("profile", profile), ("name", name)):
         if (
@@ -63,17 +67,48 @@ def checkpoint_dir(notebook, profile, name):
     preferred = (
         (root / CHECKPOINT_FOLDER) if root else locations.user_cache_dir() / CHECKPOINT_FOLDER
     )
-    if locations.writable(preferred):
-        base = preferred
+    fallback = locations.user_cache_dir() / CHECKPOINT_FOLDER
+    base, problem = preferred, None
+    if not locations.writable(preferred):
+        problem = locations.why_not_writable(preferred)
     else:
-        base = locations.user_cache_dir() / CHECKPOINT_FOLDER
+        problem = _not_private(preferred, (notebook, profile, name))
+    if problem and preferred != fallback:
+        base = fallback
         if preferred not in _warned_folders:
             _warned_folders.add(preferred)
             print(
-                f"⚠ Cannot write checkpoints to {preferred} ({locations.why_not_writable(preferred)}); "
-                f"keeping them in {base} instead."
+                f"⚠ Cannot write checkpoints to {preferred} ({problem}); keeping them in {base} instead."
             )
     return base / notebook / profile / name
+
+
+def _not_private(base, parts):
+    """Why the folders base/parts[0]/… cannot hold this user's checkpoints safely (None when they
+    can): each existing one must be a real folder of this user that no one else may write to.
+    Missing ones are made with mode 0700; the user's own folders are made private."""
+    if not hasattr(os, "getuid"):
+        return None
+    folder = base
+    for part in (None, *parts):
+        folder = folder if part is None else folder / part
+        try:
+            os.mkdir(folder, 0o700)
+        except FileExistsError:
+            pass
+        except OSError:
+            return None  # not ours to make: resumable_fit then trains without a backup
+        info = os.lstat(folder)
+        if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+            return f"{folder} is a link or not a folder"
+        if info.st_uid != os.getuid():
+            return f"{folder} belongs to another user"
+        if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            try:
+                os.chmod(folder, stat.S_IMODE(info.st_mode) & ~(stat.S_IWGRP | stat.S_IWOTH))
+            except OSError:
+                return f"others may write to {folder}"
+    return None
 
 
 def saved_epoch(folder):

@@ -274,3 +274,50 @@ def test_a_really_full_disk_ends_the_process_normally(tmp_path):
     assert "epochs 3" in done.stdout and "the disk may be full" in done.stdout
     warning = next(line for line in done.stdout.splitlines() if "disk may be full" in line)
     assert "No space left on device" in warning  # one sentence, not HDF5's report
+
+
+@pytest.fixture
+def course(tmp_path, monkeypatch):
+    from cnnlib.runtime import locations
+
+    root = tmp_path / "course"
+    (root / "notebooks").mkdir(parents=True)
+    (root / "cnnlib").mkdir()
+    monkeypatch.chdir(root / "notebooks")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    training._warned_folders.clear()
+    assert locations.course_root() == root
+    return root
+
+
+def test_checkpoints_go_into_private_folders_of_the_checkout(course):
+    folder = training.checkpoint_dir("05_lenet5_mnist", "lite", "lenet")
+    assert folder == course / "checkpoints" / "05_lenet5_mnist" / "lite" / "lenet"
+    for level in (folder, *list(folder.parents)[:3]):
+        assert level.stat().st_mode & 0o022 == 0, f"others may write to {level}"
+
+
+def test_a_checkpoint_folder_others_may_write_to_is_not_used(course, tmp_path, capsys, monkeypatch):
+    """In a checkout shared by a group, another account could plant a link where history.csv or
+    the backup goes: a folder on the way that is not this user's own sends the checkpoints to the
+    user's cache folder, with one sentence."""
+    profile = course / "checkpoints" / "05_lenet5_mnist" / "lite"
+    profile.mkdir(parents=True)
+    real_lstat = os.lstat
+
+    def lstat(path, *args, **kwargs):  # as if another account had made the profile's folder
+        info = real_lstat(path, *args, **kwargs)
+        if pathlib.Path(path) == profile:
+            values = list(info)
+            values[4] = os.getuid() + 1
+            return os.stat_result(values)
+        return info
+
+    monkeypatch.setattr(os, "lstat", lstat)
+    folder = training.checkpoint_dir("05_lenet5_mnist", "lite", "lenet")
+    assert (
+        folder
+        == tmp_path / "cache" / "cnnlib" / "checkpoints" / "05_lenet5_mnist" / "lite" / "lenet"
+    )
+    out = capsys.readouterr().out
+    assert "belongs to another user" in out and out.count("\n") == 1
