@@ -419,7 +419,7 @@ def _run(args):
     except ValueError as error:  # a CNNLIB_PROFILE that names no profile
         raise SystemExit(str(error)) from None
     except files.UnsafePlace as error:
-        raise SystemExit(f"{error} (The lab writes its start page there.)") from None
+        raise SystemExit(str(error)) from None
     except OSError as error:
         raise SystemExit(
             f"Cannot write the start page into {shown(notebooks_dir)} ({error.strerror}): the lab "
