@@ -57,6 +57,19 @@ SLOW_TESTS = (
     "tests/labs/test_ex05.py::test_small_cnn_built_model_and_builder_get_the_same_verdict",
     "tests/labs/test_ex05.py::test_small_cnn_that_loses_fails_but_a_rehearsal_only_reports_it",
     "tests/labs/test_ex05.py::test_small_cnn_softmax_layer_and_nested_models_pass",
+    # Resumable training: test_an_interrupted_fit_resumes_at_the_right_epoch, the simulated full
+    # disk and one change of setup (the learning rate) stay; the other variations train again.
+    "tests/unit/test_training_resume.py::test_a_backup_remembers_every_argument_of_fit",
+    "tests/unit/test_training_resume.py::test_a_kill_next_to_the_backup_loses_no_epoch",
+    "tests/unit/test_training_resume.py::test_a_second_process_on_the_same_folder_trains",
+    "tests/unit/test_training_resume.py::test_rerunning_after_an_interrupt_in_the_first_epoch",
+    "tests/unit/test_bad_input_and_offline.py::test_1_any_other_change_of_setup_starts_from_scratch",
+    "tests/unit/test_bad_input_and_offline.py::test_1_the_same_setup_rebuilt_in_the_same_kernel",
+    "tests/unit/test_bad_input_and_offline.py::test_1_a_corrupt_backup_starts_from_scratch",
+    # The deepest Keras builds (ResNet50 stays), and phase 2 of transfer learning (phase 1 stays).
+    "tests/unit/test_resnet_parameter_count.py::test_resnet_parameters_match_keras[ResNet101",
+    "tests/unit/test_resnet_parameter_count.py::test_resnet_parameters_match_keras[ResNet152",
+    "tests/unit/test_transfer.py::test_phase_2_changes_only_the_last_block_and_the_head",
 )
 
 # {notebook file name: {code cell number: outputs}} for the cells nbval ran without error.
