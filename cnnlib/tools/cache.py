@@ -142,11 +142,8 @@ def fill(cache):
     for item in course_files():
         if (cache / item.relative).is_file():
             continue
-        file_hash = item.digest if item.algorithm else None
         try:
-            downloads.fetch(
-                item.fname, item.origin, file_hash=file_hash, cache_subdir=item.subdir, timeout=120
-            )
+            downloads.fetch_download(item, timeout=120)
         except downloads.OfflineError as error:
             failed += 1
             print(f"✗ {error}")

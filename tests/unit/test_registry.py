@@ -118,3 +118,19 @@ def test_the_check_notices_a_wrong_size_and_an_unknown_file():
 def test_the_download_table_in_the_docs_is_the_registrys():
     text = (ROOT / docs.DOWNLOADS_DOCUMENT).read_text(encoding="utf-8")
     assert registry.markdown_table() in text, "run `cnn-course report`"
+
+
+def test_fill_asks_for_each_missing_file_as_the_registry_describes_it(tmp_path, monkeypatch):
+    from cnnlib.data import downloads
+
+    asked = []
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(
+        downloads, "fetch", lambda fname, origin, **kwargs: asked.append((fname, origin, kwargs))
+    )
+    cache.fill(tmp_path)
+    assert [(fname, origin) for fname, origin, _ in asked] == [
+        (entry.fname, entry.origin) for entry in registry.DOWNLOADS.values()
+    ]
+    for (_, _, kwargs), entry in zip(asked, registry.DOWNLOADS.values()):
+        assert (kwargs["file_hash"], kwargs["cache_subdir"]) == (entry.digest, entry.subdir)
