@@ -10,7 +10,7 @@ Two cases, each on the same float32 input for all three implementations:
   (b) a 224×224×3 image with 16 filters of 3×3×3.
 It prints the best time of each implementation and the ratios loop / vectorised and
 vectorised / TensorFlow, and writes them to results/benchmark/conv_benchmark.json, from which
-`python -m cnnlib.tools.report` builds the README's benchmark table. Targets: the vectorised NumPy
+`cnn-course report` builds the benchmark table of docs/results.md. Targets: the vectorised NumPy
 version at least 50× faster than the loop, and no slower than tf.nn.conv2d (ratio ≤ 1.0×) on
 both cases. Timings on a shared or busy machine are noisy: the implementations take turns and
 the best of several repeats is kept, the ratio is what matters, and the JSON records the

@@ -303,6 +303,19 @@ def fetch(fname, origin, file_hash=None, cache_subdir="datasets", extract=False,
     return str(path)
 
 
+def fetch_download(entry, extract=False, timeout=30.0):
+    """`fetch` for an entry of `cnnlib.data.registry`: its file name, address, checksum and cache
+    folder, as the registry describes them."""
+    return fetch(
+        entry.fname,
+        entry.origin,
+        file_hash=entry.file_hash,
+        cache_subdir=entry.subdir,
+        extract=extract,
+        timeout=timeout,
+    )
+
+
 def extract_archive(archive, identity=None):
     """Unpack a .zip or .tar archive next to it (as Keras does: <name>_extracted/) and return that folder.
 

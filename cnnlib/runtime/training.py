@@ -22,9 +22,12 @@ when that training began, with one sentence, instead of silently continuing half
 
 import csv
 import hashlib
+import io
 import json
+import os
 import pathlib
 import shutil
+import stat
 import weakref
 
 try:
@@ -46,7 +49,10 @@ def checkpoint_dir(notebook, profile, name):
     """checkpoints/<notebook>/<profile>/<name> in the course folder, else in the user's cache folder.
 
     The user's cache folder also takes over, with one sentence, when the course folder is
-    read-only (a shared or mounted checkout).
+    read-only (a shared or mounted checkout), and when a folder on the way belongs to another
+    account or others may write to it (a checkout shared by a group): someone who can write there
+    could plant a link where a backup or history.csv goes, and the training would write through it.
+    The folders are made private to the user (mode 0700).
     """
     for label, value in (("notebook", notebook), ("profile", profile), ("name", name)):
         if (
@@ -61,17 +67,48 @@ def checkpoint_dir(notebook, profile, name):
     preferred = (
         (root / CHECKPOINT_FOLDER) if root else locations.user_cache_dir() / CHECKPOINT_FOLDER
     )
-    if locations.writable(preferred):
-        base = preferred
+    fallback = locations.user_cache_dir() / CHECKPOINT_FOLDER
+    base, problem = preferred, None
+    if not locations.writable(preferred):
+        problem = locations.why_not_writable(preferred)
     else:
-        base = locations.user_cache_dir() / CHECKPOINT_FOLDER
+        problem = _not_private(preferred, (notebook, profile, name))
+    if problem and preferred != fallback:
+        base = fallback
         if preferred not in _warned_folders:
             _warned_folders.add(preferred)
             print(
-                f"⚠ Cannot write checkpoints to {preferred} ({locations.why_not_writable(preferred)}); "
-                f"keeping them in {base} instead."
+                f"⚠ Cannot write checkpoints to {preferred} ({problem}); keeping them in {base} instead."
             )
     return base / notebook / profile / name
+
+
+def _not_private(base, parts):
+    """Why the folders base/parts[0]/… cannot hold this user's checkpoints safely (None when they
+    can): each existing one must be a real folder of this user that no one else may write to.
+    Missing ones are made with mode 0700; the user's own folders are made private."""
+    if not hasattr(os, "getuid"):
+        return None
+    folder = base
+    for part in (None, *parts):
+        folder = folder if part is None else folder / part
+        try:
+            os.mkdir(folder, 0o700)
+        except FileExistsError:
+            pass
+        except OSError:
+            return None  # not ours to make: resumable_fit then trains without a backup
+        info = os.lstat(folder)
+        if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+            return f"{folder} is a link or not a folder"
+        if info.st_uid != os.getuid():
+            return f"{folder} belongs to another user"
+        if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            try:
+                os.chmod(folder, stat.S_IMODE(info.st_mode) & ~(stat.S_IWGRP | stat.S_IWOTH))
+            except OSError:
+                return f"others may write to {folder}"
+    return None
 
 
 def saved_epoch(folder):
@@ -394,7 +431,7 @@ def resumable_fit(model, x, y, folder, epochs, **fit_kwargs):
         callbacks = [
             # The row first, then the backup: a kill between them repeats an epoch, loses none.
             keras.callbacks.CSVLogger(str(log), append=True),
-            keras.callbacks.BackupAndRestore(backup_dir=str(folder / BACKUP)),
+            _backup_callback(keras)(backup_dir=str(folder / BACKUP)),
             *fit_kwargs.pop("callbacks", []),
         ]
         if model not in _unfinished:
@@ -410,6 +447,57 @@ def resumable_fit(model, x, y, folder, epochs, **fit_kwargs):
         _unfinished.pop(model, None)
         _remove_own_files(folder)  # training completed: the backup has done its job
     return history
+
+
+def _write_replacing(path, data):
+    """`data` to `path` through a temporary file beside it and a rename: a failed write (a full
+    disk) leaves the previous backup whole."""
+    path = pathlib.Path(path)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        with open(temporary, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def _weights_in_memory(model):
+    """The bytes of `model.save_weights(...)`'s .weights.h5 file, made in memory: HDF5 then never
+    holds a file on disk, so a full disk is a plain OSError from our own write, and no half-written
+    HDF5 file is left for h5py to close at exit (which crashed the process: SIGSEGV)."""
+    from keras.src.saving import saving_lib  # the in-memory form of save_weights (no public API)
+
+    buffer = io.BytesIO()
+    store = saving_lib.H5IOStore(buffer, mode="w")
+    try:
+        saving_lib._save_state(
+            model, weights_store=store, assets_store=None, inner_path="", visited_saveables=set()
+        )
+    finally:
+        store.close()
+    return buffer.getvalue()
+
+
+def _backup_callback(keras):
+    """Keras's BackupAndRestore (looked up now, so a test may stand in for it) whose backup is
+    made in memory and written with a temporary file and a rename."""
+
+    class Backup(keras.callbacks.BackupAndRestore):
+        def _save_model(self):
+            try:
+                weights = _weights_in_memory(self.model)
+            except (ImportError, AttributeError):  # a Keras without those internals
+                return super()._save_model()
+            os.makedirs(self.backup_dir, exist_ok=True)
+            _write_replacing(self._weights_path, weights)
+            metadata = {"epoch": self._current_epoch, "batch": self._last_batch_seen}
+            _write_replacing(self._training_metadata_path, json.dumps(metadata).encode())
+
+    return Backup
 
 
 def _finish_without_backup(model, x, y, folder, epochs, fit_kwargs, callbacks, error):

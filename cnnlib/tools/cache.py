@@ -1,10 +1,10 @@
 """Prepare a room of machines: what the course downloads, in Keras's cache, checked and portable.
 
-    python -m cnnlib.tools.cache status          # what is cached, what is missing, sizes
-    python -m cnnlib.tools.cache fill            # download everything missing (with progress bars)
-    python -m cnnlib.tools.cache verify          # checksums, and the photo archive's layout
-    python -m cnnlib.tools.cache pack FILE.tar   # everything cached, in one archive (USB stick, share)
-    python -m cnnlib.tools.cache unpack FILE.tar # on each lab machine: into its cache, then verified
+    cnn-course cache status          # what is cached, what is missing, sizes
+    cnn-course cache fill            # download everything missing (with progress bars)
+    cnn-course cache verify          # checksums, and the photo archive's layout
+    cnn-course cache pack FILE.tar   # everything cached, in one archive (USB stick, share)
+    cnn-course cache unpack FILE.tar # on each lab machine: into its cache, then verified
 
 The cache is Keras's own (`~/.keras`, or `$KERAS_HOME`), so a filled cache serves the notebooks and
 `keras.datasets` / `keras.applications` alike. With CNNLIB_OFFLINE=1 nothing is downloaded.
@@ -16,7 +16,6 @@ and a non-zero exit.
 """
 
 import argparse
-import dataclasses
 import lzma
 import os
 import pathlib
@@ -26,8 +25,10 @@ import tempfile
 import zipfile
 import zlib
 
-from cnnlib.data import downloads, mnist, transfer
+from cnnlib.data import downloads, registry
 from cnnlib.runtime.env import tolerate_any_output_encoding
+from cnnlib.tools import files
+from cnnlib.tools.files import shown
 
 # An archive entry may be at most this much bigger than the file's known size (a newer release).
 SIZE_MARGIN = 1.05
@@ -39,55 +40,14 @@ class CacheError(Exception):
     """A problem with the user's archive or cache, said in one sentence."""
 
 
-@dataclasses.dataclass(frozen=True)
-class CachedFile:
-    subdir: str  # "datasets" or "models"
-    name: str
-    origin: str
-    algorithm: str | None  # "md5", "sha256", or None when no checksum is published
-    digest: str | None
-    used_by: str
-    approx_bytes: int
-
-    @property
-    def relative(self):
-        return f"{self.subdir}/{self.name}"
-
-
 def course_files():
-    """Every file the course downloads, where Keras caches it and how to check it."""
-    top, notop = transfer.VGG16_WEIGHTS[True], transfer.VGG16_WEIGHTS[False]
-    index = transfer.CLASS_INDEX
-    photos = transfer.CATS_VS_DOGS
-    return [
-        CachedFile(
-            "datasets",
-            "mnist.npz",
-            mnist.MNIST_URL,
-            "sha256",
-            mnist.MNIST_SHA256,
-            "notebook 05",
-            11_490_434,
-        ),
-        CachedFile(
-            "models", top[0], top[1], "md5", top[2], "notebook 07 (predictions)", 553_467_096
-        ),
-        CachedFile(
-            "models", notop[0], notop[1], "md5", notop[2], "notebook 07 (transfer)", 58_889_256
-        ),
-        CachedFile(
-            "models", index[0], index[1], "md5", index[2], "notebook 07 (class names)", 35_363
-        ),
-        CachedFile(
-            "datasets",
-            photos["fname"],
-            photos["origin"],
-            None,
-            None,
-            "notebook 07 (photos)",
-            photos["size"],
-        ),
-    ]
+    """Every file the course downloads (`cnnlib.data.registry`): where Keras caches it, how to
+    check it, its size and the notebook that uses it."""
+    return list(registry.DOWNLOADS.values())
+
+
+def _used_by(item):
+    return f"notebook {item.notebook[:2]} ({item.purpose})"
 
 
 def _size(n):
@@ -114,7 +74,7 @@ def check_archive_layout(path):
             ]
             not_images = [info.filename for info in entries if not _is_image(archive, info)]
     except (zipfile.BadZipFile, *ARCHIVE_ERRORS) as error:
-        return [f"not a readable zip archive ({error})"]
+        return [f"not a readable zip archive ({shown(error)})"]
     counts = {}
     for info in entries:
         parts = info.filename.split("/")
@@ -129,7 +89,7 @@ def check_archive_layout(path):
     if not_images:
         problems.append(
             f"{len(not_images):,} entries named as images are empty or not JPEG/PNG "
-            f"(first: {not_images[0]})"
+            f"(first: {shown(not_images[0])})"
         )
     return problems
 
@@ -160,16 +120,16 @@ def verify_file(item, path):
 
 
 def status(cache):
-    print(f"Keras cache: {cache}")
+    print(f"Keras cache: {shown(cache)}")
     missing = 0
     for item in course_files():
         path = cache / item.relative
-        if path.exists():
-            print(f"  ✓ {item.relative:<58} {_size(path.stat().st_size):>10}   {item.used_by}")
+        if path.is_file():
+            print(f"  ✓ {item.relative:<58} {_size(path.stat().st_size):>10}   {_used_by(item)}")
         else:
             missing += 1
             print(
-                f"  ✗ {item.relative:<58} {'missing':>10}   {item.used_by} (about {_size(item.approx_bytes)})"
+                f"  ✗ {item.relative:<58} {'missing':>10}   {_used_by(item)} (about {_size(item.size)})"
             )
     print(
         f"{missing} of {len(course_files())} files missing." if missing else "Everything is cached."
@@ -180,13 +140,10 @@ def status(cache):
 def fill(cache):
     failed = 0
     for item in course_files():
-        if (cache / item.relative).exists():
+        if (cache / item.relative).is_file():
             continue
-        file_hash = item.digest if item.algorithm else None
         try:
-            downloads.fetch(
-                item.name, item.origin, file_hash=file_hash, cache_subdir=item.subdir, timeout=120
-            )
+            downloads.fetch_download(item, timeout=120)
         except downloads.OfflineError as error:
             failed += 1
             print(f"✗ {error}")
@@ -197,8 +154,14 @@ def verify(cache):
     bad = 0
     for item in course_files():
         path = cache / item.relative
-        if not path.exists():
+        if not os.path.lexists(path):
             print(f"  – {item.relative}: not cached")
+            continue
+        if not path.is_file():
+            bad += 1
+            print(
+                f"  ✗ {item.relative}: not a file (a folder or a broken link); remove it, then fill"
+            )
             continue
         ok, message = verify_file(item, path)
         bad += not ok
@@ -207,60 +170,83 @@ def verify(cache):
 
 
 def pack(cache, target):
+    """Write the cached course files into the tar archive `target`, through a temporary file
+    beside it: an archive already there stays whole until the new one is complete, and nothing
+    but that temporary file is ever removed."""
     target = pathlib.Path(target)
-    if not target.parent.is_dir():
-        raise CacheError(f"Cannot write {target}: the folder {target.parent} does not exist.")
-    present = [item for item in course_files() if (cache / item.relative).exists()]
+    what = "the archive"
+    try:
+        files.check_replaceable(target, what)
+        files.check_own_folder(target.parent, what)
+    except files.UnsafePlace as error:
+        raise CacheError(str(error)) from None
+    present = [item for item in course_files() if (cache / item.relative).is_file()]
     if not present:
         print(
-            f"Nothing to pack: the cache {cache} holds none of the course's files (run fill first)."
+            f"Nothing to pack: the cache {shown(cache)} holds none of the course's files "
+            "(run fill first)."
         )
         return 1
     try:
-        with tarfile.open(
-            target, "w"
-        ) as archive:  # uncompressed: weights and JPEGs barely compress
-            for item in present:
-                print(f"  adding {item.relative}")
-                archive.add(cache / item.relative, arcname=item.relative)
+        with files.replacing(target) as out:
+            # uncompressed: weights and JPEGs barely compress
+            with tarfile.open(fileobj=out, mode="w") as archive:
+                for item in present:
+                    print(f"  adding {item.relative}")
+                    archive.add(cache / item.relative, arcname=item.relative)
     except OSError as error:
-        target.unlink(missing_ok=True)
+        kept = " (the archive that was there is unchanged)" if target.exists() else ""
         raise CacheError(
-            f"Could not write {target} ({error.strerror or error}); nothing was packed."
+            f"Could not write {shown(target)} ({error.strerror or error}); nothing was packed{kept}."
         ) from None
-    print(f"Packed {len(present)} files into {target} ({_size(target.stat().st_size)}).")
+    print(f"Packed {len(present)} files into {shown(target)} ({_size(target.stat().st_size)}).")
     return 0
 
 
 def _limit(item):
-    return int(item.approx_bytes * SIZE_MARGIN)
+    return int(item.size * SIZE_MARGIN)
+
+
+# Entries that are not course files a `tar -C ~/.keras` archive may hold (its folders); beyond
+# this many the archive is refused rather than read to its end.
+MAX_SKIPPED = 100
 
 
 def _course_members(archive, source):
-    """The archive's entries that are course files, after checking names, kinds and sizes."""
+    """The archive's entries that are course files, after checking names, kinds and sizes.
+
+    The entries are read one at a time, so a bad one ends the check at once, however many
+    entries follow it (a million empty entries are refused at the first)."""
     known = {item.relative: item for item in course_files()}
-    files, skipped = [], []
-    for member in archive.getmembers():
+    files_found, skipped = [], []
+    for member in archive:
+        name = shown(member.name)
         if member.isdir() and member.name.rstrip("/") in {"datasets", "models", "."}:
             continue  # the folders a `tar -C ~/.keras` archive holds
         if not member.isfile():
             skipped.append(
-                f"{member.name} ({'a link' if member.issym() or member.islnk() else 'not a file'})"
+                f"{name} ({'a link' if member.issym() or member.islnk() else 'not a file'})"
             )
+            if len(skipped) > MAX_SKIPPED:
+                raise CacheError(
+                    f"Refusing {shown(source)}: more than {MAX_SKIPPED} of its entries are not "
+                    "files (links, folders, devices); it was not written by pack."
+                )
             continue
         if member.name not in known:
             raise CacheError(
-                f"Refusing {source}: it holds files the course does not use, such as {member.name!r}."
+                f"Refusing {shown(source)}: it holds files the course does not use, such as "
+                f"'{name}'; nothing was unpacked."
             )
         if member.size > _limit(known[member.name]):
             raise CacheError(
-                f"Refusing {source}: {member.name} would expand to {_size(member.size)}, more than "
-                f"the {_size(known[member.name].approx_bytes)} of the real file; nothing was unpacked."
+                f"Refusing {shown(source)}: {name} would expand to {_size(member.size)}, more than "
+                f"the {_size(known[member.name].size)} of the real file; nothing was unpacked."
             )
-        if any(member.name == other.name for other in files):
-            raise CacheError(f"Refusing {source}: it holds {member.name} twice.")
-        files.append(member)
-    return files, skipped
+        if any(member.name == other.name for other in files_found):
+            raise CacheError(f"Refusing {shown(source)}: it holds {name} twice.")
+        files_found.append(member)
+    return files_found, skipped
 
 
 def _write_member(archive, member, target, limit):
@@ -275,7 +261,7 @@ def _write_member(archive, member, target, limit):
             for chunk in iter(lambda: entry.read(1 << 20), b""):
                 written += len(chunk)
                 if written > limit:
-                    raise CacheError(f"{member.name} expands beyond {_size(limit)}")
+                    raise CacheError(f"{shown(member.name)} expands beyond {_size(limit)}")
                 out.write(chunk)
         os.replace(temporary, target)
     except BaseException:
@@ -286,11 +272,11 @@ def _write_member(archive, member, target, limit):
 def unpack(cache, source):
     source = pathlib.Path(source)
     if source.is_dir():
-        raise CacheError(f"{source} is a folder; unpack takes an archive written by pack.")
+        raise CacheError(f"{shown(source)} is a folder; unpack takes an archive written by pack.")
     if not source.is_file():
-        raise CacheError(f"No such archive: {source}")
+        raise CacheError(f"No such archive: {shown(source)}")
     if source.stat().st_size == 0:
-        raise CacheError(f"{source} is empty (0 bytes); copy the archive again.")
+        raise CacheError(f"{shown(source)} is empty (0 bytes); copy the archive again.")
     known = {item.relative: item for item in course_files()}
     try:
         with tarfile.open(source) as archive:
@@ -301,7 +287,7 @@ def unpack(cache, source):
                 )
             if not members:
                 raise CacheError(
-                    f"{source} holds none of the course's files ({', '.join(sorted(known))}); "
+                    f"{shown(source)} holds none of the course's files ({', '.join(sorted(known))}); "
                     "nothing was unpacked."
                 )
             for member in members:
@@ -310,7 +296,9 @@ def unpack(cache, source):
         raise
     except ARCHIVE_ERRORS as error:
         where = (
-            f"into {cache}" if isinstance(error, OSError) and error.filename else f"from {source}"
+            f"into {shown(cache)}"
+            if isinstance(error, OSError) and error.filename
+            else f"from {shown(source)}"
         )
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         reason = (reason.splitlines() or [""])[0].rstrip(":")  # tarfile lists every method tried
@@ -318,14 +306,14 @@ def unpack(cache, source):
             f"Could not unpack {where} ({type(error).__name__}: {reason or 'no details'}): "
             f"{_hint(error, source, cache)}"
         ) from None
-    print(f"Unpacked {len(members)} files into {cache}; verifying:")
+    print(f"Unpacked {len(members)} files into {shown(cache)}; verifying:")
     return verify(cache)
 
 
 def _hint(error, source, cache):
     if isinstance(error, OSError) and error.errno is not None:
-        return f"check that {cache} is a folder you may write to, with enough free space."
-    return f"{source} is not a complete tar archive written by pack; copy it again."
+        return f"check that {shown(cache)} is a folder you may write to, with enough free space."
+    return f"{shown(source)} is not a complete tar archive written by pack; copy it again."
 
 
 def main(argv=None):
@@ -338,11 +326,18 @@ def main(argv=None):
         ("pack", "write the cached files into one tar archive"),
         ("unpack", "extract such an archive into this machine's cache"),
     ):
-        commands.add_parser(name, help=text).add_argument("file", type=pathlib.Path)
+        commands.add_parser(name, help=text).add_argument("file")
     args = parser.parse_args(argv)
+    if getattr(args, "file", None) == "":
+        parser.error(f"{args.command} needs the name of an archive file, got ''")
     tolerate_any_output_encoding()
     try:
         cache = downloads.keras_cache_dir()
+        if cache.exists() and not cache.is_dir():
+            raise CacheError(
+                f"The Keras cache {shown(cache)} is a file, not a folder: point KERAS_HOME at a "
+                "folder (or unset it)."
+            )
         downloads.forced_offline()  # a CNNLIB_OFFLINE word that is neither on nor off: said first
         if args.command == "pack":
             return pack(cache, args.file)

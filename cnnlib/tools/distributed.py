@@ -5,7 +5,7 @@ device, `MirroredStrategy` over several GPUs of one machine. For several machine
 script to start on every machine (each with its own TF_CONFIG):
 
     TF_CONFIG='{"cluster": {"worker": ["host1:12345", "host2:12345"]},
-                "task": {"type": "worker", "index": 0}}' python -m cnnlib.tools.distributed OUTDIR
+                "task": {"type": "worker", "index": 0}}' cnn-course distributed OUTDIR
 
 It trains the transfer-learning head (phase 1 of notebook 07) under `MultiWorkerMirroredStrategy`
 for a few steps: every worker computes gradients on its share of each global batch and the
@@ -36,6 +36,10 @@ import time
 from cnnlib.runtime.env import tolerate_any_output_encoding
 
 DEFAULT_TIMEOUT = 120.0
+# What the command accepts: enough for any real use, small enough to fail in seconds, not hours.
+MAX_TIMEOUT = 24 * 3600.0  # a day: longer is a typo, and select() overflows on huge values
+MAX_STEPS = 100_000
+IMAGE_SIZES = (32, 512)  # VGG16's smallest input; 512 px already needs ~GBs per batch on a CPU
 EXIT_TIMEOUT, EXIT_INTERRUPT, EXIT_TERMINATED = 3, 130, 143
 
 
@@ -273,7 +277,12 @@ def train_head(out_dir, steps=3, image_size=32, per_replica_batch=4, joined=None
         return None  # only the chief writes: the weights are the same on every worker
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    model.save_weights(str(out_dir / "head.weights.h5"))
+    temporary = out_dir / f".head-{os.getpid()}.weights.h5"  # Keras wants the .weights.h5 ending
+    try:
+        model.save_weights(str(temporary))
+        os.replace(temporary, out_dir / "head.weights.h5")
+    finally:
+        temporary.unlink(missing_ok=True)
     result = {
         "workers": workers,
         "replicas_in_sync": strategy.num_replicas_in_sync,
@@ -285,9 +294,16 @@ def train_head(out_dir, steps=3, image_size=32, per_replica_batch=4, joined=None
         "data_source": data.source,
         "recorded": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
-    (out_dir / "multiworker_result.json").write_text(json.dumps(result, indent=2) + "\n")
+    # Through a temporary file and a rename: a link planted at the name is replaced, not followed.
+    _write_replacing(out_dir / "multiworker_result.json", json.dumps(result, indent=2) + "\n")
     keras.backend.clear_session()
     return result
+
+
+def _write_replacing(path, text):
+    from cnnlib.tools.files import replace_file
+
+    replace_file(path, text)
 
 
 def main(argv=None):
@@ -306,14 +322,19 @@ def main(argv=None):
         help=f"seconds to wait for every worker to join (default {DEFAULT_TIMEOUT:g})",
     )
     args = parser.parse_args(argv)
-    if args.steps < 1:
-        parser.error(f"--steps must be at least 1, got {args.steps}")
-    if args.image_size < 32:
+    if not 1 <= args.steps <= MAX_STEPS:
+        parser.error(f"--steps must be between 1 and {MAX_STEPS:,}, got {args.steps}")
+    low, high = IMAGE_SIZES
+    if not low <= args.image_size <= high:
         parser.error(
-            f"--image-size must be at least 32 (VGG16's smallest input), got {args.image_size}"
+            f"--image-size must be between {low} (VGG16's smallest input) and {high} pixels, "
+            f"got {args.image_size}"
         )
-    if not args.timeout > 0:
-        parser.error(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
+    if not 0 < args.timeout <= MAX_TIMEOUT:  # also refuses nan and inf
+        parser.error(
+            f"--timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT:g} (a day), "
+            f"got {args.timeout:g}"
+        )
     tolerate_any_output_encoding()
     try:
         workers, index = _cluster()

@@ -1,4 +1,4 @@
-"""Open the course in JupyterLab: `python -m cnnlib.tools.lab` (README command 1 ends with it).
+"""Open the course in JupyterLab: `cnn-course lab` (README command 1 ends with it).
 
 Plain `jupyter lab` trips over three things in a lab room: it refuses to start as root (many
 containers), it listens on 127.0.0.1 only (unreachable from outside a container), and it buries
@@ -13,21 +13,34 @@ the address to open, token included, in a page of log lines. This launcher
 On a shared machine (a lab room's server) nothing of it is visible to the other users: the
 server's access token is handed over in its environment (JUPYTER_TOKEN), which only its owner
 can read, never on its command line, which `ps` shows everyone; the log goes to a folder of the
-user's own (mode 0700 in the user's cache), opened without following links.
+user's own (mode 0700 in the user's cache), opened without following links. The start page
+is written through a temporary file and a rename (a link planted in its place is replaced, not
+followed), and only into a folder of the user's own; `--student` exports into a folder per user
+(build/student-<user>, mode 0700) and serves no notebook someone else put there. Where the home
+folder is read-only, Jupyter's own folders move to the user's cache folder like the rest of the
+course's files.
 
-    python -m cnnlib.tools.lab                 # on a laptop or workstation
-    python -m cnnlib.tools.lab --container     # inside Docker/Podman: listen on every interface
-    python -m cnnlib.tools.lab --port 9000     # another port
-    python -m cnnlib.tools.lab --student       # the student version (no solutions), in build/student
+The launcher stops JupyterLab whichever way it is stopped itself: Ctrl+C, SIGTERM (a service
+manager, `docker stop`, `kill`), SIGHUP (a closed terminal); and JupyterLab stops when the
+launcher dies without a chance to (SIGKILL), on Linux. Started in the background from a script
+(where the shell makes it ignore Ctrl+C), it is stopped by SIGTERM or SIGHUP.
+
+    cnn-course lab                 # on a laptop or workstation
+    cnn-course lab --container     # inside Docker/Podman: listen on every interface
+    cnn-course lab --port 9000     # another port
+    cnn-course lab --student       # the student version (no solutions), in build/student-<user>
 """
 
 import argparse
+import getpass
 import importlib.metadata
 import os
 import pathlib
 import secrets
 import shutil
+import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -35,6 +48,8 @@ import time
 from cnnlib.runtime import locations
 from cnnlib.runtime.env import tolerate_any_output_encoding
 from cnnlib.runtime.profiles import PROFILE_VARIABLE, choose_profile
+from cnnlib.tools import files
+from cnnlib.tools.files import shown
 
 START_PAGE = "START_HERE.ipynb"
 TOKEN_VARIABLE = "JUPYTER_TOKEN"  # read by jupyter_server's IdentityProvider
@@ -126,12 +141,86 @@ def start_page(profile, reason):
 
 
 def write_start_page(notebooks_dir):
+    """Write the start page into `notebooks_dir` (a folder of this user's) through a temporary
+    file and a rename; return its path and the profile it describes."""
     import nbformat
 
     profile, reason = choose_profile(has_gpu=gpu_likely())
     path = pathlib.Path(notebooks_dir) / START_PAGE
-    nbformat.write(start_page(profile, reason), path)
+    files.check_own_folder(notebooks_dir, "the start page")
+    if path.is_dir() and not path.is_symlink():
+        raise IsADirectoryError(21, "a folder has its name", str(path))
+    files.replace_file(path, nbformat.writes(start_page(profile, reason)) + "\n")
     return path, profile
+
+
+def student_folder(course, requested):
+    """The folder `--student` exports to: DIR inside the course folder when given, else
+    build/student-<user>. It must be (or become) a folder of this user's that no one else may
+    write to, holding nothing of anyone else's; otherwise one sentence (SystemExit)."""
+    if requested is None:
+        folder = course / "build" / f"student-{_user_name()}"
+    else:
+        if not requested.strip():
+            raise SystemExit("--student needs a folder name (or none, for the default).")
+        folder = course / pathlib.Path(requested).expanduser()
+    notebooks = (course / "notebooks").resolve()
+    where = folder.resolve()
+    if where == notebooks or notebooks in where.parents:
+        raise SystemExit(
+            f"--student {shown(requested)} is inside notebooks/: the student version goes to a "
+            "folder of its own (the default is build/student-<your user name>)."
+        )
+    if folder.is_symlink():
+        raise SystemExit(
+            f"The student folder {shown(folder)} is a link: the lab exports only into a real "
+            "folder of your own; remove the link or name another with --student DIR."
+        )
+    if os.path.lexists(folder) and not folder.is_dir():
+        raise SystemExit(
+            f"--student {shown(requested)}: {shown(folder)} is a file, not a folder; name a folder."
+        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as error:
+        raise SystemExit(
+            f"Cannot make the student folder {shown(folder)} ({error.strerror}); name another "
+            "with --student DIR."
+        ) from None
+    try:
+        files.check_own_folder(folder, "the student version")
+    except files.UnsafePlace as error:
+        raise SystemExit(str(error)) from None
+    info = folder.lstat()
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise SystemExit(
+            f"Others may write to the student folder {shown(folder)} and plant notebooks in it: "
+            f"make it private (chmod 700 {shown(folder)}) or name another with --student DIR."
+        )
+    foreign = [
+        entry.name
+        for entry in folder.iterdir()
+        if entry.is_symlink() or (hasattr(os, "getuid") and entry.lstat().st_uid != os.getuid())
+    ]
+    if foreign:
+        raise SystemExit(
+            f"The student folder {shown(folder)} holds {shown(foreign[0])}, a link or a file of "
+            "another user: the lab serves only your own notebooks; remove it or name another "
+            "folder with --student DIR."
+        )
+    return folder
+
+
+def _user_name():
+    """This account's name as the system knows it (not $USER, which anyone can set), made safe
+    for a folder name."""
+    try:
+        import pwd
+
+        name = pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError):  # Windows, or a container's user without a name
+        name = str(os.getuid()) if hasattr(os, "getuid") else getpass.getuser()
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name).lstrip(".") or "user"
 
 
 def free_port(preferred):
@@ -187,6 +276,98 @@ def lab_command(notebooks_dir, port, container, open_browser):
     return command
 
 
+def jupyter_folders(environ=None):
+    """{variable: folder} for Jupyter's own folders (runtime files, settings, workspaces, the
+    kernel's IPython and matplotlib folders) that cannot be written where they would go by default
+    (a read-only home folder): each moves to the user's cache folder, like the course's files.
+    A variable the user set is left alone."""
+    from jupyter_core import paths
+
+    environ = os.environ if environ is None else environ
+    config = pathlib.Path(paths.jupyter_config_dir())
+    home = pathlib.Path(os.path.expanduser("~"))
+    defaults = {
+        "JUPYTER_RUNTIME_DIR": pathlib.Path(paths.jupyter_runtime_dir()),
+        "JUPYTER_DATA_DIR": pathlib.Path(paths.jupyter_data_dir()),
+        "JUPYTERLAB_SETTINGS_DIR": config / "lab" / "user-settings",
+        "JUPYTERLAB_WORKSPACES_DIR": config / "lab" / "workspaces",
+        "IPYTHONDIR": home / ".ipython",
+        "MPLCONFIGDIR": home / ".config" / "matplotlib",
+    }
+    moved = {}
+    for variable, default in defaults.items():
+        if environ.get(variable) or locations.writable(default):
+            continue
+        fallback = locations.user_cache_dir() / "jupyter" / variable.lower()
+        fallback.mkdir(parents=True, exist_ok=True, mode=0o700)
+        moved[variable] = str(fallback)
+    return moved
+
+
+class _Stopped(Exception):
+    """The launcher was asked to stop (Ctrl+C, SIGTERM, SIGHUP)."""
+
+
+def _stop(signum, frame):
+    raise _Stopped(signal.Signals(signum).name)
+
+
+def stop_on_signals():
+    """Make SIGTERM and SIGHUP stop the launcher as Ctrl+C does. Ctrl+C stays ignored where the
+    shell made a background job ignore it (`cnn-course lab &` in a script)."""
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is None or (name == "SIGINT" and signal.getsignal(number) == signal.SIG_IGN):
+            continue
+        signal.signal(number, _stop)
+
+
+def _die_with_parent():
+    """In the server's process, before it starts (Linux): SIGTERM when the launcher dies, even by
+    SIGKILL, so no JupyterLab is left running with its token."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def start_server(command, env, log):
+    """Start JupyterLab in a session of its own (a terminal's Ctrl+C reaches the launcher, which
+    stops it), reading nothing from the launcher's input."""
+    return subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+    )
+
+
+def stop_server(server):
+    """Stop JupyterLab: SIGTERM (it shuts its kernels down), SIGKILL after 10 s."""
+    if server.poll() is not None:
+        return
+    server.terminate()
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def _last_line(path):
+    try:
+        lines = [line.strip() for line in path.read_text(errors="replace").splitlines()]
+    except OSError:
+        return ""
+    last = next((line for line in reversed(lines) if line), "")
+    return shown(last if len(last) <= 300 else last[:300] + "…")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="cnn-course lab", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -199,73 +380,104 @@ def main(argv=None):
     parser.add_argument(
         "--student",
         nargs="?",
-        const="build/student",
+        const=None,
+        default=False,
         metavar="DIR",
-        help="open the student version (no solutions), exported to DIR (default build/student, "
-        "untracked); notebooks already there, a learner's work, are kept",
+        help="open the student version (no solutions), exported to DIR in the course folder "
+        "(default build/student-<your user name>, untracked, private); notebooks already there, "
+        "a learner's work, are kept",
     )
     args = parser.parse_args(argv)
     if not 1 <= args.port <= 65535:
         parser.error(f"--port must be between 1 and 65535, got {args.port}")
 
     tolerate_any_output_encoding()
-    notebooks_dir = course_folder() / "notebooks"
-    if args.student:
+    stop_on_signals()
+    try:
+        return _run(args)
+    except _Stopped as stop:
+        print(f"Stopped by {stop} before JupyterLab started.", file=sys.stderr, flush=True)
+        return 128 + getattr(signal, str(stop)).value
+
+
+def _run(args):
+    course = course_folder()
+    notebooks_dir = course / "notebooks"
+    if args.student is not False:
         from cnnlib.labs.student import write_student_versions
 
-        source, notebooks_dir = notebooks_dir, course_folder() / args.student
-        write_student_versions(source, notebooks_dir, keep_existing=True)
+        source, notebooks_dir = notebooks_dir, student_folder(course, args.student)
+        try:
+            write_student_versions(source, notebooks_dir, keep_existing=True)
+        except (OSError, ValueError) as error:
+            raise SystemExit(
+                f"Cannot export the student version to {shown(notebooks_dir)}: "
+                f"{shown(getattr(error, 'strerror', None) or error)}."
+            ) from None
     try:
         page, profile = write_start_page(notebooks_dir)
+    except ValueError as error:  # a CNNLIB_PROFILE that names no profile
+        raise SystemExit(str(error)) from None
+    except files.UnsafePlace as error:
+        raise SystemExit(str(error)) from None
     except OSError as error:
         raise SystemExit(
-            f"Cannot write the start page into {notebooks_dir} ({error.strerror}): the lab needs "
-            "a course checkout it may write to; copy the course to a folder of your own."
+            f"Cannot write the start page into {shown(notebooks_dir)} ({error.strerror}): the lab "
+            "needs a course checkout it may write to; copy the course to a folder of your own."
         ) from None
     port = free_port(args.port)
     token = secrets.token_hex(16)
     command = lab_command(notebooks_dir, port, args.container, not args.no_browser)
+    moved = jupyter_folders()
     log_path, log = open_log(port)
     with log:
-        server = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, env=server_environment(token)
-        )
-        url = f"http://127.0.0.1:{port}/lab/tree/{START_PAGE}?token={token}"
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and server.poll() is None:
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.3)
-        if server.poll() is not None:
-            print(
-                f"JupyterLab did not start; its log says:\n{log_path.read_text()[-3000:]}",
-                file=sys.stderr,
-                flush=True,
-            )
-            return server.returncode or 1
-        where = (
-            " (from outside the container, use this machine's address instead of 127.0.0.1)"
-            if args.container
-            else ""
-        )
-        # Flushed at once: the launcher then waits on the server, and a container's log or a
-        # pipe (| tee) would otherwise not show the address until the lab stops.
-        print(f"The course is open at {url}{where}", flush=True)
+        server = start_server(command, {**server_environment(token), **moved}, log)
+        try:
+            return _serve(server, args, port, token, page, profile, log_path, moved)
+        except _Stopped as stop:
+            stop_server(server)
+            print(f"JupyterLab stopped ({stop}).", flush=True)
+            return 0 if str(stop) == "SIGINT" else 128 + getattr(signal, str(stop)).value
+        finally:
+            stop_server(server)
+
+
+def _serve(server, args, port, token, page, profile, log_path, moved):
+    url = f"http://127.0.0.1:{port}/lab/tree/{START_PAGE}?token={token}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and server.poll() is None:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.3)
+    if server.poll() is not None:
         print(
-            f"Profile: {profile}. Start page: {page.name}. JupyterLab's log: {log_path}. Stop with Ctrl+C.",
+            f"JupyterLab did not start (exit status {server.returncode}); the last line of its "
+            f"log is: {_last_line(log_path) or '(empty)'} — the whole log is in {log_path}.",
+            file=sys.stderr,
             flush=True,
         )
-        try:
-            return server.wait()
-        except KeyboardInterrupt:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-            print("JupyterLab stopped.", flush=True)
-            return 0
+        return server.returncode or 1
+    where = (
+        " (from outside the container, use this machine's address instead of 127.0.0.1)"
+        if args.container
+        else ""
+    )
+    if moved:
+        print(
+            f"Your home folder cannot be written to: Jupyter keeps its files in "
+            f"{pathlib.Path(next(iter(moved.values()))).parent} instead.",
+            flush=True,
+        )
+    # Flushed at once: the launcher then waits on the server, and a container's log or a
+    # pipe (| tee) would otherwise not show the address until the lab stops.
+    print(f"The course is open at {url}{where}", flush=True)
+    print(
+        f"Profile: {profile}. Start page: {page.name}. JupyterLab's log: {log_path}. "
+        "Stop with Ctrl+C (or SIGTERM).",
+        flush=True,
+    )
+    return server.wait()
 
 
 if __name__ == "__main__":

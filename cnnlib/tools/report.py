@@ -1,14 +1,15 @@
 """The generated tables of README.md and docs/results.md, from results/<profile>/<notebook>.json.
 
-    cnn-course report                          # rewrite the tables
-    cnn-course report --check                  # exit 1 if a table is out of date
+    cnn-course report                          # rewrite every generated block of the docs
+    cnn-course report --check                  # exit 1 if one is out of date
     cnn-course report refresh --profile lite   # rerun the notebooks into results/, then the tables
 
 A learner's run writes to my_results/ (ignored by git); only `refresh` (or running the notebooks
 with CNNLIB_RESULTS_DIR=results by hand) changes the committed results/.
 
 The tables live between `<!-- NAME:start -->` / `<!-- NAME:end -->` markers; nothing outside them
-is touched.
+is touched. `report` and `report --check` cover the docs' other generated blocks too (the download
+table, INSTRUCTORS.md's blocks): see `cnnlib.tools.docs`.
 """
 
 import argparse
@@ -23,10 +24,16 @@ import sys
 import tempfile
 
 from cnnlib.runtime.course import NOTEBOOKS
+from cnnlib.runtime.locations import private_temp_dir, require_course_root
 from cnnlib.runtime.profiles import PROFILES
 from cnnlib.runtime.session import write_atomically
+from cnnlib.tools.files import replace_file, shown
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+def course_folder():
+    """The course checkout (`cnnlib.runtime.locations.course_root`), or one sentence saying the
+    command needs one (an installed wheel has no results/ or README.md of its own)."""
+    return require_course_root("cnn-course report")
 
 
 def machine():
@@ -55,18 +62,46 @@ def _read_json(path):
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ReportError(f"{path} cannot be read as JSON ({error}); restore it from git") from None
+        raise ReportError(
+            f"{shown(path)} cannot be read as JSON ({shown(error)}); restore it from git"
+        ) from None
+
+
+# What a results file (written by Run.record) must hold for the tables.
+RESULT_FIELDS = {"device": str, "seconds": (int, float), "data_source": str, "metrics": dict}
+
+
+def _check_result(path, result):
+    if not isinstance(result, dict):
+        raise ReportError(
+            f"{shown(path)} holds a JSON {type(result).__name__}, not a notebook's results (an object); "
+            "restore it from git"
+        )
+    for field, kind in RESULT_FIELDS.items():
+        if not isinstance(result.get(field), kind) or isinstance(result.get(field), bool):
+            raise ReportError(
+                f"{shown(path)} has no valid {field!r} (a results file written by a notebook has one); "
+                "restore it from git"
+            )
+    return result
 
 
 def load_results(results_dir):
-    """{profile: {notebook: result}} from results/<profile>/*.json."""
+    """{profile: {notebook: result}} from results/<profile>/*.json; a folder without any results
+    is an error (tables made from it would be empty), so is a file that is not a notebook's result."""
     results_dir = pathlib.Path(results_dir)
     if not results_dir.is_dir():
         raise ReportError(f"there is no results folder at {results_dir}")
     found = {}
     for profile in PROFILES:
         for path in sorted((results_dir / profile).glob("*.json")):
-            found.setdefault(profile, {})[path.stem] = _read_json(path)
+            found.setdefault(profile, {})[path.stem] = _check_result(path, _read_json(path))
+    if not found:
+        raise ReportError(
+            f"{results_dir} holds no results (results/<profile>/<notebook>.json), so the tables "
+            "would be emptied: point --results at the course's results/ folder, or make them with "
+            "`cnn-course report refresh`"
+        )
     return found
 
 
@@ -91,8 +126,14 @@ def _format(value):
 
 def course_times(results_dir):
     """{profile: entry} from results/benchmark/course_times.json (benchmarks/course_times.py)."""
-    path = results_dir / "benchmark" / "course_times.json"
-    return _read_json(path).get("profiles", {}) if path.exists() else {}
+    path = pathlib.Path(results_dir) / "benchmark" / "course_times.json"
+    if not path.exists():
+        return {}
+    times = _read_json(path)
+    profiles = times.get("profiles", {}) if isinstance(times, dict) else None
+    if not isinstance(profiles, dict):
+        raise ReportError(f"{shown(path)} has no 'profiles' object; restore it from git")
+    return profiles
 
 
 def _minutes(seconds):
@@ -202,32 +243,30 @@ def render(document, text, results_dir):
 def refresh(profiles, notebooks=(), results_dir=None):
     """Run the notebooks (all, or those named) in each profile with their results going to the
     committed results/ folder; return pytest's exit code (0 when every notebook passed)."""
-    results_dir = pathlib.Path(results_dir or ROOT / "results")
-    scratch = pathlib.Path(tempfile.mkdtemp(prefix="results-refresh-", dir=results_dir.parent))
+    root = course_folder()
+    results_dir = pathlib.Path(results_dir or root / "results")
+    # The new results wait in the user's private temporary folder, never in the checkout: a
+    # refresh that is killed leaves nothing there for git to show.
+    scratch = pathlib.Path(tempfile.mkdtemp(prefix="results-refresh-", dir=private_temp_dir()))
+    try:
+        return _refresh_through(root, scratch, profiles, notebooks, results_dir)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _refresh_through(root, scratch, profiles, notebooks, results_dir):
     shutil.copytree(results_dir, scratch, dirs_exist_ok=True)
     paths = [
-        str(ROOT / "notebooks" / (name if name.endswith(".ipynb") else name + ".ipynb"))
+        str(root / "notebooks" / (name if name.endswith(".ipynb") else name + ".ipynb"))
         for name in notebooks
     ]
     for profile in profiles:
         env = dict(os.environ, CNNLIB_PROFILE=profile, CNNLIB_RESULTS_DIR=str(scratch))
         print(f"Running the notebooks in the {profile} profile; results go to {results_dir}")
-        code = subprocess.call(
-            # -n 0: one notebook at a time, so the times the notebooks record are not shared.
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-n",
-                "0",
-                "-q",
-                *(paths or [str(ROOT / "notebooks")]),
-            ],
-            cwd=ROOT,
-            env=env,
-        )
+        # -n 0: one notebook at a time, so the times the notebooks record are not shared.
+        command = [sys.executable, "-m", "pytest", "-n", "0", "-q"]
+        code = subprocess.call([*command, *(paths or [str(root / "notebooks")])], cwd=root, env=env)
         if code:
-            shutil.rmtree(scratch, ignore_errors=True)
             print(
                 f"The {profile} run failed (pytest exit code {code}); {results_dir} and the "
                 "tables are left as they were."
@@ -237,8 +276,7 @@ def refresh(profiles, notebooks=(), results_dir=None):
     for path in sorted(scratch.rglob("*.json")):
         target = results_dir / path.relative_to(scratch)
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(path, target)
-    shutil.rmtree(scratch, ignore_errors=True)
+        replace_file(target, path.read_bytes())  # beside the target, then renamed: atomic
     return 0
 
 
@@ -264,36 +302,37 @@ def main(argv=None):
     if argv[:1] == ["refresh"]:
         return refresh_main(argv[1:])
     parser = argparse.ArgumentParser(prog="cnn-course report", description=__doc__.splitlines()[0])
-    parser.add_argument("--results", type=pathlib.Path, default=ROOT / "results")
-    parser.add_argument("--root", type=pathlib.Path, default=ROOT, help="the course folder")
+    parser.add_argument(
+        "--results", type=pathlib.Path, help="the results folder (default: results/ of the course)"
+    )
+    parser.add_argument(
+        "--root", type=pathlib.Path, help="the course folder (default: the one you are in)"
+    )
     parser.add_argument(
         "--check", action="store_true", help="only report whether the tables are up to date"
     )
     args = parser.parse_args(argv)
-    stale = []
-    try:
-        for document in DOCUMENTS:
-            path = args.root / document
-            try:
-                current = path.read_text(encoding="utf-8")
-            except OSError as error:
-                raise ReportError(f"{path} cannot be read ({error.strerror})") from None
-            updated = render(document, current, args.results)
-            if updated == current:
-                continue
-            stale.append(document)
-            if not args.check:
-                write_atomically(path, updated)
-    except (ReportError, OSError) as error:
+    from cnnlib.tools import docs
+
+    args.root = args.root or course_folder()
+    args.results = args.results or args.root / "results"
+
+    try:  # every generated block of the docs, these tables included (cnnlib/tools/docs.py)
+        texts = docs.updated(args.root, args.results)
+        stale = [document for document, (old, new) in texts.items() if old != new]
+        if not args.check:
+            for document in stale:
+                write_atomically(args.root / document, texts[document][1])
+    except (docs.DocsError, OSError) as error:
         print(f"cnn-course report: {error}", file=sys.stderr)
         return 2
     if args.check:
         if stale:
             print(f"{', '.join(stale)} out of date with {args.results}: run cnn-course report")
             return 1
-        print(f"The tables match {args.results}")
+        print(f"Every generated block matches its source ({args.results} for the tables)")
         return 0
-    print(f"Updated the tables in {', '.join(stale) or 'no file (all were current)'}")
+    print(f"Updated the generated blocks of {', '.join(stale) or 'no file (all were current)'}")
     return 0
 
 

@@ -1,8 +1,8 @@
-"""Issue 10: what learners and lab staff actually do must never break the course or give a silently
+"""What learners and lab staff actually do must never break the course or give a silently
 wrong result. One section per numbered item; every test here failed on the code before the fix.
 
 The notebook-level checks (a hand run changes no tracked file; no TensorFlow start-up lines in a
-notebook) are in tests/notebooks/test_hand_run.py.
+notebook) are in tests/e2e/test_browser.py.
 """
 
 import contextlib
@@ -211,7 +211,7 @@ def test_1_resumable_fit_deletes_only_its_own_files(tmp_path, xy):
 
 
 # ---------------------------------------------------------------------------------------------
-# 2. A hand run writes to an untracked place (the notebook-level test is in tests/notebooks/test_hand_run.py)
+# 2. A hand run writes to an untracked place (the notebook-level test is in tests/e2e/test_browser.py)
 # ---------------------------------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""`python -m cnnlib.tools.cache`: every wrong archive or cache ends in one sentence and exit 1,
+"""`cnn-course cache`: every wrong archive or cache ends in one sentence and exit 1,
 an archive cannot expand beyond the files it stands for, and verify judges the photos' content."""
 
 import io
@@ -79,7 +79,7 @@ def test_an_archive_whose_every_entry_is_dropped_is_not_a_success(tmp_path, kera
 
 
 def damaged(tmp_path):
-    good = tar_of(tmp_path / "good.tar", {CLASS_INDEX: b"{}" * 20_000})
+    good = tar_of(tmp_path / "good.tar", {CLASS_INDEX: b"{}" * 15_000})
     truncated = tmp_path / "truncated.tar"
     truncated.write_bytes(good.read_bytes()[:5_000])
     compressed = tar_of(tmp_path / "c.tar.bz2", {CLASS_INDEX: b"{}" * 20_000}, mode="w:bz2")
@@ -113,6 +113,14 @@ def test_a_cache_that_cannot_be_written_is_one_sentence(tmp_path, monkeypatch, c
     blocker = tmp_path / "a_file"
     blocker.write_text("")
     monkeypatch.setenv("KERAS_HOME", str(blocker))
+    archive = tar_of(tmp_path / "ok.tar", {CLASS_INDEX: b"{}"})
+    for command in (["unpack", str(archive)], ["status"], ["verify"], ["fill"]):
+        message = one_sentence_and_exit_1(capsys, command)
+        assert "is a file, not a folder: point KERAS_HOME at a folder" in message
+
+
+def test_a_read_only_cache_is_one_sentence(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("KERAS_HOME", "/dev/null/keras")  # cannot be made, even by root
     archive = tar_of(tmp_path / "ok.tar", {CLASS_INDEX: b"{}"})
     assert "check that" in one_sentence_and_exit_1(capsys, ["unpack", str(archive)])
 
@@ -167,3 +175,100 @@ def test_status_prints_to_a_stream_without_check_marks(tmp_path):
     )
     assert done.returncode == 0 and b"Traceback" not in done.stderr, done.stderr[-500:]
     assert b"\\u2713 models/imagenet_class_index.json" in done.stdout
+
+
+@pytest.fixture
+def one_cached_file(keras_home):
+    (keras_home / "models").mkdir(parents=True)
+    (keras_home / CLASS_INDEX).write_text("{}")
+    return keras_home
+
+
+def test_pack_that_fails_keeps_the_archive_that_was_there(
+    tmp_path, one_cached_file, monkeypatch, capsys
+):
+    older = tmp_path / "course.tar"
+    older.write_bytes(b"an older archive")
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tarfile.TarFile, "add", full_disk)
+    message = one_sentence_and_exit_1(capsys, ["pack", str(older)])
+    assert "No space left on device" in message and "unchanged" in message
+    assert older.read_bytes() == b"an older archive"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["course.tar", "keras_home"]
+
+
+def test_pack_replaces_an_archive_only_when_the_new_one_is_complete(tmp_path, one_cached_file):
+    target = tmp_path / "course.tar"
+    target.write_bytes(b"an older archive")
+    assert cache.main(["pack", str(target)]) == 0
+    with tarfile.open(target) as archive:
+        assert archive.getnames() == [CLASS_INDEX]
+
+
+@pytest.mark.parametrize("kind", ["folder", "link", "device", "empty name", "current folder"])
+def test_pack_never_writes_over_what_is_not_a_file(tmp_path, one_cached_file, capsys, kind):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    target = {
+        "folder": tmp_path / "a_folder",
+        "link": tmp_path / "link.tar",
+        "device": tmp_path / "fifo",
+        "empty name": "",
+        "current folder": ".",
+    }[kind]
+    if kind == "folder":
+        target.mkdir()
+    elif kind == "link":
+        target.symlink_to(victim)
+    elif kind == "device":
+        os.mkfifo(target)  # a special file, as a device node would be (making one needs root)
+    if kind == "empty name":
+        with pytest.raises(SystemExit):
+            cache.main(["pack", ""])
+        assert "needs the name of an archive file" in capsys.readouterr().err
+        return
+    message = one_sentence_and_exit_1(capsys, ["pack", str(target)])
+    assert "not a file; name a file instead" in message
+    assert victim.read_text() == "keep me"
+    assert kind != "device" or pathlib.Path(target).is_fifo()
+
+
+def test_names_from_an_archive_are_shown_with_their_control_characters_escaped(
+    tmp_path, keras_home, capsys
+):
+    forged = "x\x1b[2K\rUnpacked 5 files; \u2713 everything verified\n"
+    path = tmp_path / "forged.tar"
+    with tarfile.open(path, "w") as archive:
+        info = tarfile.TarInfo(forged)
+        info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        archive.addfile(info)
+        info = tarfile.TarInfo(CLASS_INDEX)
+        info.size = 2
+        archive.addfile(info, io.BytesIO(b"{}"))
+    cache.main(["unpack", str(path)])
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\r" not in out
+    assert "x\\x1b[2K\\rUnpacked 5 files; \u2713 everything verified\\n (a link)" in out
+    assert out.count("\n") == len(out.splitlines())
+
+
+def test_the_archive_check_stops_at_the_first_bad_entry(tmp_path, keras_home, capsys, monkeypatch):
+    path = tmp_path / "many.tar.gz"
+    with tarfile.open(path, "w:gz") as archive:
+        for number in range(20_000):
+            archive.addfile(tarfile.TarInfo(f"empty-{number}"))
+    read = []
+    next_member = tarfile.TarFile.next
+
+    def counting(self):
+        member = next_member(self)
+        read.append(member)
+        return member
+
+    monkeypatch.setattr(tarfile.TarFile, "next", counting)
+    message = one_sentence_and_exit_1(capsys, ["unpack", str(path)])
+    assert "files the course does not use, such as 'empty-0'" in message
+    assert len(read) <= 2, f"{len(read):,} entries were read before the refusal"

@@ -16,6 +16,8 @@ import time
 
 import pytest
 
+from cnnlib.tools import distributed
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.rehearsal
 
@@ -206,8 +208,26 @@ def test_a_busy_own_port_is_one_sentence(tmp_path):
     assert worker.returncode == 2 and f"Port {port} of this worker" in stderr, stderr[-2000:]
 
 
-@pytest.mark.parametrize("option", [["--steps", "0"], ["--timeout", "0"], ["--image-size", "8"]])
-def test_bad_options_are_refused_before_training(tmp_path, option):
-    worker = _start_worker(tmp_path, "", *option)
-    _, stderr = _finish(worker)
-    assert worker.returncode == 2 and "Traceback" not in stderr and option[0] in stderr
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["--steps", "0"],
+        ["--steps", str(10**20)],
+        ["--timeout", "0"],
+        ["--timeout", "inf"],
+        ["--timeout", "nan"],
+        ["--timeout", "1e300"],
+        ["--image-size", "8"],
+        ["--image-size", "100000"],
+    ],
+)
+def test_bad_options_are_refused_before_anything_runs(tmp_path, option, capsys, monkeypatch):
+    monkeypatch.setattr(distributed, "train_head", lambda *a, **k: pytest.fail("it trained"))
+    monkeypatch.setattr(distributed, "supervise", lambda *a, **k: pytest.fail("it started"))
+    with pytest.raises(SystemExit) as stop:
+        distributed.main([str(tmp_path / "out"), *option])
+    stderr = capsys.readouterr().err
+    assert stop.value.code == 2 and option[0] in stderr and "Traceback" not in stderr
+    error_lines = [line for line in stderr.splitlines() if "error:" in line]
+    assert len(error_lines) == 1, stderr  # argparse's usage, then one sentence
+    assert not (tmp_path / "out").exists()

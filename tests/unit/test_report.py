@@ -6,6 +6,7 @@ import pathlib
 import pytest
 
 from cnnlib.runtime.course import NOTEBOOKS, notebook_paths
+from cnnlib.runtime.locations import private_temp_dir
 from cnnlib.tools import report
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -62,6 +63,8 @@ def test_refresh_moves_the_new_results_in_only_when_every_run_passed(monkeypatch
         runs.append((argv, env["CNNLIB_PROFILE"]))
         scratch = pathlib.Path(env["CNNLIB_RESULTS_DIR"])
         assert scratch != results, "the runs must not write into results/ directly"
+        # A refresh killed now must leave nothing in the checkout: the scratch folder is private.
+        assert scratch.parent == private_temp_dir() and ROOT not in scratch.parents
         (scratch / "ci" / "01_image_as_matrix.json").write_text(json.dumps({"value": "new"}))
         return outcome.pop(0)
 
@@ -80,6 +83,37 @@ def test_refresh_moves_the_new_results_in_only_when_every_run_passed(monkeypatch
     assert report.refresh(["ci"], [], results) == 0
     assert json.loads((results / "ci" / "01_image_as_matrix.json").read_text()) == {"value": "new"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results"], "scratch folder left behind"
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        (None, "holds no results"),
+        ("[1, 2]", "holds a JSON list, not a notebook's results"),
+        ('{"metrics": {}}', "has no valid 'device'"),
+    ],
+)
+def test_results_that_would_blank_or_break_the_tables_are_one_sentence(
+    tmp_path, capsys, content, words
+):
+    if content is not None:
+        (tmp_path / "ci").mkdir()
+        (tmp_path / "ci" / "05_lenet5_mnist.json").write_text(content)
+    before = {name: (ROOT / name).read_text() for name in report.DOCUMENTS}
+    for argv in (["--check"], []):  # checking, and rewriting: neither touches the tables
+        assert report.main([*argv, "--results", str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert words in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert before == {name: (ROOT / name).read_text() for name in report.DOCUMENTS}
+
+
+def test_outside_a_course_checkout_report_says_so_in_one_sentence(monkeypatch):
+    from cnnlib.runtime import locations
+
+    monkeypatch.setattr(locations, "course_root", lambda: None)  # an installed wheel
+    for argv in (["--check"], ["refresh"]):
+        with pytest.raises(SystemExit, match="Cannot find the course folder .* cnn-course report"):
+            report.main(argv)
 
 
 def test_check_without_a_results_folder_says_so(tmp_path, capsys):

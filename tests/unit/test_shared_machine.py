@@ -109,7 +109,7 @@ def test_a_second_user_on_the_same_port_gets_a_log_of_their_own(shared, monkeypa
     home = shared / "nobody_home"
     home.mkdir()
     os.chown(home, NOBODY, NOBODY)
-    script = (  # the system Python, without NumPy: the launcher's module without cnnlib/__init__
+    script = (  # the system Python, without NumPy: the launcher's module without cnnlib/__init__.py
         "import sys, types; package = types.ModuleType('cnnlib'); "
         "package.__path__ = [sys.argv[1] + '/cnnlib']; sys.modules['cnnlib'] = package; "
         "from cnnlib.tools import lab; path, log = lab.open_log(8888); log.close(); print(path)"

@@ -1,5 +1,7 @@
 """Resumable training: an interrupted fit picks up at the right epoch with the saved weights."""
 
+import os
+import pathlib
 import types
 
 import keras
@@ -228,3 +230,94 @@ def test_a_full_disk_during_training_finishes_without_backups(tmp_path, data, mo
     assert recorder.epochs == [0, 1, 2, 3] and len(history.history["loss"]) == 4
     out = capsys.readouterr().out
     assert "the disk may be full" in out and "from epoch 3 without backups" in out
+
+
+FULL_DISK_RUN = """
+import sys, numpy as np, keras
+from cnnlib.runtime import training
+x = np.random.default_rng(0).random((64, 8, 8, 1), dtype="float32")
+y = np.arange(64) % 10
+model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                          keras.layers.Dense(64), keras.layers.Dense(10, activation="softmax")])
+model.compile("adam", "sparse_categorical_crossentropy")
+history = training.resumable_fit(model, x, y, sys.argv[1], epochs=3, verbose=0)
+print("epochs", len(history.history["loss"]))
+"""
+
+
+@pytest.mark.slow
+def test_a_really_full_disk_ends_the_process_normally(tmp_path):
+    """A 64 KB file system fills up at the first backup (the weights take ~75 KB): the training
+    finishes all its epochs and the process exits normally (h5py used to crash it at exit)."""
+    import shutil
+    import subprocess
+    import sys
+
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a small file system needs root")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)]).returncode:
+        pytest.skip("this machine does not let root mount a tmpfs")
+    try:
+        env = dict(os.environ, PYTHONPATH=str(pathlib.Path(__file__).resolve().parents[2]))
+        done = subprocess.run(
+            [sys.executable, "-c", FULL_DISK_RUN, str(disk / "run")],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,
+        )
+    finally:
+        subprocess.run(["umount", str(disk)])
+    assert done.returncode == 0, f"exit status {done.returncode}: {done.stderr[-2000:]}"
+    assert "epochs 3" in done.stdout and "the disk may be full" in done.stdout
+    warning = next(line for line in done.stdout.splitlines() if "disk may be full" in line)
+    assert "No space left on device" in warning  # one sentence, not HDF5's report
+
+
+@pytest.fixture
+def course(tmp_path, monkeypatch):
+    from cnnlib.runtime import locations
+
+    root = tmp_path / "course"
+    (root / "notebooks").mkdir(parents=True)
+    (root / "cnnlib").mkdir()
+    monkeypatch.chdir(root / "notebooks")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    training._warned_folders.clear()
+    assert locations.course_root() == root
+    return root
+
+
+def test_checkpoints_go_into_private_folders_of_the_checkout(course):
+    folder = training.checkpoint_dir("05_lenet5_mnist", "lite", "lenet")
+    assert folder == course / "checkpoints" / "05_lenet5_mnist" / "lite" / "lenet"
+    for level in (folder, *list(folder.parents)[:3]):
+        assert level.stat().st_mode & 0o022 == 0, f"others may write to {level}"
+
+
+def test_a_checkpoint_folder_others_may_write_to_is_not_used(course, tmp_path, capsys, monkeypatch):
+    """In a checkout shared by a group, another account could plant a link where history.csv or
+    the backup goes: a folder on the way that is not this user's own sends the checkpoints to the
+    user's cache folder, with one sentence."""
+    profile = course / "checkpoints" / "05_lenet5_mnist" / "lite"
+    profile.mkdir(parents=True)
+    real_lstat = os.lstat
+
+    def lstat(path, *args, **kwargs):  # as if another account had made the profile's folder
+        info = real_lstat(path, *args, **kwargs)
+        if pathlib.Path(path) == profile:
+            values = list(info)
+            values[4] = os.getuid() + 1
+            return os.stat_result(values)
+        return info
+
+    monkeypatch.setattr(os, "lstat", lstat)
+    folder = training.checkpoint_dir("05_lenet5_mnist", "lite", "lenet")
+    assert (
+        folder
+        == tmp_path / "cache" / "cnnlib" / "checkpoints" / "05_lenet5_mnist" / "lite" / "lenet"
+    )
+    out = capsys.readouterr().out
+    assert "belongs to another user" in out and out.count("\n") == 1

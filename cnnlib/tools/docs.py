@@ -1,0 +1,118 @@
+"""Every generated block of the docs, rewritten or checked by one command.
+
+    cnn-course report            # rewrite every generated block from its source
+    cnn-course report --check    # exit 1 naming each document whose blocks are out of date
+
+(`python -m cnnlib.tools.docs [--check]` does the same without report's options.)
+
+The blocks and where they come from:
+
+- README.md's notebook table, docs/results.md's results and benchmark tables: results/
+  (`cnnlib.tools.report`, between `<!-- NAME:start -->` / `<!-- NAME:end -->` markers);
+- docs/offline-and-labs.md's download table: `cnnlib.data.registry`
+  (between `<!-- downloads:start -->` / `<!-- downloads:end -->`);
+- INSTRUCTORS.md's glance table, objectives, exercise and section tables: the notebooks,
+  `cnnlib.labs` and results/ (`cnnlib.tools.instructors`).
+
+Nothing outside the markers changes. The tests only check (they call `stale`); this module is
+the one place that writes them.
+"""
+
+import argparse
+import pathlib
+import re
+import sys
+
+from cnnlib.runtime.env import tolerate_any_output_encoding
+from cnnlib.runtime.locations import require_course_root
+
+DOWNLOADS_DOCUMENT = "docs/offline-and-labs.md"
+KIT = "INSTRUCTORS.md"
+
+
+class DocsError(Exception):
+    """A document or a source cannot be read: one sentence."""
+
+
+def _downloads(text):
+    from cnnlib.data import registry
+
+    pattern = re.compile(r"(<!-- downloads:start -->\n).*?(<!-- downloads:end -->)", re.S)
+    if not pattern.search(text):
+        raise DocsError(f"{DOWNLOADS_DOCUMENT} has no <!-- downloads:start --> … :end --> markers")
+    return pattern.sub(lambda m: m.group(1) + registry.markdown_table() + "\n" + m.group(2), text)
+
+
+def generators(root, results=None):
+    """{document relative to the course folder: function(current text) -> text with its blocks
+    rebuilt}; the tables read `results` (default: the course's results/)."""
+    from cnnlib.tools import instructors, report
+
+    results = pathlib.Path(results) if results else root / "results"
+    made = {
+        document: (lambda text, document=document: report.render(document, text, results))
+        for document in report.DOCUMENTS
+    }
+    made[DOWNLOADS_DOCUMENT] = _downloads
+    made[KIT] = instructors.regenerate
+    return made
+
+
+def updated(root=None, results=None):
+    """{document: (current text, text with every generated block rebuilt)}."""
+    from cnnlib.tools.report import ReportError
+
+    root = pathlib.Path(root) if root else require_course_root("cnn-course docs")
+    texts = {}
+    for document, rebuild in generators(root, results).items():
+        path = root / document
+        try:
+            current = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise DocsError(f"{path} cannot be read ({error.strerror})") from None
+        try:
+            texts[document] = (current, rebuild(current))
+        except ReportError as error:
+            raise DocsError(str(error)) from None
+    return texts
+
+
+def stale(root=None):
+    """The documents whose generated blocks differ from what their sources give."""
+    return [document for document, (old, new) in updated(root).items() if old != new]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="cnn-course docs", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--check", action="store_true", help="only say which documents are out of date (exit 1)"
+    )
+    args = parser.parse_args(argv)
+    tolerate_any_output_encoding()
+    root = require_course_root("cnn-course docs")
+    try:
+        texts = updated(root)
+    except DocsError as error:
+        print(f"cnnlib.tools.docs: {error}", file=sys.stderr)
+        return 2
+    out_of_date = [document for document, (old, new) in texts.items() if old != new]
+    if args.check:
+        if out_of_date:
+            print(
+                f"Out of date: {', '.join(out_of_date)}; run `cnn-course report` to rewrite them."
+            )
+            return 1
+        print("Every generated block is up to date.")
+        return 0
+    from cnnlib.tools.files import replace_file
+
+    for document in out_of_date:
+        replace_file(root / document, texts[document][1])
+    print(
+        f"Rewrote the generated blocks of {', '.join(out_of_date) or 'no document (all current)'}."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
