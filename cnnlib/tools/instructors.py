@@ -143,7 +143,9 @@ def notebook_exercises(path):
             for exercise_id in re.findall(r"labs\.check\(\s*[\"'](\d\d\.\w+)[\"']", cell.source):
                 if exercise_id.startswith(prefix) and exercise_id not in order:
                     order.append(exercise_id)
-    unchecked = sorted(i for i, e in REGISTRY.items() if e.notebook == prefix and i not in order)
+    unchecked = sorted(
+        i for i, e in REGISTRY.items() if e.notebook == prefix and e.in_notebook and i not in order
+    )
     return [
         (f"{int(prefix)}.{k}" if i in order else "—", REGISTRY[i])
         for k, i in enumerate(order + unchecked, start=1)
