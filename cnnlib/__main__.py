@@ -12,7 +12,7 @@ COMMANDS = {
     "site": ("cnnlib.tools.site", [], "build the course website"),
     "student": ("cnnlib.labs.__main__", ["student"], "the notebooks without solutions"),
     "grade": ("cnnlib.labs.__main__", ["grade"], "grade submitted notebooks"),
-    "exercises": ("cnnlib.labs.__main__", ["list"], "list every exercise"),
+    "exercises": ("cnnlib.labs.__main__", ["exercises"], "list every exercise"),
     "key": ("cnnlib.labs.__main__", ["key"], "a printable answer key from the solutions"),
     "report": ("cnnlib.tools.report", [], "tables from results/: refresh, check"),
     "distributed": ("cnnlib.tools.distributed", [], "multi-worker training"),

@@ -244,18 +244,19 @@ def main(argv=None):
         default=None,
         help="folder of the course notebooks (default: notebooks/ of this course)",
     )
-    commands.add_parser("list", help="list every exercise")
+    commands.add_parser("exercises", aliases=["list"], help="list every exercise")
     commands.add_parser("grade", help="grade submitted notebooks (see `cnn-course grade --help`)")
     key = commands.add_parser("key", help="write the printable answer key (HTML)")
     key.add_argument("--out", type=pathlib.Path, default=pathlib.Path("answer_key.html"))
     key.add_argument("--notebooks", type=pathlib.Path, default=None)
     args = parser.parse_args(argv)
 
-    if args.command == "list":
+    if args.command in ("exercises", "list"):
         from cnnlib.labs import REGISTRY
 
         for item in REGISTRY.values():
-            print(f"{item.id:<24} {item.difficulty:<8} {item.kind:<11} {item.title}")
+            note = "" if item.in_notebook else " (no notebook asks it: a fixed id for tools)"
+            print(f"{item.id:<24} {item.difficulty:<8} {item.kind:<11} {item.title}{note}")
         return 0
 
     source = args.notebooks or require_course_root("cnn-course student") / "notebooks"

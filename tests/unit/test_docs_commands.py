@@ -210,17 +210,8 @@ def test_the_name_check_notices_a_renamed_function():
 
 
 # --------------------------------------------------------------------------- every command's help
-# Commands whose module the grading part of the course owns (cnnlib/labs/__main__.py) and which
-# still print `usage: python -m cnnlib.labs`; strict, so the list must shrink once they are fixed.
-USAGE_NOT_YET_FIXED = {"student", "grade", "exercises", "key"}
-
-
 @pytest.mark.parametrize("command", sorted(cli.COMMANDS))
-def test_every_commands_usage_line_names_the_command(command, request):
-    if command in USAGE_NOT_YET_FIXED:
-        request.applymarker(
-            pytest.mark.xfail(reason="cnnlib/labs/__main__.py's prog is its module", strict=True)
-        )
+def test_every_commands_usage_line_names_the_command(command):
     status, out = run_help("cnnlib", [command])
     assert status == 0
     usage = out.strip().splitlines()[0]
