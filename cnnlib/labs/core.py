@@ -1039,44 +1039,66 @@ class Watch:
         self.watched = watched
         self.used = []
         self.escaped = []
-        self._own = set()
+        self._own = {Watch.__exit__.__code__, Watch.__enter__.__code__}
         self._top = None
-        self._hook = self._note  # one bound method, so that `is` can tell it is still installed
+        self._hook = self._make_hook()  # one object, so that `is` can tell it is still installed
 
-    def _note(self, frame, event, arg):
-        if event == "call":
-            caller = frame.f_back
-            if frame.f_code in _ESCAPE_CODES and (caller is None or caller.f_code not in self._own):
-                if "switched the profiler off" not in self.escaped:
-                    self.escaped.append("switched the profiler off")
-            name = self.watched.codes.get(frame.f_code)
-            if name is not None and name not in self.used:
-                caller = frame.f_back  # a watched reference calling its own helpers: named once
-                while (
-                    caller is not None
-                    and caller is not self._top
-                    and caller.f_code not in self.watched.codes
-                ):
-                    caller = caller.f_back
-                if caller is None or caller is self._top:
-                    self.used.append(name)
-        elif event == "c_call":
-            key = id(arg)
-            escape = _ESCAPES.get(key)
-            if escape is not None and escape[0] is arg and frame.f_code not in self._own:
-                if not (escape[1] == "started a thread" and frame.f_code is _THREAD_START):
-                    if escape[1] not in self.escaped:
-                        self.escaped.append(escape[1])
-            found = self.watched.builtins.get(key)
-            if found is not None and found[0] is arg and found[1] not in self.used:
-                self.used.append(found[1])
+    def _make_hook(self):
+        # The hook runs on every call of the learner's code: the common path is one comparison
+        # and one dict lookup; the rare hits are sorted out in `_code_hit` and `_c_hit`.
+        codes = {code: ("escape", None) for code in _ESCAPE_CODES}
+        codes.update({code: ("used", name) for code, name in self.watched.codes.items()})
+        c_calls = {key: (target, "escape", why) for key, (target, why) in _ESCAPES.items()}
+        c_calls.update(
+            {key: (target, "used", name) for key, (target, name) in self.watched.builtins.items()}
+        )
+        code_hit, c_hit = self._code_hit, self._c_hit
+
+        def hook(frame, event, arg):
+            if event == "call":
+                hit = codes.get(frame.f_code)
+                if hit is not None:
+                    code_hit(frame, hit)
+            elif event == "c_call":
+                hit = c_calls.get(id(arg))
+                if hit is not None and hit[0] is arg:
+                    c_hit(frame, hit)
+
+        return hook
+
+    def _code_hit(self, frame, hit):
+        kind, name = hit
+        caller = frame.f_back
+        if kind == "escape":
+            if caller is None or caller.f_code not in self._own:
+                self._escape("switched the profiler off")
+            return
+        if name in self.used:
+            return
+        while caller is not None and caller is not self._top:  # a watched reference calling
+            if caller.f_code in self.watched.codes:  # its own helpers is named once
+                return
+            caller = caller.f_back
+        self.used.append(name)
+
+    def _c_hit(self, frame, hit):
+        _, kind, name = hit
+        if kind == "used":
+            if name not in self.used:
+                self.used.append(name)
+        elif frame.f_code not in self._own:
+            if not (name == "started a thread" and frame.f_code is _THREAD_START):
+                self._escape(name)
+
+    def _escape(self, why):
+        if why not in self.escaped:
+            self.escaped.append(why)
 
     def __enter__(self):
         _warm_up()
         self._top = sys._getframe(1)  # the frame the watch runs in: what is above is not watched
         self._previous = sys.getprofile(), threading.getprofile()
         self._threads = set(threading.enumerate())
-        self._own = {Watch.__exit__.__code__, Watch.__enter__.__code__}
         threading.setprofile(self._hook)
         sys.setprofile(self._hook)
         return self
