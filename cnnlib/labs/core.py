@@ -284,6 +284,11 @@ def _text(value, limit=300):
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _shown(value, limit=80):
+    """A learner's value as a message shows it: text in quotes, anything else as its repr."""
+    return _text(repr(str.__str__(value)) if isinstance(value, str) else value, limit)
+
+
 def _error_text(error):
     try:
         detail = str(error)
@@ -355,7 +360,7 @@ def _scalar(value, where):
             f"{where}your answer is a {kind.__name__}, a number type the check does not take",
             "give a plain number: float(...) or int(...) of it",
         )
-    raise FormError(f"{where}expected a number, got {_text(value)} ({kind.__name__})")
+    raise FormError(f"{where}expected a number, got {_shown(value)} ({kind.__name__})")
 
 
 def _is_array_library(value):
@@ -436,7 +441,7 @@ class Shape(Form):
             answer = list(answer)
         if not isinstance(answer, (tuple, list)):
             raise FormError(
-                f"{where}expected a shape such as (28, 28, 16), got {_text(answer)} "
+                f"{where}expected a shape such as (28, 28, 16), got {_shown(answer)} "
                 f"({type(answer).__name__})"
             )
         sizes = list(tuple.__iter__(answer) if isinstance(answer, tuple) else list.__iter__(answer))
@@ -674,16 +679,16 @@ def _all_or_none(parts, where, kind):
     """Convert each (label, form, answer); all placeholders -> _Stub, some -> FormError."""
     converted, stubs = [], []
     for label, form, answer in parts:
+        name = f"{label!r}" if kind is dict else f"item {label}"
         try:
-            converted.append((label, form.convert(answer, f"{where}[{label!r}] ")))
+            converted.append((label, form.convert(answer, f"{where}{name}: ")))
         except _Stub:
-            stubs.append(label)
+            stubs.append(name)
     if stubs and not converted:
         raise _Stub
     if stubs:
         raise FormError(
-            f"{where}part of your answer is still a placeholder: "
-            + ", ".join(f"[{label!r}]" for label in stubs),
+            f"{where}part of your answer is still a placeholder (None or ...): " + ", ".join(stubs),
             "fill in every part before checking",
         )
     if kind is dict:
@@ -763,7 +768,11 @@ class Function(Form):
                     f"your function returned {result!r} {on}",
                     "a function that computes something ends with `return` and the result",
                 )
-            outputs.append(self.output.convert(result, f"{on}: "))
+            try:
+                outputs.append(self.output.convert(result, f"{on}: "))
+            except FormError as error:
+                hint = error.hint or f"your function should return {self.output.describe()}"
+                raise FormError(error.what, hint) from None
         return tuple(outputs)
 
 
@@ -1465,7 +1474,8 @@ def produce(exercise_id, answer, trials):
         raise NotAttempted from None
     except FormError as error:
         refuse_used(watch)
-        raise FormError(error.what, error.hint or _expected_hint(item)) from None
+        hint = error.hint or (None if "expected" in error.what else _expected_hint(item))
+        raise FormError(error.what, hint) from None
     except Wrong:
         refuse_used(watch)
         raise
