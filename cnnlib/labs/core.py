@@ -534,8 +534,13 @@ def _nested_array(answer, where):
             return [plain(item, depth + 1) for item in items]
         if is_stub(value):
             raise FormError(f"{where}part of your array is still None")
-        if type(value) is np.ndarray or _is_array_library(value):
-            return Array().convert(value, where) if value.dtype.kind != "b" else np.array(value)
+        if _is_array_library(value):
+            value = _from_array_library(value, where)
+        if type(value) is np.ndarray:
+            if value.dtype.kind not in "biuf":
+                raise FormError(f"{where}part of your array holds {value.dtype} values")
+            count[0] += value.size
+            return value.copy()
         return _scalar(value, where)
 
     converted = plain(answer, 0)

@@ -364,6 +364,7 @@ def test_a_zero_d_tensorflow_tensor_passes():
     assert labs.passes("99.parameters", tf.constant(224.0))
     assert labs.passes("99.parameters", tf.reduce_sum(tf.ones((224,))))
     assert labs.passes("99.pooled", tf.constant([[5.0, 8.0], [7.0, 9.0]]))
+    assert labs.passes("99.pooled", [tf.constant([5, 8]), np.array([7.0, 9.0])])  # mixed rows
 
 
 @pytest.mark.parametrize(
