@@ -307,6 +307,11 @@ def _text(value, limit=300):
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _shown(value, limit=80):
+    """A learner's value as a message shows it: text in quotes, anything else as its repr."""
+    return _text(repr(str.__str__(value)) if isinstance(value, str) else value, limit)
+
+
 def _error_text(error):
     try:
         detail = str(error)
@@ -378,7 +383,7 @@ def _scalar(value, where):
             f"{where}your answer is a {kind.__name__}, a number type the check does not take",
             "give a plain number: float(...) or int(...) of it",
         )
-    raise FormError(f"{where}expected a number, got {_text(value)} ({kind.__name__})")
+    raise FormError(f"{where}expected a number, got {_shown(value)} ({kind.__name__})")
 
 
 def _is_array_library(value):
@@ -459,7 +464,7 @@ class Shape(Form):
             answer = list(answer)
         if not isinstance(answer, (tuple, list)):
             raise FormError(
-                f"{where}expected a shape such as (28, 28, 16), got {_text(answer)} "
+                f"{where}expected a shape such as (28, 28, 16), got {_shown(answer)} "
                 f"({type(answer).__name__})"
             )
         sizes = list(tuple.__iter__(answer) if isinstance(answer, tuple) else list.__iter__(answer))
@@ -552,8 +557,13 @@ def _nested_array(answer, where):
             return [plain(item, depth + 1) for item in items]
         if is_stub(value):
             raise FormError(f"{where}part of your array is still None")
-        if type(value) is np.ndarray or _is_array_library(value):
-            return Array().convert(value, where) if value.dtype.kind != "b" else np.array(value)
+        if _is_array_library(value):
+            value = _from_array_library(value, where)
+        if type(value) is np.ndarray:
+            if value.dtype.kind not in "biuf":
+                raise FormError(f"{where}part of your array holds {value.dtype} values")
+            count[0] += value.size
+            return value.copy()
         return _scalar(value, where)
 
     converted = plain(answer, 0)
@@ -697,16 +707,16 @@ def _all_or_none(parts, where, kind):
     """Convert each (label, form, answer); all placeholders -> _Stub, some -> FormError."""
     converted, stubs = [], []
     for label, form, answer in parts:
+        name = f"{label!r}" if kind is dict else f"item {label}"
         try:
-            converted.append((label, form.convert(answer, f"{where}[{label!r}] ")))
+            converted.append((label, form.convert(answer, f"{where}{name}: ")))
         except _Stub:
-            stubs.append(label)
+            stubs.append(name)
     if stubs and not converted:
         raise _Stub
     if stubs:
         raise FormError(
-            f"{where}part of your answer is still a placeholder: "
-            + ", ".join(f"[{label!r}]" for label in stubs),
+            f"{where}part of your answer is still a placeholder (None or ...): " + ", ".join(stubs),
             "fill in every part before checking",
         )
     if kind is dict:
@@ -786,7 +796,11 @@ class Function(Form):
                     f"your function returned {result!r} {on}",
                     "a function that computes something ends with `return` and the result",
                 )
-            outputs.append(self.output.convert(result, f"{on}: "))
+            try:
+                outputs.append(self.output.convert(result, f"{on}: "))
+            except FormError as error:
+                hint = error.hint or f"your function should return {self.output.describe()}"
+                raise FormError(error.what, hint) from None
         return tuple(outputs)
 
 
@@ -1062,44 +1076,66 @@ class Watch:
         self.watched = watched
         self.used = []
         self.escaped = []
-        self._own = set()
+        self._own = {Watch.__exit__.__code__, Watch.__enter__.__code__}
         self._top = None
-        self._hook = self._note  # one bound method, so that `is` can tell it is still installed
+        self._hook = self._make_hook()  # one object, so that `is` can tell it is still installed
 
-    def _note(self, frame, event, arg):
-        if event == "call":
-            caller = frame.f_back
-            if frame.f_code in _ESCAPE_CODES and (caller is None or caller.f_code not in self._own):
-                if "switched the profiler off" not in self.escaped:
-                    self.escaped.append("switched the profiler off")
-            name = self.watched.codes.get(frame.f_code)
-            if name is not None and name not in self.used:
-                caller = frame.f_back  # a watched reference calling its own helpers: named once
-                while (
-                    caller is not None
-                    and caller is not self._top
-                    and caller.f_code not in self.watched.codes
-                ):
-                    caller = caller.f_back
-                if caller is None or caller is self._top:
-                    self.used.append(name)
-        elif event == "c_call":
-            key = id(arg)
-            escape = _ESCAPES.get(key)
-            if escape is not None and escape[0] is arg and frame.f_code not in self._own:
-                if not (escape[1] == "started a thread" and frame.f_code is _THREAD_START):
-                    if escape[1] not in self.escaped:
-                        self.escaped.append(escape[1])
-            found = self.watched.builtins.get(key)
-            if found is not None and found[0] is arg and found[1] not in self.used:
-                self.used.append(found[1])
+    def _make_hook(self):
+        # The hook runs on every call of the learner's code: the common path is one comparison
+        # and one dict lookup; the rare hits are sorted out in `_code_hit` and `_c_hit`.
+        codes = {code: ("escape", None) for code in _ESCAPE_CODES}
+        codes.update({code: ("used", name) for code, name in self.watched.codes.items()})
+        c_calls = {key: (target, "escape", why) for key, (target, why) in _ESCAPES.items()}
+        c_calls.update(
+            {key: (target, "used", name) for key, (target, name) in self.watched.builtins.items()}
+        )
+        code_hit, c_hit = self._code_hit, self._c_hit
+
+        def hook(frame, event, arg):
+            if event == "call":
+                hit = codes.get(frame.f_code)
+                if hit is not None:
+                    code_hit(frame, hit)
+            elif event == "c_call":
+                hit = c_calls.get(id(arg))
+                if hit is not None and hit[0] is arg:
+                    c_hit(frame, hit)
+
+        return hook
+
+    def _code_hit(self, frame, hit):
+        kind, name = hit
+        caller = frame.f_back
+        if kind == "escape":
+            if caller is None or caller.f_code not in self._own:
+                self._escape("switched the profiler off")
+            return
+        if name in self.used:
+            return
+        while caller is not None and caller is not self._top:  # a watched reference calling
+            if caller.f_code in self.watched.codes:  # its own helpers is named once
+                return
+            caller = caller.f_back
+        self.used.append(name)
+
+    def _c_hit(self, frame, hit):
+        _, kind, name = hit
+        if kind == "used":
+            if name not in self.used:
+                self.used.append(name)
+        elif frame.f_code not in self._own:
+            if not (name == "started a thread" and frame.f_code is _THREAD_START):
+                self._escape(name)
+
+    def _escape(self, why):
+        if why not in self.escaped:
+            self.escaped.append(why)
 
     def __enter__(self):
         _warm_up()
         self._top = sys._getframe(1)  # the frame the watch runs in: what is above is not watched
         self._previous = sys.getprofile(), threading.getprofile()
         self._threads = set(threading.enumerate())
-        self._own = {Watch.__exit__.__code__, Watch.__enter__.__code__}
         threading.setprofile(self._hook)
         sys.setprofile(self._hook)
         return self
@@ -1466,7 +1502,8 @@ def produce(exercise_id, answer, trials):
         raise NotAttempted from None
     except FormError as error:
         refuse_used(watch)
-        raise FormError(error.what, error.hint or _expected_hint(item)) from None
+        hint = error.hint or (None if "expected" in error.what else _expected_hint(item))
+        raise FormError(error.what, hint) from None
     except Wrong:
         refuse_used(watch)
         raise
