@@ -16,6 +16,7 @@ COMMANDS = {
     "key": ("cnnlib.labs.__main__", ["key"], "a printable answer key from the solutions"),
     "report": ("cnnlib.tools.report", [], "tables from results/: refresh, check"),
     "distributed": ("cnnlib.tools.distributed", [], "multi-worker training"),
+    "bootstrap": ("cnnlib.tools.bootstrap", [], "write the notebooks' Colab/Kaggle install cell"),
 }
 
 
