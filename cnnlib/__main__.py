@@ -4,9 +4,8 @@ import importlib
 import importlib.util
 import sys
 
-from cnnlib.runtime import hosted
+from cnnlib.runtime import hosted, locations
 from cnnlib.runtime.env import tolerate_any_output_encoding
-from cnnlib.runtime.locations import course_root
 
 # command: (module whose main(argv) runs it, words put before the user's arguments, summary)
 COMMANDS = {
@@ -48,7 +47,7 @@ def usage():
 
 def _install_command(extra):
     """How to add `extra` where this package came from: the checkout, or the repository's tag."""
-    if course_root() is not None:
+    if locations.course_root() is not None:
         return f"pip install -e '.[{extra}]'"
     address, version = hosted.installed_project()
     if address and version and not hosted.is_placeholder(address):
@@ -58,7 +57,7 @@ def _install_command(extra):
 
 def missing_requirement(name, arguments):
     """One sentence saying what `cnn-course name` lacks here (a checkout, an extra), or None."""
-    if name in NEEDS_CHECKOUT and course_root() is None:
+    if name in NEEDS_CHECKOUT and locations.course_root() is None:
         reads, option = NEEDS_CHECKOUT[name]
         if option is None or option not in arguments:
             address, _ = hosted.installed_project()

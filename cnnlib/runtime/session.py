@@ -292,7 +292,7 @@ def setup(notebook, seed=42, mixed_precision="auto", deterministic=True):
     default = run.results_dir == requested and not os.environ.get(RESULTS_VARIABLE)
     if locations.is_tracked_results(run.results_dir):
         where = f"{run.results_dir} (the course's committed results: a maintainer run)"
-    elif default and course_root():
+    elif default and locations.course_root():
         where = f"{run.results_dir} (not tracked by git)"
     elif default and hosted.runtime_name():
         where = (
