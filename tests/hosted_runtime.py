@@ -102,15 +102,17 @@ def imitation_runtime(folder, python, packages):
     return interpreter
 
 
-def planned_install(interpreter, wheel, report_path, index=False):
-    """What `pip install wheel` would install into `interpreter`'s environment, from pip's dry
-    run: {canonical name: version}, or RuntimeError with pip's own words when it cannot resolve.
+def planned_install(interpreter, targets, report_path, index=False):
+    """What `pip install targets` (a wheel, or a list of pip arguments such as ["-r", file])
+    would install into `interpreter`'s environment, from pip's dry run: {canonical name: version},
+    or RuntimeError with pip's own words when it cannot resolve.
 
-    Without `index` pip sees no package index: every dependency must already be installed.
+    Without `index` pip sees no package index: every requirement must already be installed.
     """
+    targets = [str(t) for t in (targets if isinstance(targets, (list, tuple)) else [targets])]
     command = [sys.executable, "-m", "pip", "--python", str(interpreter), "install", "--dry-run"]
     command += [] if index else ["--no-index"]
-    command += ["--quiet", "--report", str(report_path), str(wheel)]
+    command += ["--quiet", "--report", str(report_path), *targets]
     result = subprocess.run(command, capture_output=True, text=True, env=_pip_environment())
     if result.returncode:
         raise RuntimeError(result.stderr.strip() or result.stdout.strip())
