@@ -163,6 +163,33 @@ def installed_closure(names):
     return found
 
 
+def unmet_requirements(root=ROOT):
+    """The course's requirements (pyproject.toml) that this venv's packages do not meet, as
+    "name version (wanted specifier)" lines."""
+    import importlib.metadata
+
+    from packaging.requirements import Requirement
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
+    project = tomllib.loads((pathlib.Path(root) / "pyproject.toml").read_text())["project"]
+    unmet = []
+    for text in project["dependencies"]:
+        requirement = Requirement(text)
+        try:
+            version = importlib.metadata.version(requirement.name)
+        except importlib.metadata.PackageNotFoundError:
+            version = None
+        if version is None or not requirement.specifier.contains(version, prereleases=True):
+            unmet.append(
+                f"{requirement.name} {version or 'missing'} (wanted {requirement.specifier})"
+            )
+    return unmet
+
+
 def _place(source, target):
     """Hard-link `source` to `target` (same disk: instant, and a later uninstall in the runtime
     only removes the runtime's link), else copy it."""

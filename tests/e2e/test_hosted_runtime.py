@@ -71,6 +71,11 @@ def runtime(tmp_path_factory):
     wheel = hosted_runtime.build_wheel(work / "dist")
     python = os.environ.get("CNNLIB_HOSTED_PYTHON")
     if not python:
+        unmet = hosted_runtime.unmet_requirements()
+        assert not unmet, (
+            f"this venv does not meet pyproject.toml's bounds ({', '.join(unmet)}), so a runtime "
+            "copied from it could not install the course offline: pip install -e '.[test]'"
+        )
         _, packages = hosted_runtime.read_fixture(hosted_runtime.FIXTURES / "colab-packages.txt")
         python = hosted_runtime.runtime_from_this_venv(
             work / "venv", [*packages, *hosted_runtime.KERNEL]
