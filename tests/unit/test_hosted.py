@@ -255,3 +255,19 @@ def test_every_extra_a_command_names_exists(command):
         "optional-dependencies"
     ]
     assert cli.NEEDS_EXTRA[command][0] in extras
+
+
+def test_a_page_hides_the_first_cell_but_its_download_keeps_it_and_the_banner_stays_under_the_title():
+    import nbformat
+
+    title = nbformat.v4.new_markdown_cell("# 99 · Title\nFirst paragraph.")
+    code = nbformat.v4.new_code_cell("x = 1")
+    code.outputs = [nbformat.v4.new_output("stream", text="⚠⚠⚠ STAND-IN: random weights\n")]
+    notebook = nbformat.v4.new_notebook(
+        cells=[bootstrap.bootstrap_cell(ADDRESS, VERSION), title, code]
+    )
+    page = site.page_notebook(notebook, site.notices_for(notebook))
+    assert page.cells[0].metadata["tags"] == [hosted.BOOTSTRAP_TAG, "remove-cell"]
+    assert page.cells[0].source == notebook.cells[0].source
+    assert page.cells[1].source.startswith("# 99 · Title\n")
+    assert "course-notice" in page.cells[1].source
