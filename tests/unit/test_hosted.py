@@ -171,6 +171,19 @@ def test_on_a_hosted_runtime_runs_write_next_to_the_notebook(outside_a_checkout,
     assert locations.checkpoint_base() == runs / locations.CHECKPOINT_FOLDER
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="cnnlib/runtime/training.py's checkpoint_dir still takes the user's cache outside a "
+    "checkout: it should start from locations.checkpoint_base() (its owner's change)",
+)
+def test_on_a_hosted_runtime_checkpoints_go_where_set_up_says(outside_a_checkout, monkeypatch):
+    from cnnlib.runtime.training import checkpoint_dir
+
+    monkeypatch.setenv(hosted.KAGGLE_VARIABLE, "Interactive")
+    folder = checkpoint_dir("05_lenet5_mnist", "lite", "lenet")
+    assert folder == locations.checkpoint_base() / "05_lenet5_mnist" / "lite" / "lenet"
+
+
 def test_elsewhere_outside_a_checkout_runs_write_to_the_users_cache(outside_a_checkout):
     cache = outside_a_checkout / "cache" / "cnnlib"
     assert locations.requested_results_dir() == cache / "results"
