@@ -1,9 +1,12 @@
 """Where a run writes: never a tracked file unless a maintainer asks for it.
 
-- Results of a hand run go to ``my_results/`` in the course folder (ignored by git), or to the
-  user's cache folder when there is no course folder or it cannot be written to.
+- Results of a hand run go to ``my_results/`` in the course folder (ignored by git). Without a
+  course folder they go, on a hosted runtime (Colab, Kaggle), to ``cnn-course-runs/`` next to the
+  notebook, where the runtime's file pane shows them, and elsewhere to the user's cache folder;
+  a folder that cannot be written to gives way to the user's cache folder too.
   ``CNNLIB_RESULTS_DIR=results`` is the maintainer's switch that writes the committed ``results/``.
-- Checkpoints go to ``checkpoints/`` in the course folder (ignored by git), with the same fallback.
+- Checkpoints go to ``checkpoints/`` in the course folder (ignored by git), with the same fallbacks
+  (`checkpoint_base`).
 
 Every fallback is announced in one sentence; none of them raises.
 """
@@ -12,6 +15,8 @@ import os
 import pathlib
 import stat
 import tempfile
+
+from cnnlib.runtime import hosted
 
 RESULTS_VARIABLE = "CNNLIB_RESULTS_DIR"
 LOCAL_RESULTS = "my_results"  # ignored by git (.gitignore)
@@ -127,21 +132,34 @@ def why_not_writable(folder):
     return "it cannot be written to"
 
 
+def outside_course_dir():
+    """Where a run writes when there is no course folder (cnnlib installed from a wheel): on a
+    hosted runtime the visible cnn-course-runs/ next to the notebook, else the user's cache folder."""
+    return hosted.runs_dir() if hosted.runtime_name() else user_cache_dir()
+
+
 def requested_results_dir():
     """$CNNLIB_RESULTS_DIR (``~`` expanded; a relative one taken from the course folder), else
     my_results/.
 
     Without a course folder (cnnlib installed elsewhere) a relative $CNNLIB_RESULTS_DIR is taken
-    from the working directory, and the default is the user's cache folder. The answer is always
-    an absolute path, so a later change of directory does not move it.
+    from the working directory, and the default is `outside_course_dir()`/results. The answer is
+    always an absolute path, so a later change of directory does not move it.
     """
     root = course_root()
     requested = os.environ.get(RESULTS_VARIABLE, "").strip()
     if requested:
         return ((root or pathlib.Path.cwd()) / pathlib.Path(requested).expanduser()).absolute()
     if root is None:
-        return user_cache_dir() / "results"
+        return outside_course_dir() / "results"
     return root / LOCAL_RESULTS
+
+
+def checkpoint_base():
+    """The folder that holds every notebook's checkpoints: checkpoints/ in the course folder, else
+    in `outside_course_dir()` (not yet checked for writing: see `usable_folder`)."""
+    root = course_root()
+    return (root or outside_course_dir()) / CHECKPOINT_FOLDER
 
 
 def usable_folder(preferred, what, fallback_name):

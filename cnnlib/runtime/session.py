@@ -10,9 +10,9 @@ import sys
 import tempfile
 import time
 
-from cnnlib.runtime import locations, rehearsal
+from cnnlib.runtime import hosted, locations, rehearsal
 from cnnlib.runtime.locations import RESULTS_VARIABLE, course_root  # noqa: F401  (course_root: public here too)
-from cnnlib.runtime.profiles import PROFILES, choose_profile
+from cnnlib.runtime.profiles import PROFILE_VARIABLE, PROFILES, choose_profile
 from cnnlib.runtime.quiet import install as _quiet_tensorflow_import
 from cnnlib.runtime.quiet import quiet_stderr
 from cnnlib.runtime.validation import check_seed
@@ -289,14 +289,21 @@ def setup(notebook, seed=42, mixed_precision="auto", deterministic=True):
     run = Run(notebook, profile, reason, device, mixed, seed)
     requested = find_results_dir()
     run.results_dir = locations.usable_folder(requested, "results", "results")
+    default = run.results_dir == requested and not os.environ.get(RESULTS_VARIABLE)
     if locations.is_tracked_results(run.results_dir):
         where = f"{run.results_dir} (the course's committed results: a maintainer run)"
-    elif run.results_dir == requested and not os.environ.get(RESULTS_VARIABLE) and course_root():
+    elif default and locations.course_root():
         where = f"{run.results_dir} (not tracked by git)"
+    elif default and hosted.runtime_name():
+        where = (
+            f"{run.results_dir}, checkpoints to {locations.checkpoint_base()} (in the file pane; "
+            f"download them to keep them: {hosted.runtime_name()} deletes them with the runtime)"
+        )
     else:
         where = str(run.results_dir)
+    hint = hosted.env_hint(PROFILE_VARIABLE, "ci|lite|full")
     print(
-        f"Profile: {profile} ({reason}; override with CNNLIB_PROFILE=ci|lite|full)\n"
+        f"Profile: {profile} ({reason}; override with {hint})\n"
         f"TensorFlow {tf.__version__}, Keras {keras.__version__} (backend: {keras.backend.backend()})\n"
         f"Device: {device}; mixed precision {'on' if mixed else 'off'}\n"
         f"Seed: {seed}{' (deterministic ops)' if deterministic else ''}\n"

@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 
-from cnnlib.runtime import rehearsal
+from cnnlib.runtime import hosted, rehearsal
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 WEBSITE = ROOT / "website"
@@ -119,29 +119,40 @@ def page_notebook(notebook, notices, name="the notebook"):
         f"{marker}</p><p>{html.escape(message)}</p></div>\n\n"
         for marker, message in notices.items()
     )
-    first = page.cells[0] if page.cells else None
+    # The first cell installs the course on Colab and Kaggle: the .ipynb offered for download
+    # keeps it (it has to run there too), the page leaves it out (MyST-NB's remove-cell tag).
+    for cell in page.cells:
+        if hosted.BOOTSTRAP_TAG in _tags(cell):
+            cell.metadata["tags"] = [*_tags(cell), "remove-cell"]
+    first = next((c for c in page.cells if hosted.BOOTSTRAP_TAG not in _tags(c)), None)
     if first is not None and first.cell_type == "markdown" and first.source.startswith("# "):
         title, _, rest = first.source.partition("\n")  # right under the title
         first.source = title + banners + rest
     elif banners:
-        page.cells.insert(0, nbformat.v4.new_markdown_cell(banners.strip()))
+        at = page.cells.index(first) if first is not None else len(page.cells)
+        page.cells.insert(at, nbformat.v4.new_markdown_cell(banners.strip()))
     return page
 
 
 def repository_url(root=ROOT):
-    """The course repository's web address from pyproject.toml's [project.urls], or None."""
+    """The course repository's web address from pyproject.toml's [project.urls] Repository, or
+    None (no such entry, not on GitHub, or still the placeholder: no launch button then)."""
     try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        import tomli as tomllib
-    try:
-        urls = tomllib.loads((root / "pyproject.toml").read_text())["project"]["urls"]
-    except (OSError, KeyError):
+        address, _ = hosted.checkout_project(root)
+    except ValueError:
         return None
-    for key in ("Repository", "Source", "Source Code", "Homepage"):
-        if urls.get(key, "").startswith("https://github.com/"):
-            return urls[key].rstrip("/").removesuffix(".git")
-    return None
+    if not address.startswith("https://github.com/") or hosted.is_placeholder(address):
+        return None
+    return address.removesuffix(".git")
+
+
+def release_tag(root=ROOT):
+    """The tag of this version of the course (the notebooks' first cell installs it), or "main"."""
+    try:
+        version = hosted.checkout_project(root)[1]
+    except ValueError:
+        version = hosted.installed_project()[1]
+    return hosted.git_ref(version) if version else "main"
 
 
 def prepare(notebooks, source_dir, repository=None, branch="main", profile="ci"):
@@ -236,7 +247,11 @@ def execute_student_versions(source_dir, work_dir, profile):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="cnn-course site", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="cnn-course site",
+        description="Build the course website (Sphinx, MyST-NB, the book theme) from the executed "
+        "student notebooks, without solutions or verify cells; docs/website.md says how to publish it.",
+    )
     parser.add_argument("--out", type=pathlib.Path, required=True, help="folder for the site")
     parser.add_argument(
         "--executed",
@@ -256,7 +271,12 @@ def main(argv=None):
         help="GitHub address the launch and download buttons point at "
         "(default: pyproject.toml's [project.urls] Repository; without one, no launch buttons)",
     )
-    parser.add_argument("--branch", default="main", help="the repository's branch (main)")
+    parser.add_argument(
+        "--branch",
+        default=release_tag(),
+        help="the branch or tag the launch buttons open (default: this version's tag, "
+        f"{release_tag()}, which the notebooks' first cell installs on Colab and Kaggle)",
+    )
     args = parser.parse_args(argv)
     try:
         check_out_dir(args.out)
@@ -267,7 +287,9 @@ def main(argv=None):
         return 2
     if args.repository is None:
         print(
-            "No repository address (--repository or pyproject's [project.urls]): no launch buttons."
+            "No public repository address (--repository, or [project.urls] Repository in "
+            "pyproject.toml, which is still the placeholder until the course is published): "
+            "no launch buttons."
         )
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="course-executed-") as work:
