@@ -46,7 +46,9 @@ _unfinished = weakref.WeakKeyDictionary()  # model → its variables when a fit 
 
 
 def checkpoint_dir(notebook, profile, name):
-    """checkpoints/<notebook>/<profile>/<name> in the course folder, else in the user's cache folder.
+    """checkpoints/<notebook>/<profile>/<name> in the course folder, else under
+    `locations.checkpoint_base()` (next to the notebook on a hosted runtime, the user's cache folder
+    elsewhere).
 
     The user's cache folder also takes over, with one sentence, when the course folder is
     read-only (a shared or mounted checkout), and when a folder on the way belongs to another
@@ -63,10 +65,9 @@ def checkpoint_dir(notebook, profile, name):
             or value.startswith(".")
         ):
             raise ValueError(f"{label} must be a plain folder name, got {value!r}")
-    root = locations.course_root()
-    preferred = (
-        (root / CHECKPOINT_FOLDER) if root else locations.user_cache_dir() / CHECKPOINT_FOLDER
-    )
+    # checkpoints/ in the course folder; outside one, cnn-course-runs/ on Colab and Kaggle (the
+    # set-up message says so), else the user's cache folder.
+    preferred = locations.checkpoint_base()
     fallback = locations.user_cache_dir() / CHECKPOINT_FOLDER
     base, problem = preferred, None
     if not locations.writable(preferred):

@@ -20,9 +20,14 @@ NOTEBOOK = ROOT / "notebooks" / "05_lenet5_mnist.ipynb"
 
 
 def backend_lines():
-    """The `%matplotlib …` lines of the notebook's first code cell (empty when there is none)."""
+    """The `%matplotlib …` lines of the notebook's set-up cell, the first code cell after the
+    bootstrap cell (empty when there is none)."""
     cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    first = next(cell for cell in cells if cell["cell_type"] == "code")
+    first = next(
+        cell
+        for cell in cells
+        if cell["cell_type"] == "code" and "bootstrap" not in cell["metadata"].get("tags", [])
+    )
     return [line for line in "".join(first["source"]).split("\n") if line.startswith("%matplotlib")]
 
 

@@ -171,11 +171,6 @@ def test_on_a_hosted_runtime_runs_write_next_to_the_notebook(outside_a_checkout,
     assert locations.checkpoint_base() == runs / locations.CHECKPOINT_FOLDER
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cnnlib/runtime/training.py's checkpoint_dir still takes the user's cache outside a "
-    "checkout: it should start from locations.checkpoint_base() (its owner's change)",
-)
 def test_on_a_hosted_runtime_checkpoints_go_where_set_up_says(outside_a_checkout, monkeypatch):
     from cnnlib.runtime.training import checkpoint_dir
 

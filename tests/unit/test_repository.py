@@ -40,9 +40,19 @@ def test_notebook_is_committed_without_outputs(notebook_path):
     )
 
 
+def first_lesson_code(notebook):
+    """The first code cell after the bootstrap cell (tagged `bootstrap`, which installs the course
+    on Colab and Kaggle and does nothing elsewhere: cnnlib/runtime/hosted.py)."""
+    return next(
+        cell
+        for cell in notebook["cells"]
+        if cell["cell_type"] == "code" and "bootstrap" not in cell["metadata"].get("tags", [])
+    )
+
+
 def test_notebook_starts_with_the_setup_call(notebook_path):
     notebook = json.loads(notebook_path.read_text())
-    first_code = next(cell for cell in notebook["cells"] if cell["cell_type"] == "code")
+    first_code = first_lesson_code(notebook)
     source = "".join(first_code["source"])
     assert f'cnnlib.setup("{notebook_path.stem}"' in source, (
         f'the first code cell of {notebook_path.name} must call cnnlib.setup("{notebook_path.stem}", …)'
@@ -161,7 +171,7 @@ def test_the_last_cell_echoes_nothing(notebook_path):
 def test_cnnlib_is_imported_before_keras_and_tensorflow(notebook_path):
     """cnnlib keeps TensorFlow's C++ start-up lines out of the notebook only when it comes first."""
     notebook = json.loads(notebook_path.read_text())
-    first = "".join(next(c for c in notebook["cells"] if c["cell_type"] == "code")["source"])
+    first = "".join(first_lesson_code(notebook)["source"])
     lines = [line.strip() for line in first.splitlines()]
     cnnlib_at = next(i for i, line in enumerate(lines) if line.startswith("import cnnlib"))
     early = [
