@@ -25,102 +25,241 @@ from cnnlib.lessons import fields as rf
 from cnnlib.runtime import rehearsal
 
 # ---------------------------------------------------------------------------------------------
-# 05.lenet_parameters — LeNet-5's parameters, layer by layer
+# 05.lenet_parameters — LeNet-5's layers on 64×64 colour images: parameters, layer by layer
 # ---------------------------------------------------------------------------------------------
-# (layer, kernel side f, input maps C, filters K) for the convolutions; (layer, inputs, units).
-LENET5_CONVS = [("C1", 5, 1, 6), ("C3", 5, 6, 16), ("C5", 5, 16, 120)]
-LENET5_DENSE = [("F6", 120, 84), ("output", 84, 10)]
+# (layer, kernel side f, filters K) of the convolutions, each followed by a 2×2 pooling but C5;
+# (layer, units) of the dense layers. The input maps of each convolution follow from the layers.
+LENET5_CONVS = [("C1", 5, 6), ("C3", 5, 16), ("C5", 5, 120)]
+LENET5_DENSE = [("F6", 84), ("output", 10)]
 LENET5_LAYERS = [name for name, *_ in LENET5_CONVS + LENET5_DENSE]
+VARIANT_SIDE, VARIANT_CHANNELS = 64, 3  # the exercise: no padding layer, 64×64 colour images
 
 
-def lenet5_parameter_counts():
-    """{layer: trainable parameters} for LeNet-5's C1, C3, C5, F6 and output (all C3 connections)."""
-    counts = {name: (f * f * c + 1) * k for name, f, c, k in LENET5_CONVS}
-    counts.update({name: n * m + m for name, n, m in LENET5_DENSE})
+def lenet5_walk(side=32, channels=1):
+    """{layer: (input maps or inputs, output side)} of LeNet-5's layers on a side×side×channels input."""
+    walk = {}
+    for name, f, k in LENET5_CONVS:
+        out = side - f + 1
+        if out < 1:
+            raise ValueError(f"a {side}×{side} input is too small for {name}'s {f}×{f} filters")
+        walk[name] = (channels, out)
+        side, channels = (out // 2 if name != "C5" else out), k
+    inputs = side * side * channels
+    for name, units in LENET5_DENSE:
+        walk[name] = (inputs, None)
+        inputs = units
+    return walk
+
+
+def lenet5_parameter_counts(side=32, channels=1):
+    """{layer: trainable parameters} of C1, C3, C5, F6 and output (C3 sees all 6 maps of S2).
+
+    side=32, channels=1 is LeNet-5 on padded MNIST digits (156, 2,416, 48,120, 10,164, 850).
+    """
+    walk, counts = lenet5_walk(side, channels), {}
+    for name, f, k in LENET5_CONVS:
+        counts[name] = (f * f * walk[name][0] + 1) * k
+    for name, units in LENET5_DENSE:
+        counts[name] = walk[name][0] * units + units
     return counts
 
 
 def _parameter_hints(name):
-    for layer, f, c, k in LENET5_CONVS:
+    """(typical wrong count, hint) pairs for one layer of the exercise's network."""
+    walk = lenet5_walk(VARIANT_SIDE, VARIANT_CHANNELS)
+    digits = lenet5_parameter_counts()
+    for layer, f, k in LENET5_CONVS:
         if layer == name:
-            out = {"C1": 28, "C3": 10, "C5": 1}[name]
-            return [
+            c, out = walk[name]
+            hints = [
                 (f * f * c * k, "the biases are missing: every filter has one bias, (f·f·C + 1)·K"),
-                ((f * f + 1) * k, f"each {name} filter has one 5×5 slice per input map: × {c}"),
-                (f * f * k, f"each filter has a 5×5 slice per input map (× {c}) and a bias"),
-                (f * f * c + 1, f"that is one filter; {name} has {k}"),
                 (
                     out * out * (f * f * c + 1) * k,
-                    "that counts connections (one per output position); the weights are shared, so "
-                    "the map size does not count",
+                    "that counts connections (one per output position); the weights are shared, "
+                    "so the map size does not count",
+                ),
+                (f * f * c + 1, f"that is one filter; {name} has {k}"),
+            ]
+            if name == "C1":  # before the slice hint: on grey digits that count is right
+                hints.insert(
+                    0,
+                    (
+                        digits["C1"],
+                        "that is C1 on grey digits; a colour image has 3 channels and each C1 "
+                        "filter spans all of them",
+                    ),
+                )
+            if c > 1:
+                hints.append(
+                    ((f * f + 1) * k, f"each {name} filter has one 5×5 slice per input map: × {c}")
+                )
+            if name == "C3":
+                hints.append(
+                    (
+                        1_516,
+                        "that is the paper's sparse connection table; as built in section 2 every "
+                        "C3 filter sees all 6 maps of S2",
+                    )
+                )
+            return hints
+    for layer, units in LENET5_DENSE:
+        if layer == name:
+            n = walk[name][0]
+            hints = [
+                (n * units, "the biases are missing: a dense layer has one bias per unit, n·m + m"),
+                (
+                    n + units,
+                    "a dense layer connects every input to every unit: n·m weights, m biases",
                 ),
             ]
-    for layer, n, m in LENET5_DENSE:
-        if layer == name:
-            return [
-                (n * m, "the biases are missing: a dense layer has one bias per unit, n·m + m"),
-                (n + m, "a dense layer connects every input to every unit: n·m weights, m biases"),
-            ]
+            if name == "F6":
+                padded = lenet5_parameter_counts(VARIANT_SIDE + 4, VARIANT_CHANNELS)["F6"]
+                hints += [
+                    (
+                        digits["F6"],
+                        "that is F6 on 32×32 inputs, where C5's maps are 1×1; follow the map size "
+                        "through the layers: F6 receives every value of C5's maps, flattened",
+                    ),
+                    (
+                        digits["F6"] - 84,
+                        "that is F6 on 32×32 inputs without its biases; on 64×64 images C5's maps "
+                        "are larger than 1×1",
+                    ),
+                    (
+                        padded,
+                        "this network has no padding layer: C1 reads the 64×64 image as it is",
+                    ),
+                ]
+            return hints
     return []
 
 
 @exercise(
-    "05.lenet_parameters", "predict LeNet-5's parameter count, layer by layer", "predict", "warm-up"
+    "05.lenet_parameters",
+    "predict LeNet-5's parameter count on 64×64 colour images, layer by layer",
+    "predict",
+    "warm-up",
 )
 def check_lenet_parameters(prediction):
-    """`prediction`: {"C1": int, "C3": int, "C5": int, "F6": int, "output": int}."""
+    """`prediction`: {"C1": int, "C3": int, "C5": int, "F6": int, "output": int} for LeNet-5's
+    layers without the padding layer, on 64×64×3 images."""
     if not isinstance(prediction, dict) or set(prediction) != set(LENET5_LAYERS):
         raise Wrong(f"expected a dict with the keys {LENET5_LAYERS}, got {prediction!r}")
     if all(prediction[name] is None for name in LENET5_LAYERS):
         raise NotAttempted
-    right = lenet5_parameter_counts()
+    right = lenet5_parameter_counts(VARIANT_SIDE, VARIANT_CHANNELS)
     for name in LENET5_LAYERS:
         if prediction[name] is None:
             raise Wrong(f"{name}: no prediction yet", "fill in every layer")
         same_number(
             prediction[name], right[name], f"{name}'s parameters", hints=_parameter_hints(name)
         )
-    share = right["C5"] / (sum(right.values()) + 2 * 6 + 2 * 16)
+    side = lenet5_walk(VARIANT_SIDE, VARIANT_CHANNELS)["C5"][1]
     return (
-        f"as Keras counts; with S2's and S4's 44 the total is 61,750, and C5 alone holds "
-        f"{share:.0%}"
+        f"C5's maps are {side}×{side} here, so F6 holds {right['F6'] / sum(right.values()):.0%} "
+        "of these layers' parameters; the convolutions' counts do not depend on the image size"
     )
 
 
 # ---------------------------------------------------------------------------------------------
-# 05.softmax — softmax from scratch, over the last axis, numerically stable
+# 05.cross_entropy — the cross-entropy straight from the logits, stable for any finite logits
 # ---------------------------------------------------------------------------------------------
-_SOFTMAX_SHAPES = [(10,), (4, 10), (3, 7), (2, 3, 5), (6, 2)]
+_LOSS_SHAPES = [(5, 10), (1, 3), (8, 2), (16, 10), (4, 7)]
 
 
-def reference_softmax(z):
-    """Softmax over the last axis, computed stably in float64: exp(z − max) / Σ exp(z − max)."""
+def reference_cross_entropy(z, labels):
+    """−log softmax(z)[n, labels[n]] per row, in float64, without forming a probability."""
     z = np.asarray(z, dtype=float)
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+    top = z.max(axis=-1)
+    log_sum = top + np.log(np.exp(z - top[:, None]).sum(axis=-1))  # log Σ_j exp(z_j), shifted
+    return log_sum - z[np.arange(len(z)), labels]
 
 
-def _naive_softmax(z, axis=-1):
-    with np.errstate(over="ignore", invalid="ignore"):
-        e = np.exp(z)
-        return e / e.sum(axis=axis, keepdims=True)
+def _loss_cases(random):
+    """(logits, labels, description, kind) of the trials: moderate logits; the true class far below
+    the others (p_y underflows to 0); logits of ±1000 (exp overflows). In that order, so that each
+    usual slip fails first on the case that names it."""
+    cases = []
+    for shape in _LOSS_SHAPES:
+        labels = random.integers(0, shape[1], size=shape[0])
+        z = random.normal(size=shape) * 3
+        cases.append((z, labels, f"random logits of shape {shape}", "moderate"))
+    z, labels = random.normal(size=(6, 10)) * 3, random.integers(0, 10, size=6)
+    z[np.arange(6), labels] -= 2000  # the true class far below: p_y underflows to 0
+    cases.append(
+        (z, labels, "logits whose true class lies 2,000 below the others (shape (6, 10))", "far")
+    )
+    z = random.normal(size=(6, 10)) * 1000
+    labels = random.integers(0, 10, size=6)
+    cases.append((z, labels, "logits as large as ±1000 (shape (6, 10))", "huge"))
+    return cases
 
 
-def _library_softmaxes():
-    """{code object: name} of the softmaxes the exercise forbids, among the modules loaded."""
-    candidates = [("cnnlib.labs.ex05.reference_softmax", reference_softmax)]
+def _loss_hints(z, labels):
+    """(typical wrong answer, hint) pairs for the logits `z` and `labels`."""
+    right = reference_cross_entropy(z, labels)
+    rows = np.arange(len(z))
+    top = z.max(axis=-1)
+    with np.errstate(all="ignore"):
+        probabilities = np.exp(z - top[:, None])
+        probabilities /= probabilities.sum(axis=-1, keepdims=True)
+    return [
+        (-right, "the cross-entropy is minus the log of the true class's probability"),
+        (right / np.log(10), "use the natural logarithm (np.log), not log10"),
+        (
+            right - top,
+            "you shifted the logits but did not add the maximum back: "
+            "log Σ exp(z_j) = m + log Σ exp(z_j − m)",
+        ),
+        (
+            -np.log(probabilities.max(axis=-1)),
+            "that is the loss of the most likely class; the loss uses the true label's",
+        ),
+        (
+            np.log(np.exp(z - top[:, None]).sum(axis=-1)) + top - z[rows, 0],
+            "index each row with its own label: z[np.arange(N), labels]",
+        ),
+    ]
+
+
+def _library_losses():
+    """{code object: name} of the library functions the exercise forbids, among those loaded."""
+    candidates = [("cnnlib.labs.ex05.reference_cross_entropy", reference_cross_entropy)]
     keras = sys.modules.get("keras")
     if keras is not None:
         candidates += [
-            ("keras.activations.softmax", keras.activations.softmax),
+            ("keras.ops.log_softmax", keras.ops.log_softmax),
+            ("keras.ops.logsumexp", keras.ops.logsumexp),
             ("keras.ops.softmax", keras.ops.softmax),
+            ("keras.activations.softmax", keras.activations.softmax),
+            ("keras.activations.log_softmax", keras.activations.log_softmax),
+            (
+                "keras.ops.sparse_categorical_crossentropy",
+                keras.ops.sparse_categorical_crossentropy,
+            ),
+            (
+                "keras.losses.sparse_categorical_crossentropy",
+                keras.losses.sparse_categorical_crossentropy,
+            ),
+            ("keras.losses.categorical_crossentropy", keras.losses.categorical_crossentropy),
         ]
     special = sys.modules.get("scipy.special")
     if special is not None:
-        candidates.append(("scipy.special.softmax", special.softmax))
+        candidates += [
+            ("scipy.special.logsumexp", special.logsumexp),
+            ("scipy.special.log_softmax", special.log_softmax),
+            ("scipy.special.softmax", special.softmax),
+        ]
     tf = sys.modules.get("tensorflow")
     if tf is not None:
-        candidates.append(("tf.nn.softmax", tf.nn.softmax))
+        candidates += [
+            ("tf.nn.log_softmax", tf.nn.log_softmax),
+            ("tf.math.reduce_logsumexp", tf.math.reduce_logsumexp),
+            (
+                "tf.nn.sparse_softmax_cross_entropy_with_logits",
+                tf.nn.sparse_softmax_cross_entropy_with_logits,
+            ),
+        ]
     found = {}
     for name, function in candidates:
         while function is not None:
@@ -131,8 +270,8 @@ def _library_softmaxes():
     return found
 
 
-def _call_watching(function, argument, on, watched):
-    """`call(function, argument)`, and the names of the `watched` functions it reached."""
+def _call_watching(function, arguments, on, watched):
+    """`call(function, *arguments)`, and the names of the `watched` functions it reached."""
     reached = set()
 
     def profiler(frame, event, _):
@@ -142,77 +281,64 @@ def _call_watching(function, argument, on, watched):
     previous = sys.getprofile()
     sys.setprofile(profiler)
     try:
-        result = call(function, argument, on=on)
+        result = call(function, *arguments, on=on)
     finally:
         sys.setprofile(previous)
     return result, reached
 
 
-def _softmax_hints(z):
-    """(typical wrong answer, hint) pairs for the logits `z`: axis slips, no exp, a sigmoid."""
-    hints = []
-    if z.ndim > 1:
-        hints.append(
-            (
-                _naive_softmax(z, axis=0),
-                "the sum runs over the wrong axis: normalise over the last axis (the classes), "
-                "keepdims=True, not over the batch",
-            )
-        )
-        hints.append(
-            (
-                np.exp(z - z.max()) / np.exp(z - z.max()).sum(),
-                "you normalised over the whole array: each row (the last axis) must sum "
-                "to 1 on its own",
-            )
-        )
-    hints.append((z / z.sum(axis=-1, keepdims=True), "exponentiate first: exp(z_k) / Σ_j exp(z_j)"))
-    with np.errstate(over="ignore"):
-        sigmoid = 1 / (1 + np.exp(-z))
-    hints.append(
-        (
-            sigmoid,
-            "that is the sigmoid of each logit on its own; softmax "
-            "divides by the sum of the exponentials",
-        )
-    )
-    return hints
-
-
-@exercise("05.softmax", "softmax from scratch (stable, over the last axis)", "implement", "core")
-def check_softmax(softmax):
-    """`softmax(z)`: logits of shape (..., K) → probabilities of the same shape, summing to 1."""
+@exercise("05.cross_entropy", "the cross-entropy from logits, stable", "implement", "core")
+def check_cross_entropy(cross_entropy):
+    """`cross_entropy(z, labels)`: logits (N, K) and integer labels (N,) → the N losses
+    −log softmax(z)[n, labels[n]], finite for any finite logits."""
     random = rng(5)
-    cases = [(shape, 3.0) for shape in _SOFTMAX_SHAPES] + [((4, 10), 1000.0), ((3,), 800.0)]
     forbidden = set()
-    for shape, scale in cases:
-        z = random.normal(size=shape) * scale
-        size = "×".join(map(str, shape))
-        on = f"on random logits of shape {size}" + (
-            f" as large as ±{scale:g}" if scale > 100 else ""
-        )
-        got, used = _call_watching(softmax, z.copy(), on, _library_softmaxes())
-        if used:
-            forbidden.update(used)
-        expected = reference_softmax(z)
+    cases = _loss_cases(random)
+    for z, labels, described, kind in cases:
+        on = f"on {described}"
+        got, used = _call_watching(cross_entropy, (z.copy(), labels.copy()), on, _library_losses())
+        forbidden.update(used)
+        expected = reference_cross_entropy(z, labels)
         got_array = as_array(got, on)
-        if scale > 100 and got_array.shape == expected.shape and not np.isfinite(got_array).all():
+        if got_array.shape == ():
+            raise Wrong(
+                f"{on}: you returned one number",
+                "return one loss per example (shape (N,)), not their mean",
+            )
+        if got_array.shape == expected.shape and not np.isfinite(got_array).all():
             raise Wrong(
                 f"{on}: your output contains nan or inf",
-                "exp(1000) overflows to inf and inf/inf is nan: subtract each row's "
-                "maximum from the logits first (softmax(z) = softmax(z − c) for any c)",
+                "exp of logits in the hundreds overflows to inf: the shift of section 8 works "
+                "inside the log too"
+                if kind == "huge"
+                else "a probability rounded to 0 before the log (−log 0 = inf): take the log of "
+                "the softmax formula on paper first, log(a / b) = log a − log b, and compute that",
             )
-        same_array(got, expected, on, hints=_softmax_hints(z))
+        n, k = z.shape
+        same_array(
+            got,
+            expected,
+            on,
+            hints=_loss_hints(z, labels),
+            shape_hints=[
+                (
+                    (n, n),
+                    "z[:, labels] picks every label for every row: use z[np.arange(N), labels]",
+                ),
+                ((n, k), "return one number per example, the loss of its true label"),
+            ],
+            rtol=1e-6,
+            atol=1e-6,
+        )
     if forbidden:
         raise Wrong(
-            f"your softmax gives the right values, but it calls {', '.join(sorted(forbidden))}: "
+            f"your loss gives the right values, but it calls {', '.join(sorted(forbidden))}: "
             "it is not yet yours, and it counts as not done",
-            "write it in NumPy from the formula; section 8 shows the property that keeps it "
-            "from overflowing",
+            "write it in NumPy from the formula: log of the softmax, simplified, then shifted",
         )
     return (
-        f"matches a stable softmax on {len(cases)} random inputs of {len(set(s for s, _ in cases))} "
-        "shapes, including logits in the hundreds"
+        f"matches the cross-entropy on {len(cases)} random inputs, including logits of ±1000 and "
+        "true classes 2,000 below the rest, where the probability itself rounds to 0"
     )
 
 

@@ -13,25 +13,58 @@ def _stub(*args):
     raise NotImplementedError
 
 
-# --- 05.lenet_parameters ---------------------------------------------------------------------
-def test_lenet_parameters():
-    right = ex05.lenet5_parameter_counts()
-    assert right == {"C1": 156, "C3": 2_416, "C5": 48_120, "F6": 10_164, "output": 850}
+# --- 05.lenet_parameters: LeNet-5's layers on 64×64 colour images -----------------------------
+VARIANT = {"C1": 456, "C3": 2_416, "C5": 48_120, "F6": 816_564, "output": 850}
+
+
+def test_lenet_parameters_counts_agree_with_keras():
+    """The check's counts are Keras's, for the digits' network and for the exercise's variant."""
     from cnnlib.lessons import models
 
-    keras_counts = {
-        name: count for name, _, count in models.parameter_table(models.lenet5_classic())
-    }
-    assert all(keras_counts[name] == right[name] for name in right)
-    assert labs.passes("05.lenet_parameters", dict(right))
-    with pytest.raises(AssertionError, match="biases are missing"):
-        labs.check("05.lenet_parameters", {**right, "C3": 25 * 6 * 16})
-    with pytest.raises(AssertionError, match="one 5×5 slice per input map"):
-        labs.check("05.lenet_parameters", {**right, "C5": 26 * 120})
-    with pytest.raises(AssertionError, match="counts connections"):
-        labs.check("05.lenet_parameters", {**right, "C1": 122_304})
-    with pytest.raises(AssertionError, match="one bias per unit"):
-        labs.check("05.lenet_parameters", {**right, "F6": 120 * 84})
+    digits = {name: count for name, _, count in models.parameter_table(models.lenet5_classic())}
+    assert ex05.lenet5_parameter_counts() == {name: digits[name] for name in VARIANT}
+    fresh = [
+        type(layer).from_config(layer.get_config()) for layer in models.lenet5_classic().layers
+    ]
+    variant = keras.Sequential([keras.Input((64, 64, 3))] + fresh[1:])  # without the padding
+    keras_counts = {layer.name: layer.count_params() for layer in variant.layers}
+    assert ex05.lenet5_parameter_counts(64, 3) == {name: keras_counts[name] for name in VARIANT}
+    assert VARIANT == ex05.lenet5_parameter_counts(64, 3)
+
+
+def test_lenet_parameters_right_answers_written_other_ways_pass():
+    assert labs.passes("05.lenet_parameters", dict(VARIANT))
+    assert labs.passes("05.lenet_parameters", {k: float(v) for k, v in VARIANT.items()})
+    assert labs.passes("05.lenet_parameters", {k: np.int64(v) for k, v in VARIANT.items()})
+
+
+@pytest.mark.parametrize(
+    "slip, hint",
+    [
+        ({"C1": 156}, "3 channels"),  # the digits' C1
+        ({"C1": 450}, "biases are missing"),
+        ({"C3": 1_516}, "sparse connection table"),
+        ({"C3": 416}, "one 5×5 slice per input map"),
+        ({"C5": 81 * 48_120}, "counts connections"),
+        ({"F6": 10_164}, "C5's maps are 1×1"),  # the digits' F6: the map size not followed
+        ({"F6": 1_008_084}, "no padding layer"),
+        ({"F6": 816_480}, "one bias per unit"),
+        ({"output": 840}, "one bias per unit"),
+    ],
+)
+def test_lenet_parameters_usual_slips_get_their_hint(slip, hint):
+    with pytest.raises(AssertionError, match=hint):
+        labs.check("05.lenet_parameters", {**VARIANT, **slip})
+
+
+def test_lenet_parameters_made_up_and_malformed_answers_are_refused():
+    with pytest.raises(AssertionError, match="not right") as wrong:
+        labs.check("05.lenet_parameters", {**VARIANT, "F6": 123_456})
+    assert "816" not in str(wrong.value)  # a wrong prediction never shows the expected value
+    with pytest.raises(AssertionError, match="expected a number"):
+        labs.check("05.lenet_parameters", {**VARIANT, "C1": "456"})
+    with pytest.raises(AssertionError, match="keys"):
+        labs.check("05.lenet_parameters", [456, 2_416, 48_120, 816_564, 850])
 
 
 def test_lenet_parameters_stub(capsys):
@@ -40,76 +73,108 @@ def test_lenet_parameters_stub(capsys):
     assert "not attempted yet" in capsys.readouterr().out
 
 
-# --- 05.softmax ------------------------------------------------------------------------------
-def solution_softmax(z):
+# --- 05.cross_entropy ------------------------------------------------------------------------
+def solution_cross_entropy(z, labels):
     z = np.asarray(z, dtype=float)
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+    m = z.max(axis=1)
+    return m + np.log(np.exp(z - m[:, None]).sum(axis=1)) - z[np.arange(len(z)), labels]
 
 
-def test_softmax_reference_agrees_with_keras():
-    z = np.random.default_rng(0).normal(size=(5, 10)) * 4
-    expected = keras.ops.convert_to_numpy(keras.activations.softmax(keras.ops.convert_to_tensor(z)))
-    np.testing.assert_allclose(ex05.reference_softmax(z), expected, rtol=1e-5)
+def test_cross_entropy_reference_agrees_with_keras():
+    random = np.random.default_rng(0)
+    z, labels = random.normal(size=(5, 10)) * 4, random.integers(0, 10, size=5)
+    expected = keras.ops.convert_to_numpy(
+        keras.losses.sparse_categorical_crossentropy(labels, z, from_logits=True)
+    )
+    np.testing.assert_allclose(ex05.reference_cross_entropy(z, labels), expected, rtol=1e-5)
 
 
-def test_softmax():
-    assert labs.passes("05.softmax", solution_softmax)
-
-    def naive(z):
-        e = np.exp(z)
-        return e / e.sum(axis=-1, keepdims=True)
-
-    with pytest.raises(AssertionError, match="subtract each row's maximum"):
-        with np.errstate(over="ignore", invalid="ignore"):
-            labs.check("05.softmax", naive)
-    with pytest.raises(AssertionError, match="wrong axis"):
-        labs.check("05.softmax", lambda z: np.exp(z - z.max()) / np.exp(z - z.max()).sum(axis=0))
-    with pytest.raises(AssertionError, match="exponentiate first"):
-        labs.check("05.softmax", lambda z: z / z.sum(axis=-1, keepdims=True))
-    with pytest.raises(AssertionError, match="sigmoid"):
-        labs.check("05.softmax", lambda z: 1 / (1 + np.exp(-z)))
+def _log_softmax_then_pick(z, labels):
+    shifted = z - z.max(-1, keepdims=True)
+    log_p = shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+    return -np.take_along_axis(log_p, labels[:, None], axis=1)[:, 0]
 
 
-def test_softmax_that_calls_a_library_softmax_is_not_done():
-    """The values are right, but the exercise is to write it: each library softmax counts as ✗."""
-    from scipy.special import softmax as scipy_softmax
+@pytest.mark.parametrize(
+    "answer",
+    [
+        solution_cross_entropy,
+        _log_softmax_then_pick,
+        lambda z, labels: solution_cross_entropy(z, labels).tolist(),
+        lambda z, labels: solution_cross_entropy(z, labels).astype("float32"),
+        lambda z, labels: np.array(
+            [solution_cross_entropy(row[None], [y])[0] for row, y in zip(z, labels)]
+        ),
+    ],
+)
+def test_cross_entropy_right_answers_written_other_ways_pass(answer):
+    assert labs.passes("05.cross_entropy", answer)
 
-    def with_keras(z):
-        return keras.ops.convert_to_numpy(keras.activations.softmax(keras.ops.convert_to_tensor(z)))
+
+def _through_probabilities(z, labels):
+    shifted = z - z.max(-1, keepdims=True)
+    p = np.exp(shifted) / np.exp(shifted).sum(-1, keepdims=True)
+    with np.errstate(divide="ignore"):
+        return -np.log(p[np.arange(len(z)), labels])
+
+
+def _unshifted_log_sum(z, labels):
+    with np.errstate(over="ignore"):
+        return np.log(np.exp(z).sum(-1)) - z[np.arange(len(z)), labels]
+
+
+def _shift_not_added_back(z, labels):
+    m = z.max(-1, keepdims=True)
+    return np.log(np.exp(z - m).sum(-1)) - z[np.arange(len(z)), labels]
+
+
+@pytest.mark.parametrize(
+    "answer, hint",
+    [
+        (_through_probabilities, "rounded to 0 before the log"),
+        (_unshifted_log_sum, "overflows"),
+        (_shift_not_added_back, "add the maximum back"),
+        (lambda z, labels: -solution_cross_entropy(z, labels), "minus the log"),
+        (lambda z, labels: solution_cross_entropy(z, labels) / np.log(10), "natural logarithm"),
+        (lambda z, labels: solution_cross_entropy(z, labels).mean(), "not their mean"),
+        (lambda z, labels: solution_cross_entropy(z, z.argmax(-1)), "most likely class"),
+        (lambda z, labels: np.log(np.exp(z).sum(-1))[:, None] - z[:, labels], "np.arange"),
+        (lambda z, labels: np.exp(z - z.max(-1, keepdims=True)), "one number per example"),
+    ],
+)
+def test_cross_entropy_usual_mistakes_get_their_hint(answer, hint):
+    with np.errstate(all="ignore"), pytest.raises(AssertionError, match=hint):
+        labs.check("05.cross_entropy", answer)
+
+
+def test_cross_entropy_that_calls_a_library_is_not_done():
+    from scipy.special import log_softmax, logsumexp
+
+    def with_keras(z, labels):
+        return keras.ops.convert_to_numpy(
+            keras.losses.sparse_categorical_crossentropy(labels, z, from_logits=True)
+        )
 
     for answer, name in [
-        (lambda z: scipy_softmax(z, axis=-1), "scipy.special.softmax"),
-        (ex05.reference_softmax, "cnnlib.labs.ex05.reference_softmax"),
-        (with_keras, "keras.activations.softmax"),
+        (lambda z, y: logsumexp(z, axis=-1) - z[np.arange(len(z)), y], "scipy.special.logsumexp"),
+        (lambda z, y: -log_softmax(z, axis=-1)[np.arange(len(z)), y], "scipy.special.log_softmax"),
+        (ex05.reference_cross_entropy, "cnnlib.labs.ex05.reference_cross_entropy"),
+        (with_keras, "keras.losses.sparse_categorical_crossentropy"),
     ]:
-        with pytest.raises(AssertionError, match=f"right values, but it calls {name}"):
-            labs.check("05.softmax", answer)
+        with pytest.raises(AssertionError, match=f"right values, but it calls .*{name}"):
+            labs.check("05.cross_entropy", answer)
 
 
-def test_softmax_that_wraps_the_lectures_formula_is_its_own():
-    def lecture_softmax(z):
-        e = np.exp(z)
-        return e / e.sum(axis=-1, keepdims=True)
-
-    assert labs.passes("05.softmax", lambda z: lecture_softmax(z - z.max(axis=-1, keepdims=True)))
-
-
-def test_softmax_other_right_forms_pass():
-    assert labs.passes("05.softmax", lambda z: solution_softmax(z).astype("float32"))
-    assert labs.passes("05.softmax", lambda z: solution_softmax(z).tolist())
-
-
-def test_softmax_answers_that_are_not_arrays_get_a_sentence():
+def test_cross_entropy_made_up_and_malformed_answers_are_refused():
+    with pytest.raises(AssertionError, match="differs"):
+        labs.check("05.cross_entropy", lambda z, labels: np.full(len(z), 2.3))
     with pytest.raises(AssertionError, match="expected an array of numbers"):
-        labs.check("05.softmax", lambda z: "softmax")
-    with pytest.raises(AssertionError, match="shape"):
-        labs.check("05.softmax", lambda z: solution_softmax(z).T)
+        labs.check("05.cross_entropy", lambda z, labels: "cross-entropy")
 
 
-def test_softmax_stub(capsys):
-    labs.check("05.softmax", _stub)
-    assert labs.passes("05.softmax", _stub) is False
+def test_cross_entropy_stub(capsys):
+    labs.check("05.cross_entropy", _stub)
+    assert labs.passes("05.cross_entropy", _stub) is False
     assert "not attempted yet" in capsys.readouterr().out
 
 
