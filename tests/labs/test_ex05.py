@@ -352,6 +352,22 @@ def test_small_cnn_fast_refusals_before_any_training():
         labs.check("05.small_cnn", lambda: "a CNN")
 
 
+def test_small_cnn_compiled_with_a_metric_class_is_read_without_its_compile_settings():
+    def compiled():
+        model = solution_small_cnn()
+        model.compile(
+            optimizer="adam",
+            loss="sparse_categorical_crossentropy",
+            metrics=[keras.metrics.SparseCategoricalAccuracy],  # a class, not an instance
+        )
+        return model
+
+    values = core.produce("05.small_cnn", compiled, core.new_trials("05.small_cnn", 3))
+    assert keras.models.model_from_json(values["config"]).count_params() == 18_378
+    with pytest.raises(AssertionError, match="your function raised ZeroDivisionError"):
+        labs.check("05.small_cnn", lambda: 1 / 0)
+
+
 def test_small_cnn_stub(capsys):
     labs.check("05.small_cnn", _stub)
     assert labs.passes("05.small_cnn", _stub) is False
