@@ -216,6 +216,21 @@ def _draw_legend(ax, kinds_used):
     )
 
 
+def layers_with_weights(model):
+    """How many layers of `model` hold weights, looking inside nested models.
+
+    This is how papers count depth ("LeNet-5 comprises 7 layers", "VGG16"): padding, pooling without
+    parameters, flatten, dropout and the input are layers to Keras but not to the paper.
+    """
+    count = 0
+    for layer in model.layers:
+        if hasattr(layer, "layers"):
+            count += layers_with_weights(layer)
+        elif layer.weights:
+            count += 1
+    return count
+
+
 def draw_model(model, ax=None, title=None, max_layers=None, per_row=None):
     """Draw `model` (a built Keras model) as a block diagram and return the matplotlib figure.
 
@@ -257,7 +272,11 @@ def draw_model(model, ax=None, title=None, max_layers=None, per_row=None):
     ax.axis("off")
     total_all = sum(parameter_counts(layer)["total"] for layer in model.layers)
     heading = title if title is not None else model.name
-    ax.set_title(f"{heading} — {len(model.layers)} layers, {total_all:,} parameters", fontsize=10)
+    ax.set_title(
+        f"{heading} — {layers_with_weights(model)} layers with weights "
+        f"({len(model.layers)} Keras layers), {total_all:,} parameters",
+        fontsize=10,
+    )
     fig.tight_layout()
     return fig
 
