@@ -31,7 +31,7 @@ def test_lenet5_diagram_has_one_box_per_layer_with_shapes_and_counts():
 def test_kinds():
     model = models.lenet_modern(augment=True)
     kinds = {layer.name: diagrams.layer_kind(layer) for layer in model.layers}
-    assert kinds["conv1"] == "conv" and kinds["pool1"] == "pool" and kinds["dense"] == "dense"
+    assert kinds["conv1"] == "conv" and kinds["pool1"] == "pool" and kinds["output"] == "dense"
     assert kinds["random_shift"] == "other" and kinds["flatten"] == "other"
 
 
