@@ -232,13 +232,13 @@ def judge_bottleneck_block(models, trials):
         model = rebuild_model(values)
         if len(model.inputs) != 1 or len(model.outputs) != 1:
             raise Wrong(
-                f"{on} your model has {len(model.inputs)} inputs and {len(model.outputs)} outputs",
+                f"{on}: your model has {len(model.inputs)} inputs and {len(model.outputs)} outputs",
                 "one input x, one output",
             )
         got_in, got_out = tuple(model.inputs[0].shape[1:]), tuple(model.outputs[0].shape[1:])
         if got_in != shape:
             raise Wrong(
-                f"{on} your model's input has shape {got_in}",
+                f"{on}: your model's input has shape {got_in}",
                 "start from keras.Input(shape=input_shape)",
             )
         expected = (math.ceil(shape[0] / stride), math.ceil(shape[1] / stride), 4 * filters)
@@ -257,14 +257,14 @@ def judge_bottleneck_block(models, trials):
                     "others keep the size (stride 1, and 'same' padding for the 3×3)"
                 )
             raise Wrong(
-                f"{on} the output shape is {got_out}, expected ⌈H/stride⌉ × ⌈W/stride⌉ × 4·filters",
+                f"{on}: the output shape is {got_out}, expected ⌈H/stride⌉ × ⌈W/stride⌉ × 4·filters",
                 hint,
             )
         convs = [layer for layer in _layers_of(model) if isinstance(layer, keras.layers.Conv2D)]
         wide = [layer for layer in convs if max(layer.kernel_size) > 1]
         if not wide:
             raise Wrong(
-                f"{on} the block has no convolution larger than 1 × 1",
+                f"{on}: the block has no convolution larger than 1 × 1",
                 "the branch is 1×1 (reduce to `filters`), 3×3 (`filters`), 1×1 (expand to "
                 "4 · filters); the shortcut alone is not a block",
             )
@@ -273,7 +273,7 @@ def judge_bottleneck_block(models, trials):
             for layer in wide
         ):
             raise Wrong(
-                f"{on} no 3×3 convolution works on the reduced maps ({filters} in, {filters} out)",
+                f"{on}: no 3×3 convolution works on the reduced maps ({filters} in, {filters} out)",
                 "that is the bottleneck: a 1×1 convolution first cuts the channels to "
                 "`filters`, so the expensive 3×3 convolution sees few maps",
             )
@@ -291,12 +291,12 @@ def judge_bottleneck_block(models, trials):
         branch = _channels_that_change(full, silenced)
         if not branch.any():
             raise Wrong(
-                f"{on} the output does not change with the 3×3 convolution's weights",
+                f"{on}: the output does not change with the 3×3 convolution's weights",
                 "the branch's result must reach the output: add it to the shortcut",
             )
         if not branch.all():
             raise Wrong(
-                f"{on} {int((~branch).sum())} of the {branch.size} output channels do not "
+                f"{on}: {int((~branch).sum())} of the {branch.size} output channels do not "
                 "change with the 3×3 convolution's weights: the branch does not reach them",
                 "a residual block adds F(x) to the shortcut (layers.Add), channel by channel; "
                 "concatenating the two puts them in separate channels",
@@ -304,14 +304,14 @@ def judge_bottleneck_block(models, trials):
         shortcut = _channels_that_change(silenced, run(other))
         if not shortcut.any():
             raise Wrong(
-                f"{on} with the 3 × 3 convolutions silenced (weights set to zero) the output no "
+                f"{on}: with the 3 × 3 convolutions silenced (weights set to zero) the output no "
                 "longer depends on the input: there is no shortcut",
                 "add the block's input (or its 1×1 projection) to the branch's output, so the "
                 "gradient has a path that skips the convolutions",
             )
         if not shortcut.all():
             raise Wrong(
-                f"{on} with the 3 × 3 convolutions silenced, {int((~shortcut).sum())} of the "
+                f"{on}: with the 3 × 3 convolutions silenced, {int((~shortcut).sum())} of the "
                 f"{shortcut.size} output channels no longer depend on the input: the shortcut "
                 "does not reach them",
                 "the shortcut is added to every channel of F(x) (layers.Add); concatenating "
