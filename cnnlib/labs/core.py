@@ -284,6 +284,11 @@ def _text(value, limit=300):
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _shown(value, limit=80):
+    """A learner's value as a message shows it: text in quotes, anything else as its repr."""
+    return _text(repr(str.__str__(value)) if isinstance(value, str) else value, limit)
+
+
 def _error_text(error):
     try:
         detail = str(error)
@@ -355,7 +360,7 @@ def _scalar(value, where):
             f"{where}your answer is a {kind.__name__}, a number type the check does not take",
             "give a plain number: float(...) or int(...) of it",
         )
-    raise FormError(f"{where}expected a number, got {_text(value)} ({kind.__name__})")
+    raise FormError(f"{where}expected a number, got {_shown(value)} ({kind.__name__})")
 
 
 def _is_array_library(value):
@@ -436,7 +441,7 @@ class Shape(Form):
             answer = list(answer)
         if not isinstance(answer, (tuple, list)):
             raise FormError(
-                f"{where}expected a shape such as (28, 28, 16), got {_text(answer)} "
+                f"{where}expected a shape such as (28, 28, 16), got {_shown(answer)} "
                 f"({type(answer).__name__})"
             )
         sizes = list(tuple.__iter__(answer) if isinstance(answer, tuple) else list.__iter__(answer))
@@ -529,8 +534,13 @@ def _nested_array(answer, where):
             return [plain(item, depth + 1) for item in items]
         if is_stub(value):
             raise FormError(f"{where}part of your array is still None")
-        if type(value) is np.ndarray or _is_array_library(value):
-            return Array().convert(value, where) if value.dtype.kind != "b" else np.array(value)
+        if _is_array_library(value):
+            value = _from_array_library(value, where)
+        if type(value) is np.ndarray:
+            if value.dtype.kind not in "biuf":
+                raise FormError(f"{where}part of your array holds {value.dtype} values")
+            count[0] += value.size
+            return value.copy()
         return _scalar(value, where)
 
     converted = plain(answer, 0)
@@ -634,12 +644,19 @@ class Mapping(Form):
 
 
 class Sequence(Form):
-    """A list or tuple (or 1-D array) of answers of one form -> tuple."""
+    """A list or tuple (or 1-D array) -> tuple. `Sequence(Number())` takes any number of answers
+    of one form (`length=` fixes it); `Sequence((Shape(), Number()))` one answer per position,
+    of its own form, such as a pair (shape, megabytes)."""
 
     def __init__(self, form, length=None):
-        self.form, self.length = form, length
-        count = f"{length} " if length else ""
-        self.description = f"a list of {count}({form.describe()})"
+        if isinstance(form, (tuple, list)):
+            self.forms, self.form, self.length = tuple(form), None, len(form)
+            parts = ", ".join(f.describe() for f in form)
+            self.description = f"a tuple ({parts})"
+        else:
+            self.forms, self.form, self.length = None, form, length
+            count = f"{length} " if length else ""
+            self.description = f"a list of {count}({form.describe()})"
 
     def convert(self, answer, where=""):
         if is_stub(answer):
@@ -655,24 +672,28 @@ class Sequence(Form):
         if len(items) > MAX_ITEMS:
             raise FormError(f"{where}your list is far too long")
         if self.length is not None and len(items) != self.length:
-            raise FormError(f"{where}expected {self.length} items, got {len(items)}")
-        return _all_or_none([(i, self.form, item) for i, item in enumerate(items)], where, tuple)
+            raise FormError(
+                f"{where}expected {self.length} items, got {len(items)}",
+                f"expected {self.describe()}",
+            )
+        forms = self.forms or [self.form] * len(items)
+        return _all_or_none(list(zip(range(len(items)), forms, items)), where, tuple)
 
 
 def _all_or_none(parts, where, kind):
     """Convert each (label, form, answer); all placeholders -> _Stub, some -> FormError."""
     converted, stubs = [], []
     for label, form, answer in parts:
+        name = f"{label!r}" if kind is dict else f"item {label}"
         try:
-            converted.append((label, form.convert(answer, f"{where}[{label!r}] ")))
+            converted.append((label, form.convert(answer, f"{where}{name}: ")))
         except _Stub:
-            stubs.append(label)
+            stubs.append(name)
     if stubs and not converted:
         raise _Stub
     if stubs:
         raise FormError(
-            f"{where}part of your answer is still a placeholder: "
-            + ", ".join(f"[{label!r}]" for label in stubs),
+            f"{where}part of your answer is still a placeholder (None or ...): " + ", ".join(stubs),
             "fill in every part before checking",
         )
     if kind is dict:
@@ -752,7 +773,11 @@ class Function(Form):
                     f"your function returned {result!r} {on}",
                     "a function that computes something ends with `return` and the result",
                 )
-            outputs.append(self.output.convert(result, f"{on}: "))
+            try:
+                outputs.append(self.output.convert(result, f"{on}: "))
+            except FormError as error:
+                hint = error.hint or f"your function should return {self.output.describe()}"
+                raise FormError(error.what, hint) from None
         return tuple(outputs)
 
 
@@ -828,6 +853,7 @@ def rebuild_model(values):
     """The judging side: a Keras model from a Model form's values (config + weights)."""
     import keras
 
+    _builtin_layers_only(json.loads(values["config"]))  # the values may come from a hostile kernel
     model = keras.models.model_from_json(values["config"])
     if values["weights"]:
         targets = model.get_weights()
@@ -932,7 +958,10 @@ def watched_for(item):
     and the exercise's own judge and trials with the functions of their module they call."""
     watched = Watched()
     for reference in item.forbid:
-        target = _resolve(reference)
+        try:
+            target = _resolve(reference)
+        except (ValueError, AttributeError):
+            continue  # a library that is not installed here cannot be called either
         name = reference if isinstance(reference, str) else _name_of(target)
         if inspect.ismodule(target):
             for twin_name, twin in _public_of_module(target).items():
@@ -1008,6 +1037,12 @@ def _escapes():
 
 
 _ESCAPES = _escapes()
+# threading's own setprofile is Python code: seen as a "call", not a "c_call"
+_ESCAPE_CODES = {
+    f.__code__
+    for f in (getattr(threading, n, None) for n in ("setprofile", "setprofile_all_threads"))
+    if f is not None and hasattr(f, "__code__")
+}
 
 
 class Watch:
@@ -1018,40 +1053,66 @@ class Watch:
         self.watched = watched
         self.used = []
         self.escaped = []
-        self._own = set()
+        self._own = {Watch.__exit__.__code__, Watch.__enter__.__code__}
         self._top = None
-        self._hook = self._note  # one bound method, so that `is` can tell it is still installed
+        self._hook = self._make_hook()  # one object, so that `is` can tell it is still installed
 
-    def _note(self, frame, event, arg):
-        if event == "call":
-            name = self.watched.codes.get(frame.f_code)
-            if name is not None and name not in self.used:
-                caller = frame.f_back  # a watched reference calling its own helpers: named once
-                while (
-                    caller is not None
-                    and caller is not self._top
-                    and caller.f_code not in self.watched.codes
-                ):
-                    caller = caller.f_back
-                if caller is None or caller is self._top:
-                    self.used.append(name)
-        elif event == "c_call":
-            key = id(arg)
-            escape = _ESCAPES.get(key)
-            if escape is not None and escape[0] is arg and frame.f_code not in self._own:
-                if not (escape[1] == "started a thread" and frame.f_code is _THREAD_START):
-                    if escape[1] not in self.escaped:
-                        self.escaped.append(escape[1])
-            found = self.watched.builtins.get(key)
-            if found is not None and found[0] is arg and found[1] not in self.used:
-                self.used.append(found[1])
+    def _make_hook(self):
+        # The hook runs on every call of the learner's code: the common path is one comparison
+        # and one dict lookup; the rare hits are sorted out in `_code_hit` and `_c_hit`.
+        codes = {code: ("escape", None) for code in _ESCAPE_CODES}
+        codes.update({code: ("used", name) for code, name in self.watched.codes.items()})
+        c_calls = {key: (target, "escape", why) for key, (target, why) in _ESCAPES.items()}
+        c_calls.update(
+            {key: (target, "used", name) for key, (target, name) in self.watched.builtins.items()}
+        )
+        code_hit, c_hit = self._code_hit, self._c_hit
+
+        def hook(frame, event, arg):
+            if event == "call":
+                hit = codes.get(frame.f_code)
+                if hit is not None:
+                    code_hit(frame, hit)
+            elif event == "c_call":
+                hit = c_calls.get(id(arg))
+                if hit is not None and hit[0] is arg:
+                    c_hit(frame, hit)
+
+        return hook
+
+    def _code_hit(self, frame, hit):
+        kind, name = hit
+        caller = frame.f_back
+        if kind == "escape":
+            if caller is None or caller.f_code not in self._own:
+                self._escape("switched the profiler off")
+            return
+        if name in self.used:
+            return
+        while caller is not None and caller is not self._top:  # a watched reference calling
+            if caller.f_code in self.watched.codes:  # its own helpers is named once
+                return
+            caller = caller.f_back
+        self.used.append(name)
+
+    def _c_hit(self, frame, hit):
+        _, kind, name = hit
+        if kind == "used":
+            if name not in self.used:
+                self.used.append(name)
+        elif frame.f_code not in self._own:
+            if not (name == "started a thread" and frame.f_code is _THREAD_START):
+                self._escape(name)
+
+    def _escape(self, why):
+        if why not in self.escaped:
+            self.escaped.append(why)
 
     def __enter__(self):
         _warm_up()
         self._top = sys._getframe(1)  # the frame the watch runs in: what is above is not watched
         self._previous = sys.getprofile(), threading.getprofile()
         self._threads = set(threading.enumerate())
-        self._own = {Watch.__exit__.__code__, Watch.__enter__.__code__}
         threading.setprofile(self._hook)
         sys.setprofile(self._hook)
         return self
@@ -1406,7 +1467,7 @@ def produce(exercise_id, answer, trials):
     watched = watched_for(item)
     if isinstance(item.form, Function) and (not isinstance(trials, (list, tuple)) or not trials):
         raise ValueError(f"{exercise_id}: a Function exercise's trials are a list of cases")
-    if isinstance(item.form, Model):
+    if _uses_model(item.form):
         import keras  # noqa: F401 - imported before the watch: its import is not the learner's
     try:
         with Watch(watched) as watch:
@@ -1418,7 +1479,8 @@ def produce(exercise_id, answer, trials):
         raise NotAttempted from None
     except FormError as error:
         refuse_used(watch)
-        raise FormError(error.what, error.hint or _expected_hint(item)) from None
+        hint = error.hint or (None if "expected" in error.what else _expected_hint(item))
+        raise FormError(error.what, hint) from None
     except Wrong:
         refuse_used(watch)
         raise
@@ -1444,6 +1506,16 @@ def produce(exercise_id, answer, trials):
         return _through_wire(values)
     except (TypeError, ValueError) as error:  # pragma: no cover - the forms make plain values
         raise FormError(f"your answer could not be sent to the check ({error})") from None
+
+
+def _uses_model(form):
+    if isinstance(form, Model):
+        return True
+    inner = [getattr(form, name, None) for name in ("output", "form", "values")]
+    inner += list(getattr(form, "forms", None) or ()) + list(
+        (getattr(form, "fields", None) or {}).values()
+    )
+    return any(isinstance(f, Form) and _uses_model(f) for f in inner)
 
 
 def _expected_hint(item):

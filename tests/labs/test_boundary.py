@@ -346,7 +346,7 @@ def test_a_crash_in_the_learners_function_names_the_input():
 )
 def test_a_number_of_the_wrong_form_is_a_cross_about_the_form(answer, message):
     what, hint = cross("99.parameters", answer)
-    assert message in what and ("expected a number" in hint or "plain number" in hint)
+    assert message in what and ("expected" in what + hint or "plain number" in hint)
 
 
 @pytest.mark.parametrize(
@@ -364,6 +364,7 @@ def test_a_zero_d_tensorflow_tensor_passes():
     assert labs.passes("99.parameters", tf.constant(224.0))
     assert labs.passes("99.parameters", tf.reduce_sum(tf.ones((224,))))
     assert labs.passes("99.pooled", tf.constant([[5.0, 8.0], [7.0, 9.0]]))
+    assert labs.passes("99.pooled", [tf.constant([5, 8]), np.array([7.0, 9.0])])  # mixed rows
 
 
 @pytest.mark.parametrize(
@@ -377,6 +378,16 @@ def test_a_zero_d_tensorflow_tensor_passes():
 )
 def test_shapes_of_the_wrong_form(answer, message):
     assert message in cross("99.output_shape", answer)[0]
+
+
+def test_a_sequence_of_different_forms_and_a_model_from_a_function_of_the_trials():
+    pair = Sequence((Shape(batch=True), Number()))
+    assert pair.convert(((64, 224, 224, 3), np.float32(38.5))) == ((64, 224, 224, 3), 38.5)
+    with pytest.raises(core.FormError, match="expected 2 items, got 1"):
+        pair.convert([(64, 224, 224, 3)])
+    with pytest.raises(core.FormError, match=r"still a placeholder \(None or ...\): item 1"):
+        pair.convert(((64, 224, 224, 3), None))
+    assert core._uses_model(Function(Model())) and not core._uses_model(Function(Array()))
 
 
 def test_a_choice_outside_the_options_and_a_missing_key_are_named():
@@ -398,6 +409,10 @@ def test_the_model_form_rebuilds_a_builtin_model_and_refuses_a_lambda():
     )
     what, hint = cross("99.small_cnn", lambda_model)
     assert "Lambda" in what and "built-in" in what
+    # values forged in a kernel are checked again on the judging side
+    forged = dict(values, config=lambda_model.to_json())
+    with pytest.raises(Wrong, match="Lambda"):
+        core.rebuild_model(forged)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -749,6 +764,20 @@ def test_the_forbidden_reference_called_from_a_thread_is_seen():
     assert "you used cnnlib.ops.conv2d" in cross("99.conv2d", threaded)[0]
 
 
+def test_a_thread_started_after_switching_threadings_profiler_off_is_refused():
+    import threading
+
+    def unwatched_thread(x, kernel):
+        threading.setprofile(None)
+        out = {}
+        worker = threading.Thread(target=lambda: out.update(r=ops.conv2d(x, kernel)))
+        worker.start()
+        worker.join()
+        return out["r"]
+
+    assert "switched the profiler off" in cross("99.conv2d", unwatched_thread)[0]
+
+
 def test_a_thread_started_below_threading_is_refused():
     import _thread
     import time
@@ -989,3 +1018,77 @@ def test_forbidden_in_source_passes_honest_code():
         "    x = np.pad(x, 1)\n    return np.sum(x[:3, :3] * k)\n"
     )
     assert core.forbidden_in_source(honest, ("cnnlib.ops.conv2d",)) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# In a real kernel, as a learner and as the grader use it
+# ---------------------------------------------------------------------------------------------
+
+KERNEL_SETUP = """
+import textwrap
+from cnnlib import labs
+from cnnlib.labs import core
+exec(textwrap.dedent(core.__doc__.split("::\\n", 1)[1].split("\\nA prediction's message", 1)[0]))
+"""
+
+KERNEL_ANSWERS = """
+import numpy as np
+from cnnlib import ops
+
+def my_conv2d(x, kernel):
+    kh, kw = kernel.shape
+    out = np.zeros((x.shape[0] - kh + 1, x.shape[1] - kw + 1))
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = np.sum(x[i : i + kh, j : j + kw] * kernel)
+    return out
+
+labs.check("90.conv2d", my_conv2d)
+labs.check("90.output_shape", (26, 26, 8))
+"""
+
+
+@pytest.mark.slow  # starts two kernels
+def test_check_and_record_mode_in_a_real_kernel(tmp_path, monkeypatch):
+    import nbformat
+    from nbclient import NotebookClient
+
+    def run(cells, **environment):
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+        NotebookClient(notebook, timeout=180, kernel_name="python3", allow_errors=True).execute(
+            cwd=str(tmp_path)
+        )
+        return [
+            "".join(o.get("text", "") for o in cell.outputs)
+            + "".join("\n".join(o.get("traceback", [])) for o in cell.outputs)
+            for cell in notebook.cells
+        ]
+
+    # The learner: a ✓, a lambda naming the reference is a ✗, with no traceback.
+    out = run(
+        [KERNEL_SETUP, KERNEL_ANSWERS, 'labs.check("90.conv2d", lambda x, k: ops.conv2d(x, k))']
+    )
+    assert "✓ 90.conv2d" in out[1] and "✓ 90.output_shape" in out[1]
+    assert out[2].startswith("✗ 90.conv2d") and "you used cnnlib.ops.conv2d" in out[2]
+    assert "Traceback" not in out[2]
+
+    # The grader: record, then trials in, values out; judged here, outside the kernel.
+    ids = ["90.conv2d", "90.output_shape", "90.descent"]
+    exec(KERNEL_SETUP, {"__name__": "worked_example"})  # the grader registers the same judges
+    try:
+        trials = {exercise_id: core.new_trials(exercise_id, 2024) for exercise_id in ids}
+        (tmp_path / "trials").mkdir()
+        core.to_wire(trials, tmp_path / "trials", "trials")
+        produce = "from cnnlib.labs import submit\nprint(submit.produce_all('trials', 'values'))"
+        out = run([KERNEL_SETUP, KERNEL_ANSWERS, produce], **{core.RECORD_MODE_VARIABLE: "record"})
+        assert out[1].count("recorded for grading") == 2 and "✓" not in out[1]
+        for exercise_id in ("90.conv2d", "90.output_shape"):
+            values = core.from_wire(tmp_path / "values", exercise_id)
+            assert core.judge(exercise_id, values, trials[exercise_id]).status == "correct"
+        status = json.loads((tmp_path / "values" / "90.descent.status.json").read_text())
+        assert status["status"] == "not attempted"
+    finally:
+        for exercise_id in [i for i in core.REGISTRY if i.startswith("90.")]:
+            del core.REGISTRY[exercise_id]
