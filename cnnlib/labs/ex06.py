@@ -39,8 +39,11 @@ CONVOLUTIONS = (
     "scipy.ndimage.convolve",
     "scipy.ndimage.correlate",
     "keras.layers.Conv2D",
+    "keras.layers.Dense",  # the lecture's Conv2D = Dense demonstration: shown, not the exercise
     "keras.ops.conv",
-    "tensorflow.nn.conv2d",
+    # tf.nn.conv2d's generated op: tf.nn.conv2d itself shares its dispatch wrapper's code with
+    # every TensorFlow op (tf.einsum, tf.matmul …), which would refuse those right answers.
+    "tensorflow.python.ops.gen_nn_ops.conv2d",
 )
 
 

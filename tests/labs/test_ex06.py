@@ -14,6 +14,7 @@ import pathlib
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from keras import layers
 
 from cnnlib import labs, ops
@@ -212,6 +213,13 @@ def loops(x, w, b):
     return out
 
 
+def via_dense(x, w, b):
+    dense = keras.layers.Dense(w.shape[1])
+    dense.build((None, w.shape[0]))
+    dense.set_weights([w, b])
+    return keras.ops.convert_to_numpy(dense(x))
+
+
 @pytest.mark.parametrize(
     "answer",
     [
@@ -221,6 +229,8 @@ def loops(x, w, b):
         lambda x, w, b: (x.reshape(-1, x.shape[-1]) @ w + b).reshape(*x.shape[:2], -1),
         lambda x, w, b: (x @ w + b).astype(np.float32),
         loops,
+        lambda x, w, b: tf.einsum("hwc,ck->hwk", x, w).numpy() + b,  # TensorFlow is no convolution
+        lambda x, w, b: keras.ops.convert_to_numpy(keras.ops.matmul(x, w)) + b,
     ],
 )
 def test_conv1x1_accepts_right_answers(answer):
@@ -260,6 +270,15 @@ def aliased(x, w, b):
             ),
             "keras.ops.conv",
         ),
+        (
+            lambda x, w, b: tf.nn.conv2d(x[None], w[None, None], 1, "VALID").numpy()[0] + b,
+            "conv2d",
+        ),
+        (
+            lambda x, w, b: keras.layers.Conv2D(w.shape[1], 1)(x[None])[0].numpy() * 0 + x @ w + b,
+            "Conv2D",
+        ),
+        (via_dense, "keras.layers.Dense"),  # the lecture's Conv2D = Dense demonstration
     ],
 )
 def test_conv1x1_a_library_convolution_is_not_the_exercise(answer, name):
