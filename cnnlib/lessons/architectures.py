@@ -7,7 +7,9 @@ instead of copying a number from a slide:
 
 - `parse_notation`, `conv_from_notation`: GoogLeNet's "3x3+1(S)" labels (Szegedy et al., 2015);
 - `weight_layers`, `weight_depth`, `parameter_counts`, `multiply_adds`: what papers count;
-- `dense_stack`, `layer_gradient_norms`: the vanishing-gradient experiment;
+- `dense_stack`, `layer_gradient_norms`: the vanishing-gradient experiment, which the notebook
+  writes out in full for the learner; this copy is what the judge of exercise 06.depth_gradient
+  measures with (it cannot run notebook code), and tests/labs/test_ex06.py keeps the two in step;
 - `draw_inception_module`, `draw_residual_block`: figures of the two blocks.
 """
 

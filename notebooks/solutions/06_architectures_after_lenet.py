@@ -9,7 +9,10 @@
 
 
 # %% 06.one_by_one
-solution_prediction = (192 * 16 + 16, (28, 28, 16))  # one weight per input channel, + 1 bias
+solution_prediction = {
+    "parameters": 480 * 16 + 16,  # one weight per input channel for each of 16 filters, + 16 biases
+    "output shape": (14, 14, 16),  # a 1×1 kernel fits everywhere: only the channels change
+}
 labs.check("06.one_by_one", solution_prediction)
 
 
@@ -22,7 +25,7 @@ labs.check("06.conv1x1", solution_conv1x1)
 
 
 # %% 06.bottleneck_block
-def solution_bottleneck_block(x, filters, stride):
+def solution_bottleneck(x, filters, stride):
     y = layers.Conv2D(filters, 1, strides=stride, use_bias=False)(x)  # reduce
     y = layers.ReLU()(layers.BatchNormalization()(y))
     y = layers.Conv2D(filters, 3, padding="same", use_bias=False)(y)  # the 3×3 on few maps
@@ -33,16 +36,21 @@ def solution_bottleneck_block(x, filters, stride):
     if stride != 1 or x.shape[-1] != 4 * filters:  # shapes differ: project with a 1×1 conv
         shortcut = layers.Conv2D(4 * filters, 1, strides=stride, use_bias=False)(x)
         shortcut = layers.BatchNormalization()(shortcut)
-    return layers.ReLU()(layers.Add()([y, shortcut]))
+    return layers.ReLU()(layers.Add()([y, shortcut]))  # added channel by channel
 
 
-labs.check("06.bottleneck_block", solution_bottleneck_block)
+def solution_build_bottleneck_block(input_shape, filters, stride):
+    x = keras.Input(shape=input_shape)
+    return keras.Model(x, solution_bottleneck(x, filters, stride))
+
+
+labs.check("06.bottleneck_block", solution_build_bottleneck_block)
 
 
 # %% 06.depth_gradient
 def solution_first_layer_gradient(depth, skip, x, y):
-    stack = architectures.dense_stack(depth, 32, "sigmoid", skip)
-    return float(architectures.layer_gradient_norms(stack, x, y)[0])
+    stack = dense_stack(depth, 32, "sigmoid", skip)  # the notebook's stack and measurement
+    return float(layer_gradient_norms(stack, x, y)[0])
 
 
 labs.check("06.depth_gradient", solution_first_layer_gradient)
@@ -67,7 +75,9 @@ plt.show()
 # The plain curve is a straight line on the log scale: every extra sigmoid layer multiplies the
 # gradient by about sigmoid′(0) = 1/4 (Glorot initialisation keeps W's own factor near 1), so it
 # falls by a factor of about 4 per layer (the solution's cell prints the measured factor). With skips
-# each layer's factor is 1 + F′ ≥ about 1, so the first layer's gradient does not shrink with depth.
+# each layer's Jacobian is I + ∂F/∂h: the identity passes the gradient on unchanged and the small
+# ∂F/∂h only adds to it (no ReLU after the addition gates it here), so the first layer's gradient
+# does not shrink with depth.
 
 
 # %% 06.densenet_channels
