@@ -21,7 +21,7 @@ SHARE_LIMIT = 0.10
 PACKAGE_BUILDERS = re.compile(
     r"\b(models\.(lenet5_classic|lenet_modern|mlp_baseline)"
     r"|architectures\.(alexnet|inception_module|naive_inception_module|residual_block|resnet18"
-    r"|googlenet|dense_block)"
+    r"|googlenet|dense_block|dense_stack|layer_gradient_norms)"
     r"|features\.(build_head|full_model))\s*\("
 )
 
