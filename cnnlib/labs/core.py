@@ -1821,7 +1821,7 @@ def _encode(value, arrays, depth=0, count=None):
         if value.size > MAX_ELEMENTS:
             raise ValueError("an array is too large to send")
         key = f"a{len(arrays)}"
-        arrays[key] = np.ascontiguousarray(value)
+        arrays[key] = np.array(value, order="C", copy=True)  # ascontiguousarray makes 0-d 1-d
         return {"$array": key}
     raise TypeError(f"a {kind.__name__} cannot be sent; plain values only")
 

@@ -513,6 +513,14 @@ def test_values_cross_the_wire_with_their_exact_types(tmp_path):
         assert np.array_equal(back[key], values[key])
 
 
+def test_a_zero_d_array_keeps_its_shape_across_the_wire(tmp_path):
+    values = (np.array(2.5), np.array(3), np.array(True), np.zeros((0, 2)), np.ones((1,)))
+    core.to_wire(values, tmp_path, "v")
+    for back in (core.from_wire(tmp_path, "v"), core._through_wire(values)):
+        assert [a.shape for a in back] == [a.shape for a in values]
+        assert [a.dtype for a in back] == [a.dtype for a in values]
+
+
 @pytest.mark.parametrize(
     "value",
     [np.float32(1), np.arange(3, dtype=np.float32), np.array([object()]), object(), {(1, 2): 3}],
