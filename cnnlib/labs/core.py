@@ -667,7 +667,7 @@ class Mapping(Form):
 
 
 class Sequence(Form):
-    """A list or tuple (or 1-D array) -> tuple. `Sequence(Number())` takes any number of answers
+    """A list or tuple (or an array or tensor, along its first axis) -> tuple. `Sequence(Number())` takes any number of answers
     of one form (`length=` fixes it); `Sequence((Shape(), Number()))` one answer per position,
     of its own form, such as a pair (shape, megabytes)."""
 
@@ -684,8 +684,10 @@ class Sequence(Form):
     def convert(self, answer, where=""):
         if is_stub(answer):
             raise _Stub
-        if type(answer) is np.ndarray and answer.ndim == 1:
-            items = list(answer)
+        if _is_array_library(answer):
+            answer = _from_array_library(answer, where)
+        if type(answer) is np.ndarray and answer.ndim >= 1:  # the first axis is the sequence
+            items = list(answer.copy())
         elif isinstance(answer, tuple):
             items = list(tuple.__iter__(answer))
         elif isinstance(answer, list):

@@ -390,6 +390,20 @@ def test_a_sequence_of_different_forms_and_a_model_from_a_function_of_the_trials
     assert core._uses_model(Function(Model())) and not core._uses_model(Function(Array()))
 
 
+def test_a_sequence_reads_an_array_or_tensor_along_its_first_axis():
+    import tensorflow as tf
+
+    rows = [(27, 27, 8), (14, 14, 16)]
+    shapes = Sequence(Shape(ndim=3), length=2)
+    assert shapes.convert(np.array(rows)) == tuple(rows)
+    assert shapes.convert(tf.constant(rows)) == tuple(rows)
+    assert Sequence(Number()).convert(np.array([1.5, 2])) == (1.5, 2.0)
+    with pytest.raises(core.FormError, match="expected 2 items, got 3"):
+        shapes.convert(np.ones((3, 3), dtype=int))
+    with pytest.raises(core.FormError, match="expected a list"):
+        shapes.convert(np.array(5))
+
+
 def test_a_choice_outside_the_options_and_a_missing_key_are_named():
     answer = dict(RIGHT["99.forms"], padding="full")
     assert "'full' is not one of 'valid', 'same'" in cross("99.forms", answer)[0]
