@@ -8,6 +8,8 @@ they are built exactly as CONTRIBUTING.md's "Add an exercise" says, one of each 
 import decimal
 import fractions
 import json
+import sys
+import threading
 
 import numpy as np
 import pytest
@@ -835,6 +837,87 @@ def test_another_process_is_a_cross():
         return my_conv2d(x, kernel)
 
     assert "started another process" in cross("99.conv2d", elsewhere)[0]
+
+
+START_UP = """
+import _thread, subprocess, sys, threading
+
+_idle = threading.Event()
+
+
+def _pool():
+    _idle.wait()
+
+
+subprocess.run([sys.executable, "-c", "pass"], check=True)
+threading.Thread(target=_pool, name="{name} pool", daemon=True).start()
+_thread.start_new_thread(_pool, ())
+"""
+
+
+def _module_that_starts_up(folder, name):
+    (folder / f"{name}.py").write_text(START_UP.format(name=name))
+    return name
+
+
+def test_a_library_starting_a_process_and_daemon_threads_on_import_is_no_cross(
+    tmp_path, monkeypatch
+):
+    """TensorFlow's first import runs `uname -p`; other libraries start a daemon pool. Imported
+    for the first time inside the answer, that is the library's start-up, not the learner's."""
+    import importlib
+
+    library = tmp_path / "site-packages"
+    library.mkdir()
+    monkeypatch.setattr(core, "_TRUSTED_ROOTS", (*core._TRUSTED_ROOTS, str(library)))
+    monkeypatch.syspath_prepend(str(library))
+    name = _module_that_starts_up(library, "startup_library")
+    monkeypatch.delitem(sys.modules, name, raising=False)
+
+    def imports_a_library(x, kernel):
+        importlib.import_module(name)
+        return my_conv2d(x, kernel)
+
+    assert labs.passes("99.conv2d", imports_a_library)
+    assert any(t.name == f"{name} pool" for t in threading.enumerate())
+
+
+def test_a_module_of_the_learners_starting_a_process_on_import_is_a_cross(tmp_path, monkeypatch):
+    import importlib
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    name = _module_that_starts_up(tmp_path, "learners_startup_module")
+    monkeypatch.delitem(sys.modules, name, raising=False)
+
+    def imports_own_module(x, kernel):
+        importlib.import_module(name)
+        return my_conv2d(x, kernel)
+
+    what, _ = cross("99.conv2d", imports_own_module)
+    assert "started another process" in what and "started a thread" in what
+
+
+@pytest.mark.slow
+def test_importing_tensorflow_for_the_first_time_inside_the_answer_passes(tmp_path):
+    """In a fresh process (TensorFlow not imported yet), an answer that imports it passes."""
+    import subprocess
+
+    script = (
+        "import sys\n"
+        "from cnnlib.labs import core\n"
+        "assert 'tensorflow' not in sys.modules\n"
+        "def output_size(n, f, padding, stride):\n"
+        "    import tensorflow\n"
+        "    return (n + 2 * padding - f) // stride + 1\n"
+        "core._warm_up.cache_clear()\n"
+        "core._warm_up = lambda: None  # the import alone, no warm-up of platform.processor\n"
+        "assert core.passes('03.output_size', output_size)\n"
+        "print('passed')\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600
+    )
+    assert run.stdout.strip().endswith("passed"), run.stderr[-2000:]
 
 
 def test_aliases_and_twins_are_the_same_reference():
