@@ -10,6 +10,7 @@ import fractions
 import json
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -855,13 +856,33 @@ _thread.start_new_thread(_pool, ())
 """
 
 
-def _module_that_starts_up(folder, name):
-    (folder / f"{name}.py").write_text(START_UP.format(name=name))
-    return name
+@pytest.fixture
+def start_up_module(monkeypatch):
+    """Write a module that starts a process and two idle threads on import; afterwards stop
+    its threads (left running, they would be 'code still running' to every later check)."""
+    written = []
+
+    def write(folder, name):
+        (folder / f"{name}.py").write_text(START_UP.format(name=name))
+        monkeypatch.syspath_prepend(str(folder))
+        monkeypatch.delitem(sys.modules, name, raising=False)
+        written.append((folder, name))
+        return name
+
+    yield write
+    for folder, name in written:
+        module = sys.modules.pop(name, None)
+        if module is not None:
+            module._idle.set()
+        file = str(folder / f"{name}.py")
+        for _ in range(500):
+            if not any(f.f_code.co_filename == file for f in sys._current_frames().values()):
+                break
+            time.sleep(0.01)
 
 
 def test_a_library_starting_a_process_and_daemon_threads_on_import_is_no_cross(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, start_up_module
 ):
     """TensorFlow's first import runs `uname -p`; other libraries start a daemon pool. Imported
     for the first time inside the answer, that is the library's start-up, not the learner's."""
@@ -870,9 +891,7 @@ def test_a_library_starting_a_process_and_daemon_threads_on_import_is_no_cross(
     library = tmp_path / "site-packages"
     library.mkdir()
     monkeypatch.setattr(core, "_TRUSTED_ROOTS", (*core._TRUSTED_ROOTS, str(library)))
-    monkeypatch.syspath_prepend(str(library))
-    name = _module_that_starts_up(library, "startup_library")
-    monkeypatch.delitem(sys.modules, name, raising=False)
+    name = start_up_module(library, "startup_library")
 
     def imports_a_library(x, kernel):
         importlib.import_module(name)
@@ -882,12 +901,12 @@ def test_a_library_starting_a_process_and_daemon_threads_on_import_is_no_cross(
     assert any(t.name == f"{name} pool" for t in threading.enumerate())
 
 
-def test_a_module_of_the_learners_starting_a_process_on_import_is_a_cross(tmp_path, monkeypatch):
+def test_a_module_of_the_learners_starting_a_process_on_import_is_a_cross(
+    tmp_path, start_up_module
+):
     import importlib
 
-    monkeypatch.syspath_prepend(str(tmp_path))
-    name = _module_that_starts_up(tmp_path, "learners_startup_module")
-    monkeypatch.delitem(sys.modules, name, raising=False)
+    name = start_up_module(tmp_path, "learners_startup_module")
 
     def imports_own_module(x, kernel):
         importlib.import_module(name)
