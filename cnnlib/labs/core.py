@@ -667,7 +667,7 @@ class Mapping(Form):
 
 
 class Sequence(Form):
-    """A list or tuple (or 1-D array) -> tuple. `Sequence(Number())` takes any number of answers
+    """A list or tuple (or an array or tensor, along its first axis) -> tuple. `Sequence(Number())` takes any number of answers
     of one form (`length=` fixes it); `Sequence((Shape(), Number()))` one answer per position,
     of its own form, such as a pair (shape, megabytes)."""
 
@@ -684,8 +684,10 @@ class Sequence(Form):
     def convert(self, answer, where=""):
         if is_stub(answer):
             raise _Stub
-        if type(answer) is np.ndarray and answer.ndim == 1:
-            items = list(answer)
+        if _is_array_library(answer):
+            answer = _from_array_library(answer, where)
+        if type(answer) is np.ndarray and answer.ndim >= 1:  # the first axis is the sequence
+            items = list(answer.copy())
         elif isinstance(answer, tuple):
             items = list(tuple.__iter__(answer))
         elif isinstance(answer, list):
@@ -1124,8 +1126,11 @@ class Watch:
             if name not in self.used:
                 self.used.append(name)
         elif frame.f_code not in self._own:
-            if not (name == "started a thread" and frame.f_code is _THREAD_START):
-                self._escape(name)
+            if name == "started a thread" and frame.f_code is _THREAD_START:
+                return  # threading's own start: the thread inherits the watch
+            if name != "switched the profiler off" and _library_start_up(frame):
+                return
+            self._escape(name)
 
     def _escape(self, why):
         if why not in self.escaped:
@@ -1154,13 +1159,35 @@ class Watch:
 
 
 _THREAD_START = threading.Thread.start.__code__
+# importlib's bootstrap (as the interpreter runs it) executes a module's body through this
+_MODULE_BODY_CALLER = (
+    sys.modules.get("_frozen_importlib") or importlib._bootstrap
+)._call_with_frames_removed.__code__
+
+
+def _library_start_up(frame):
+    """True when a thread or process is started by the body of a library's module being
+    imported, with no code of the learner's in between: a library's one-time start-up
+    (TensorFlow's import runs `uname -p`; others start a daemon pool), not something the
+    learner's code asked for. A module the learner wrote, or a hook of theirs in the import,
+    is the learner's code and still counts."""
+    while frame is not None:
+        if not _trusted_file(frame.f_code.co_filename):
+            return False
+        caller = frame.f_back
+        if frame.f_code.co_name == "<module>" and caller is not None:
+            if caller.f_code is _MODULE_BODY_CALLER:
+                return True
+        frame = caller
+    return False
 
 
 @functools.cache
 def _warm_up():
-    """Start, before any watch, what libraries start once on first use: platform.processor()
-    runs `uname -p` in a subprocess the first time (TensorFlow asks on import), which inside a
-    watch would read as the learner's code starting another process."""
+    """Start, before any watch, what libraries start once on first use outside an import:
+    platform.processor() runs `uname -p` in a subprocess the first time (Keras asks for it in
+    `fit` on macOS), which inside a watch would read as the learner's code starting another
+    process. (A start-up during a library's import is told apart by `_library_start_up`.)"""
     import platform
 
     platform.processor()
@@ -1821,7 +1848,7 @@ def _encode(value, arrays, depth=0, count=None):
         if value.size > MAX_ELEMENTS:
             raise ValueError("an array is too large to send")
         key = f"a{len(arrays)}"
-        arrays[key] = np.ascontiguousarray(value)
+        arrays[key] = np.array(value, order="C", copy=True)  # ascontiguousarray makes 0-d 1-d
         return {"$array": key}
     raise TypeError(f"a {kind.__name__} cannot be sent; plain values only")
 

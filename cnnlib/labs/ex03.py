@@ -312,9 +312,8 @@ def _rf_mistakes(stack=RF_STACK):
 def _one_axis(value, what):
     """A number, or a per-axis pair of equal numbers ((19, 19) as cnnlib.lessons.fields gives
     it), read as one number."""
-    flat = value.ravel()  # a number crosses the boundary as an array of one element
-    if flat.size == 1 or (flat.size == 2 and flat[0] == flat[1]):
-        return float(flat[0])
+    if value.ndim == 0 or (value.shape == (2,) and value[0] == value[1]):
+        return float(value.ravel()[0])
     raise Wrong(
         f"the {what}: expected one number (or a pair of equal numbers, one per axis), "
         f"got an array of shape {value.shape}"

@@ -2,8 +2,8 @@
 
     python -m cnnlib.labs key --out answer_key.html   (then print it from the browser)
 
-A notebook not yet converted to the solutions-file layout is converted in memory, so the key is
-always made from the same source the test run executes.
+The key is made from the same files the test run executes; a notebook without one has no
+solutions in the key (and `write_key` says so).
 """
 
 import pathlib
@@ -11,18 +11,13 @@ import pathlib
 
 def solution_cells(notebooks_dir):
     """{notebook stem: [solutions.Cell]} for every course notebook of `notebooks_dir`."""
-    import nbformat
-
     from cnnlib.labs import solutions
 
     notebooks_dir = pathlib.Path(notebooks_dir)
     found = {}
     for path in sorted(notebooks_dir.glob("[0-9][0-9]_*.ipynb")):
         file = notebooks_dir / solutions.FOLDER / f"{path.stem}.py"
-        if file.is_file():
-            text = file.read_text(encoding="utf-8")
-        else:
-            text = solutions.convert(nbformat.read(path, as_version=4), path.stem)[1] or ""
+        text = file.read_text(encoding="utf-8") if file.is_file() else ""
         found[path.stem] = solutions.parse(text)
     if not found:
         raise FileNotFoundError(f"no course notebooks (NN_name.ipynb) in {notebooks_dir}")

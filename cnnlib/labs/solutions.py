@@ -11,9 +11,6 @@ The notebook ends with one "## Solutions" cell saying where the file is, and one
 (tagged `solution`, like the heading) calling `labs.run_solutions("05_lenet5_mnist")`. That call
 only prints where the solutions are, unless CNNLIB_RUN_SOLUTIONS=1 (the test run sets it): then
 it executes every solution in the notebook's namespace and requires each one's check to say ✓.
-
-`convert` moves the solutions of a notebook in the older layout (cells tagged `solution` with
-`### BEGIN SOLUTION` / `### END SOLUTION` markers, prose cells tagged `solution`) into that file.
 """
 
 import contextlib
@@ -26,15 +23,8 @@ import re
 RUN_VARIABLE = "CNNLIB_RUN_SOLUTIONS"
 SOLUTION_TAG = "solution"
 FOLDER = "solutions"  # next to the notebooks
-BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 CHECK_CALL = re.compile(r"""labs\.check\(\s*["'](\d\d\.[\w.]+)["']""")
 EXERCISE_HEADING = re.compile(r"^#+\s*Exercise\s+(\d+\.\d+)", re.M)
-SOLUTION_TO = re.compile(r"Solution to (\d+\.\d+)")
-# The exercises' introductions said where the solutions were: that sentence is updated too.
-OLD_POINTER = re.compile(
-    r"Solutions\s+are\s+at\s+the\s+very\s+end(?:\s+of\s+the\s+notebook)?(?:,\s+collapsed)?"
-    r"[:;]\s+try\s+first\."
-)
 CELL_LINE = re.compile(r"^# %%(?:\s+\[(\w+)\])?(?:\s+(\S.*?))?\s*$")
 HEADER = """\
 # ruff: noqa: F821
@@ -181,7 +171,7 @@ def run_solutions(name, namespace=None, folder=None):
 
 
 # ---------------------------------------------------------------------------------------------
-# Converting a notebook of the older layout
+# Reading a notebook
 # ---------------------------------------------------------------------------------------------
 
 
@@ -201,95 +191,3 @@ def _exercise_ids_by_number(cells):
             if ids:
                 found[number] = ids[0]
     return found
-
-
-def _without_markers(source):
-    kept = [line for line in source.splitlines() if line.strip() not in (BEGIN, END)]
-    kept = [line for line in kept if not re.fullmatch(r"#\s*Solution \d+\.\d+\s*", line.strip())]
-    return re.sub(r"\n{3,}", "\n\n\n", "\n".join(kept)).strip("\n")
-
-
-def tail_cells(name):
-    """The two cells a converted notebook ends with: the pointer and the collapsed runner."""
-    import nbformat
-
-    heading = nbformat.v4.new_markdown_cell(
-        "## Solutions\n\n"
-        f"Worked solutions to these exercises are in [`{FOLDER}/{name}.py`]({FOLDER}/{name}.py), "
-        "next to this notebook, one cell per exercise. Try each exercise first: a check that says "
-        "*what* is wrong teaches more than a solution read too early.",
-        metadata={"tags": [SOLUTION_TAG]},
-    )
-    runner = nbformat.v4.new_code_cell(
-        f'from cnnlib import labs\n\nlabs.run_solutions("{name}")',
-        metadata={"tags": [SOLUTION_TAG], "jupyter": {"source_hidden": True}},
-    )
-    return [heading, runner]
-
-
-def convert(notebook, name):
-    """(notebook without solutions but the two tail cells, the solutions file's text).
-
-    `notebook` is an nbformat node (left unchanged); `name` is the notebook's stem. A notebook
-    already converted comes back unchanged, with text None.
-    """
-    import nbformat
-
-    solution_cells = [cell for cell in notebook.cells if is_solution_cell(cell)]
-    if not any(BEGIN in cell.source for cell in solution_cells):
-        return nbformat.from_dict(notebook), None
-    numbers = _exercise_ids_by_number([c for c in notebook.cells if not is_solution_cell(c)])
-    moved, last_label = [], None
-    for cell in solution_cells:
-        if cell.cell_type == "code":
-            ids = CHECK_CALL.findall(cell.source)
-            if len(set(ids)) != 1:
-                raise ValueError(
-                    f"{name}: a solution cell must check exactly one exercise, this one checks "
-                    f"{sorted(set(ids)) or 'none'}:\n{cell.source[:300]}"
-                )
-            last_label = ids[0]
-            moved.append(Cell("code", last_label, _without_markers(cell.source)))
-        elif cell.source.lstrip().startswith("## Solutions"):
-            continue  # the old heading: replaced by the pointer
-        else:
-            named = SOLUTION_TO.search(cell.source)
-            label = numbers.get(named.group(1)) if named else last_label
-            if label is None:
-                raise ValueError(
-                    f"{name}: cannot tell which exercise this prose answers:\n{cell.source[:300]}"
-                )
-            moved.append(Cell("markdown", label, cell.source))
-    converted = nbformat.from_dict(notebook)
-    first = next(i for i, cell in enumerate(notebook.cells) if is_solution_cell(cell))
-    kept = [cell for cell in converted.cells if not is_solution_cell(cell)]
-    for cell in kept:
-        if cell.cell_type == "markdown":
-            cell.source = OLD_POINTER.sub(
-                f"Worked solutions are in `{FOLDER}/{name}.py`, next to this notebook: try first.",
-                cell.source,
-            )
-    converted.cells = kept[:first] + tail_cells(name) + kept[first:]
-    # A prose answer follows its code in the file, whatever the order of the cells was.
-    order = {cell.label: i for i, cell in reversed(list(enumerate(moved))) if cell.kind == "code"}
-    moved.sort(key=lambda cell: (order.get(cell.label, len(moved)), cell.kind == "markdown"))
-    return converted, format_cells(moved, name)
-
-
-def convert_file(path):
-    """Convert `notebooks/NN_name.ipynb` in place, writing `notebooks/solutions/NN_name.py`.
-
-    Returns the solutions file written, or None when the notebook was already converted.
-    """
-    import nbformat
-
-    path = pathlib.Path(path)
-    notebook = nbformat.read(path, as_version=4)
-    converted, text = convert(notebook, path.stem)
-    if text is None:
-        return None
-    target = path.parent / FOLDER / f"{path.stem}.py"
-    target.parent.mkdir(exist_ok=True)
-    target.write_text(text, encoding="utf-8")
-    nbformat.write(converted, path)
-    return target

@@ -8,6 +8,9 @@ they are built exactly as CONTRIBUTING.md's "Add an exercise" says, one of each 
 import decimal
 import fractions
 import json
+import sys
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -390,6 +393,20 @@ def test_a_sequence_of_different_forms_and_a_model_from_a_function_of_the_trials
     assert core._uses_model(Function(Model())) and not core._uses_model(Function(Array()))
 
 
+def test_a_sequence_reads_an_array_or_tensor_along_its_first_axis():
+    import tensorflow as tf
+
+    rows = [(27, 27, 8), (14, 14, 16)]
+    shapes = Sequence(Shape(ndim=3), length=2)
+    assert shapes.convert(np.array(rows)) == tuple(rows)
+    assert shapes.convert(tf.constant(rows)) == tuple(rows)
+    assert Sequence(Number()).convert(np.array([1.5, 2])) == (1.5, 2.0)
+    with pytest.raises(core.FormError, match="expected 2 items, got 3"):
+        shapes.convert(np.ones((3, 3), dtype=int))
+    with pytest.raises(core.FormError, match="expected a list"):
+        shapes.convert(np.array(5))
+
+
 def test_a_choice_outside_the_options_and_a_missing_key_are_named():
     answer = dict(RIGHT["99.forms"], padding="full")
     assert "'full' is not one of 'valid', 'same'" in cross("99.forms", answer)[0]
@@ -511,6 +528,14 @@ def test_values_cross_the_wire_with_their_exact_types(tmp_path):
     for key in ("array", "ints", "mask"):
         assert type(back[key]) is np.ndarray and back[key].dtype == values[key].dtype
         assert np.array_equal(back[key], values[key])
+
+
+def test_a_zero_d_array_keeps_its_shape_across_the_wire(tmp_path):
+    values = (np.array(2.5), np.array(3), np.array(True), np.zeros((0, 2)), np.ones((1,)))
+    core.to_wire(values, tmp_path, "v")
+    for back in (core.from_wire(tmp_path, "v"), core._through_wire(values)):
+        assert [a.shape for a in back] == [a.shape for a in values]
+        assert [a.dtype for a in back] == [a.dtype for a in values]
 
 
 @pytest.mark.parametrize(
@@ -813,6 +838,105 @@ def test_another_process_is_a_cross():
         return my_conv2d(x, kernel)
 
     assert "started another process" in cross("99.conv2d", elsewhere)[0]
+
+
+START_UP = """
+import _thread, subprocess, sys, threading
+
+_idle = threading.Event()
+
+
+def _pool():
+    _idle.wait()
+
+
+subprocess.run([sys.executable, "-c", "pass"], check=True)
+threading.Thread(target=_pool, name="{name} pool", daemon=True).start()
+_thread.start_new_thread(_pool, ())
+"""
+
+
+@pytest.fixture
+def start_up_module(monkeypatch):
+    """Write a module that starts a process and two idle threads on import; afterwards stop
+    its threads (left running, they would be 'code still running' to every later check)."""
+    written = []
+
+    def write(folder, name):
+        (folder / f"{name}.py").write_text(START_UP.format(name=name))
+        monkeypatch.syspath_prepend(str(folder))
+        monkeypatch.delitem(sys.modules, name, raising=False)
+        written.append((folder, name))
+        return name
+
+    yield write
+    for folder, name in written:
+        module = sys.modules.pop(name, None)
+        if module is not None:
+            module._idle.set()
+        file = str(folder / f"{name}.py")
+        for _ in range(500):
+            if not any(f.f_code.co_filename == file for f in sys._current_frames().values()):
+                break
+            time.sleep(0.01)
+
+
+def test_a_library_starting_a_process_and_daemon_threads_on_import_is_no_cross(
+    tmp_path, monkeypatch, start_up_module
+):
+    """TensorFlow's first import runs `uname -p`; other libraries start a daemon pool. Imported
+    for the first time inside the answer, that is the library's start-up, not the learner's."""
+    import importlib
+
+    library = tmp_path / "site-packages"
+    library.mkdir()
+    monkeypatch.setattr(core, "_TRUSTED_ROOTS", (*core._TRUSTED_ROOTS, str(library)))
+    name = start_up_module(library, "startup_library")
+
+    def imports_a_library(x, kernel):
+        importlib.import_module(name)
+        return my_conv2d(x, kernel)
+
+    assert labs.passes("99.conv2d", imports_a_library)
+    assert any(t.name == f"{name} pool" for t in threading.enumerate())
+
+
+def test_a_module_of_the_learners_starting_a_process_on_import_is_a_cross(
+    tmp_path, start_up_module
+):
+    import importlib
+
+    name = start_up_module(tmp_path, "learners_startup_module")
+
+    def imports_own_module(x, kernel):
+        importlib.import_module(name)
+        return my_conv2d(x, kernel)
+
+    what, _ = cross("99.conv2d", imports_own_module)
+    assert "started another process" in what and "started a thread" in what
+
+
+@pytest.mark.slow
+def test_importing_tensorflow_for_the_first_time_inside_the_answer_passes(tmp_path):
+    """In a fresh process (TensorFlow not imported yet), an answer that imports it passes."""
+    import subprocess
+
+    script = (
+        "import sys\n"
+        "from cnnlib.labs import core\n"
+        "assert 'tensorflow' not in sys.modules\n"
+        "def output_size(n, f, padding, stride):\n"
+        "    import tensorflow\n"
+        "    return (n + 2 * padding - f) // stride + 1\n"
+        "core._warm_up.cache_clear()\n"
+        "core._warm_up = lambda: None  # the import alone, no warm-up of platform.processor\n"
+        "assert core.passes('03.output_size', output_size)\n"
+        "print('passed')\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600
+    )
+    assert run.stdout.strip().endswith("passed"), run.stderr[-2000:]
 
 
 def test_aliases_and_twins_are_the_same_reference():

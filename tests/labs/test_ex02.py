@@ -683,3 +683,14 @@ def test_the_fixed_conv2d_is_no_exercise_of_the_notebook():
     item = labs.REGISTRY["02.conv2d"]
     assert not item.in_notebook and item.form is not None
     assert "02.conv2d" not in IDS
+
+
+def test_one_number_for_db_is_wrong_even_with_one_filter(tmp_path):
+    """A 0-d db keeps its shape across the wire, so summing over the filters too is seen on a
+    layer of one filter (it used to arrive as shape (1,), the right shape)."""
+    trials = [t for t in core.new_trials("02.conv_backward", 0) if t["w"].shape[-1] == 1]
+    answer = backward_with(db=lambda d, x, w, b: d.sum())
+    core.to_wire(core.produce("02.conv_backward", answer, trials), tmp_path, "v")
+    verdict = core.judge("02.conv_backward", core.from_wire(tmp_path, "v"), trials)
+    assert trials and verdict.status == "wrong"
+    assert "one bias per filter" in verdict.message

@@ -235,8 +235,9 @@ def test_shapes_answer_agrees_with_keras():
         [tuple(np.int64(v) for v in s) for s in RIGHT_SHAPES],
         [np.array(s) for s in RIGHT_SHAPES],
         tuple(RIGHT_SHAPES),
+        np.array(RIGHT_SHAPES),
     ],
-    ids=["tuples", "lists", "Keras's None batch axis", "NumPy ints", "arrays", "a tuple"],
+    ids=["tuples", "lists", "Keras's None batch axis", "NumPy ints", "arrays", "a tuple", "2-D"],
 )
 def test_shapes_right_answers_written_other_ways_pass(right, capsys):
     passes("03.shapes", right, capsys)

@@ -83,18 +83,27 @@ def tiny_course(folder):
             v4.new_markdown_cell("### Exercise 9.2 · Predict a shape (warm-up, predict)"),
             v4.new_code_cell(SHAPE_STUB),
             v4.new_markdown_cell("*Your answer:* ", metadata={"tags": ["answer"]}),
-            v4.new_markdown_cell("## Solutions", metadata={"tags": ["solution"]}),
+            # the course's layout: a pointer and a collapsed cell running solutions/99_tiny.py
+            v4.new_markdown_cell(
+                "## Solutions\n\nWorked solutions are in `solutions/99_tiny.py`.",
+                metadata={"tags": ["solution"]},
+            ),
             v4.new_code_cell(
-                "### BEGIN SOLUTION\ndef solution_double(x):\n    return 2 * x\n"
-                '### END SOLUTION\nlabs.check("99.double", solution_double)',
+                'from cnnlib import labs\n\nlabs.run_solutions("99_tiny")',
                 metadata={"tags": ["solution"], "jupyter": {"source_hidden": True}},
             ),
         ]
     )
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "99_tiny.ipynb"
-    nbformat.write(notebook, path)
-    solutions.convert_file(path)
+    nbformat.write(notebook, folder / "99_tiny.ipynb")
+    answer = (
+        'def solution_double(x):\n    return 2 * x\n\n\nlabs.check("99.double", solution_double)'
+    )
+    file = folder / solutions.FOLDER / "99_tiny.py"
+    file.parent.mkdir(exist_ok=True)
+    file.write_text(
+        solutions.format_cells([solutions.Cell("code", "99.double", answer)], "99_tiny")
+    )
     return folder
 
 

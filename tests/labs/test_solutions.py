@@ -1,12 +1,9 @@
-"""Solutions outside the notebooks (issue 19, item 3): the converter, the file, `run_solutions`.
-
-The committed notebooks may still hold their solutions in tagged cells (the older layout) or
-already end with the `run_solutions` cell; every test here converts a copy first (a no-op on a
-converted notebook), so it holds for both.
-"""
+"""Solutions outside the notebooks (issue 19, item 3): the file next to each notebook,
+`run_solutions`, the answer key."""
 
 import os
 import pathlib
+import re
 import shutil
 
 import nbformat
@@ -20,31 +17,31 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 NOTEBOOKS = notebook_paths(ROOT / "notebooks")  # the catalogue, cnnlib/runtime/course.py
 
 
-def converted(path):
-    """(the notebook as shipped after conversion, the cells of its solutions file)."""
-    notebook = nbformat.read(path, as_version=4)
-    result, text = solutions.convert(notebook, path.stem)
-    if text is None:  # already converted: the file is committed next to it
-        text = (path.parent / solutions.FOLDER / f"{path.stem}.py").read_text()
-    return result, solutions.parse(text)
+def shipped(path):
+    """(the notebook as committed, the cells of its solutions file)."""
+    text = (path.parent / solutions.FOLDER / f"{path.stem}.py").read_text(encoding="utf-8")
+    return nbformat.read(path, as_version=4), solutions.parse(text)
+
+
+# The exercises a notebook asks (a fixed id that only tools call, like 02.conv2d, has no solution)
+ASKED = {i: item.title for i, item in labs.REGISTRY.items() if item.in_notebook}
+
+# The sentence the older layout used, sending the learner to solutions at the notebook's end
+OLD_POINTER = re.compile(r"Solutions\s+are\s+at\s+the\s+very\s+end")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_a_converted_notebook_holds_no_solution(path):
-    notebook, cells = converted(path)
-    lecture = "\n".join(c.source for c in notebook.cells)
+def test_a_notebook_holds_no_solution(path):
+    notebook, cells = shipped(path)
+    lecture = "\n".join(c.source for c in notebook.cells if not solutions.is_solution_cell(c))
     # Every exercise of the notebook has exactly one solution, in the file.
     code = [cell for cell in cells if cell.kind == "code"]
-    registered = sorted(i for i in labs.EXERCISES if i.startswith(path.name[:2] + "."))
+    registered = sorted(i for i in ASKED if i.startswith(path.name[:2] + "."))
     assert sorted(cell.label for cell in code) == registered
-    # No line of a solution is in the notebook, unless the lecture itself has it.
-    original = nbformat.read(path, as_version=4)
-    taught = "\n".join(c.source for c in original.cells if not solutions.is_solution_cell(c))
-    for cell in cells:
-        for line in cell.source.splitlines():
-            line = line.strip()
-            if len(line) > 15 and not line.startswith(("#", "labs.check")) and line not in taught:
-                assert line not in lecture, f"{path.name}: solution line left in: {line}"
+    # No solution's own name (solution_…) is in the notebook.
+    for cell in code:
+        for name in re.findall(r"\bsolution_\w+", cell.source):
+            assert name not in lecture, f"{path.name}: {name} of the solutions is in the notebook"
     # The tail: the pointer, then the one collapsed cell that runs them.
     tail = [c for c in notebook.cells if solutions.is_solution_cell(c)]
     assert [c.cell_type for c in tail] == ["markdown", "code"]
@@ -56,10 +53,7 @@ def test_a_converted_notebook_holds_no_solution(path):
     assert tail[1].metadata["jupyter"]["source_hidden"] is True
     assert not tail[1].get("outputs")
     # No sentence still sends the learner to solutions at the end of the notebook.
-    assert not solutions.OLD_POINTER.search(lecture)
-    # Converting again changes nothing.
-    again, text = solutions.convert(notebook, path.stem)
-    assert text is None and again.cells == notebook.cells
+    assert not OLD_POINTER.search(lecture)
 
 
 def test_the_file_reads_back_as_written():
@@ -75,28 +69,6 @@ def test_the_file_reads_back_as_written():
     assert [(c.kind, c.label) for c in back] == [(c.kind, c.label) for c in cells]
     assert back[0].source == cells[0].source
     assert back[1].source == cells[1].source.strip("\n")
-
-
-def test_prose_goes_with_the_exercise_it_names():
-    path = ROOT / "notebooks" / "03_padding_and_stride.ipynb"
-    notebook = nbformat.read(path, as_version=4)
-    if not any(solutions.BEGIN in c.source for c in notebook.cells):
-        pytest.skip("notebook 03 is already converted")
-    _, text = solutions.convert(notebook, path.stem)
-    prose = [c for c in solutions.parse(text) if c.kind == "markdown"]
-    assert [c.label for c in prose] == ["03.photo_stride"]  # "Solution to 3.4", not 3.3's
-
-
-def test_the_converter_refuses_a_solution_it_cannot_place():
-    notebook = nbformat.v4.new_notebook(
-        cells=[
-            nbformat.v4.new_code_cell(
-                "### BEGIN SOLUTION\nx = 1\n### END SOLUTION", metadata={"tags": ["solution"]}
-            )
-        ]
-    )
-    with pytest.raises(ValueError, match="must check exactly one exercise"):
-        solutions.convert(notebook, "99_test")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -163,14 +135,13 @@ def test_the_test_run_sets_the_variable():
 
 
 @pytest.mark.slow
-def test_a_converted_notebook_runs_its_solutions_in_its_kernel(tmp_path):
-    """Notebook 01, converted in a scratch folder, executed as nbval would: the last cell says ✓."""
+def test_a_notebook_runs_its_solutions_in_its_kernel(tmp_path):
+    """Notebook 01, copied to a scratch folder, executed as nbval would: the last cell says ✓."""
     from cnnlib.tools import site
 
     source = ROOT / "notebooks" / "01_image_as_matrix.ipynb"
     shutil.copy(source, tmp_path)
-    if solutions.convert_file(tmp_path / source.name) is None:
-        shutil.copytree(ROOT / "notebooks" / solutions.FOLDER, tmp_path / solutions.FOLDER)
+    shutil.copytree(ROOT / "notebooks" / solutions.FOLDER, tmp_path / solutions.FOLDER)
     notebook = nbformat.read(tmp_path / source.name, as_version=4)
     site.execute(notebook, tmp_path, {solutions.RUN_VARIABLE: "1", "CNNLIB_OFFLINE": "1"}, 600)
     last = "".join(o.get("text", "") for o in notebook.cells[-1].outputs)
@@ -185,8 +156,8 @@ def test_the_answer_key_has_every_exercise(tmp_path):
     from cnnlib.labs import key
 
     out = tmp_path / "key.html"
-    assert key.write_key(ROOT / "notebooks", out) == len(labs.EXERCISES)
+    assert key.write_key(ROOT / "notebooks", out) == len(ASKED)
     page = out.read_text()
-    for exercise_id, title in labs.EXERCISES.items():
+    for exercise_id in ASKED:
         assert f"<h3>{exercise_id}</h3>" in page
     assert "def solution_softmax" in page  # the code itself, from the solutions

@@ -112,13 +112,9 @@ def test_student_notebook_runs_and_nothing_is_attempted(path, student_runs):
 
 
 def _solution_names(path):
-    """The `solution_…` names the notebook's solutions define (in notebooks/solutions/ or, in the
-    older layout, in its solution cells): none of them may reach a student or the website."""
-    file = path.parent / solutions.FOLDER / f"{path.stem}.py"
-    if file.exists():
-        text = file.read_text()
-    else:
-        text = solutions.convert(nbformat.read(path, as_version=4), path.stem)[1] or ""
+    """The `solution_…` names the notebook's solutions define (in notebooks/solutions/): none of
+    them may reach a student or the website."""
+    text = (path.parent / solutions.FOLDER / f"{path.stem}.py").read_text(encoding="utf-8")
     return set(re.findall(r"\bsolution_\w+", text))
 
 
