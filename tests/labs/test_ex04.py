@@ -191,7 +191,7 @@ def test_predict_pooled_right_answers_written_other_ways_pass(right, capsys):
         ([[1, 1], [1, 1]], "largest value of one 2 × 2 block"),  # made up
         ([[4, 6], [5, float("nan")]], "NaN or inf"),
         ([[4, 6], [5]], "ragged"),
-        ("4 6 5 3", "expected a 2-D array"),
+        ("4 6 5 3", "expected an array of numbers, got str"),
     ],
 )
 def test_predict_pooled_mistakes_get_their_hint(wrong, hint):

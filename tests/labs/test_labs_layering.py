@@ -56,6 +56,19 @@ def sibling_imports(tree, own):
     return found
 
 
+def changed_objects(target):
+    """The objects an assignment target changes: `a.b` and what `a.b[i]` indexes into, never
+    what an index reads (`z[np.arange(6)] -= 1` changes the local z, not np.arange)."""
+    if isinstance(target, (ast.Tuple, ast.List)):
+        for element in target.elts:
+            yield from changed_objects(element)
+        return
+    node = target.value if isinstance(target, ast.Starred) else target
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        yield node
+        node = node.value
+
+
 def module_patches(tree):
     """Assignments to (or deletions of) attributes of imported modules, and setattr/delattr."""
     modules = _imported_modules(tree)
@@ -75,7 +88,7 @@ def module_patches(tree):
         elif isinstance(node, ast.Delete):
             targets = node.targets
         for target in targets:
-            for part in ast.walk(target):
+            for part in changed_objects(target):
                 if isinstance(part, ast.Attribute) and root(part) in modules:
                     found.append(f"line {node.lineno}: changes {ast.unparse(part)}")
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
@@ -95,7 +108,10 @@ def test_the_scan_finds_what_it_looks_for():
     )
     assert len(sibling_imports(bad, "ex02")) == 3
     assert len(module_patches(bad)) == 4
-    good = ast.parse("from cnnlib import ops\nimport numpy as np\nx = ops.conv2d\nlocal = {}\n")
+    good = ast.parse(
+        "from cnnlib import ops\nimport numpy as np\nx = ops.conv2d\nlocal = {}\n"
+        "z = np.zeros(3)\nz[np.arange(2)] -= 1\n"
+    )
     assert sibling_imports(good, "ex02") == [] and module_patches(good) == []
 
 
