@@ -143,18 +143,28 @@ def _minutes(seconds):
 def notebook_table(results_dir):
     """Lessons and whole-notebook times per profile, from the course-time benchmark."""
     times = course_times(results_dir)
-    header = "| notebook | what you learn | " + " | ".join(f"time, {p}" for p in PROFILES) + " |"
-    rows = [header, "|" + " --- |" * (2 + len(PROFILES))]
+    header = (
+        "| notebook | what you learn | "
+        + " | ".join(f"time, {p}" for p in PROFILES)
+        + " | kernel memory, ci / lite |"
+    )
+    rows = [header, "|" + " --- |" * (3 + len(PROFILES))]
     for stem, lesson in NOTEBOOKS.items():
         cells = []
         for profile in PROFILES:
             seconds = times.get(profile, {}).get("notebooks", {}).get(stem)
             cells.append(_minutes(seconds) if seconds is not None else "not measured")
+        peaks = [times.get(p, {}).get("kernel_peak_mb", {}).get(stem) for p in ("ci", "lite")]
+        cells.append(
+            " / ".join(f"{mb / 1000:.1f} GB" if mb else "—" for mb in peaks)
+            if any(peaks)
+            else "not measured"
+        )
         rows.append(
             f"| [{stem}](notebooks/{stem}.ipynb) | {_cell(lesson)} | " + " | ".join(cells) + " |"
         )
     totals = [_minutes(times[p]["total_seconds"]) if p in times else "—" for p in PROFILES]
-    rows.append("| **whole course** | | " + " | ".join(f"**{t}**" for t in totals) + " |")
+    rows.append("| **whole course** | | " + " | ".join(f"**{t}**" for t in totals) + " | |")
     notes = [
         f"`{p}`: {t['machine']}, {t['network']}, {t['recorded'][:16]} (load average {t['load_average_1_5_15_min']})"
         for p, t in times.items()
