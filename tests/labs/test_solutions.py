@@ -160,4 +160,4 @@ def test_the_answer_key_has_every_exercise(tmp_path):
     page = out.read_text()
     for exercise_id in ASKED:
         assert f"<h3>{exercise_id}</h3>" in page
-    assert "def solution_softmax" in page  # the code itself, from the solutions
+    assert "def solution_cross_entropy" in page  # the code itself, from the solutions
