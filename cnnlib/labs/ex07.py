@@ -182,7 +182,7 @@ def check_vgg_numbers(answer):
 def _phase1_model(size=32):
     import keras
 
-    from cnnlib.data import features
+    from cnnlib.lessons import transfer_models as features
 
     base = keras.applications.VGG16(weights=None, include_top=False, input_shape=(size, size, 3))
     head = features.build_head(name="head")
@@ -340,7 +340,7 @@ def check_extract_features(extract_features):
     """`extract_features(base, images)`: (N, H, W, 3) 0–255 RGB → (N, C) global-average-pooled features."""
     import keras
 
-    from cnnlib.data import features
+    from cnnlib.lessons import transfer_models as features
 
     base = _any_size_base()
     random = rng(70)
@@ -466,7 +466,7 @@ _GIVES_UP_HINTS = {
 )
 def check_experiment(answer):
     """{"predicted_speedup": your guess, "measured": compare_phase1(...)'s dict, "why": letter, "gives_up": letter}."""
-    from cnnlib.data import features
+    from cnnlib.lessons import transfer_models as features
 
     keys = {"predicted_speedup", "measured", "why", "gives_up"}
     if not isinstance(answer, dict) or set(answer) != keys:

@@ -65,7 +65,7 @@ labs.check("07.extract_features", solution_extract_features)
 small_base = keras.applications.VGG16(weights=None, include_top=False, input_shape=(48, 48, 3))
 small_images = np.random.default_rng(7).uniform(0, 255, size=(32, 48, 48, 3))
 small_labels = np.arange(32) % 2
-solution_measured = features.compare_phase1(
+solution_measured = transfer_models.compare_phase1(
     small_base, small_images, small_labels, epochs=3, batch_size=8
 )
 print({k: round(v, 3) for k, v in solution_measured.items()}, "(random weights: timings only)")

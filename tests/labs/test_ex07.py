@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from cnnlib import labs
-from cnnlib.data import features, transfer
 from cnnlib.labs import ex07
+from cnnlib.lessons import transfer_models as features
+from cnnlib.lessons import transfer_models as transfer
 
 
 def outcome(exercise_id, answer):
