@@ -19,7 +19,7 @@ and `python -m cnnlib.labs grade ...` grades what comes back.
 import importlib
 import pkgutil
 
-from cnnlib.labs.core import REGISTRY, CheckFailed, Wrong, check, exercise, passes
+from cnnlib.labs.core import REGISTRY, CheckFailed, NotAttempted, Wrong, check, exercise, passes
 from cnnlib.labs.solutions import run_solutions
 
 for _module in sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name.startswith("ex")):
@@ -29,6 +29,7 @@ EXERCISES = {exercise_id: item.title for exercise_id, item in sorted(REGISTRY.it
 
 __all__ = [
     "EXERCISES",
+    "NotAttempted",
     "REGISTRY",
     "CheckFailed",
     "Wrong",

@@ -1,45 +1,133 @@
-"""The machinery behind `cnnlib.labs.check`: a registry of exercises and checks that teach.
+"""The one toolbox behind `labs.check`: exercises whose answers cross a boundary as plain values.
 
-A notebook's exercise module registers one checker per exercise with `@exercise(...)`. A checker
-takes the learner's answer and either returns (a short confirmation, or None) or raises `Wrong`
-with what is wrong, on which input, and a hint aimed at the usual cause. `check` turns that into
-one ✓ line, a `CheckFailed` error (an AssertionError) that IPython shows as the message and hint
-alone, or "not attempted yet" for the untouched stub.
+Every exercise is three pieces, registered together in its `cnnlib/labs/exNN.py`:
 
-The comparators below (`same_array`, `same_number`, `as_shape`, `as_size`, `call` …) are what
-checkers build on: each rejects NaN and infinity with a sentence, accepts NumPy's scalar types,
-and turns an answer of the wrong form into `Wrong`, never a TypeError. A checker that still trips
-over an answer's form (a TypeError, ValueError, IndexError, KeyError or AttributeError of its
-own) is reported as a ✗ saying the answer's form is wrong and what form was expected.
+1. `trials(rng)`: the inputs the learner's code runs on (plain data: numbers, strings, lists,
+   tuples, dicts, float64/int64/bool arrays), made from a fresh seed each time; none for a
+   prediction.
+2. a form (`Number`, `Size`, `Shape`, `Array`, `Choice`, `Text`, `Mapping`, `Sequence`,
+   `Function`, `Model`): how the answer becomes plain values. All learner code runs here, in
+   `produce`, under the forbidden-reference watch; what comes out is new objects of exact plain
+   types, and an answer that cannot be converted is a ✗ about its form, never a traceback.
+3. the judge, the decorated function: `judge(values, trials)` returns a short confirmation or
+   raises `Wrong(what, hint)`. It sees only plain values and the trials, and computes what is
+   expected only now, after the learner's code has finished.
 
-When the environment variable CNNLIB_CHECK_LOG names a file, every check appends one JSON line
-to it ({"exercise", "status", "message", "hint"}): that is how grading sees the outcomes.
+`check(id, answer)` runs them in one process for the learner's own feedback; grading runs
+`produce` in the student's kernel (`cnnlib.labs.submit`) and `judge` in a process that never runs
+student code, with the values crossing as JSON + .npz (`to_wire`, `from_wire`).
+
+A worked example of each kind (tests/labs/test_boundary.py registers these, as "99.*", and
+answers them)::
+
+    import numpy as np
+    from cnnlib import ops
+    from cnnlib.labs.core import (Array, Function, Mapping, Model, Number, Shape, Wrong,
+                                  describe_input, exercise, rebuild_model, same_array,
+                                  same_shape)
+
+    # predict: no trials; the answer is a value.
+    @exercise("02.output_shape", "output shape of a 3×3 convolution", "predict", "warm-up",
+              form=Shape())
+    def judge_output_shape(shape, trials):
+        same_shape(shape, (26, 26, 8), "the output shape",
+                   hints=[((28, 28, 8), "a 'valid' convolution loses f − 1 pixels a side")])
+        return "26 = 28 − 3 + 1 on each side"
+
+    # implement: the learner's function is called on each trial's inputs.
+    def conv_trials(rng):
+        return [{"x": rng.normal(size=(h, w)), "kernel": rng.normal(size=(3, 3))}
+                for h, w in [(5, 5), (7, 4)]]
+
+    @exercise("02.conv2d", "convolution from scratch", "implement", "core",
+              form=Function(Array(), args=("x", "kernel")), trials=conv_trials,
+              forbid=("cnnlib.ops.conv2d",))   # and, with it, every public twin in cnnlib.ops
+    def judge_conv2d(outputs, trials):
+        for got, case in zip(outputs, trials):
+            same_array(got, ops.conv2d(case["x"], case["kernel"]), f"on {describe_input(case)}")
+        return f"right on {len(trials)} random images"
+
+    # design: a Keras model (or a function building one), rebuilt here from its config.
+    @exercise("05.small_cnn", "a CNN under 10,000 parameters", "design", "core", form=Model())
+    def judge_small_cnn(model, trials):
+        network = rebuild_model(model)
+        if network.count_params() >= 10_000:
+            raise Wrong(f"{network.count_params():,} parameters", "pool earlier")
+        return f"{network.count_params():,} parameters"
+
+    # experiment: the learner's code runs under the judge's seeds; the judge checks the evidence.
+    @exercise("05.learning_rate", "loss after training", "experiment", "core",
+              form=Function(Mapping({"first": Number(), "last": Number()}), args=("seed",)),
+              trials=lambda rng: [{"seed": int(rng.integers(2**31))}])
+    def judge_learning_rate(results, trials):
+        [losses] = results
+        if not losses["last"] < losses["first"]:
+            raise Wrong("the loss did not go down", "is the learning rate too large?")
+        return "the loss went down"
+
+A prediction's message never states the expected value; after `DETAILED_TRIES` wrong tries of a
+prediction, `check` says only "not right" (no direction, no position) and says why.
+
+Exercises registered without `form=` are the older one-step checkers (`checker(answer)` judged
+in the learner's process); they keep working until their notebook is migrated, and cannot be
+graded outside the kernel (`produce`, `judge` and `new_trials` raise `LegacyExercise`).
 """
 
+import ast
+import builtins
 import contextlib
 import dataclasses
+import decimal
+import fractions
+import gc
+import importlib
+import inspect
+import io
 import json
+import math
 import numbers
 import os
+import pathlib
+import re
+import secrets
+import signal
 import sys
+import sysconfig
+import textwrap
+import threading
+import zipfile
 
 import numpy as np
 
 KINDS = ("predict", "implement", "design", "experiment")
 DIFFICULTIES = ("warm-up", "core", "stretch")
+STATUSES = ("correct", "wrong", "not attempted")  # a Verdict's status
+RECORD_MODE_VARIABLE = "CNNLIB_LABS_MODE"  # "record": check stores the answer for grading
+DETAILED_TRIES = 3  # wrong tries of a prediction that get a message with direction and position
+# The older exercises' outcomes, appended to this file by `check`; goes with the legacy path.
 CHECK_LOG_VARIABLE = "CNNLIB_CHECK_LOG"
-# Outcomes of `_verdict`, and the status each one gets in grading.
-STATUS = {
-    "right": "correct",
-    "wrong": "wrong",
-    "not attempted": "not attempted",
-    "forbidden": "not attempted",  # right, but done with the reference the exercise forbids
-}
 FORM_ERRORS = (TypeError, ValueError, IndexError, KeyError, AttributeError)
+FORBIDDEN_TEXT = "you used {}, which this exercise asks you to do without"
+FORBIDDEN_HINT = "the exercise is to do that part yourself; it counts as wrong until you do"
+
+# Sizes the boundary refuses beyond (a learner's answer, or a file on the wire).
+MAX_ELEMENTS = 20_000_000  # of one array
+MAX_ITEMS = 1_000_000  # numbers and containers in one value
+MAX_DEPTH = 32
+MAX_TEXT = 100_000  # characters of one string
+MAX_JSON_BYTES = 64 * 2**20
+MAX_NPZ_BYTES = 1024 * 2**20
+WIRE_FORMAT = "cnnlib-values/1"
+PLAIN_DTYPES = (np.dtype(np.float64), np.dtype(np.int64), np.dtype(np.bool_))
+
+
+# ---------------------------------------------------------------------------------------------
+# Outcomes
+# ---------------------------------------------------------------------------------------------
 
 
 class Wrong(Exception):
-    """Raised by a checker: `what` went wrong on which input; `hint` names the usual cause."""
+    """Raised by a judge: `what` went wrong on which input; `hint` names the usual cause."""
 
     def __init__(self, what, hint=None):
         super().__init__(what)
@@ -50,8 +138,16 @@ class Wrong(Exception):
         return self.what if not self.hint else f"{self.what}\n  Hint: {self.hint}"
 
 
+class FormError(Wrong):
+    """The answer cannot be turned into the plain values the exercise asks for."""
+
+
 class NotAttempted(Exception):
-    """Raised by a checker (or by the learner's stub, as NotImplementedError) for an untouched answer."""
+    """The untouched stub (None, `...`, or a function that raises NotImplementedError)."""
+
+
+class LegacyExercise(RuntimeError):
+    """An exercise still in the older one-step form: it cannot be judged outside the kernel."""
 
 
 class CheckFailed(AssertionError):
@@ -68,32 +164,54 @@ class CheckFailed(AssertionError):
 
 
 @dataclasses.dataclass(frozen=True)
+class Verdict:
+    """What `judge` decides: status "correct", "wrong" or "not attempted", a message, a hint."""
+
+    status: str
+    message: str = ""
+    hint: str = None
+
+
+@dataclasses.dataclass(frozen=True)
 class Exercise:
     id: str
     title: str
     kind: str
     difficulty: str
-    checker: object
-    expects: str = ""  # the answer's form, said when the answer has another one
-    forbid: tuple = ()  # references (functions or dotted names) the learner must not call
+    checker: object  # the judge (or, for a legacy exercise, the one-step checker)
+    expects: str = ""  # the answer's form in words, said when the answer has another one
+    forbid: tuple = ()  # references the learner must not use
+    form: object = None  # None: a legacy exercise
+    trials: object = None  # trials(rng) -> plain data
 
     @property
     def notebook(self):
         return self.id.split(".", 1)[0]
 
+    @property
+    def legacy(self):
+        return self.form is None
+
+    @property
+    def judge(self):
+        return self.checker
+
 
 REGISTRY = {}
 HISTORY = []  # (exercise id, outcome) of every check in this process, oldest first
+RECORDED = {}  # record mode: exercise id -> the answer object, for `submit.produce_all`
+_WRONG_TRIES = {}  # exercise id -> wrong tries in this process
 
 
-def exercise(exercise_id, title, kind, difficulty, expects="", forbid=()):
-    """Decorator registering `checker(answer)` under `exercise_id` ("NN.name").
+def exercise(exercise_id, title, kind, difficulty, form=None, trials=None, forbid=(), expects=""):
+    """Decorator registering the judge `judge(values, trials)` of exercise `exercise_id`.
 
-    `expects` describes the answer's form ("a tuple (height, width, channels)"); it is what a ✗
-    says when the answer has another form. `forbid` lists references the exercise asks the learner
-    not to use (functions, or dotted names such as "cnnlib.ops.pool2d"): a right answer whose
-    function called one of them (through `call`) prints "✓, but you called …" and counts as not
-    done in grading.
+    `form` turns the learner's answer into plain values; `trials(rng)` makes the inputs (for a
+    `Function` form: a list of cases, each a dict of arguments or a tuple); `forbid` lists what
+    the learner must do without (functions, classes, modules, or dotted names such as
+    "cnnlib.ops.conv2d"); `expects` describes the answer's form in words when the form's own
+    description is not enough. Without `form`, the decorated function is an older one-step
+    checker of the answer object (see the module's docstring).
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -102,18 +220,40 @@ def exercise(exercise_id, title, kind, difficulty, expects="", forbid=()):
     prefix = exercise_id.split(".", 1)[0]
     if not (len(prefix) == 2 and prefix.isdigit() and "." in exercise_id):
         raise ValueError(f"exercise ids look like '02.conv2d', got {exercise_id!r}")
-    if isinstance(forbid, str) or callable(forbid):
+    if form is not None and not isinstance(form, Form):
+        raise TypeError(f"form must be one of the forms (Number(), Function(...) …), got {form!r}")
+    if trials is not None and form is None:
+        raise ValueError("trials= needs form=: an exercise without a form is a one-step checker")
+    if trials is not None and not callable(trials):
+        raise TypeError("trials must be a function trials(rng) -> plain data")
+    if isinstance(forbid, str) or not isinstance(forbid, (tuple, list)):
         forbid = (forbid,)
 
-    def register(checker):
+    def register(judge):
         if exercise_id in REGISTRY:
             raise ValueError(f"exercise {exercise_id!r} is registered twice")
         REGISTRY[exercise_id] = Exercise(
-            exercise_id, title, kind, difficulty, checker, expects, tuple(forbid)
+            exercise_id, title, kind, difficulty, judge, expects, tuple(forbid), form, trials
         )
-        return checker
+        return judge
 
     return register
+
+
+def _item(exercise_id):
+    if exercise_id not in REGISTRY:
+        known = ", ".join(sorted(REGISTRY))
+        raise ValueError(f"no exercise called {exercise_id!r}; the exercises are: {known}")
+    return REGISTRY[exercise_id]
+
+
+def _modern(exercise_id):
+    item = _item(exercise_id)
+    if item.legacy:
+        raise LegacyExercise(
+            f"{exercise_id}: this exercise cannot be graded outside the kernel yet"
+        )
+    return item
 
 
 def is_stub(answer):
@@ -121,186 +261,1532 @@ def is_stub(answer):
     return answer is None or answer is Ellipsis
 
 
+def _text(value, limit=300):
+    """str(value) for a message, never raising (a learner's __str__ may)."""
+    try:
+        text = value if type(value) is str else repr(value)
+    except Exception:
+        text = f"<a {type(value).__name__}>"
+    text = str.__str__(text) if isinstance(text, str) else "<unprintable>"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _error_text(error):
+    try:
+        detail = str(error)
+    except Exception:
+        detail = ""
+    name = type(error).__name__
+    return f"{name}: {_text(detail, 200)}" if detail else name
+
+
 # ---------------------------------------------------------------------------------------------
-# Calls to a forbidden reference
+# Forms: the answer turned into new plain values
 # ---------------------------------------------------------------------------------------------
 
-_WATCHED = {}  # code object -> dotted name, while a checker with `forbid` runs
-_CALLED = set()  # dotted names of watched references the learner's function called
+
+class _Stub(Exception):
+    """A placeholder found where an answer belongs."""
 
 
-def reference_name(reference):
-    """The dotted name of a function ("cnnlib.ops.pool2d"), or the name itself when given one."""
-    if isinstance(reference, str):
-        return reference
-    return f"{reference.__module__}.{reference.__qualname__}"
+_ARRAY_LIBRARIES = ("tensorflow", "keras", "jax", "jaxlib", "torch")
+_NUMPY_NUMBERS = {
+    np.dtype(t).type
+    for t in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+} | {np.dtype(t).type for t in ("float16", "float32", "float64", "longdouble")}
+
+
+def _from_array_library(value, where=""):
+    """A tensor of TensorFlow, Keras, JAX or PyTorch, copied into an exact ndarray."""
+    root = type(value).__module__.split(".", 1)[0]
+    if root not in _ARRAY_LIBRARIES:
+        return None
+    try:
+        if hasattr(value, "numpy") and root in ("tensorflow", "torch"):
+            array = value.numpy()
+        else:
+            array = np.asarray(value)
+    except Exception as error:
+        raise FormError(
+            f"{where}your {type(value).__name__} could not be read ({_error_text(error)})"
+        ) from None
+    if type(array) is not np.ndarray and type(array) not in _NUMPY_NUMBERS:
+        raise FormError(f"{where}your {type(value).__name__} did not give a NumPy array")
+    return np.array(array, copy=True)
+
+
+def _scalar(value, where):
+    """A number as an exact int or float (bool refused), from the types numbers come in."""
+    kind = type(value)
+    if kind is bool or kind is np.bool_:
+        raise FormError(f"{where}{value!r} is True/False, not a number")
+    try:
+        if kind is int or kind is float:
+            return kind(value)
+        if kind in _NUMPY_NUMBERS:
+            return int(value) if isinstance(value, np.integer) else float(value)
+        if kind is decimal.Decimal or kind is fractions.Fraction:
+            return float(value)
+    except (ArithmeticError, ValueError) as error:
+        raise FormError(
+            f"{where}{_text(value, 60)} cannot be read as a number ({_error_text(error)})"
+        )
+    if kind is np.ndarray or _is_array_library(value):
+        array = value if kind is np.ndarray else _from_array_library(value, where)
+        if type(array) is np.ndarray and array.ndim == 0 and array.dtype.kind in "iuf":
+            return _scalar(array[()], where)
+        shape = getattr(array, "shape", None)
+        raise FormError(f"{where}expected one number, got an array of shape {_text(shape)}")
+    if isinstance(value, numbers.Number) or isinstance(value, (int, float)):
+        raise FormError(
+            f"{where}your answer is a {kind.__name__}, a number type the check does not take",
+            "give a plain number: float(...) or int(...) of it",
+        )
+    raise FormError(f"{where}expected a number, got {_text(value)} ({kind.__name__})")
+
+
+def _is_array_library(value):
+    return type(value).__module__.split(".", 1)[0] in _ARRAY_LIBRARIES
+
+
+class Form:
+    """How an answer becomes plain values; `convert` raises FormError or _Stub."""
+
+    description = "an answer"
+
+    def describe(self):
+        return self.description
+
+    def convert(self, answer, where=""):  # pragma: no cover - every form overrides it
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class Number(Form):
+    """A number: int, float, NumPy scalars, Decimal, Fraction, 0-d arrays and tensors -> float."""
+
+    description = "a number"
+
+    def convert(self, answer, where=""):
+        if is_stub(answer):
+            raise _Stub
+        return float(_scalar(answer, where))
+
+
+class Size(Form):
+    """A whole number of at least `minimum` (16, np.int64(16), 16.0) -> int."""
+
+    def __init__(self, minimum=1):
+        self.minimum = minimum
+        self.description = "a whole number" + (f" of at least {minimum}" if minimum else "")
+
+    def convert(self, answer, where=""):
+        if is_stub(answer):
+            raise _Stub
+        number = _scalar(answer, where)
+        if type(number) is float:
+            if not math.isfinite(number):
+                raise FormError(f"{where}{answer!r} is not a finite number")
+            if number != int(number):
+                raise FormError(
+                    f"{where}{_text(answer)} is not a whole number, and sizes and counts are",
+                    "a division that does not come out even: the formulas round down (floor, "
+                    "`//`), or the layer's settings are not what you think",
+                )
+            number = int(number)
+        if abs(number) >= 2**62:
+            raise FormError(f"{where}{_text(answer, 40)} is far too large for a size")
+        if number < self.minimum:
+            raise FormError(f"{where}{number} is less than {self.minimum}")
+        return number
+
+
+class Shape(Form):
+    """A shape -> tuple of ints. Tuples, lists, 1-D arrays and TensorShapes pass; a leading None
+    (Keras's batch axis) is dropped unless `batch` (the question asks for the batch size too)."""
+
+    def __init__(self, batch=False, ndim=None):
+        self.batch, self.ndim = batch, ndim
+        self.description = "a shape such as (28, 28, 16)"
+
+    def convert(self, answer, where=""):
+        if is_stub(answer):
+            raise _Stub
+        if type(answer).__name__ == "TensorShape" and _is_array_library(answer):
+            try:
+                answer = list(answer.as_list())
+            except Exception as error:
+                raise FormError(f"{where}your TensorShape could not be read ({_error_text(error)})")
+        if type(answer) is np.ndarray and answer.ndim == 1:
+            answer = list(answer)
+        if not isinstance(answer, (tuple, list)):
+            raise FormError(
+                f"{where}expected a shape such as (28, 28, 16), got {_text(answer)} "
+                f"({type(answer).__name__})"
+            )
+        sizes = list(tuple.__iter__(answer) if isinstance(answer, tuple) else list.__iter__(answer))
+        if len(sizes) > 64:
+            raise FormError(f"{where}a shape of {len(sizes)} axes is not a shape")
+        if sizes and sizes[0] is None and not self.batch:
+            sizes = sizes[1:]
+        if all(is_stub(size) for size in sizes) and sizes:
+            raise _Stub
+        if any(size is None for size in sizes):
+            raise FormError(
+                f"{where}{_text(tuple(sizes))} has None where a size belongs",
+                "Keras writes None only for the batch axis, first; every other size is a number"
+                + ("; here the batch size is part of the question" if self.batch else ""),
+            )
+        shape = tuple(Size().convert(size, f"{where}axis {i}: ") for i, size in enumerate(sizes))
+        if self.ndim is not None and len(shape) != self.ndim:
+            raise FormError(f"{where}expected a shape of {self.ndim} axes, got {len(shape)}")
+        return shape
+
+
+class Array(Form):
+    """An array of numbers -> a new C-contiguous ndarray of float64 (or int64, bool).
+
+    NumPy arrays, nested lists and tuples of numbers, and tensors of TensorFlow, Keras, JAX or
+    PyTorch pass; subclasses of ndarray, other objects with __array__, ragged lists, text and
+    complex numbers are refused with a sentence.
+    """
+
+    def __init__(self, dtype=float, ndim=None):
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in PLAIN_DTYPES:
+            raise ValueError(f"Array's dtype is float, int or bool, got {dtype!r}")
+        self.ndim = ndim
+        kind = {"f": "numbers", "i": "whole numbers", "b": "True/False values"}[self.dtype.kind]
+        self.description = f"an array of {kind}" + (f" with {ndim} axes" if ndim else "")
+
+    def convert(self, answer, where=""):
+        if is_stub(answer):
+            raise _Stub
+        if type(answer) is np.ndarray:
+            array = answer
+        elif _is_array_library(answer):
+            array = _from_array_library(answer, where)
+        elif isinstance(answer, (list, tuple)):
+            array = _nested_array(answer, where)
+        elif type(answer) in _NUMPY_NUMBERS or type(answer) in (int, float):
+            array = np.array(_scalar(answer, where))
+        else:
+            extra = (
+                "; a subclass of ndarray or an object that only looks like an array is not "
+                "taken: np.asarray(...) it yourself"
+                if isinstance(answer, np.ndarray) or hasattr(type(answer), "__array__")
+                else ""
+            )
+            raise FormError(
+                f"{where}expected {self.describe()}, got {type(answer).__name__}{extra}"
+            )
+        if type(array) is not np.ndarray:  # pragma: no cover - the branches above make one
+            raise FormError(f"{where}expected {self.describe()}")
+        if array.size > MAX_ELEMENTS:
+            raise FormError(f"{where}your array has {array.size:,} numbers, far too many")
+        if array.dtype.kind not in "biuf":
+            raise FormError(
+                f"{where}expected {self.describe()}, got an array of {array.dtype} values",
+                "complex numbers, text and Python objects are not numbers the check compares",
+            )
+        if self.dtype.kind == "i" and array.dtype.kind == "f":
+            if not np.all(np.isfinite(array)) or np.any(array != np.round(array)):
+                raise FormError(f"{where}expected whole numbers, got fractions")
+        if self.dtype.kind == "b" and array.dtype.kind != "b":
+            raise FormError(f"{where}expected True/False values, got {array.dtype} numbers")
+        if self.ndim is not None and array.ndim != self.ndim:
+            raise FormError(
+                f"{where}expected an array with {self.ndim} axes, got shape {array.shape}"
+            )
+        return np.array(array, dtype=self.dtype, order="C", copy=True)
+
+
+def _nested_array(answer, where):
+    """Nested lists/tuples of numbers (or of arrays) -> an ndarray, touching only plain data."""
+    count = [0]
+
+    def plain(value, depth):
+        count[0] += 1
+        if count[0] > MAX_ELEMENTS or depth > MAX_DEPTH:
+            raise FormError(f"{where}your answer is far too large or too deeply nested")
+        if isinstance(value, (list, tuple)):
+            items = tuple.__iter__(value) if isinstance(value, tuple) else list.__iter__(value)
+            return [plain(item, depth + 1) for item in items]
+        if is_stub(value):
+            raise FormError(f"{where}part of your array is still None")
+        if type(value) is np.ndarray or _is_array_library(value):
+            return Array().convert(value, where) if value.dtype.kind != "b" else np.array(value)
+        return _scalar(value, where)
+
+    converted = plain(answer, 0)
+    try:
+        return np.array(converted)
+    except ValueError:
+        raise FormError(
+            f"{where}your lists are ragged: rows of different lengths do not make an array"
+        ) from None
+
+
+class Choice(Form):
+    """One of `options` (text compared without case or surrounding spaces) -> the option."""
+
+    def __init__(self, *options):
+        if not options:
+            raise ValueError("Choice needs at least one option")
+        self.options = options
+        self.description = "one of " + ", ".join(repr(option) for option in options)
+
+    def convert(self, answer, where=""):
+        if is_stub(answer):
+            raise _Stub
+        if type(answer) in (str, np.str_):
+            given = str.__str__(answer).strip().lower()
+            for option in self.options:
+                if isinstance(option, str) and option.lower() == given:
+                    return option
+        elif type(answer) in (int, bool) or type(answer) in _NUMPY_NUMBERS:
+            for option in self.options:
+                if type(option) is type(answer) and option == answer:
+                    return option
+        shown = repr(str.__str__(answer)) if isinstance(answer, str) else _text(answer)
+        raise FormError(f"{where}{shown} is not {self.describe()}")
+
+
+class Text(Form):
+    """A string (a sentence, a name) -> str."""
+
+    def __init__(self, max_length=5000):
+        self.max_length = max_length
+        self.description = "a string"
+
+    def convert(self, answer, where=""):
+        if is_stub(answer):
+            raise _Stub
+        if type(answer) not in (str, np.str_):
+            raise FormError(f"{where}expected a string, got {type(answer).__name__}")
+        text = str.__str__(answer)
+        if len(text) > min(self.max_length, MAX_TEXT):
+            raise FormError(f"{where}your text is longer than {self.max_length} characters")
+        if not text.strip():
+            raise _Stub
+        return text
+
+
+class Mapping(Form):
+    """A dict -> a new dict. `Mapping({"C1": Size(), …})` names every key and its form;
+    `Mapping(values=Number())` takes any string keys."""
+
+    def __init__(self, fields=None, values=None):
+        if (fields is None) == (values is None):
+            raise ValueError("Mapping takes either fields={key: form} or values=form")
+        self.fields, self.values = fields, values
+        keys = ", ".join(repr(key) for key in fields) if fields else "names"
+        self.description = f"a dict {{{keys}}}" if fields else "a dict {name: value}"
+
+    def convert(self, answer, where=""):
+        if is_stub(answer):
+            raise _Stub
+        if not isinstance(answer, dict):
+            raise FormError(f"{where}expected {self.describe()}, got {type(answer).__name__}")
+        items = list(dict.items(answer))  # the dict's own storage, not an overridden items()
+        if len(items) > MAX_ITEMS:
+            raise FormError(f"{where}your dict is far too large")
+        for key, _ in items:
+            if type(key) not in (str, int):
+                raise FormError(f"{where}the key {_text(key)} is not a string")
+        if self.fields is not None:
+            given = {key for key, _ in items}
+            missing = [key for key in self.fields if key not in given]
+            extra = [key for key in given if key not in self.fields]
+            if missing or extra:
+                said = []
+                if missing:
+                    said.append("missing " + ", ".join(repr(key) for key in missing))
+                if extra:
+                    said.append(
+                        "unexpected " + ", ".join(repr(key) for key in sorted(extra, key=str))
+                    )
+                raise FormError(f"{where}{'; '.join(said)}", f"expected {self.describe()}")
+            forms = self.fields
+        else:
+            forms = {key: self.values for key, _ in items}
+        values = dict(items)
+        return _all_or_none(
+            [(key, forms[key], values[key]) for key in (self.fields or [k for k, _ in items])],
+            where,
+            dict,
+        )
+
+
+class Sequence(Form):
+    """A list or tuple (or 1-D array) of answers of one form -> tuple."""
+
+    def __init__(self, form, length=None):
+        self.form, self.length = form, length
+        count = f"{length} " if length else ""
+        self.description = f"a list of {count}({form.describe()})"
+
+    def convert(self, answer, where=""):
+        if is_stub(answer):
+            raise _Stub
+        if type(answer) is np.ndarray and answer.ndim == 1:
+            items = list(answer)
+        elif isinstance(answer, tuple):
+            items = list(tuple.__iter__(answer))
+        elif isinstance(answer, list):
+            items = list(list.__iter__(answer))
+        else:
+            raise FormError(f"{where}expected {self.describe()}, got {type(answer).__name__}")
+        if len(items) > MAX_ITEMS:
+            raise FormError(f"{where}your list is far too long")
+        if self.length is not None and len(items) != self.length:
+            raise FormError(f"{where}expected {self.length} items, got {len(items)}")
+        return _all_or_none([(i, self.form, item) for i, item in enumerate(items)], where, tuple)
+
+
+def _all_or_none(parts, where, kind):
+    """Convert each (label, form, answer); all placeholders -> _Stub, some -> FormError."""
+    converted, stubs = [], []
+    for label, form, answer in parts:
+        try:
+            converted.append((label, form.convert(answer, f"{where}[{label!r}] ")))
+        except _Stub:
+            stubs.append(label)
+    if stubs and not converted:
+        raise _Stub
+    if stubs:
+        raise FormError(
+            f"{where}part of your answer is still a placeholder: "
+            + ", ".join(f"[{label!r}]" for label in stubs),
+            "fill in every part before checking",
+        )
+    if kind is dict:
+        return {label: value for label, value in converted}
+    return tuple(value for _, value in converted)
+
+
+def describe_input(case):
+    """A short description of one trial's inputs, for messages: "x: 5×5 array, stride=2"."""
+    if isinstance(case, dict):
+        return ", ".join(f"{key}{_describe_value(value)}" for key, value in case.items())
+    if isinstance(case, (list, tuple)):
+        return ", ".join(_describe_value(value).lstrip("=: ") for value in case)
+    return _describe_value(case).lstrip("=: ")
+
+
+def _describe_value(value):
+    if type(value) is np.ndarray:
+        return ": " + ("×".join(str(n) for n in value.shape) or "0-d") + " array"
+    return "=" + _text(value, 60)
+
+
+def _copy_plain(value):
+    """A deep copy of plain data (the trials), so the learner's code cannot change the judge's."""
+    if type(value) is np.ndarray:
+        return value.copy()
+    if isinstance(value, list):
+        return [_copy_plain(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_copy_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _copy_plain(v) for k, v in value.items()}
+    return value
+
+
+class Function(Form):
+    """The learner's function, called on every trial's inputs (copies), each output converted by
+    `output`. The trials are a list of cases: a tuple of arguments, or a dict whose values (those
+    named by `args`, in that order, or all of them) are the arguments. -> tuple of outputs."""
+
+    def __init__(self, output, args=None):
+        self.output = output
+        self.args = tuple(args) if args is not None else None
+        self.description = "a function (pass the function itself, no parentheses)"
+
+    def arguments(self, case):
+        if isinstance(case, dict):
+            return [case[key] for key in (self.args or case)]
+        if isinstance(case, (list, tuple)):
+            return list(case)
+        return [case]
+
+    def convert(self, answer, where=""):
+        raise TypeError("a Function form is produced with trials: use core.produce")
+
+    def produce(self, answer, trials):
+        if is_stub(answer):
+            raise _Stub
+        if not callable(answer):
+            raise FormError(
+                f"expected a function, got {type(answer).__name__}",
+                "pass the function itself (no parentheses after its name)",
+            )
+        if not isinstance(trials, (list, tuple)) or not trials:
+            raise ValueError("a Function exercise's trials are a non-empty list of cases")
+        outputs = []
+        for case in trials:
+            on = f"on {describe_input(case)}"
+            try:
+                result = answer(*_copy_plain(self.arguments(case)))
+            except NotImplementedError:
+                raise _Stub from None
+            except (Exception, SystemExit) as error:  # the learner's bug: say on which input
+                raise Wrong(f"your function raised {_error_text(error)} {on}") from None
+            if is_stub(result):
+                raise FormError(
+                    f"your function returned {result!r} {on}",
+                    "a function that computes something ends with `return` and the result",
+                )
+            outputs.append(self.output.convert(result, f"{on}: "))
+        return tuple(outputs)
+
+
+class Model(Form):
+    """A Keras model, or a function that builds one -> {"config": JSON text, "weights": arrays}.
+
+    Built-in Keras layers only (no Lambda, no custom classes): the judging side rebuilds it with
+    `rebuild_model`. Importing Keras happens only here.
+    """
+
+    description = (
+        "a Keras model (keras.Sequential or the functional API), or a function building one"
+    )
+
+    def convert(self, answer, where=""):
+        if is_stub(answer):
+            raise _Stub
+        import keras
+
+        model = answer
+        if not isinstance(model, keras.Model):
+            if not callable(model):
+                raise FormError(f"expected {self.describe()}, got {type(answer).__name__}")
+            try:
+                model = answer()
+            except NotImplementedError:
+                raise _Stub from None
+            except (Exception, SystemExit) as error:
+                raise Wrong(f"your function raised {_error_text(error)}") from None
+            if not isinstance(model, keras.Model):
+                raise FormError(f"your function returned a {type(model).__name__}, not a model")
+        try:
+            config = model.to_json()
+            weights = model.get_weights()
+        except Exception as error:
+            raise FormError(
+                f"your model could not be written down as a configuration ({_error_text(error)})",
+                "build it with keras.Sequential([...]) or the functional API and built-in "
+                "layers; a subclassed keras.Model cannot be sent to the check",
+            ) from None
+        if type(config) is not str:
+            raise FormError("your model's to_json() did not give text")
+        _builtin_layers_only(json.loads(config))
+        arrays = tuple(Array().convert(w, "a weight array: ") for w in weights)
+        return {"config": str.__str__(config), "weights": arrays}
+
+
+_CODE_LAYERS = {"Lambda", "TFOpLambda", "SlicingOpLambda"}
+
+
+def _builtin_layers_only(config):
+    """FormError unless every object the config names is a built-in Keras class."""
+    stack = [config]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            stack.extend(node.values())
+            module, name = node.get("module"), node.get("class_name")
+            if isinstance(name, str) and isinstance(module, str):
+                if name in _CODE_LAYERS or not (module == "keras" or module.startswith("keras.")):
+                    raise FormError(
+                        f"your model uses {name} from {module}; only Keras's built-in layers "
+                        "can be checked",
+                        "replace a Lambda or a custom layer with built-in layers",
+                    )
+
+
+def rebuild_model(values):
+    """The judging side: a Keras model from a Model form's values (config + weights)."""
+    import keras
+
+    model = keras.models.model_from_json(values["config"])
+    if values["weights"]:
+        targets = model.get_weights()
+        if len(targets) != len(values["weights"]):
+            raise Wrong("the model's weights do not match its layers")
+        model.set_weights(
+            [np.asarray(w, dtype=t.dtype) for w, t in zip(values["weights"], targets)]
+        )
+    return model
+
+
+# ---------------------------------------------------------------------------------------------
+# Forbidden references: one watch, one verdict
+# ---------------------------------------------------------------------------------------------
+
+_NO_TWINS = ("numpy", "builtins", "math", "operator", "functools", "itertools")
 
 
 def _resolve(reference):
+    """A dotted name ("cnnlib.ops.conv2d") -> the object; objects pass through."""
     if not isinstance(reference, str):
         return reference
-    import importlib
+    parts = reference.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            target = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for part in parts[cut:]:
+            target = getattr(target, part)
+        return target
+    raise ValueError(f"cannot find {reference!r} to forbid it")
 
-    module, _, name = reference.rpartition(".")
-    return getattr(importlib.import_module(module), name)
+
+def _name_of(target):
+    if inspect.ismodule(target):
+        return target.__name__
+    module = getattr(target, "__module__", None) or ""
+    name = getattr(target, "__qualname__", None) or getattr(target, "__name__", repr(target))
+    return f"{module}.{name}".lstrip(".")
+
+
+def _public_of_module(module):
+    """The public functions and classes a module defines itself."""
+    found = {}
+    for name, value in list(vars(module).items()):
+        if name.startswith("_"):
+            continue
+        if (inspect.isfunction(value) or inspect.isclass(value)) and getattr(
+            value, "__module__", None
+        ) == module.__name__:
+            found[f"{module.__name__}.{name}"] = value
+    return found
+
+
+def _codes(target):
+    """The code objects a call of `target` runs first (a function, a class's methods)."""
+    codes = []
+    if inspect.isclass(target):
+        for value in vars(target).values():
+            value = getattr(value, "__func__", value)
+            if inspect.isfunction(value):
+                codes.extend(_codes(value))
+        return codes
+    seen = 0
+    while target is not None and seen < 10:
+        code = getattr(target, "__code__", None)
+        if isinstance(code, type(_codes.__code__)):
+            codes.append(code)
+        target, seen = getattr(target, "__wrapped__", None), seen + 1
+    return codes
+
+
+@dataclasses.dataclass
+class Watched:
+    """What a watch looks for: code objects and C callables by identity, with their names."""
+
+    codes: dict = dataclasses.field(default_factory=dict)  # code -> name
+    builtins: dict = dataclasses.field(default_factory=dict)  # id -> (object, name)
+    objects: dict = dataclasses.field(default_factory=dict)  # id -> (object, name)
+
+    def add(self, target, name):
+        self.objects[id(target)] = (target, name)
+        if inspect.isbuiltin(target):
+            self.builtins[id(target)] = (target, name)
+        for code in _codes(target):
+            self.codes.setdefault(code, name)
+
+    def name_for(self, target):
+        found = self.objects.get(id(target))
+        if found is not None and found[0] is target:
+            return found[1]
+        for code in _codes(target) if inspect.isfunction(target) else ():
+            if code in self.codes:
+                return self.codes[code]
+        return None
+
+
+def watched_for(item):
+    """Everything the learner's code must not run for this exercise: the forbidden references,
+    their public twins in the same module (for modules outside NumPy and the standard library),
+    and the exercise's own judge and trials with the functions of their module they call."""
+    watched = Watched()
+    for reference in item.forbid:
+        target = _resolve(reference)
+        name = reference if isinstance(reference, str) else _name_of(target)
+        if inspect.ismodule(target):
+            for twin_name, twin in _public_of_module(target).items():
+                watched.add(twin, twin_name)
+            continue
+        watched.add(target, name)
+        module = sys.modules.get(getattr(target, "__module__", None) or "")
+        if module is not None and module.__name__.split(".")[0] not in _NO_TWINS:
+            for twin_name, twin in _public_of_module(module).items():
+                if twin is not target:
+                    watched.add(twin, twin_name)
+    # A one-step checker calls the learner's code from inside itself: only its forbid counts.
+    for function in (item.checker, item.trials) if not item.legacy else ():
+        for helper in _helpers(function):
+            watched.add(helper, _name_of(helper))
+    return watched
+
+
+def _helpers(function, limit=200):
+    """`function` and the functions of its own module that it calls, transitively."""
+    if not inspect.isfunction(function):
+        return []
+    module = function.__module__
+    found, todo = [], [function]
+    while todo and len(found) < limit:
+        current = todo.pop()
+        if current in found:
+            continue
+        found.append(current)
+        codes = [current.__code__]
+        while codes:
+            code = codes.pop()
+            codes.extend(c for c in code.co_consts if isinstance(c, type(code)))
+            for name in code.co_names:
+                value = current.__globals__.get(name)
+                if inspect.isfunction(value) and value.__module__ == module and value not in found:
+                    todo.append(value)
+    return found
+
+
+# Calls that end or escape the watch: profile hooks, threads it cannot see, other processes.
+def _escapes():
+    import _thread
+    import posix
+
+    escapes = {}
+    for owner, names, why in (
+        (sys, ("setprofile",), "switched the profiler off"),
+        (threading, ("setprofile", "setprofile_all_threads"), "switched the profiler off"),
+        (_thread, ("start_new_thread", "start_joinable_thread"), "started a thread"),
+        (
+            posix,
+            ("fork", "forkpty", "posix_spawn", "posix_spawnp", "system", "execv", "execve"),
+            "started another process",
+        ),
+    ):
+        for name in names:
+            target = getattr(owner, name, None)
+            if target is not None:
+                escapes[id(target)] = (target, why)
+    try:
+        import _posixsubprocess
+
+        escapes[id(_posixsubprocess.fork_exec)] = (
+            _posixsubprocess.fork_exec,
+            "started another process",
+        )
+    except ImportError:  # pragma: no cover - not on Linux
+        pass
+    return escapes
+
+
+_ESCAPES = _escapes()
+
+
+class Watch:
+    """Within the block, note every call of a watched callable, in any thread it starts, and any
+    attempt to get around the watch. `used` lists the names; `escaped` the ways around it."""
+
+    def __init__(self, watched):
+        self.watched = watched
+        self.used = []
+        self.escaped = []
+        self._own = set()
+        self._hook = self._note  # one bound method, so that `is` can tell it is still installed
+
+    def _note(self, frame, event, arg):
+        if event == "call":
+            name = self.watched.codes.get(frame.f_code)
+            if name is not None and name not in self.used:
+                caller = frame.f_back  # a watched reference calling its own helpers: named once
+                while caller is not None and caller.f_code not in self.watched.codes:
+                    caller = caller.f_back
+                if caller is None:
+                    self.used.append(name)
+        elif event == "c_call":
+            key = id(arg)
+            escape = _ESCAPES.get(key)
+            if escape is not None and escape[0] is arg and frame.f_code not in self._own:
+                if not (escape[1] == "started a thread" and frame.f_code is _THREAD_START):
+                    if escape[1] not in self.escaped:
+                        self.escaped.append(escape[1])
+            found = self.watched.builtins.get(key)
+            if found is not None and found[0] is arg and found[1] not in self.used:
+                self.used.append(found[1])
+
+    def __enter__(self):
+        self._previous = sys.getprofile(), threading.getprofile()
+        self._threads = set(threading.enumerate())
+        self._own = {Watch.__exit__.__code__, Watch.__enter__.__code__}
+        threading.setprofile(self._hook)
+        sys.setprofile(self._hook)
+        return self
+
+    def __exit__(self, *exc):
+        intact = sys.getprofile() is self._hook
+        sys.setprofile(self._previous[0])
+        threading.setprofile(self._previous[1])
+        if not intact and "switched the profiler off" not in self.escaped:
+            self.escaped.append("switched the profiler off")
+        learners = {ident for ident, _ in _learner_threads()}
+        self.started = [
+            t for t in threading.enumerate() if t not in self._threads and t.ident in learners
+        ]
+        return False
+
+
+_THREAD_START = threading.Thread.start.__code__
+
+
+def refuse_used(watch):
+    """The one verdict for a forbidden reference, or for a watch that was got around."""
+    if watch.used:
+        raise Wrong(FORBIDDEN_TEXT.format(", ".join(watch.used)), FORBIDDEN_HINT)
+    if watch.escaped:
+        raise Wrong(
+            f"your code {' and '.join(watch.escaped)}, so the check could not watch what it called",
+            "answer in plain code in this process: no profiler tricks, threads left running or "
+            "other processes",
+        )
+    if getattr(watch, "started", None):
+        names = ", ".join(sorted(t.name for t in watch.started))
+        raise Wrong(
+            f"your code left a thread running ({names}); the check judges only finished work",
+            "join every thread you start before your function returns",
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# The source of the answer, read with ast
+# ---------------------------------------------------------------------------------------------
+
+
+def _function_of(answer):
+    """The Python function behind a callable answer (a def, lambda, method, partial, __call__)."""
+    for _ in range(5):
+        if inspect.isfunction(answer):
+            return answer
+        if inspect.ismethod(answer):
+            answer = answer.__func__
+        elif type(answer).__name__ == "partial" and hasattr(answer, "func"):
+            answer = answer.func
+        elif callable(answer) and not inspect.isclass(answer) and not inspect.isbuiltin(answer):
+            answer = inspect.getattr_static(type(answer), "__call__", None)
+        else:
+            return None
+    return None
+
+
+def _static_lookup(owner, attribute):
+    """owner.attribute without running any code (modules and classes only)."""
+    if inspect.ismodule(owner):
+        return vars(owner).get(attribute)
+    if inspect.isclass(owner):
+        try:
+            return inspect.getattr_static(owner, attribute)
+        except AttributeError:
+            return None
+    return None
+
+
+def _source_tree(function):
+    try:
+        source = textwrap.dedent(inspect.getsource(function))
+    except (OSError, TypeError):
+        return None
+    try:
+        return ast.parse(source)
+    except SyntaxError:
+        # a lambda's source is the whole line it sits on; try the line as an expression part
+        match = re.search(r"lambda\b.*", source, re.S)
+        if match:
+            for end in range(len(match.group(0)), 0, -1):
+                try:
+                    return ast.parse(match.group(0)[:end].rstrip(" ,)\n"))
+                except SyntaxError:
+                    continue
+        return None
+
+
+def scan_answer(answer, watched, limit=30):
+    """[(name, where)] of watched references the answer's source names (and the source of the
+    notebook's own functions it calls), each resolved by identity, whatever name it goes by."""
+    function = _function_of(answer)
+    if function is not None and _trusted_file(function.__code__.co_filename):
+        function = None  # a library's function, not the learner's code
+    found, todo, seen = [], [function] if function else [], set()
+    while todo and len(seen) < limit:
+        function = todo.pop()
+        if function.__code__ in seen:
+            continue
+        seen.add(function.__code__)
+        tree = _source_tree(function)
+        if tree is None:
+            continue
+        names = dict(function.__globals__)
+        for local in _local_names(function.__code__):
+            names[local] = None  # a local variable shadows the global of the same name
+        if function.__closure__:
+            for var, cell in zip(function.__code__.co_freevars, function.__closure__):
+                with contextlib.suppress(ValueError):
+                    names[var] = cell.cell_contents
+        for node in ast.walk(tree):  # imports inside the function
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    module = sys.modules.get(alias.name)
+                    if alias.asname:
+                        names[alias.asname] = module
+                    else:
+                        names[alias.name.split(".")[0]] = sys.modules.get(alias.name.split(".")[0])
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                module = sys.modules.get(node.module)
+                for alias in node.names:
+                    value = _static_lookup(module, alias.name) if module else None
+                    if value is None:
+                        value = sys.modules.get(f"{node.module}.{alias.name}")
+                    names[alias.asname or alias.name] = value
+                    name = watched.name_for(value) if value is not None else None
+                    if name:
+                        found.append((name, f"line {node.lineno}"))
+        for node in ast.walk(tree):
+            target = _resolve_node(node, names)
+            if target is None:
+                continue
+            name = watched.name_for(target)
+            if name:
+                found.append((name, f"line {node.lineno}"))
+            elif (
+                inspect.isfunction(target)
+                and target.__module__ == function.__module__
+                and not _trusted_file(target.__code__.co_filename)
+            ):
+                todo.append(target)
+    unique = []
+    for name, where in found:
+        if name not in [n for n, _ in unique]:
+            unique.append((name, where))
+    return unique
+
+
+def _local_names(code):
+    """The names a function (and the functions, lambdas, comprehensions inside it) binds."""
+    found, todo = set(), [code]
+    while todo:
+        current = todo.pop()
+        found.update(current.co_varnames, current.co_cellvars)
+        todo.extend(c for c in current.co_consts if isinstance(c, type(code)))
+    return found
+
+
+def _resolve_node(node, names):
+    if isinstance(node, ast.Name):
+        if node.id in names:
+            return names[node.id]
+        return vars(builtins).get(node.id)
+    if isinstance(node, ast.Attribute):
+        owner = _resolve_node(node.value, names)
+        return _static_lookup(owner, node.attr) if owner is not None else None
+    return None
+
+
+_DYNAMIC_CALLS = {"exec", "eval", "compile", "__import__", "globals", "vars", "locals"}
+_DYNAMIC_MODULES = {"importlib", "ctypes", "builtins", "gc", "inspect", "marshal", "pickle"}
+
+
+def forbidden_in_source(source_text, forbid):
+    """Reasons a cell's code needs review: it names a forbidden reference (or a twin), or it runs
+    code the scan cannot read (exec, eval, compile, __import__, importlib, getattr with a computed
+    name, sys.modules, globals() …). For the grader, which never runs the code."""
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        source_text = TransformerManager().transform_cell(source_text)
+    except Exception:  # no IPython, or a cell it cannot read: strip magics by hand
+        source_text = "\n".join(
+            "" if line.lstrip().startswith(("%", "!")) else line
+            for line in source_text.splitlines()
+        )
+    try:
+        tree = ast.parse(source_text)
+    except SyntaxError as error:
+        return [f"the code could not be read as Python (line {error.lineno})"]
+    forbidden = {}  # last name -> dotted name
+    modules = {}  # module name -> dotted names it holds
+    for reference in forbid:
+        try:
+            target = _resolve(reference)
+        except Exception:
+            target = None
+        names = {}
+        if inspect.ismodule(target):
+            names.update(_public_of_module(target))
+        elif target is not None:
+            names[reference if isinstance(reference, str) else _name_of(target)] = target
+            module = sys.modules.get(getattr(target, "__module__", None) or "")
+            if module is not None and module.__name__.split(".")[0] not in _NO_TWINS:
+                names.update(_public_of_module(module))
+        elif isinstance(reference, str):
+            names[reference] = None
+        for dotted in names:
+            forbidden[dotted.rsplit(".", 1)[-1]] = dotted
+            modules.setdefault(dotted.rsplit(".", 1)[0], set()).add(dotted)
+        if isinstance(reference, str):
+            forbidden.setdefault(reference.rsplit(".", 1)[-1], reference)
+            modules.setdefault(reference.rsplit(".", 1)[0], set()).add(reference)
+    reasons = []
+
+    def note(reason):
+        if reason not in reasons:
+            reasons.append(reason)
+
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:
+                if alias.name == "*" and node.module in modules:
+                    note(f"line {node.lineno}: imports everything from {node.module}")
+                elif alias.name in forbidden:
+                    note(f"line {node.lineno}: names {forbidden[alias.name]}")
+                    imported.add(alias.asname or alias.name)
+                if node.module.split(".")[0] in _DYNAMIC_MODULES:
+                    note(f"line {node.lineno}: imports from {node.module} (dynamic code)")
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] in _DYNAMIC_MODULES:
+                    note(f"line {node.lineno}: imports {alias.name} (dynamic code)")
+        elif isinstance(node, ast.Attribute):
+            if node.attr in forbidden:
+                note(f"line {node.lineno}: names {forbidden[node.attr]}")
+            if (
+                node.attr in ("modules", "_getframe", "setprofile", "settrace")
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "sys"
+            ):
+                note(f"line {node.lineno}: uses sys.{node.attr} (dynamic code)")
+            if node.attr in (
+                "__dict__",
+                "__globals__",
+                "__builtins__",
+                "__code__",
+                "f_locals",
+                "f_globals",
+                "f_back",
+            ):
+                note(f"line {node.lineno}: reads {node.attr} (dynamic code)")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            name = node.func.id
+            if name in _DYNAMIC_CALLS:
+                note(f"line {node.lineno}: calls {name}() (dynamic code)")
+            elif name in ("getattr", "setattr", "delattr", "hasattr") and not (
+                len(node.args) >= 2 and isinstance(node.args[1], ast.Constant)
+            ):
+                note(f"line {node.lineno}: {name}() with a computed name (dynamic code)")
+            elif name in ("getattr", "setattr") and len(node.args) >= 2:
+                literal = node.args[1].value
+                if literal in forbidden:
+                    note(f"line {node.lineno}: names {forbidden[literal]}")
+        elif isinstance(node, ast.Name) and node.id in imported:
+            pass  # already noted at its import
+    return reasons
+
+
+# ---------------------------------------------------------------------------------------------
+# Producing values (the learner's side), judging them (the judge's side)
+# ---------------------------------------------------------------------------------------------
+
+
+def new_trials(exercise_id, seed):
+    """The trials of one exercise for `seed` (plain data, checked to cross the wire)."""
+    item = _modern(exercise_id)
+    if item.trials is None:
+        return {}
+    trials = item.trials(np.random.default_rng(seed))
+    try:
+        return _through_wire(trials)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{exercise_id}: its trials are not plain data: {error}") from None
+
+
+def produce(exercise_id, answer, trials):
+    """The learner's answer as plain values: the form runs the learner's code on the trials under
+    the forbidden-reference watch, and the answer's source is read for forbidden names.
+
+    Raises NotAttempted for the stub, Wrong for an answer of the wrong form, a function that
+    raises, or a forbidden reference used; LegacyExercise for an exercise not migrated yet.
+    """
+    item = _modern(exercise_id)
+    if is_stub(answer):
+        raise NotAttempted
+    watched = watched_for(item)
+    try:
+        with Watch(watched) as watch:
+            if isinstance(item.form, Function):
+                values = item.form.produce(answer, trials)
+            else:
+                values = item.form.convert(answer)
+    except _Stub:
+        raise NotAttempted from None
+    except FormError as error:
+        refuse_used(watch)
+        raise FormError(error.what, error.hint or _expected_hint(item)) from None
+    except Wrong:
+        refuse_used(watch)
+        raise
+    except RecursionError:
+        raise FormError("your answer is nested too deeply to read", _expected_hint(item)) from None
+    refuse_used(watch)
+    if callable(answer):
+        named = scan_answer(answer, watched)
+        if named:
+            raise Wrong(
+                FORBIDDEN_TEXT.format(", ".join(name for name, _ in named))
+                + f" (your code names it, {named[0][1]})",
+                FORBIDDEN_HINT,
+            )
+    try:
+        return _through_wire(values)
+    except (TypeError, ValueError) as error:  # pragma: no cover - the forms make plain values
+        raise FormError(f"your answer could not be sent to the check ({error})") from None
+
+
+def _expected_hint(item):
+    return f"expected {item.expects or item.form.describe()}"
+
+
+def judge(exercise_id, values, trials):
+    """The verdict on plain `values` (from `produce` or `from_wire`) for these `trials`.
+
+    Never sees the answer object; status "correct" or "wrong". Raises LegacyExercise for an
+    exercise that cannot be judged outside the kernel, and lets a bug in the judge propagate.
+    """
+    return _decide(_modern(exercise_id), values, trials)
+
+
+def _decide(item, values, trials):
+    try:
+        confirmation = item.checker(values, trials)
+    except Wrong as mistake:
+        return Verdict("wrong", mistake.what, mistake.hint)
+    except FORM_ERRORS as error:
+        return Verdict(
+            "wrong",
+            f"your answer is not in the form this exercise expects (checking it raised "
+            f"{_error_text(error)})",
+            _expected_hint(item),
+        )
+    return Verdict("correct", confirmation or "", None)
+
+
+# ---------------------------------------------------------------------------------------------
+# The interactive check
+# ---------------------------------------------------------------------------------------------
+
+
+def _trusted_file(filename):
+    """Code of Python, the installed packages or cnnlib (not the learner's)."""
+    if filename.startswith("<frozen"):
+        return True
+    path = os.path.realpath(filename)
+    return any(path.startswith(root + os.sep) for root in _TRUSTED_ROOTS)
+
+
+_TRUSTED_ROOTS = tuple(
+    {
+        os.path.realpath(p)
+        for p in [sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")]
+        + [str(pathlib.Path(__file__).resolve().parents[1])]
+        if p
+    }
+)
+
+
+def _learner_threads():
+    """Threads other than this one running code that is not Python's, a package's or cnnlib's."""
+    me = threading.get_ident()
+    names = {t.ident: t.name for t in threading.enumerate()}
+    found = []
+    for ident, frame in sys._current_frames().items():
+        if ident == me:
+            continue
+        while frame is not None:
+            if not _trusted_file(frame.f_code.co_filename):
+                found.append((ident, names.get(ident, f"thread {ident}")))
+                break
+            frame = frame.f_back
+    return found
 
 
 @contextlib.contextmanager
-def watching(*references):
-    """Within the block, note the references among `references` that `call` sees called.
-
-    Yields the set of dotted names called. Works whatever name the learner imported the function
-    under (`from cnnlib.ops import pool2d as p`), since it watches the function's code, not a name.
-    """
-    saved = dict(_WATCHED), set(_CALLED)
-    _CALLED.clear()
-    for reference in references:
-        function = _resolve(reference)
-        code = getattr(getattr(function, "__wrapped__", function), "__code__", None)
-        if code is None:
-            raise ValueError(f"cannot watch {reference!r}: it is not a Python function")
-        _WATCHED[code] = reference_name(reference)
-    called = set()
+def _hooks_cleared():
+    """Trace and profile hooks, gc callbacks and collection, interval timers and their signal
+    handlers off while the judge runs; restored afterwards as they were before the check."""
+    saved = {
+        "trace": (sys.gettrace(), threading.gettrace()),
+        "profile": (sys.getprofile(), threading.getprofile()),
+        "gc": (list(gc.callbacks), gc.isenabled()),
+    }
+    sys.settrace(None)
+    sys.setprofile(None)
+    threading.settrace(None)
+    threading.setprofile(None)
+    gc.callbacks.clear()
+    gc.disable()
+    timers = []
+    if threading.current_thread() is threading.main_thread():
+        for which, number in _TIMERS:
+            timers.append((which, number, signal.setitimer(which, 0), signal.getsignal(number)))
+            signal.signal(number, signal.SIG_IGN)
+    monitoring = getattr(sys, "monitoring", None)
+    tools = []
+    if monitoring is not None:  # Python 3.12+
+        for tool in range(6):
+            if monitoring.get_tool(tool) is not None:
+                tools.append((tool, monitoring.get_events(tool)))
+                monitoring.set_events(tool, 0)
     try:
-        yield called
+        yield
     finally:
-        called.update(_CALLED)
-        _WATCHED.clear()
-        _WATCHED.update(saved[0])
-        _CALLED.clear()
-        _CALLED.update(saved[1])
+        for tool, events in tools:
+            monitoring.set_events(tool, events)
+        for which, number, remaining, handler in timers:
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+            if remaining[0] or remaining[1]:
+                signal.setitimer(which, max(remaining[0], 1e-6), remaining[1])
+        gc.callbacks[:] = saved["gc"][0]
+        if saved["gc"][1]:
+            gc.enable()
+        threading.settrace(saved["trace"][1])
+        threading.setprofile(saved["profile"][1])
+        sys.settrace(saved["trace"][0])
+        sys.setprofile(saved["profile"][0])
 
 
-def _profile(previous):
-    def note(frame, event, arg):
-        if event == "call" and frame.f_code in _WATCHED:
-            _CALLED.add(_WATCHED[frame.f_code])
-        if previous is not None:
-            previous(frame, event, arg)
-
-    return note
+_TIMERS = (
+    (signal.ITIMER_REAL, signal.SIGALRM),
+    (signal.ITIMER_VIRTUAL, signal.SIGVTALRM),
+    (signal.ITIMER_PROF, signal.SIGPROF),
+)
 
 
-# ---------------------------------------------------------------------------------------------
-# The verdict
-# ---------------------------------------------------------------------------------------------
-
-
-def _form_error(item, error):
-    expected = item.expects or (item.checker.__doc__ or "").strip().splitlines()[0:1]
-    expected = expected if isinstance(expected, str) else "".join(expected)
-    return Wrong(
-        f"your answer is not in the form this exercise expects "
-        f"(checking it raised {type(error).__name__}: {error})",
-        f"expected {expected}"
-        if expected
-        else "compare your answer's form with the exercise's stub",
+def _snapshot():
+    """The hooks as they are before the learner's code runs (a debugger's, coverage's …)."""
+    main = threading.current_thread() is threading.main_thread()
+    return (
+        sys.gettrace(),
+        threading.gettrace(),
+        sys.getprofile(),
+        threading.getprofile(),
+        list(gc.callbacks),
+        gc.isenabled(),
+        [(w, n, signal.getitimer(w), signal.getsignal(n)) for w, n in _TIMERS] if main else [],
     )
 
 
-def _judge(exercise_id, answer):
-    """(outcome, text, hint): outcome is "right", "forbidden", "not attempted" or "wrong"."""
-    if exercise_id not in REGISTRY:
-        known = ", ".join(sorted(REGISTRY))
-        raise ValueError(f"no exercise called {exercise_id!r}; the exercises are: {known}")
-    item = REGISTRY[exercise_id]
+def _restore(snapshot):
+    """Drop what the learner's code left behind: hooks, gc callbacks, signal handlers and timers
+    it installed (those there before the check stay)."""
+    sys.settrace(snapshot[0])
+    threading.settrace(snapshot[1])
+    sys.setprofile(snapshot[2])
+    threading.setprofile(snapshot[3])
+    gc.callbacks[:] = snapshot[4]
+    if snapshot[5]:
+        gc.enable()
+    for which, number, timer, handler in snapshot[6]:
+        if signal.getsignal(number) is not handler:
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+        if timer == (0.0, 0.0) and signal.getitimer(which) != (0.0, 0.0):
+            signal.setitimer(which, 0)
+
+
+def _run(exercise_id, answer):
+    """(outcome, message, hint) of a migrated exercise; outcome "right", "wrong", "not attempted"."""
+    item = _modern(exercise_id)
     if is_stub(answer):
         return "not attempted", None, None
-    called = set()
+    seed = secrets.randbits(63)
+    before = _snapshot()
     try:
-        with watching(*item.forbid) as called:
-            confirmation = item.checker(answer)
-    except (NotAttempted, NotImplementedError):
+        values = produce(exercise_id, answer, new_trials(exercise_id, seed))
+    except NotAttempted:
         return "not attempted", None, None
     except Wrong as mistake:
         return "wrong", mistake.what, mistake.hint
-    except FORM_ERRORS as error:
-        mistake = _form_error(item, error)
-        return "wrong", mistake.what, mistake.hint
-    if called:
-        names = ", ".join(sorted(called))
+    finally:
+        _restore(before)
+    leftover = _learner_threads()
+    if leftover:
         return (
-            "forbidden",
-            f"you called {names}, which this exercise asks you to do without",
-            "it counts as not done until your function works without it",
+            "wrong",
+            f"code of yours is still running in another thread "
+            f"({', '.join(name for _, name in leftover)}); the "
+            "check does not judge while it runs",
+            "stop and join your threads (or restart the kernel) and check again",
         )
-    return "right", confirmation, None
-
-
-def _record(exercise_id, outcome, text, hint):
-    HISTORY.append((exercise_id, outcome))
-    log = os.environ.get(CHECK_LOG_VARIABLE)
-    if log:
-        line = {
-            "exercise": exercise_id,
-            "status": STATUS[outcome],
-            "message": text or "",
-            "hint": hint or "",
-        }
-        with open(log, "a", encoding="utf-8") as file:
-            file.write(json.dumps(line, ensure_ascii=False) + "\n")
+    trials = new_trials(exercise_id, seed)  # made afresh: nothing the learner held
+    with _hooks_cleared():
+        verdict = _decide(item, values, trials)  # the judge as registered before the answer ran
+    del values, trials
+    if verdict.status == "correct":
+        return "right", verdict.message, None
+    if item.kind == "predict":
+        tries = _WRONG_TRIES[exercise_id] = _WRONG_TRIES.get(exercise_id, 0) + 1
+        if tries > DETAILED_TRIES:
+            return (
+                "wrong",
+                "your answer is not right",
+                f"after {DETAILED_TRIES} wrong tries the check no longer says which part is "
+                "wrong or in which direction, so that guessing does not pay; work it out again "
+                "from the lecture",
+            )
+    return "wrong", verdict.message, verdict.hint
 
 
 def _verdict(exercise_id, answer):
-    """("right" or "forbidden" or "not attempted", text); raises CheckFailed when wrong."""
-    outcome, text, hint = _judge(exercise_id, answer)
-    _record(exercise_id, outcome, text, hint)
+    """("right" or "not attempted", text); raises CheckFailed when wrong."""
+    item = _item(exercise_id)
+    if item.legacy:
+        outcome, text, hint = _legacy_judge(item, answer)
+        _log(exercise_id, outcome, text, hint)
+    else:
+        outcome, text, hint = _run(exercise_id, answer)
+    HISTORY.append((exercise_id, outcome))
     if outcome == "wrong":
-        raise CheckFailed(exercise_id, REGISTRY[exercise_id].title, text, hint) from None
+        raise CheckFailed(exercise_id, item.title, text, hint) from None
     return outcome, text
+
+
+def recording():
+    """True when `check` records answers for grading instead of judging them."""
+    return os.environ.get(RECORD_MODE_VARIABLE, "").strip().lower() == "record"
 
 
 def check(exercise_id, answer):
     """Check the learner's `answer` to exercise `exercise_id`.
 
     Prints "✓ …" when right and "… not attempted yet" for the stub the notebook ships; raises a
-    `CheckFailed` (an AssertionError) that says what is wrong (with a hint) otherwise. Returns
-    nothing, so a check at the end of a cell adds no Out[…] line.
+    `CheckFailed` (an AssertionError) that says what is wrong (with a hint) otherwise. In record
+    mode (CNNLIB_LABS_MODE=record, the grading kernel) it only stores the answer and says so.
+    Returns nothing, so a check at the end of a cell adds no Out[…] line.
     """
+    item = _item(exercise_id)
+    label = f"{exercise_id} ({item.title})"
+    if recording():
+        RECORDED[exercise_id] = answer
+        HISTORY.append((exercise_id, "recorded"))
+        print(f"… {label}: recorded for grading")
+        return
     outcome, text = _verdict(exercise_id, answer)
-    label = f"{exercise_id} ({REGISTRY[exercise_id].title})"
     if outcome == "not attempted":
         print(f"… {label}: not attempted yet")
-    elif outcome == "forbidden":
-        print(f"✓, but {label}: {text}. It counts as {STATUS['forbidden']} in grading.")
     else:
         print(f"✓ {label}" + (f": {text}" if text else ""))
 
 
 def passes(exercise_id, answer):
-    """For tests and tools: True when right, False when not attempted (or done with a forbidden
-    reference), CheckFailed (an AssertionError) when wrong."""
+    """For tests and tools: True when right, False when not attempted, CheckFailed (an
+    AssertionError) when wrong."""
     return _verdict(exercise_id, answer)[0] == "right"
 
 
 # ---------------------------------------------------------------------------------------------
-# Small tools checkers share
+# The wire: plain values as JSON + .npz, no pickle
 # ---------------------------------------------------------------------------------------------
 
+_WIRE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
 
-def call(function, *args, on=""):
-    """Call the learner's function; its own crash becomes `Wrong` naming the input.
 
-    NotImplementedError (the stub) passes through, so `check` reports "not attempted yet". While
-    a checker with `forbid` runs, calls to the forbidden references are noted here.
-    """
-    if not callable(function):
-        raise Wrong(
-            f"expected a function, got {type(function).__name__}",
-            "pass the function itself (no parentheses after its name)",
+def _encode(value, arrays, depth=0, count=None):
+    count = count if count is not None else [0]
+    count[0] += 1
+    if count[0] > MAX_ITEMS or depth > MAX_DEPTH:
+        raise ValueError("the value is too large or too deeply nested to send")
+    kind = type(value)
+    if value is None or kind is bool or kind is str:
+        if kind is str and len(value) > MAX_TEXT:
+            raise ValueError("a string is too long to send")
+        return value
+    if kind is int:
+        if abs(value) >= 2**63:
+            raise ValueError("an integer is too large to send")
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else {"$float": repr(value)}
+    if kind is list:
+        return [_encode(v, arrays, depth + 1, count) for v in value]
+    if kind is tuple:
+        return {"$tuple": [_encode(v, arrays, depth + 1, count) for v in value]}
+    if kind is dict:
+        pairs = []
+        for key, item in value.items():
+            if type(key) not in (str, int):
+                raise TypeError(f"a dict key of type {type(key).__name__} cannot be sent")
+            pairs.append([key, _encode(item, arrays, depth + 1, count)])
+        return {"$dict": pairs}
+    if kind is np.ndarray:
+        if value.dtype not in PLAIN_DTYPES:
+            raise TypeError(f"an array of {value.dtype} cannot be sent (float64, int64, bool)")
+        if value.size > MAX_ELEMENTS:
+            raise ValueError("an array is too large to send")
+        key = f"a{len(arrays)}"
+        arrays[key] = np.ascontiguousarray(value)
+        return {"$array": key}
+    raise TypeError(f"a {kind.__name__} cannot be sent; plain values only")
+
+
+def _decode(node, arrays, used, depth=0, count=None):
+    count = count if count is not None else [0]
+    count[0] += 1
+    if count[0] > MAX_ITEMS or depth > MAX_DEPTH:
+        raise ValueError("the value is too large or too deeply nested")
+    kind = type(node)
+    if node is None or kind in (bool, str, float):
+        return node
+    if kind is int:
+        if abs(node) >= 2**63:
+            raise ValueError("an integer out of range")
+        return node
+    if kind is list:
+        return [_decode(v, arrays, used, depth + 1, count) for v in node]
+    if kind is not dict or len(node) != 1:
+        raise ValueError(f"unexpected {kind.__name__} in the values")
+    [(tag, content)] = node.items()
+    if tag == "$tuple" and type(content) is list:
+        return tuple(_decode(v, arrays, used, depth + 1, count) for v in content)
+    if tag == "$dict" and type(content) is list:
+        result = {}
+        for pair in content:
+            if type(pair) is not list or len(pair) != 2 or type(pair[0]) not in (str, int):
+                raise ValueError("a malformed dict in the values")
+            if pair[0] in result:
+                raise ValueError("a key twice in one dict")
+            result[pair[0]] = _decode(pair[1], arrays, used, depth + 1, count)
+        return result
+    if tag == "$float" and content in ("nan", "inf", "-inf"):
+        return float(content)
+    if tag == "$array" and type(content) is str and content in arrays:
+        if content in used:
+            raise ValueError("an array referred to twice")
+        used.add(content)
+        return arrays[content]
+    raise ValueError(f"unexpected {tag!r} in the values")
+
+
+def _checked_array(array):
+    if type(array) is not np.ndarray or array.dtype not in PLAIN_DTYPES:
+        raise ValueError(
+            f"an array of {getattr(array, 'dtype', type(array).__name__)} (plain only)"
         )
-    previous = sys.getprofile() if _WATCHED else None
-    if _WATCHED:
-        sys.setprofile(_profile(previous))
+    if array.size > MAX_ELEMENTS or array.ndim > MAX_DEPTH:
+        raise ValueError("an array too large")
+    return np.array(array, dtype=array.dtype.newbyteorder("="), order="C", copy=True)
+
+
+def _through_wire(values):
+    """Encode and decode in memory: new objects, and proof they would cross the wire."""
+    arrays = {}
+    doc = json.loads(json.dumps(_encode(values, arrays)))
+    copies = {key: _checked_array(array) for key, array in arrays.items()}
+    return _decode(doc, copies, set())
+
+
+def _wire_paths(folder, name):
+    if not isinstance(name, str) or not _WIRE_NAME.match(name):
+        raise ValueError(f"a wire name is letters, digits, '.', '_' and '-', got {name!r}")
+    folder = pathlib.Path(folder)
+    return folder / f"{name}.json", folder / f"{name}.npz"
+
+
+def to_wire(values, folder, name):
+    """Write plain `values` as `folder/name.json` (+ `folder/name.npz` for the arrays)."""
+    text_path, arrays_path = _wire_paths(folder, name)
+    arrays = {}
+    doc = {"format": WIRE_FORMAT, "value": _encode(values, arrays)}
+    text = json.dumps(doc, ensure_ascii=False, allow_nan=False)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    for path, data in ((arrays_path, buffer.getvalue()), (text_path, text.encode("utf-8"))):
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+    return text_path
+
+
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not a plain JSON value")
+
+
+def from_wire(folder, name):
+    """Read what `to_wire` wrote, strictly: plain JSON types, float64/int64/bool arrays loaded
+    without pickle, sizes capped. Raises ValueError naming the problem for anything else."""
+    text_path, arrays_path = _wire_paths(folder, name)
+    if not text_path.is_file() or text_path.stat().st_size > MAX_JSON_BYTES:
+        raise ValueError(f"{text_path.name}: missing or larger than {MAX_JSON_BYTES} bytes")
     try:
-        return function(*args)
-    except NotImplementedError:
-        raise
-    except Exception as error:  # the learner's bug: say where it happened, not a deep trace
-        raise Wrong(f"your function raised {type(error).__name__}: {error} {on}".rstrip()) from None
-    finally:
-        if _WATCHED:
-            sys.setprofile(previous)
+        doc = json.loads(
+            text_path.read_text(encoding="utf-8"),
+            parse_constant=_refuse_constant,
+            object_pairs_hook=_unique_pairs,
+        )
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise ValueError(f"{text_path.name} is not JSON: {error}") from None
+    if type(doc) is not dict or doc.get("format") != WIRE_FORMAT or set(doc) != {"format", "value"}:
+        raise ValueError(f"{text_path.name} is not a {WIRE_FORMAT} file")
+    arrays = _read_arrays(arrays_path)
+    used = set()
+    value = _decode(doc["value"], arrays, used)
+    if used != set(arrays):
+        raise ValueError(f"{arrays_path.name} holds arrays the values do not use")
+    return value
+
+
+def _unique_pairs(pairs):
+    result = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"the key {key!r} twice in one JSON object")
+        result[key] = value
+    return result
+
+
+def _read_arrays(path):
+    if not path.is_file():
+        raise ValueError(f"{path.name} is missing")
+    if path.stat().st_size > MAX_NPZ_BYTES:
+        raise ValueError(f"{path.name} is larger than {MAX_NPZ_BYTES} bytes")
+    with open(path, "rb") as file:
+        if file.read(4) != b"PK\x03\x04" and path.stat().st_size > 22:
+            raise ValueError(f"{path.name} is not an .npz archive")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            if sum(m.file_size for m in members) > MAX_NPZ_BYTES or len(members) > MAX_ITEMS:
+                raise ValueError(f"{path.name} unpacks to more than {MAX_NPZ_BYTES} bytes")
+            for member in members:
+                if not re.fullmatch(r"a\d{1,7}\.npy", member.filename):
+                    raise ValueError(f"{path.name} holds an unexpected member {member.filename!r}")
+        arrays = {}
+        with np.load(path, allow_pickle=False) as archive:
+            for key in archive.files:
+                arrays[key] = _checked_array(archive[key])
+        return arrays
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise ValueError(f"{path.name} is not a readable .npz archive: {error}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Judge-side comparators (plain values in; messages never state a prediction's expected value)
+# ---------------------------------------------------------------------------------------------
 
 
 def _non_finite(values, on):
@@ -367,6 +1853,23 @@ def _difference(got, expected, on):
     )
 
 
+def same_prediction(got, expected, what, hints=()):
+    """Raise `Wrong` unless the predicted array `got` equals `expected`; unlike `same_array` the
+    message names the first wrong position but never the value expected there."""
+    got = as_array(got, what)
+    expected = np.asarray(expected, dtype=float)
+    if got.shape != expected.shape:
+        raise Wrong(f"{what}: your answer has shape {got.shape}, which is not right")
+    _non_finite(got, what)
+    if np.allclose(got, expected, rtol=1e-9, atol=1e-12):
+        return
+    for candidate, hint in hints:
+        if np.allclose(got, np.asarray(candidate, dtype=float), rtol=1e-9, atol=1e-12):
+            raise Wrong(f"{what}: your answer is not right", hint)
+    where = np.argwhere(~np.isclose(got, expected, rtol=1e-9, atol=1e-12))[0]
+    raise Wrong(f"{what}: the value at index {tuple(int(i) for i in where)} is not right")
+
+
 def as_number(value, what):
     """`value` as a finite float: Python and NumPy numbers (and 0-d arrays) pass; text, True/False,
     NaN and infinity are `Wrong` with a sentence."""
@@ -386,8 +1889,8 @@ def same_number(got, expected, what, hints=(), rtol=1e-9):
         return
     for candidate, hint in hints:
         if np.isclose(value, candidate, rtol=rtol, atol=1e-12):
-            raise Wrong(f"{what}: you gave {got}, which is not right", hint)
-    raise Wrong(f"{what}: you gave {got}, which is not right")
+            raise Wrong(f"{what}: you gave {_text(got, 40)}, which is not right", hint)
+    raise Wrong(f"{what}: you gave {_text(got, 40)}, which is not right")
 
 
 def as_size(value, what, minimum=1):
@@ -413,7 +1916,7 @@ def as_shape(value, what, batch=False):
     exercise asks for the batch size too), a leading None is dropped, so it and `(28, 28, 16)`
     are the same answer. Fractional, zero or negative sizes and other forms are `Wrong`.
     """
-    if hasattr(value, "as_list"):  # tf.TensorShape
+    if type(value).__name__ == "TensorShape":
         value = value.as_list()
     if isinstance(value, np.ndarray) and value.ndim == 1:
         value = value.tolist()
@@ -470,3 +1973,81 @@ def numerical_gradient(f, x, upstream, h=1e-5):
 
 def rng(seed=0):
     return np.random.default_rng(seed)
+
+
+# ---------------------------------------------------------------------------------------------
+# The older one-step exercises (until every notebook is migrated)
+# ---------------------------------------------------------------------------------------------
+
+_LEGACY_WATCH = []  # the Watch of the legacy checker running now, for `call`
+
+
+def _legacy_form_error(item, error):
+    expected = item.expects or (item.checker.__doc__ or "").strip().splitlines()[0:1]
+    expected = expected if isinstance(expected, str) else "".join(expected)
+    return Wrong(
+        f"your answer is not in the form this exercise expects "
+        f"(checking it raised {_error_text(error)})",
+        f"expected {expected}"
+        if expected
+        else "compare your answer's form with the exercise's stub",
+    )
+
+
+def _legacy_judge(item, answer):
+    """(outcome, text, hint) of a one-step checker: "right", "wrong" or "not attempted"."""
+    if is_stub(answer):
+        return "not attempted", None, None
+    watch = Watch(watched_for(item)) if item.forbid else None
+    _LEGACY_WATCH.append(watch)
+    try:
+        confirmation = item.checker(answer)
+    except (NotAttempted, NotImplementedError):
+        return "not attempted", None, None
+    except Wrong as mistake:
+        return "wrong", mistake.what, mistake.hint
+    except FORM_ERRORS as error:
+        mistake = _legacy_form_error(item, error)
+        return "wrong", mistake.what, mistake.hint
+    finally:
+        _LEGACY_WATCH.pop()
+    if watch is not None:
+        try:
+            refuse_used(watch)
+        except Wrong as mistake:
+            return "wrong", mistake.what, mistake.hint
+    return "right", confirmation, None
+
+
+def _log(exercise_id, outcome, text, hint):
+    """The older grading channel, for legacy exercises only: it goes with the legacy path."""
+    log = os.environ.get(CHECK_LOG_VARIABLE)
+    if log:
+        status = {"right": "correct"}.get(outcome, outcome)
+        line = {
+            "exercise": exercise_id,
+            "status": status,
+            "message": text or "",
+            "hint": hint or "",
+        }
+        with open(log, "a", encoding="utf-8") as file:
+            file.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+
+def call(function, *args, on=""):
+    """For one-step checkers: call the learner's function; its own crash becomes `Wrong` naming
+    the input. NotImplementedError (the stub) passes through. While a checker with `forbid` runs,
+    the call is watched (the checker's own use of a reference is not)."""
+    if not callable(function):
+        raise Wrong(
+            f"expected a function, got {type(function).__name__}",
+            "pass the function itself (no parentheses after its name)",
+        )
+    watch = _LEGACY_WATCH[-1] if _LEGACY_WATCH else None
+    try:
+        with watch if watch is not None else contextlib.nullcontext():
+            return function(*args)
+    except NotImplementedError:
+        raise
+    except Exception as error:  # the learner's bug: say where it happened, not a deep trace
+        raise Wrong(f"your function raised {_error_text(error)} {on}".rstrip()) from None

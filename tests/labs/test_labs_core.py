@@ -291,7 +291,7 @@ def _pool_checker(function):
     core.same_array(core.call(function, x), ops.pool2d(x, 2), "on a 4×6 input")
 
 
-def test_a_forbidden_reference_is_named_and_not_counted(scratch_exercise, capsys):
+def test_a_forbidden_reference_is_a_cross_naming_it(scratch_exercise, capsys):
     from cnnlib.ops import pool2d as renamed
 
     exercise_id = scratch_exercise("numpy_only", _pool_checker, forbid=("cnnlib.ops.pool2d",))
@@ -299,11 +299,13 @@ def test_a_forbidden_reference_is_named_and_not_counted(scratch_exercise, capsys
     assert capsys.readouterr().out.startswith(f"✓ {exercise_id}")
     assert labs.passes(exercise_id, _numpy_pool)
 
-    labs.check(exercise_id, lambda x: renamed(x, 2))  # imported under another name
-    out = capsys.readouterr().out
-    assert out.startswith("✓, but") and "you called cnnlib.ops.pool2d" in out
-    assert "not attempted in grading" in out
-    assert not labs.passes(exercise_id, lambda x: ops.pool2d(x, 2))
+    # imported under another name: the one verdict, ✗ wrong, naming only what the learner called
+    with pytest.raises(AssertionError) as caught:
+        labs.check(exercise_id, lambda x: renamed(x, 2))
+    message = str(caught.value)
+    assert "you used cnnlib.ops.pool2d, which this exercise asks you to do without" in message
+    with pytest.raises(AssertionError, match="you used cnnlib.ops.pool2d"):
+        labs.passes(exercise_id, lambda x: ops.pool2d(x, 2))
 
 
 def test_the_checkers_own_use_of_the_reference_is_not_held_against_the_learner(scratch_exercise):
@@ -354,10 +356,11 @@ def test_every_check_is_logged_for_grading(tmp_path, monkeypatch, capsys):
     assert lines[2]["message"] and "✗" not in lines[2]["message"]
 
 
-def test_a_forbidden_reference_is_logged_as_not_done(scratch_exercise, tmp_path, monkeypatch):
+def test_a_forbidden_reference_is_logged_as_wrong(scratch_exercise, tmp_path, monkeypatch):
     log = tmp_path / "checks.jsonl"
     monkeypatch.setenv(core.CHECK_LOG_VARIABLE, str(log))
     exercise_id = scratch_exercise("logged", _pool_checker, forbid=("cnnlib.ops.pool2d",))
-    labs.check(exercise_id, lambda x: ops.pool2d(x, 2))
+    with pytest.raises(AssertionError):
+        labs.check(exercise_id, lambda x: ops.pool2d(x, 2))
     [line] = [json.loads(line) for line in log.read_text().splitlines()]
-    assert line["status"] == "not attempted" and "cnnlib.ops.pool2d" in line["message"]
+    assert line["status"] == "wrong" and "cnnlib.ops.pool2d" in line["message"]

@@ -1,0 +1,918 @@
+"""The boundary between the learner's answer and the judge (issue 24): forms, produce, judge, the
+wire, record mode, the forbidden-reference watch, and the attacks that fooled the older checks.
+
+The exercises here are registered under notebook 99 for the tests only (and removed afterwards);
+they are built exactly as CONTRIBUTING.md's "Add an exercise" says, one of each kind.
+"""
+
+import decimal
+import fractions
+import json
+
+import numpy as np
+import pytest
+
+from cnnlib import labs, ops
+from cnnlib.labs import core, submit
+from cnnlib.labs.core import (
+    Array,
+    Choice,
+    Function,
+    Mapping,
+    Model,
+    Number,
+    Sequence,
+    Shape,
+    Size,
+    Text,
+    Wrong,
+    describe_input,
+    same_array,
+    same_number,
+    same_prediction,
+    same_shape,
+)
+
+# ---------------------------------------------------------------------------------------------
+# The test exercises: one of each kind, and one using every remaining form
+# ---------------------------------------------------------------------------------------------
+
+CONV_PARAMETERS = 3 * 3 * 3 * 8 + 8  # Conv2D(8, 3×3) on an RGB input: weights and biases
+
+
+def judge_parameters(count, trials):
+    """99.parameters (predict, Number): the parameters of Conv2D(8, 3×3) on 3 channels."""
+    same_number(
+        count,
+        CONV_PARAMETERS,
+        "the parameter count",
+        hints=[(CONV_PARAMETERS - 8, "each of the 8 filters also has a bias")],
+    )
+    return "3·3·3 weights and 1 bias for each of 8 filters"
+
+
+def judge_output_shape(shape, trials):
+    """99.output_shape (predict, Shape): a 3×3 'valid' convolution with 8 filters on 28×28×1."""
+    same_shape(
+        shape,
+        (26, 26, 8),
+        "the output shape",
+        hints=[((28, 28, 8), "a 'valid' convolution loses f − 1 pixels along each axis")],
+    )
+    return "26 = 28 − 3 + 1 along each axis, one channel per filter"
+
+
+POOL_INPUT = np.array([[1, 5, 2, 0], [3, 2, 8, 1], [0, 1, 4, 4], [7, 2, 3, 9]], dtype=float)
+
+
+def judge_pooled(cells, trials):
+    """99.pooled (predict, Array): 2×2 max pooling of POOL_INPUT, stride 2."""
+    same_prediction(cells, ops.pool2d(POOL_INPUT, 2), "the pooled 2×2 array")
+    return "each cell is the largest of its 2×2 block"
+
+
+def conv_trials(rng):
+    sizes = [(5, 5, 3), (7, 4, 3), (6, 9, 3)]
+    return [{"x": rng.normal(size=(h, w)), "kernel": rng.normal(size=(k, k))} for h, w, k in sizes]
+
+
+def judge_conv2d(outputs, trials):
+    """99.conv2d (implement, Function): valid cross-correlation, stride 1."""
+    for got, case in zip(outputs, trials):
+        expected = ops.conv2d(case["x"], case["kernel"])
+        same_array(
+            got,
+            expected,
+            f"on {describe_input(case)}",
+            hints=[(ops.true_conv2d(case["x"], case["kernel"]), "the kernel was flipped")],
+        )
+    return f"right on {len(trials)} random images and kernels"
+
+
+def judge_small_cnn(model, trials):
+    """99.small_cnn (design, Model): a CNN for 28×28×1 digits with fewer than 10,000
+    parameters, ending in 10 softmax outputs."""
+    network = core.rebuild_model(model)
+    count = network.count_params()
+    if not any(type(layer).__name__ == "Conv2D" for layer in network.layers):
+        raise Wrong("your model has no Conv2D layer", "this exercise asks for a CNN")
+    shape = tuple(network(np.zeros((1, 28, 28, 1))).shape)
+    if shape != (1, 10):
+        raise Wrong(f"your model's output for one image has shape {shape}; 10 classes")
+    if count >= 10_000:
+        raise Wrong(f"your model has {count:,} parameters", "pool before flattening")
+    return f"{count:,} parameters"
+
+
+def judge_descent(results, trials):
+    """99.descent (experiment, Function): gradient descent on f(w) = (w − 3)², from the seed's
+    start, 20 steps of the given learning rate; the answer reports the first and last loss."""
+    for result, case in zip(results, trials):
+        first, last = _descend(case["seed"], case["rate"])
+        same_number(result["first"], first, f"the first loss, {describe_input(case)}")
+        same_number(result["last"], last, f"the last loss, {describe_input(case)}", rtol=1e-6)
+    return "the losses of every run agree with the judge's own descent"
+
+
+def _descend(seed, rate):
+    """The judge's own run: (first loss, last loss)."""
+    w = np.random.default_rng(seed).normal() * 5
+    first = (w - 3) ** 2
+    for _ in range(20):
+        w -= rate * 2 * (w - 3)
+    return first, (w - 3) ** 2
+
+
+def descent_trials(rng):
+    return [{"seed": int(rng.integers(2**31)), "rate": float(rate)} for rate in (0.1, 0.01)]
+
+
+def judge_forms(answer, trials):
+    """99.forms (predict, Mapping of Size, Choice, Text, Sequence): a layer summary."""
+    if answer["filters"] != 8:
+        raise Wrong("the number of filters is not right")
+    if answer["padding"] != "valid":
+        raise Wrong("the padding is not right")
+    if len(answer["why"].split()) < 3:
+        raise Wrong("say why in a sentence")
+    same_prediction(answer["strides"], [1, 1], "the strides")
+    return "filters, padding and strides right"
+
+
+EXAMPLES = {
+    "99.parameters": (judge_parameters, dict(kind="predict", form=Number())),
+    "99.output_shape": (judge_output_shape, dict(kind="predict", form=Shape())),
+    "99.pooled": (judge_pooled, dict(kind="predict", form=Array(ndim=2))),
+    "99.conv2d": (
+        judge_conv2d,
+        dict(
+            kind="implement",
+            form=Function(Array(), args=("x", "kernel")),
+            trials=conv_trials,
+            forbid=("cnnlib.ops.conv2d",),
+        ),
+    ),
+    "99.small_cnn": (judge_small_cnn, dict(kind="design", form=Model())),
+    "99.descent": (
+        judge_descent,
+        dict(
+            kind="experiment",
+            form=Function(Mapping({"first": Number(), "last": Number()}), args=("seed", "rate")),
+            trials=descent_trials,
+        ),
+    ),
+    "99.forms": (
+        judge_forms,
+        dict(
+            kind="predict",
+            form=Mapping(
+                {
+                    "filters": Size(),
+                    "padding": Choice("valid", "same"),
+                    "why": Text(),
+                    "strides": Sequence(Number(), length=2),
+                }
+            ),
+        ),
+    ),
+}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def examples():
+    for exercise_id, (judge, options) in EXAMPLES.items():
+        core.exercise(exercise_id, f"test exercise {exercise_id}", difficulty="core", **options)(
+            judge
+        )
+    yield
+    for exercise_id in EXAMPLES:
+        del core.REGISTRY[exercise_id]
+        core._WRONG_TRIES.pop(exercise_id, None)
+        core.RECORDED.pop(exercise_id, None)
+
+
+# Right answers, written as a learner would.
+
+
+def my_conv2d(x, kernel):
+    kh, kw = kernel.shape
+    out = np.zeros((x.shape[0] - kh + 1, x.shape[1] - kw + 1))
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = np.sum(x[i : i + kh, j : j + kw] * kernel)
+    return out
+
+
+def my_descent(seed, rate):
+    w = np.random.default_rng(seed).normal() * 5
+    first = (w - 3) ** 2
+    for _ in range(20):
+        w -= rate * 2 * (w - 3)
+    return {"first": first, "last": (w - 3) ** 2}
+
+
+def small_cnn():
+    import keras
+
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(8, 3, activation="relu"),
+            keras.layers.MaxPooling2D(4),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+
+
+RIGHT = {
+    "99.parameters": 224,
+    "99.output_shape": (None, 26, 26, 8),
+    "99.pooled": [[5, 8], [7, 9]],
+    "99.conv2d": my_conv2d,
+    "99.descent": my_descent,
+    "99.forms": {"filters": 8, "padding": "Valid ", "why": "no padding at all", "strides": (1, 1)},
+}
+
+
+def cross(exercise_id, answer):
+    """The message and hint of the ✗ `check` gives (fails the test if it gives none)."""
+    with pytest.raises(core.CheckFailed) as caught:
+        labs.check(exercise_id, answer)
+    return caught.value.what, caught.value.hint or ""
+
+
+# ---------------------------------------------------------------------------------------------
+# The three outcomes, through check and through produce + judge
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("exercise_id", sorted(RIGHT))
+def test_right_answers_pass_and_stubs_are_not_attempted(exercise_id, capsys):
+    labs.check(exercise_id, RIGHT[exercise_id])
+    assert capsys.readouterr().out.startswith(f"✓ {exercise_id}")
+    labs.check(exercise_id, None)
+    assert "not attempted yet" in capsys.readouterr().out
+
+
+def test_a_function_stub_and_an_all_placeholder_mapping_are_not_attempted(capsys):
+    def stub(x, kernel):
+        raise NotImplementedError
+
+    labs.check("99.conv2d", stub)
+    labs.check("99.forms", {"filters": None, "padding": None, "why": None, "strides": None})
+    assert capsys.readouterr().out.count("not attempted yet") == 2
+
+
+def test_a_half_filled_answer_is_wrong_not_unattempted():
+    what, hint = cross("99.forms", {"filters": 8, "padding": None, "why": None, "strides": None})
+    assert "still a placeholder" in what and "'padding'" in what
+
+
+def test_produce_and_judge_split_like_grading():
+    trials = core.new_trials("99.conv2d", seed=5)
+    again = core.new_trials("99.conv2d", seed=5)
+    assert all(np.array_equal(a["x"], b["x"]) for a, b in zip(trials, again))
+    values = core.produce("99.conv2d", my_conv2d, trials)
+    assert type(values) is tuple and all(type(v) is np.ndarray for v in values)
+    assert all(v.dtype == np.float64 and v.flags.c_contiguous for v in values)
+    assert core.judge("99.conv2d", values, trials) == core.Verdict(
+        "correct", "right on 3 random images and kernels", None
+    )
+    flipped = core.produce("99.conv2d", lambda x, k: my_conv2d(x, k[::-1, ::-1]), trials)
+    verdict = core.judge("99.conv2d", flipped, trials)
+    assert verdict.status == "wrong" and verdict.hint == "the kernel was flipped"
+
+
+def test_the_function_gets_copies_of_the_trials():
+    trials = core.new_trials("99.conv2d", seed=1)
+    kept = [case["x"].copy() for case in trials]
+
+    def vandal(x, kernel):
+        result = my_conv2d(x, kernel)
+        x[...] = 0  # changes its own copy only
+        return result
+
+    core.produce("99.conv2d", vandal, trials)
+    assert all(np.array_equal(case["x"], k) for case, k in zip(trials, kept))
+
+
+def test_legacy_exercises_cannot_be_judged_outside_the_kernel():
+    legacy = next(i for i, item in labs.REGISTRY.items() if item.legacy)
+    for call in (
+        lambda: core.new_trials(legacy, 0),
+        lambda: core.produce(legacy, None, {}),
+        lambda: core.judge(legacy, 1, {}),
+    ):
+        with pytest.raises(core.LegacyExercise, match="cannot be graded outside the kernel yet"):
+            call()
+
+
+def test_a_crash_in_the_learners_function_names_the_input():
+    what, _ = cross("99.conv2d", lambda x, kernel: x[100])
+    assert "your function raised IndexError" in what and "x: " in what and "array" in what
+
+
+@pytest.mark.parametrize(
+    "answer, message",
+    [
+        ("224", "expected a number"),
+        (True, "True/False"),
+        ([224], "expected a number"),
+        (np.array([224, 1]), "expected one number"),
+        (1 + 2j, "a number type the check does not take"),
+    ],
+)
+def test_a_number_of_the_wrong_form_is_a_cross_about_the_form(answer, message):
+    what, hint = cross("99.parameters", answer)
+    assert message in what and ("expected a number" in hint or "plain number" in hint)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [224, 224.0, np.int64(224), np.float32(224), np.array(224), decimal.Decimal("224")],
+)
+def test_numbers_written_every_legitimate_way_pass(answer):
+    assert labs.passes("99.parameters", answer)
+    assert labs.passes("99.parameters", fractions.Fraction(448, 2))
+
+
+def test_a_zero_d_tensorflow_tensor_passes():
+    import tensorflow as tf
+
+    assert labs.passes("99.parameters", tf.constant(224.0))
+    assert labs.passes("99.parameters", tf.reduce_sum(tf.ones((224,))))
+    assert labs.passes("99.pooled", tf.constant([[5.0, 8.0], [7.0, 9.0]]))
+
+
+@pytest.mark.parametrize(
+    "answer, message",
+    [
+        ((26.5, 26, 8), "not a whole number"),
+        ((26, None, 8), "None where a size belongs"),
+        ("26x26x8", "expected a shape"),
+        ((0, 26, 8), "less than 1"),
+    ],
+)
+def test_shapes_of_the_wrong_form(answer, message):
+    assert message in cross("99.output_shape", answer)[0]
+
+
+def test_a_choice_outside_the_options_and_a_missing_key_are_named():
+    answer = dict(RIGHT["99.forms"], padding="full")
+    assert "'full' is not one of 'valid', 'same'" in cross("99.forms", answer)[0]
+    answer = {k: v for k, v in RIGHT["99.forms"].items() if k != "why"}
+    assert "missing 'why'" in cross("99.forms", answer)[0]
+
+
+def test_the_model_form_rebuilds_a_builtin_model_and_refuses_a_lambda():
+    import keras
+
+    assert labs.passes("99.small_cnn", small_cnn)  # a build function
+    assert labs.passes("99.small_cnn", small_cnn())  # the model itself
+    values = core.produce("99.small_cnn", small_cnn, {})
+    assert set(values) == {"config", "weights"} and type(values["config"]) is str
+    lambda_model = keras.Sequential(
+        [keras.Input((28, 28, 1)), keras.layers.Lambda(lambda t: t * 2), keras.layers.Flatten()]
+    )
+    what, hint = cross("99.small_cnn", lambda_model)
+    assert "Lambda" in what and "built-in" in what
+
+
+# ---------------------------------------------------------------------------------------------
+# Predictions: no expected value, and after three wrong tries no direction or position
+# ---------------------------------------------------------------------------------------------
+
+
+def test_a_wrong_prediction_never_states_the_expected_value():
+    for wrong in (216, 225, 1000):
+        what, hint = cross("99.parameters", wrong)
+        assert "224" not in what + hint
+    core._WRONG_TRIES.pop("99.parameters", None)
+
+
+def test_after_three_wrong_tries_a_prediction_says_no_position_and_says_so():
+    core._WRONG_TRIES.pop("99.pooled", None)
+    detailed = [cross("99.pooled", [[5, 8], [7, k]])[0] for k in (1, 2, 3)]
+    assert all("index (1, 1)" in message for message in detailed)
+    what, hint = cross("99.pooled", [[5, 8], [7, 4]])
+    assert "index" not in what and "(1, 1)" not in what
+    assert "after 3 wrong tries" in hint and "no longer says which part" in hint
+    assert labs.passes("99.pooled", RIGHT["99.pooled"])  # a right answer still passes
+    core._WRONG_TRIES.pop("99.pooled", None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Record mode and the kernel's side of grading
+# ---------------------------------------------------------------------------------------------
+
+
+def test_record_mode_stores_the_answer_and_prints_no_verdict(monkeypatch, capsys):
+    monkeypatch.setenv(core.RECORD_MODE_VARIABLE, "record")
+    labs.check("99.parameters", 3)  # wrong, but no ✗ in record mode
+    labs.check("99.conv2d", my_conv2d)
+    out = capsys.readouterr().out
+    assert out.count("recorded for grading") == 2 and "✓" not in out and "✗" not in out
+    assert core.RECORDED["99.parameters"] == 3 and core.RECORDED["99.conv2d"] is my_conv2d
+
+
+def test_produce_all_writes_values_and_statuses(tmp_path, monkeypatch):
+    monkeypatch.setattr(core, "RECORDED", {})
+    monkeypatch.setenv(core.RECORD_MODE_VARIABLE, "record")
+    labs.check("99.conv2d", my_conv2d)
+    labs.check("99.parameters", "two hundred")  # a form error
+    labs.check("99.output_shape", None)  # the stub
+    ids = ["99.conv2d", "99.parameters", "99.output_shape", "99.pooled"]
+    trials = {exercise_id: core.new_trials(exercise_id, seed=7) for exercise_id in ids}
+    core.to_wire(trials, tmp_path / "in", "trials") if (tmp_path / "in").mkdir() is None else None
+    statuses = submit.produce_all(tmp_path / "in", tmp_path / "out")
+    assert statuses == {
+        "99.conv2d": "values",
+        "99.parameters": "form error",
+        "99.output_shape": "not attempted",
+        "99.pooled": "not attempted",
+    }
+    values = core.from_wire(tmp_path / "out", "99.conv2d")
+    read_trials = core.from_wire(tmp_path / "in", "trials")["99.conv2d"]
+    assert core.judge("99.conv2d", values, read_trials).status == "correct"
+    status = json.loads((tmp_path / "out" / "99.parameters.status.json").read_text())
+    assert status["status"] == "form error" and "expected a number" in status["message"]
+    assert not (tmp_path / "out" / "99.parameters.json").exists()
+
+
+def test_produce_all_never_raises_on_unreadable_trials(tmp_path):
+    (tmp_path / "trials.json").write_text("not json")
+    assert submit.produce_all(tmp_path, tmp_path / "out") == {}
+    status = json.loads((tmp_path / "out" / "_trials.status.json").read_text())
+    assert status["status"] == "error"
+
+
+# ---------------------------------------------------------------------------------------------
+# The wire: strict types, no pickle, sizes capped
+# ---------------------------------------------------------------------------------------------
+
+
+def test_values_cross_the_wire_with_their_exact_types(tmp_path):
+    values = {
+        "n": 3,
+        "x": 0.5,
+        "nan": float("nan"),
+        "flag": True,
+        "text": "héllo",
+        "shape": (28, 28, 16),
+        "list": [1, 2.5],
+        "array": np.arange(6.0).reshape(2, 3),
+        "ints": np.arange(4),
+        "mask": np.array([True, False]),
+        7: None,
+    }
+    core.to_wire(values, tmp_path, "v")
+    back = core.from_wire(tmp_path, "v")
+    assert set(back) == set(values)
+    for key in ("n", "x", "flag", "text", "shape", "list"):
+        assert back[key] == values[key] and type(back[key]) is type(values[key])
+    assert np.isnan(back["nan"])
+    for key in ("array", "ints", "mask"):
+        assert type(back[key]) is np.ndarray and back[key].dtype == values[key].dtype
+        assert np.array_equal(back[key], values[key])
+
+
+@pytest.mark.parametrize(
+    "value",
+    [np.float32(1), np.arange(3, dtype=np.float32), np.array([object()]), object(), {(1, 2): 3}],
+)
+def test_to_wire_refuses_what_is_not_plain(tmp_path, value):
+    with pytest.raises((TypeError, ValueError)):
+        core.to_wire(value, tmp_path, "v")
+
+
+def _write_wire(folder, value, arrays=None):
+    (folder / "v.json").write_text(json.dumps({"format": core.WIRE_FORMAT, "value": value}))
+    np.savez(folder / "v.npz", **(arrays or {}))
+
+
+def test_from_wire_refuses_a_pickle(tmp_path):
+    import pickle
+
+    _write_wire(tmp_path, 1)
+    (tmp_path / "v.npz").write_bytes(pickle.dumps({"a0": np.zeros(3)}))
+    with pytest.raises(ValueError, match="not an .npz archive"):
+        core.from_wire(tmp_path, "v")
+
+
+def test_from_wire_refuses_an_object_array(tmp_path):
+    _write_wire(tmp_path, {"$array": "a0"})
+    np.savez(tmp_path / "v.npz", a0=np.array([{"x": 1}], dtype=object))
+    with pytest.raises(ValueError):
+        core.from_wire(tmp_path, "v")
+
+
+def test_from_wire_refuses_a_huge_array(tmp_path, monkeypatch):
+    monkeypatch.setattr(core, "MAX_NPZ_BYTES", 10_000)
+    _write_wire(tmp_path, {"$array": "a0"}, {"a0": np.zeros(5_000)})
+    with pytest.raises(ValueError, match="larger than|unpacks to more"):
+        core.from_wire(tmp_path, "v")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"$tuple": "not a list"},
+        {"$float": "1e400"},
+        {"$array": "a9"},
+        {"__class__": "os.system"},
+        {"$dict": [[1.5, 2]]},
+        {"$tuple": [], "extra": 1},
+    ],
+)
+def test_from_wire_refuses_wrong_json_types(tmp_path, value):
+    _write_wire(tmp_path, value)
+    with pytest.raises(ValueError):
+        core.from_wire(tmp_path, "v")
+
+
+def test_from_wire_refuses_nan_literals_and_duplicate_keys(tmp_path):
+    np.savez(tmp_path / "v.npz")
+    for text in (
+        '{"format": "%s", "value": NaN}' % core.WIRE_FORMAT,
+        '{"format": "%s", "value": 1, "value": 2}' % core.WIRE_FORMAT,
+    ):
+        (tmp_path / "v.json").write_text(text)
+        with pytest.raises(ValueError):
+            core.from_wire(tmp_path, "v")
+
+
+# ---------------------------------------------------------------------------------------------
+# Attacks (issue 24): answers that look for the expected value, and routes around "do it
+# without X". Each fooled the one-step checks, which compared the answer object in reach of the
+# expected value and watched only some calls.
+# ---------------------------------------------------------------------------------------------
+
+
+def _expected_in_frames():
+    """What a curious learner's object does: look up the call stack for the expected value."""
+    import inspect
+    import sys
+
+    for frame in [info.frame for info in inspect.stack()] + [sys._getframe()]:
+        while frame is not None:
+            for name in ("expected", "answer_expected", "want"):
+                if name in frame.f_locals:
+                    return frame.f_locals[name]
+            frame = frame.f_back
+    return None
+
+
+class PeekingFloat(float):
+    """A float subclass that is equal to, and converts to, whatever value it finds expected."""
+
+    def __eq__(self, other):
+        return True
+
+    __hash__ = float.__hash__
+
+    def __float__(self):
+        found = _expected_in_frames()
+        return float(found) if found is not None else 0.0
+
+
+class PeekingNumber:
+    """Not a number at all: __float__ and __index__ read the caller's frames."""
+
+    def __float__(self):
+        found = _expected_in_frames()
+        return float(found) if found is not None else 0.0
+
+    __index__ = __int__ = lambda self: int(self.__float__())
+
+
+class PeekingArray:
+    """An object with __array__ that returns the expected array it finds up the stack."""
+
+    def __array__(self, dtype=None, copy=None):
+        found = _expected_in_frames()
+        return np.asarray(found if found is not None else np.zeros((2, 2)), dtype=dtype)
+
+
+class DisguisedPeekingArray(PeekingArray):
+    __module__ = "tensorflow.python.framework.ops"  # claims to be a tensor
+
+
+class ReferrerArray:
+    """__array__ that searches every object the garbage collector knows for a 2×2 float array
+    equal to the pooled answer's form (what gc.get_referrers attacks did)."""
+
+    __module__ = "jax.numpy"
+
+    def __array__(self, dtype=None, copy=None):
+        import gc
+
+        for obj in gc.get_objects():
+            if type(obj) is np.ndarray and obj.shape == (2, 2) and obj is not POOL_INPUT:
+                return obj.astype(float)
+        return np.zeros((2, 2))
+
+
+@pytest.mark.parametrize("answer", [PeekingFloat(0.0), PeekingNumber()])
+def test_a_number_that_reads_the_callers_frames_is_refused(answer):
+    what, _ = cross("99.parameters", answer)
+    assert "number type the check does not take" in what or "expected a number" in what
+
+
+def test_an_array_that_reads_the_callers_frames_is_refused():
+    what, hint = cross("99.pooled", PeekingArray())
+    assert "only looks like an array" in what
+
+
+def test_a_disguised_peeking_array_finds_nothing_expected():
+    # Its __array__ runs (it claims to be a tensor), but in produce, before anything expected
+    # exists: it finds nothing and the answer is simply wrong.
+    what, _ = cross("99.pooled", DisguisedPeekingArray())
+    assert "not right" in what
+    core._WRONG_TRIES.pop("99.pooled", None)
+
+
+def test_a_gc_search_for_the_expected_array_finds_nothing():
+    cross("99.pooled", ReferrerArray())
+    core._WRONG_TRIES.pop("99.pooled", None)
+
+    def gc_conv(x, kernel):  # the same search from inside a function
+        import gc
+
+        shape = (x.shape[0] - kernel.shape[0] + 1, x.shape[1] - kernel.shape[1] + 1)
+        for obj in gc.get_objects():
+            if type(obj) is np.ndarray and obj.shape == shape and obj.dtype == float:
+                return obj.copy()
+        return np.zeros(shape)
+
+    cross("99.conv2d", gc_conv)
+
+
+class RaisingNumber:
+    __module__ = "tensorflow.python.framework.ops"
+
+    def numpy(self):
+        raise RuntimeError("cannot read this tensor")
+
+    def __float__(self):
+        raise RuntimeError("no float for you")
+
+
+@pytest.mark.parametrize("answer", [RaisingNumber(), decimal.Decimal("sNaN")])
+def test_a_number_whose_conversion_raises_is_a_cross_about_the_form(answer):
+    what, _ = cross("99.parameters", answer)
+    assert "could not be read" in what or "cannot be read as a number" in what
+    what, _ = cross("99.conv2d", lambda x, kernel: RaisingNumber())
+    assert "could not be read" in what and "on x:" in what
+
+
+def test_a_lazy_array_is_materialised_inside_the_watch():
+    class Lazy:
+        __module__ = "jax.numpy"  # looks like an array library's lazy array
+
+        def __init__(self, x, kernel):
+            self.x, self.kernel = x, kernel
+
+        def __array__(self, dtype=None, copy=None):
+            return ops.conv2d(self.x, self.kernel)
+
+    what, _ = cross("99.conv2d", Lazy)
+    assert "you used cnnlib.ops.conv2d, which this exercise asks you to do without" in what
+
+
+def test_the_forbidden_reference_called_from_a_thread_is_seen():
+    import threading
+
+    def threaded(x, kernel):
+        out = {}
+        worker = threading.Thread(target=lambda: out.update(r=ops.conv2d(x, kernel)))
+        worker.start()
+        worker.join()
+        return out["r"]
+
+    assert "you used cnnlib.ops.conv2d" in cross("99.conv2d", threaded)[0]
+
+
+def test_a_thread_started_below_threading_is_refused():
+    import _thread
+    import time
+
+    def raw_thread(x, kernel):
+        out = {}
+        _thread.start_new_thread(lambda: out.update(r=ops.conv2d(x, kernel)), ())
+        while "r" not in out:
+            time.sleep(0.001)
+        return out["r"]
+
+    what, _ = cross("99.conv2d", raw_thread)
+    assert "could not watch" in what or "you used" in what
+
+
+def test_switching_the_profiler_off_is_a_cross():
+    import sys
+
+    def unprofiled(x, kernel):
+        sys.setprofile(None)
+        return ops.conv2d(x, kernel)
+
+    what, hint = cross("99.conv2d", unprofiled)
+    assert "switched the profiler off, so the check could not watch" in what
+
+
+def test_another_process_is_a_cross():
+    import subprocess
+    import sys
+
+    def elsewhere(x, kernel):
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        return my_conv2d(x, kernel)
+
+    assert "started another process" in cross("99.conv2d", elsewhere)[0]
+
+
+def test_aliases_and_twins_are_the_same_reference():
+    import cnnlib.ops as renamed_module
+    from cnnlib.ops import conv2d as c
+
+    answers = {
+        "cnnlib.ops.conv2d": lambda x, kernel: c(x, kernel),
+        "cnnlib.ops.conv2d_loop": lambda x, kernel: renamed_module.conv2d_loop(x, kernel),
+        "cnnlib.ops.true_conv2d": lambda x, kernel: ops.true_conv2d(x, kernel[::-1, ::-1]),
+    }
+    for name, answer in answers.items():
+        what, _ = cross("99.conv2d", answer)
+        assert f"you used {name}, which this exercise asks you to do without" in what
+
+
+def test_a_reference_named_on_a_branch_the_trials_miss_is_found_in_the_source():
+    def sometimes(x, kernel):
+        if x.shape == (1000, 1000):  # never in the trials: the watch sees no call
+            return ops.conv2d_loop(x, kernel)
+        return my_conv2d(x, kernel)
+
+    what, _ = cross("99.conv2d", sometimes)
+    assert "you used cnnlib.ops.conv2d_loop" in what and "your code names it" in what
+
+
+def test_a_helper_of_the_notebook_calling_the_reference_is_found_in_its_source():
+    assert "you used cnnlib.ops.conv2d" in cross("99.conv2d", _uses_a_helper)[0]
+
+
+def _helper_conv(x, kernel):
+    if x.size < 0:
+        return ops.conv2d(x, kernel)
+    return my_conv2d(x, kernel)
+
+
+def _uses_a_helper(x, kernel):
+    return _helper_conv(x, kernel)
+
+
+def test_calling_the_checks_own_helpers_is_a_cross():
+    # _descend is the judge's private helper for 99.descent (which forbids nothing else).
+    what, _ = cross(
+        "99.descent", lambda seed, rate: dict(zip(("first", "last"), _descend(seed, rate)))
+    )
+    assert "you used tests.labs.test_boundary._descend" in what or "_descend" in what
+
+
+def test_an_answer_by_call_order_fails_on_fresh_trials():
+    replies = []
+
+    def recorder(seed, rate):  # learns the answers of one check, replays them in order
+        result = my_descent(seed, rate)
+        replies.append(result)
+        return result
+
+    assert labs.passes("99.descent", recorder)
+    canned = list(replies)
+    cross("99.descent", lambda seed, rate: canned.pop(0))
+
+
+def _peek_and_fix(frame, event, arg):
+    """A trace hook: inside the judge's comparison, overwrite the answer with what is expected."""
+    if event == "call" and frame.f_code.co_name in ("same_array", "same_prediction"):
+        return _peek_and_fix
+    if event == "line" and {"got", "expected"} <= set(frame.f_locals):
+        got, expected = frame.f_locals["got"], frame.f_locals["expected"]
+        if type(got) is np.ndarray and type(expected) is np.ndarray and got.shape == expected.shape:
+            got[...] = expected
+    return _peek_and_fix
+
+
+def test_a_trace_hook_left_behind_cannot_touch_the_judge():
+    import sys
+
+    previous = sys.gettrace()
+    sys.settrace(_peek_and_fix)
+    try:
+        cross("99.pooled", [[0, 0], [0, 0]])
+        assert sys.gettrace() is _peek_and_fix  # suspended for the judge, then put back
+    finally:
+        sys.settrace(previous)
+    core._WRONG_TRIES.pop("99.pooled", None)
+
+    def installs_hook(x, kernel):
+        sys.settrace(_peek_and_fix)
+        return np.zeros((x.shape[0] - 2, x.shape[1] - 2))
+
+    try:
+        cross("99.conv2d", installs_hook)
+        assert sys.gettrace() is previous  # what the answer installed is gone
+    finally:
+        sys.settrace(previous)
+
+
+def test_a_gc_callback_or_a_timer_left_behind_cannot_touch_the_judge():
+    import gc
+    import signal
+
+    def fix_from_anywhere(*_):
+        import sys
+
+        frame = sys._getframe(1)
+        while frame is not None:
+            _peek_and_fix(frame, "line", None)
+            frame = frame.f_back
+
+    gc.callbacks.append(fix_from_anywhere)
+    previous = signal.signal(signal.SIGALRM, fix_from_anywhere)
+    signal.setitimer(signal.ITIMER_REAL, 1e-4, 1e-4)
+    try:
+        for _ in range(3):
+            cross("99.pooled", [[0, 0], [0, 0]])
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        gc.callbacks.remove(fix_from_anywhere)
+    core._WRONG_TRIES.pop("99.pooled", None)
+
+
+def test_a_thread_left_running_is_a_cross_not_a_peek():
+    import threading
+
+    stop = threading.Event()
+
+    def peeker():  # watches every frame of the process, fixing the judge's comparison
+        import sys
+
+        while not stop.is_set():
+            for frame in list(sys._current_frames().values()):
+                while frame is not None:
+                    _peek_and_fix(frame, "line", None)
+                    frame = frame.f_back
+
+    thread = threading.Thread(target=peeker, daemon=True)
+    thread.start()
+    try:
+        what, _ = cross("99.pooled", [[0, 0], [0, 0]])
+        assert "still running in another thread" in what
+    finally:
+        stop.set()
+        thread.join()
+    core._WRONG_TRIES.pop("99.pooled", None)
+
+    def leaves_a_thread(x, kernel):
+        threading.Thread(target=lambda: stop.wait(0.5), daemon=True).start()
+        return my_conv2d(x, kernel)
+
+    stop.clear()
+    try:
+        assert "thread" in cross("99.conv2d", leaves_a_thread)[0]
+    finally:
+        stop.set()
+
+
+# ---------------------------------------------------------------------------------------------
+# The grader's scan of a submission's code
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "source, reason",
+    [
+        ("from cnnlib.ops import conv2d as c\nc(x, k)", "names cnnlib.ops.conv2d"),
+        ("import cnnlib.ops\ncnnlib.ops.conv2d_loop(x, k)", "names cnnlib.ops.conv2d_loop"),
+        ("from cnnlib.ops import *", "imports everything from cnnlib.ops"),
+        ("getattr(ops, 'conv' + '2d')(x, k)", "computed name"),
+        ("getattr(ops, 'conv2d')(x, k)", "names cnnlib.ops.conv2d"),
+        ("exec(code)", "calls exec()"),
+        ("eval('1')", "calls eval()"),
+        ("__import__('cnnlib.ops')", "calls __import__()"),
+        ("import importlib\nimportlib.import_module('cnnlib')", "imports importlib"),
+        ("import sys\nsys.modules['cnnlib.ops']", "uses sys.modules"),
+        ("globals()['f'] = 1", "calls globals()"),
+        (
+            "%timeit conv2d(x, k)\nfrom cnnlib import ops\nops.conv2d(x, k)",
+            "names cnnlib.ops.conv2d",
+        ),
+    ],
+)
+def test_forbidden_in_source_names_references_and_dynamic_code(source, reason):
+    reasons = core.forbidden_in_source(source, ("cnnlib.ops.conv2d",))
+    assert any(reason in r for r in reasons), reasons
+
+
+def test_forbidden_in_source_passes_honest_code():
+    honest = "import numpy as np\n\ndef conv2d(x, k):\n    return np.sum(x[:3, :3] * k)\n"
+    assert core.forbidden_in_source(honest, ("cnnlib.ops.conv2d",)) == []
