@@ -105,9 +105,7 @@ def load_vgg16(include_top=True, input_shape=None):
             f"⚠ ImageNet weights UNAVAILABLE: {error} Using a randomly initialised VGG16 as a "
             f"{rehearsal.STAND_IN}."
         )
-        model = _build_lean(include_top, input_shape)
-        _fill_glorot_uniform(model, np.random.default_rng(np.random.randint(2**31)))
-        return model, UNAVAILABLE
+        return random_vgg16(include_top, input_shape, seed=np.random.randint(2**31)), UNAVAILABLE
     model = _build_lean(include_top, input_shape)
     _load_legacy_h5(model, path)
     return model, IMAGENET
@@ -118,6 +116,19 @@ def load_vgg16(include_top=True, input_shape=None):
 # with the ~0.7 GB TensorFlow itself takes, a notebook kernel passes 2.4 GB while loading. Building
 # with zeros and writing the weights in blocks of rows keeps the peak near one copy.
 _ROWS_PER_BLOCK = 2048
+
+
+def random_vgg16(include_top=False, input_shape=(None, None, 3), seed=0):
+    """VGG16 with Keras's default random weights (Glorot uniform kernels, zero biases) from `seed`.
+
+    The same `seed` gives the same weights in every process: the offline stand-in, and the base
+    both sides of an exercise's check rebuild.
+    """
+    if include_top or input_shape is not None:
+        input_shape = _check_image_size(input_shape, include_top)
+    model = _build_lean(include_top, input_shape)
+    _fill_glorot_uniform(model, np.random.default_rng(check_seed(seed)))
+    return model
 
 
 def _build_lean(include_top, input_shape):

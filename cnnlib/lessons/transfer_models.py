@@ -10,7 +10,6 @@ layer for layer):
 - `validation_on_features`: phase 1's validation on stored features, without a pass through the base;
 - `distribution_strategy`: `MirroredStrategy` over several GPUs, else TensorFlow's default;
 - `build_head`, `full_model`, `feature_extractor`: the notebook's models, for tooling and checks;
-- `compare_phase1`: one head trained on features and an identical one end to end, timed.
 """
 
 import time
@@ -145,58 +144,3 @@ def compile_binary(model, learning_rate):
         loss="binary_crossentropy",
         metrics=["accuracy"],
     )
-
-
-def compare_phase1(base, images, labels, epochs=2, batch_size=16, seed=0):
-    """Train one head on extracted features and an identical one end to end; time both.
-
-    `images` (N, H, W, 3) in 0–255, `labels` 0/1. Both heads start from the same weights and see
-    the same images in the same batches. Returns seconds per epoch (steady state), the one-off
-    extraction time, the final training accuracy of each, and the speed-up.
-    """
-    import keras
-
-    images = np.asarray(images, dtype=np.float32)
-    labels = np.asarray(labels)
-    base.trainable = False
-    head_fast = build_head(base.output_shape[-1], name="head_features")
-    head_slow = build_head(base.output_shape[-1], name="head_end_to_end")
-    head_slow.set_weights(head_fast.get_weights())
-    slow = full_model(base, head_slow)
-
-    start = time.perf_counter()
-    extractor = feature_extractor(base)
-    features = np.concatenate(
-        [
-            keras.ops.convert_to_numpy(extractor(images[i : i + batch_size], training=False))
-            for i in range(0, len(images), batch_size)
-        ]
-    )
-    results = {"extraction_seconds": time.perf_counter() - start}
-    for label, model, x in (("features", head_fast, features), ("end_to_end", slow, images)):
-        keras.utils.set_random_seed(seed)
-        compile_binary(model, learning_rate=3e-4)
-        timer = epoch_timer()
-        history = model.fit(
-            x,
-            labels,
-            epochs=epochs,
-            batch_size=batch_size,
-            shuffle=False,
-            verbose=0,
-            callbacks=[timer],
-        )
-        results[f"{label}_epoch_seconds"] = steady_epoch_seconds(timer.seconds)
-        results[f"{label}_accuracy"] = float(history.history["accuracy"][-1])
-    results["speedup"] = results["end_to_end_epoch_seconds"] / results["features_epoch_seconds"]
-    _MEASURED.append((results, dict(results)))
-    return results
-
-
-_MEASURED = []  # (result, copy) for every compare_phase1 of this session: see `measured_here`
-
-
-def measured_here(result):
-    """True when `result` is a dict `compare_phase1` returned in this session, with its numbers
-    unchanged (exercise 7.4's legacy check; to go with its three-piece form)."""
-    return any(result is kept and result == copy for kept, copy in _MEASURED)

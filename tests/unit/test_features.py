@@ -244,20 +244,3 @@ def test_steady_epoch_seconds_leaves_out_the_first():
     assert transfer_models.steady_epoch_seconds([5.0, 1.0, 3.0]) == 2.0
     assert transfer_models.steady_epoch_seconds([4.0]) == 4.0
     assert np.isnan(transfer_models.steady_epoch_seconds([]))
-
-
-def test_compare_phase1_times_both_ways(base):
-    images = np.random.default_rng(2).uniform(0, 255, size=(16, 32, 32, 3))
-    result = transfer_models.compare_phase1(base, images, np.arange(16) % 2, epochs=2, batch_size=8)
-    assert set(result) == {
-        "extraction_seconds",
-        "features_epoch_seconds",
-        "end_to_end_epoch_seconds",
-        "features_accuracy",
-        "end_to_end_accuracy",
-        "speedup",
-    }
-    assert result["speedup"] == pytest.approx(
-        result["end_to_end_epoch_seconds"] / result["features_epoch_seconds"]
-    )
-    assert not base.trainable_weights
