@@ -367,7 +367,12 @@ def test_extract_features_solution_and_other_right_forms_pass():
             ),
             "feature maps",
         ),
-        (lambda base, x, layer: np.full((len(x), 512), np.nan), "NaN"),
+        (
+            lambda base, x, layer: np.full(
+                (len(x), base.get_layer(layer).output.shape[-1]), np.nan
+            ),
+            "NaN",
+        ),
     ],
 )
 def test_extract_features_typical_mistakes(attempt, hint):
