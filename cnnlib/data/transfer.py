@@ -157,9 +157,20 @@ def _assign_in_blocks(variable, read_rows):
     if len(variable.shape) < 2 or rows <= _ROWS_PER_BLOCK:
         variable.assign(read_rows(0, rows))
         return
+    import tensorflow as tf
+
+    rest = [0] * (len(variable.shape) - 1)
     for start in range(0, rows, _ROWS_PER_BLOCK):
         stop = min(rows, start + _ROWS_PER_BLOCK)
-        variable.value[start:stop].assign(read_rows(start, stop))
+        # The raw op writes into the variable's buffer without reading it first (slicing
+        # `variable[a:b]` would hold a second reference and make TensorFlow copy the whole).
+        tf.raw_ops.ResourceStridedSliceAssign(
+            ref=variable.value.handle,
+            begin=[start, *rest],
+            end=[stop, *variable.shape[1:]],
+            strides=[1] * len(variable.shape),
+            value=tf.convert_to_tensor(read_rows(start, stop), dtype=variable.dtype),
+        )
 
 
 def _load_legacy_h5(model, path):
