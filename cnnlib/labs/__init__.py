@@ -9,8 +9,11 @@ prints one ✓ line when the answer is right, raises an AssertionError that says
 (and hints at the usual cause) when it is not, and prints "not attempted yet" for the stub the
 notebook ships (None, `...`, or a function that raises NotImplementedError).
 
-Each notebook's checks live in `cnnlib/labs/exNN.py`; `EXERCISES` maps every exercise id to its
-title. The worked solutions are in `notebooks/solutions/NN_name.py`; each notebook's last cell,
+Each notebook's exercises live in `cnnlib/labs/exNN.py`, built from the one toolbox in
+`cnnlib/labs/core.py` (trials, a form that turns the answer into plain values, a judge that sees
+only those); `EXERCISES` maps every exercise id to its title. With CNNLIB_LABS_MODE=record (the
+grading kernel) `check` only records the answer; `cnnlib.labs.submit` turns the recorded answers
+into values for a grader that judges them in another process. The worked solutions are in `notebooks/solutions/NN_name.py`; each notebook's last cell,
 `labs.run_solutions(...)`, runs them when CNNLIB_RUN_SOLUTIONS=1 (the test run), and otherwise
 only says where they are. `python -m cnnlib.labs student OUTDIR` writes the notebooks for a class
 and `python -m cnnlib.labs grade ...` grades what comes back.

@@ -17,29 +17,29 @@ Every exercise is three pieces, registered together in its `cnnlib/labs/exNN.py`
 `produce` in the student's kernel (`cnnlib.labs.submit`) and `judge` in a process that never runs
 student code, with the values crossing as JSON + .npz (`to_wire`, `from_wire`).
 
-A worked example of each kind (tests/labs/test_boundary.py registers these, as "99.*", and
-answers them)::
+A worked example of each kind (the ids are made up; tests/labs/test_boundary.py runs this very
+text, and registers the same exercises as "99.*" to attack them)::
 
     import numpy as np
     from cnnlib import ops
     from cnnlib.labs.core import (Array, Function, Mapping, Model, Number, Shape, Wrong,
                                   describe_input, exercise, rebuild_model, same_array,
-                                  same_shape)
+                                  same_number, same_shape)
 
-    # predict: no trials; the answer is a value.
-    @exercise("02.output_shape", "output shape of a 3×3 convolution", "predict", "warm-up",
+    # predict: no trials; the answer is a value, judged without ever stating the expected one.
+    @exercise("90.output_shape", "output shape of a 3×3 convolution", "predict", "warm-up",
               form=Shape())
     def judge_output_shape(shape, trials):
         same_shape(shape, (26, 26, 8), "the output shape",
                    hints=[((28, 28, 8), "a 'valid' convolution loses f − 1 pixels a side")])
-        return "26 = 28 − 3 + 1 on each side"
+        return "26 = 28 − 3 + 1 on each side, one channel per filter"
 
-    # implement: the learner's function is called on each trial's inputs.
+    # implement: the learner's function is called on a copy of each trial's inputs.
     def conv_trials(rng):
         return [{"x": rng.normal(size=(h, w)), "kernel": rng.normal(size=(3, 3))}
-                for h, w in [(5, 5), (7, 4)]]
+                for h, w in [(5, 5), (7, 4), (6, 9)]]
 
-    @exercise("02.conv2d", "convolution from scratch", "implement", "core",
+    @exercise("90.conv2d", "convolution from scratch", "implement", "core",
               form=Function(Array(), args=("x", "kernel")), trials=conv_trials,
               forbid=("cnnlib.ops.conv2d",))   # and, with it, every public twin in cnnlib.ops
     def judge_conv2d(outputs, trials):
@@ -47,23 +47,35 @@ answers them)::
             same_array(got, ops.conv2d(case["x"], case["kernel"]), f"on {describe_input(case)}")
         return f"right on {len(trials)} random images"
 
-    # design: a Keras model (or a function building one), rebuilt here from its config.
-    @exercise("05.small_cnn", "a CNN under 10,000 parameters", "design", "core", form=Model())
+    # design: a Keras model (or a function building one), rebuilt here from its configuration.
+    @exercise("90.small_cnn", "a CNN under 10,000 parameters", "design", "core", form=Model())
     def judge_small_cnn(model, trials):
         network = rebuild_model(model)
-        if network.count_params() >= 10_000:
-            raise Wrong(f"{network.count_params():,} parameters", "pool earlier")
-        return f"{network.count_params():,} parameters"
+        count = network.count_params()
+        if count >= 10_000:
+            raise Wrong(f"your model has {count:,} parameters", "pool before flattening")
+        return f"{count:,} parameters"
 
-    # experiment: the learner's code runs under the judge's seeds; the judge checks the evidence.
-    @exercise("05.learning_rate", "loss after training", "experiment", "core",
-              form=Function(Mapping({"first": Number(), "last": Number()}), args=("seed",)),
-              trials=lambda rng: [{"seed": int(rng.integers(2**31))}])
-    def judge_learning_rate(results, trials):
-        [losses] = results
-        if not losses["last"] < losses["first"]:
-            raise Wrong("the loss did not go down", "is the learning rate too large?")
-        return "the loss went down"
+    # experiment: the learner's code runs under the judge's seeds; the judge redoes what it can.
+    def descent_trials(rng):
+        return [{"seed": int(rng.integers(2**31)), "rate": rate} for rate in (0.1, 0.01)]
+
+    def _descend(seed, rate):  # the judge's own run: 20 steps on (w − 3)² from the seed's start
+        w = np.random.default_rng(seed).normal() * 5
+        first = (w - 3) ** 2
+        for _ in range(20):
+            w -= rate * 2 * (w - 3)
+        return first, (w - 3) ** 2
+
+    @exercise("90.descent", "gradient descent, first and last loss", "experiment", "core",
+              form=Function(Mapping({"first": Number(), "last": Number()}), args=("seed", "rate")),
+              trials=descent_trials)
+    def judge_descent(results, trials):
+        for result, case in zip(results, trials):
+            first, last = _descend(case["seed"], case["rate"])
+            same_number(result["first"], first, f"the first loss, {describe_input(case)}")
+            same_number(result["last"], last, f"the last loss, {describe_input(case)}", rtol=1e-6)
+        return "your losses agree with the judge's own descent"
 
 A prediction's message never states the expected value; after `DETAILED_TRIES` wrong tries of a
 prediction, `check` says only "not right" (no direction, no position) and says why.
@@ -79,6 +91,7 @@ import contextlib
 import dataclasses
 import decimal
 import fractions
+import functools
 import gc
 import importlib
 import inspect
@@ -271,6 +284,11 @@ def _text(value, limit=300):
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _shown(value, limit=80):
+    """A learner's value as a message shows it: text in quotes, anything else as its repr."""
+    return _text(repr(str.__str__(value)) if isinstance(value, str) else value, limit)
+
+
 def _error_text(error):
     try:
         detail = str(error)
@@ -342,7 +360,7 @@ def _scalar(value, where):
             f"{where}your answer is a {kind.__name__}, a number type the check does not take",
             "give a plain number: float(...) or int(...) of it",
         )
-    raise FormError(f"{where}expected a number, got {_text(value)} ({kind.__name__})")
+    raise FormError(f"{where}expected a number, got {_shown(value)} ({kind.__name__})")
 
 
 def _is_array_library(value):
@@ -423,7 +441,7 @@ class Shape(Form):
             answer = list(answer)
         if not isinstance(answer, (tuple, list)):
             raise FormError(
-                f"{where}expected a shape such as (28, 28, 16), got {_text(answer)} "
+                f"{where}expected a shape such as (28, 28, 16), got {_shown(answer)} "
                 f"({type(answer).__name__})"
             )
         sizes = list(tuple.__iter__(answer) if isinstance(answer, tuple) else list.__iter__(answer))
@@ -516,8 +534,13 @@ def _nested_array(answer, where):
             return [plain(item, depth + 1) for item in items]
         if is_stub(value):
             raise FormError(f"{where}part of your array is still None")
-        if type(value) is np.ndarray or _is_array_library(value):
-            return Array().convert(value, where) if value.dtype.kind != "b" else np.array(value)
+        if _is_array_library(value):
+            value = _from_array_library(value, where)
+        if type(value) is np.ndarray:
+            if value.dtype.kind not in "biuf":
+                raise FormError(f"{where}part of your array holds {value.dtype} values")
+            count[0] += value.size
+            return value.copy()
         return _scalar(value, where)
 
     converted = plain(answer, 0)
@@ -621,12 +644,19 @@ class Mapping(Form):
 
 
 class Sequence(Form):
-    """A list or tuple (or 1-D array) of answers of one form -> tuple."""
+    """A list or tuple (or 1-D array) -> tuple. `Sequence(Number())` takes any number of answers
+    of one form (`length=` fixes it); `Sequence((Shape(), Number()))` one answer per position,
+    of its own form, such as a pair (shape, megabytes)."""
 
     def __init__(self, form, length=None):
-        self.form, self.length = form, length
-        count = f"{length} " if length else ""
-        self.description = f"a list of {count}({form.describe()})"
+        if isinstance(form, (tuple, list)):
+            self.forms, self.form, self.length = tuple(form), None, len(form)
+            parts = ", ".join(f.describe() for f in form)
+            self.description = f"a tuple ({parts})"
+        else:
+            self.forms, self.form, self.length = None, form, length
+            count = f"{length} " if length else ""
+            self.description = f"a list of {count}({form.describe()})"
 
     def convert(self, answer, where=""):
         if is_stub(answer):
@@ -642,24 +672,28 @@ class Sequence(Form):
         if len(items) > MAX_ITEMS:
             raise FormError(f"{where}your list is far too long")
         if self.length is not None and len(items) != self.length:
-            raise FormError(f"{where}expected {self.length} items, got {len(items)}")
-        return _all_or_none([(i, self.form, item) for i, item in enumerate(items)], where, tuple)
+            raise FormError(
+                f"{where}expected {self.length} items, got {len(items)}",
+                f"expected {self.describe()}",
+            )
+        forms = self.forms or [self.form] * len(items)
+        return _all_or_none(list(zip(range(len(items)), forms, items)), where, tuple)
 
 
 def _all_or_none(parts, where, kind):
     """Convert each (label, form, answer); all placeholders -> _Stub, some -> FormError."""
     converted, stubs = [], []
     for label, form, answer in parts:
+        name = f"{label!r}" if kind is dict else f"item {label}"
         try:
-            converted.append((label, form.convert(answer, f"{where}[{label!r}] ")))
+            converted.append((label, form.convert(answer, f"{where}{name}: ")))
         except _Stub:
-            stubs.append(label)
+            stubs.append(name)
     if stubs and not converted:
         raise _Stub
     if stubs:
         raise FormError(
-            f"{where}part of your answer is still a placeholder: "
-            + ", ".join(f"[{label!r}]" for label in stubs),
+            f"{where}part of your answer is still a placeholder (None or ...): " + ", ".join(stubs),
             "fill in every part before checking",
         )
     if kind is dict:
@@ -723,8 +757,6 @@ class Function(Form):
                 f"expected a function, got {type(answer).__name__}",
                 "pass the function itself (no parentheses after its name)",
             )
-        if not isinstance(trials, (list, tuple)) or not trials:
-            raise ValueError("a Function exercise's trials are a non-empty list of cases")
         outputs = []
         for case in trials:
             on = f"on {describe_input(case)}"
@@ -732,14 +764,20 @@ class Function(Form):
                 result = answer(*_copy_plain(self.arguments(case)))
             except NotImplementedError:
                 raise _Stub from None
-            except (Exception, SystemExit) as error:  # the learner's bug: say on which input
+            except KeyboardInterrupt:
+                raise
+            except BaseException as error:  # the learner's bug: say on which input
                 raise Wrong(f"your function raised {_error_text(error)} {on}") from None
             if is_stub(result):
                 raise FormError(
                     f"your function returned {result!r} {on}",
                     "a function that computes something ends with `return` and the result",
                 )
-            outputs.append(self.output.convert(result, f"{on}: "))
+            try:
+                outputs.append(self.output.convert(result, f"{on}: "))
+            except FormError as error:
+                hint = error.hint or f"your function should return {self.output.describe()}"
+                raise FormError(error.what, hint) from None
         return tuple(outputs)
 
 
@@ -767,7 +805,9 @@ class Model(Form):
                 model = answer()
             except NotImplementedError:
                 raise _Stub from None
-            except (Exception, SystemExit) as error:
+            except KeyboardInterrupt:
+                raise
+            except BaseException as error:
                 raise Wrong(f"your function raised {_error_text(error)}") from None
             if not isinstance(model, keras.Model):
                 raise FormError(f"your function returned a {type(model).__name__}, not a model")
@@ -813,6 +853,7 @@ def rebuild_model(values):
     """The judging side: a Keras model from a Model form's values (config + weights)."""
     import keras
 
+    _builtin_layers_only(json.loads(values["config"]))  # the values may come from a hostile kernel
     model = keras.models.model_from_json(values["config"])
     if values["weights"]:
         targets = model.get_weights()
@@ -917,7 +958,10 @@ def watched_for(item):
     and the exercise's own judge and trials with the functions of their module they call."""
     watched = Watched()
     for reference in item.forbid:
-        target = _resolve(reference)
+        try:
+            target = _resolve(reference)
+        except (ValueError, AttributeError):
+            continue  # a library that is not installed here cannot be called either
         name = reference if isinstance(reference, str) else _name_of(target)
         if inspect.ismodule(target):
             for twin_name, twin in _public_of_module(target).items():
@@ -929,6 +973,8 @@ def watched_for(item):
             for twin_name, twin in _public_of_module(module).items():
                 if twin is not target:
                     watched.add(twin, twin_name)
+    for name in ("judge", "_decide", "passes", "check", "new_trials", "produce"):
+        watched.add(globals()[name], f"{__name__}.{name}")  # the check itself, as an oracle
     # A one-step checker calls the learner's code from inside itself: only its forbid counts.
     for function in (item.checker, item.trials) if not item.legacy else ():
         for helper in _helpers(function):
@@ -991,6 +1037,12 @@ def _escapes():
 
 
 _ESCAPES = _escapes()
+# threading's own setprofile is Python code: seen as a "call", not a "c_call"
+_ESCAPE_CODES = {
+    f.__code__
+    for f in (getattr(threading, n, None) for n in ("setprofile", "setprofile_all_threads"))
+    if f is not None and hasattr(f, "__code__")
+}
 
 
 class Watch:
@@ -1001,33 +1053,66 @@ class Watch:
         self.watched = watched
         self.used = []
         self.escaped = []
-        self._own = set()
-        self._hook = self._note  # one bound method, so that `is` can tell it is still installed
+        self._own = {Watch.__exit__.__code__, Watch.__enter__.__code__}
+        self._top = None
+        self._hook = self._make_hook()  # one object, so that `is` can tell it is still installed
 
-    def _note(self, frame, event, arg):
-        if event == "call":
-            name = self.watched.codes.get(frame.f_code)
-            if name is not None and name not in self.used:
-                caller = frame.f_back  # a watched reference calling its own helpers: named once
-                while caller is not None and caller.f_code not in self.watched.codes:
-                    caller = caller.f_back
-                if caller is None:
-                    self.used.append(name)
-        elif event == "c_call":
-            key = id(arg)
-            escape = _ESCAPES.get(key)
-            if escape is not None and escape[0] is arg and frame.f_code not in self._own:
-                if not (escape[1] == "started a thread" and frame.f_code is _THREAD_START):
-                    if escape[1] not in self.escaped:
-                        self.escaped.append(escape[1])
-            found = self.watched.builtins.get(key)
-            if found is not None and found[0] is arg and found[1] not in self.used:
-                self.used.append(found[1])
+    def _make_hook(self):
+        # The hook runs on every call of the learner's code: the common path is one comparison
+        # and one dict lookup; the rare hits are sorted out in `_code_hit` and `_c_hit`.
+        codes = {code: ("escape", None) for code in _ESCAPE_CODES}
+        codes.update({code: ("used", name) for code, name in self.watched.codes.items()})
+        c_calls = {key: (target, "escape", why) for key, (target, why) in _ESCAPES.items()}
+        c_calls.update(
+            {key: (target, "used", name) for key, (target, name) in self.watched.builtins.items()}
+        )
+        code_hit, c_hit = self._code_hit, self._c_hit
+
+        def hook(frame, event, arg):
+            if event == "call":
+                hit = codes.get(frame.f_code)
+                if hit is not None:
+                    code_hit(frame, hit)
+            elif event == "c_call":
+                hit = c_calls.get(id(arg))
+                if hit is not None and hit[0] is arg:
+                    c_hit(frame, hit)
+
+        return hook
+
+    def _code_hit(self, frame, hit):
+        kind, name = hit
+        caller = frame.f_back
+        if kind == "escape":
+            if caller is None or caller.f_code not in self._own:
+                self._escape("switched the profiler off")
+            return
+        if name in self.used:
+            return
+        while caller is not None and caller is not self._top:  # a watched reference calling
+            if caller.f_code in self.watched.codes:  # its own helpers is named once
+                return
+            caller = caller.f_back
+        self.used.append(name)
+
+    def _c_hit(self, frame, hit):
+        _, kind, name = hit
+        if kind == "used":
+            if name not in self.used:
+                self.used.append(name)
+        elif frame.f_code not in self._own:
+            if not (name == "started a thread" and frame.f_code is _THREAD_START):
+                self._escape(name)
+
+    def _escape(self, why):
+        if why not in self.escaped:
+            self.escaped.append(why)
 
     def __enter__(self):
+        _warm_up()
+        self._top = sys._getframe(1)  # the frame the watch runs in: what is above is not watched
         self._previous = sys.getprofile(), threading.getprofile()
         self._threads = set(threading.enumerate())
-        self._own = {Watch.__exit__.__code__, Watch.__enter__.__code__}
         threading.setprofile(self._hook)
         sys.setprofile(self._hook)
         return self
@@ -1046,6 +1131,16 @@ class Watch:
 
 
 _THREAD_START = threading.Thread.start.__code__
+
+
+@functools.cache
+def _warm_up():
+    """Start, before any watch, what libraries start once on first use: platform.processor()
+    runs `uname -p` in a subprocess the first time (TensorFlow asks on import), which inside a
+    watch would read as the learner's code starting another process."""
+    import platform
+
+    platform.processor()
 
 
 def refuse_used(watch):
@@ -1133,6 +1228,15 @@ def scan_answer(answer, watched, limit=30):
         tree = _source_tree(function)
         if tree is None:
             continue
+        if function.__name__ == "<lambda>":  # its source is the whole line: keep the lambda
+            arguments = function.__code__.co_varnames[: function.__code__.co_argcount]
+            lambdas = [
+                node
+                for node in ast.walk(tree)
+                if isinstance(node, ast.Lambda)
+                and tuple(a.arg for a in node.args.args) == tuple(arguments)
+            ]
+            tree = ast.Module(body=[ast.Expr(node) for node in lambdas], type_ignores=[])
         names = dict(function.__globals__)
         for local in _local_names(function.__code__):
             names[local] = None  # a local variable shadows the global of the same name
@@ -1201,6 +1305,19 @@ def _resolve_node(node, names):
 
 _DYNAMIC_CALLS = {"exec", "eval", "compile", "__import__", "globals", "vars", "locals"}
 _DYNAMIC_MODULES = {"importlib", "ctypes", "builtins", "gc", "inspect", "marshal", "pickle"}
+# What a notebook's own code uses of cnnlib.labs; anything else there is the check's machinery.
+_LEARNER_API = {"cnnlib.labs.check", "cnnlib.labs.EXERCISES", "cnnlib.labs.run_solutions"}
+_DYNAMIC_ATTRIBUTES = {
+    "__dict__",
+    "__globals__",
+    "__builtins__",
+    "__code__",
+    "__closure__",
+    "f_locals",
+    "f_globals",
+    "f_back",
+    "gi_frame",
+}
 
 
 def forbidden_in_source(source_text, forbid):
@@ -1220,13 +1337,15 @@ def forbidden_in_source(source_text, forbid):
         tree = ast.parse(source_text)
     except SyntaxError as error:
         return [f"the code could not be read as Python (line {error.lineno})"]
-    forbidden = {}  # last name -> dotted name
-    modules = {}  # module name -> dotted names it holds
+    targets = {}  # id -> dotted name, of every forbidden object and twin
+    dotted_names = set()
     for reference in forbid:
         try:
             target = _resolve(reference)
         except Exception:
             target = None
+        if isinstance(reference, str):
+            dotted_names.add(reference)
         names = {}
         if inspect.ismodule(target):
             names.update(_public_of_module(target))
@@ -1235,68 +1354,86 @@ def forbidden_in_source(source_text, forbid):
             module = sys.modules.get(getattr(target, "__module__", None) or "")
             if module is not None and module.__name__.split(".")[0] not in _NO_TWINS:
                 names.update(_public_of_module(module))
-        elif isinstance(reference, str):
-            names[reference] = None
-        for dotted in names:
-            forbidden[dotted.rsplit(".", 1)[-1]] = dotted
-            modules.setdefault(dotted.rsplit(".", 1)[0], set()).add(dotted)
-        if isinstance(reference, str):
-            forbidden.setdefault(reference.rsplit(".", 1)[-1], reference)
-            modules.setdefault(reference.rsplit(".", 1)[0], set()).add(reference)
+        for dotted, value in names.items():
+            dotted_names.add(dotted)
+            targets[id(value)] = dotted
+    suffixes = {".".join(d.split(".")[-2:]): d for d in dotted_names}  # "ops.conv2d"
+    modules = {d.rsplit(".", 1)[0] for d in dotted_names}
+    aliases = {"labs": "cnnlib.labs", "core": "cnnlib.labs.core"}  # the notebooks' own names
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    aliases[alias.asname] = alias.name
+                else:
+                    aliases[alias.name.split(".")[0]] = alias.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+
+    def forbidden_name(path):
+        """The forbidden dotted name `path` ("cnnlib.ops.conv2d") stands for, or None."""
+        if path in dotted_names:
+            return path
+        module_name, _, attribute = path.rpartition(".")
+        value = _static_lookup(sys.modules.get(module_name), attribute) if module_name else None
+        if value is not None and id(value) in targets:
+            return targets[id(value)]
+        return None
+
     reasons = []
 
     def note(reason):
         if reason not in reasons:
             reasons.append(reason)
 
-    imported = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module:
             for alias in node.names:
                 if alias.name == "*" and node.module in modules:
                     note(f"line {node.lineno}: imports everything from {node.module}")
-                elif alias.name in forbidden:
-                    note(f"line {node.lineno}: names {forbidden[alias.name]}")
-                    imported.add(alias.asname or alias.name)
-                if node.module.split(".")[0] in _DYNAMIC_MODULES:
-                    note(f"line {node.lineno}: imports from {node.module} (dynamic code)")
+                found = forbidden_name(f"{node.module}.{alias.name}")
+                if found:
+                    note(f"line {node.lineno}: names {found}")
+            if node.module.split(".")[0] in _DYNAMIC_MODULES:
+                note(f"line {node.lineno}: imports from {node.module} (dynamic code)")
+            for alias in node.names:
+                path = f"{node.module}.{alias.name}"
+                if path.startswith("cnnlib.labs.") and path not in _LEARNER_API:
+                    note(f"line {node.lineno}: uses the check's own machinery ({path})")
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.split(".")[0] in _DYNAMIC_MODULES:
                     note(f"line {node.lineno}: imports {alias.name} (dynamic code)")
         elif isinstance(node, ast.Attribute):
-            if node.attr in forbidden:
-                note(f"line {node.lineno}: names {forbidden[node.attr]}")
-            if (
-                node.attr in ("modules", "_getframe", "setprofile", "settrace")
-                and isinstance(node.value, ast.Name)
-                and node.value.id == "sys"
-            ):
-                note(f"line {node.lineno}: uses sys.{node.attr} (dynamic code)")
-            if node.attr in (
-                "__dict__",
-                "__globals__",
-                "__builtins__",
-                "__code__",
-                "f_locals",
-                "f_globals",
-                "f_back",
-            ):
+            chain, root = [node.attr], node.value
+            while isinstance(root, ast.Attribute):
+                chain.insert(0, root.attr)
+                root = root.value
+            if isinstance(root, ast.Name):
+                known = aliases.get(root.id)
+                path = ".".join([known or root.id] + chain)
+                found = forbidden_name(path) or (
+                    None if known else suffixes.get(".".join([root.id] + chain)[-200:])
+                )
+                if found:
+                    note(f"line {node.lineno}: names {found}")
+                if path.startswith("cnnlib.labs.") and path not in _LEARNER_API:
+                    note(f"line {node.lineno}: uses the check's own machinery ({path})")
+                if root.id == "sys" and chain[0] in ("modules", "_getframe", "setprofile"):
+                    note(f"line {node.lineno}: uses sys.{chain[0]} (dynamic code)")
+            if node.attr in _DYNAMIC_ATTRIBUTES:
                 note(f"line {node.lineno}: reads {node.attr} (dynamic code)")
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             name = node.func.id
             if name in _DYNAMIC_CALLS:
                 note(f"line {node.lineno}: calls {name}() (dynamic code)")
-            elif name in ("getattr", "setattr", "delattr", "hasattr") and not (
-                len(node.args) >= 2 and isinstance(node.args[1], ast.Constant)
-            ):
-                note(f"line {node.lineno}: {name}() with a computed name (dynamic code)")
-            elif name in ("getattr", "setattr") and len(node.args) >= 2:
-                literal = node.args[1].value
-                if literal in forbidden:
-                    note(f"line {node.lineno}: names {forbidden[literal]}")
-        elif isinstance(node, ast.Name) and node.id in imported:
-            pass  # already noted at its import
+            elif name in ("getattr", "setattr", "delattr", "hasattr") and len(node.args) >= 2:
+                literal = node.args[1]
+                if not (isinstance(literal, ast.Constant) and isinstance(literal.value, str)):
+                    note(f"line {node.lineno}: {name}() with a computed name (dynamic code)")
+                elif any(d.endswith("." + literal.value) for d in dotted_names):
+                    note(f"line {node.lineno}: {name}() of {literal.value!r}, a forbidden name")
     return reasons
 
 
@@ -1328,6 +1465,10 @@ def produce(exercise_id, answer, trials):
     if is_stub(answer):
         raise NotAttempted
     watched = watched_for(item)
+    if isinstance(item.form, Function) and (not isinstance(trials, (list, tuple)) or not trials):
+        raise ValueError(f"{exercise_id}: a Function exercise's trials are a list of cases")
+    if _uses_model(item.form):
+        import keras  # noqa: F401 - imported before the watch: its import is not the learner's
     try:
         with Watch(watched) as watch:
             if isinstance(item.form, Function):
@@ -1338,12 +1479,20 @@ def produce(exercise_id, answer, trials):
         raise NotAttempted from None
     except FormError as error:
         refuse_used(watch)
-        raise FormError(error.what, error.hint or _expected_hint(item)) from None
+        hint = error.hint or (None if "expected" in error.what else _expected_hint(item))
+        raise FormError(error.what, hint) from None
     except Wrong:
         refuse_used(watch)
         raise
     except RecursionError:
         raise FormError("your answer is nested too deeply to read", _expected_hint(item)) from None
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:  # reading the answer ran its code, and that code raised
+        refuse_used(watch)
+        raise FormError(
+            f"reading your answer raised {_error_text(error)}", _expected_hint(item)
+        ) from None
     refuse_used(watch)
     if callable(answer):
         named = scan_answer(answer, watched)
@@ -1357,6 +1506,16 @@ def produce(exercise_id, answer, trials):
         return _through_wire(values)
     except (TypeError, ValueError) as error:  # pragma: no cover - the forms make plain values
         raise FormError(f"your answer could not be sent to the check ({error})") from None
+
+
+def _uses_model(form):
+    if isinstance(form, Model):
+        return True
+    inner = [getattr(form, name, None) for name in ("output", "form", "values")]
+    inner += list(getattr(form, "forms", None) or ()) + list(
+        (getattr(form, "fields", None) or {}).values()
+    )
+    return any(isinstance(f, Form) and _uses_model(f) for f in inner)
 
 
 def _expected_hint(item):
@@ -1759,6 +1918,20 @@ def _unique_pairs(pairs):
     return result
 
 
+def _check_npy_header(stream, name):
+    from numpy.lib import format as npy
+
+    version = npy.read_magic(stream)
+    if version == (1, 0):
+        shape, fortran, dtype = npy.read_array_header_1_0(stream)
+    elif version == (2, 0):
+        shape, fortran, dtype = npy.read_array_header_2_0(stream)
+    else:
+        raise ValueError(f"{name}: an .npy version {version} the wire does not use")
+    if dtype not in PLAIN_DTYPES or len(shape) > MAX_DEPTH or math.prod(shape) > MAX_ELEMENTS:
+        raise ValueError(f"{name}: an array of {dtype}, shape {shape} (plain and capped only)")
+
+
 def _read_arrays(path):
     if not path.is_file():
         raise ValueError(f"{path.name} is missing")
@@ -1775,6 +1948,8 @@ def _read_arrays(path):
             for member in members:
                 if not re.fullmatch(r"a\d{1,7}\.npy", member.filename):
                     raise ValueError(f"{path.name} holds an unexpected member {member.filename!r}")
+                with archive.open(member) as stream:  # the header, before NumPy allocates
+                    _check_npy_header(stream, member.filename)
         arrays = {}
         with np.load(path, allow_pickle=False) as archive:
             for key in archive.files:

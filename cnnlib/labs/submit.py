@@ -47,6 +47,7 @@ def produce_one(exercise_id, trials, values_dir, recorded=None):
     if exercise_id not in recorded:
         _write_status(values_dir, exercise_id, "not attempted", "no check of this exercise ran")
         return "not attempted"
+    before = core._snapshot()
     try:
         values = core.produce(exercise_id, recorded[exercise_id], trials)
         core.to_wire(values, values_dir, exercise_id)
@@ -63,6 +64,8 @@ def produce_one(exercise_id, trials, values_dir, recorded=None):
         detail = "".join(traceback.format_exception_only(type(error), error)).strip()
         _write_status(values_dir, exercise_id, "error", f"producing the values failed: {detail}")
         return "error"
+    finally:
+        core._restore(before)  # what one answer's code left behind does not reach the next
     _write_status(values_dir, exercise_id, "values")
     return "values"
 

@@ -242,6 +242,27 @@ def cross(exercise_id, answer):
     return caught.value.what, caught.value.hint or ""
 
 
+def test_the_worked_example_in_cores_docstring_runs_as_written():
+    text = core.__doc__.split("::\n", 1)[1].split("\nA prediction's message", 1)[0]
+    import textwrap
+
+    namespace = {"__name__": "worked_example"}
+    exec(compile(textwrap.dedent(text), "core.__doc__", "exec"), namespace)
+    ids = [i for i in core.REGISTRY if i.startswith("90.")]
+    try:
+        assert sorted(ids) == ["90.conv2d", "90.descent", "90.output_shape", "90.small_cnn"]
+        assert {core.REGISTRY[i].kind for i in ids} == set(core.KINDS)
+        assert labs.passes("90.output_shape", (None, 26, 26, 8))
+        assert labs.passes("90.conv2d", my_conv2d)
+        assert labs.passes("90.small_cnn", small_cnn)
+        assert labs.passes("90.descent", my_descent)
+        with pytest.raises(core.CheckFailed, match="you used cnnlib.ops.conv2d"):
+            labs.check("90.conv2d", ops.conv2d)
+    finally:
+        for exercise_id in ids:
+            del core.REGISTRY[exercise_id]
+
+
 # ---------------------------------------------------------------------------------------------
 # The three outcomes, through check and through produce + judge
 # ---------------------------------------------------------------------------------------------
@@ -325,7 +346,7 @@ def test_a_crash_in_the_learners_function_names_the_input():
 )
 def test_a_number_of_the_wrong_form_is_a_cross_about_the_form(answer, message):
     what, hint = cross("99.parameters", answer)
-    assert message in what and ("expected a number" in hint or "plain number" in hint)
+    assert message in what and ("expected" in what + hint or "plain number" in hint)
 
 
 @pytest.mark.parametrize(
@@ -343,6 +364,7 @@ def test_a_zero_d_tensorflow_tensor_passes():
     assert labs.passes("99.parameters", tf.constant(224.0))
     assert labs.passes("99.parameters", tf.reduce_sum(tf.ones((224,))))
     assert labs.passes("99.pooled", tf.constant([[5.0, 8.0], [7.0, 9.0]]))
+    assert labs.passes("99.pooled", [tf.constant([5, 8]), np.array([7.0, 9.0])])  # mixed rows
 
 
 @pytest.mark.parametrize(
@@ -356,6 +378,16 @@ def test_a_zero_d_tensorflow_tensor_passes():
 )
 def test_shapes_of_the_wrong_form(answer, message):
     assert message in cross("99.output_shape", answer)[0]
+
+
+def test_a_sequence_of_different_forms_and_a_model_from_a_function_of_the_trials():
+    pair = Sequence((Shape(batch=True), Number()))
+    assert pair.convert(((64, 224, 224, 3), np.float32(38.5))) == ((64, 224, 224, 3), 38.5)
+    with pytest.raises(core.FormError, match="expected 2 items, got 1"):
+        pair.convert([(64, 224, 224, 3)])
+    with pytest.raises(core.FormError, match=r"still a placeholder \(None or ...\): item 1"):
+        pair.convert(((64, 224, 224, 3), None))
+    assert core._uses_model(Function(Model())) and not core._uses_model(Function(Array()))
 
 
 def test_a_choice_outside_the_options_and_a_missing_key_are_named():
@@ -377,6 +409,10 @@ def test_the_model_form_rebuilds_a_builtin_model_and_refuses_a_lambda():
     )
     what, hint = cross("99.small_cnn", lambda_model)
     assert "Lambda" in what and "built-in" in what
+    # values forged in a kernel are checked again on the judging side
+    forged = dict(values, config=lambda_model.to_json())
+    with pytest.raises(Wrong, match="Lambda"):
+        core.rebuild_model(forged)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -511,6 +547,21 @@ def test_from_wire_refuses_a_huge_array(tmp_path, monkeypatch):
     monkeypatch.setattr(core, "MAX_NPZ_BYTES", 10_000)
     _write_wire(tmp_path, {"$array": "a0"}, {"a0": np.zeros(5_000)})
     with pytest.raises(ValueError, match="larger than|unpacks to more"):
+        core.from_wire(tmp_path, "v")
+
+
+def test_from_wire_reads_the_header_before_allocating(tmp_path):
+    import io
+    import zipfile
+
+    from numpy.lib import format as npy
+
+    header = io.BytesIO()
+    npy.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)})
+    _write_wire(tmp_path, {"$array": "a0"})
+    with zipfile.ZipFile(tmp_path / "v.npz", "w") as archive:  # claims 8 TB in a few bytes
+        archive.writestr("a0.npy", header.getvalue() + b"\0" * 64)
+    with pytest.raises(ValueError, match="capped"):
         core.from_wire(tmp_path, "v")
 
 
@@ -666,6 +717,26 @@ def test_a_number_whose_conversion_raises_is_a_cross_about_the_form(answer):
     assert "could not be read" in what and "on x:" in what
 
 
+def test_any_exception_while_reading_the_answer_is_a_cross_about_the_form():
+    class Odd(BaseException):
+        pass
+
+    def odd(x, kernel):
+        raise Odd("not even an Exception")
+
+    assert "your function raised Odd" in cross("99.conv2d", odd)[0]
+
+    class Tensorish:
+        __module__ = "torch.fake"
+
+        def numpy(self):
+            raise Odd("from numpy()")
+
+    what, hint = cross("99.pooled", Tensorish())
+    assert "could not be read" in what or "reading your answer raised Odd" in what
+    core._WRONG_TRIES.pop("99.pooled", None)
+
+
 def test_a_lazy_array_is_materialised_inside_the_watch():
     class Lazy:
         __module__ = "jax.numpy"  # looks like an array library's lazy array
@@ -691,6 +762,20 @@ def test_the_forbidden_reference_called_from_a_thread_is_seen():
         return out["r"]
 
     assert "you used cnnlib.ops.conv2d" in cross("99.conv2d", threaded)[0]
+
+
+def test_a_thread_started_after_switching_threadings_profiler_off_is_refused():
+    import threading
+
+    def unwatched_thread(x, kernel):
+        threading.setprofile(None)
+        out = {}
+        worker = threading.Thread(target=lambda: out.update(r=ops.conv2d(x, kernel)))
+        worker.start()
+        worker.join()
+        return out["r"]
+
+    assert "switched the profiler off" in cross("99.conv2d", unwatched_thread)[0]
 
 
 def test_a_thread_started_below_threading_is_refused():
@@ -766,6 +851,14 @@ def _helper_conv(x, kernel):
 
 def _uses_a_helper(x, kernel):
     return _helper_conv(x, kernel)
+
+
+def test_asking_the_judge_from_inside_the_answer_is_a_cross():
+    def oracle(x, kernel):  # tries candidates against the judge itself
+        core.judge("99.conv2d", (my_conv2d(x, kernel),), [{"x": x, "kernel": kernel}])
+        return my_conv2d(x, kernel)
+
+    assert "you used cnnlib.labs.core.judge" in cross("99.conv2d", oracle)[0]
 
 
 def test_calling_the_checks_own_helpers_is_a_cross():
@@ -895,13 +988,18 @@ def test_a_thread_left_running_is_a_cross_not_a_peek():
         ("import cnnlib.ops\ncnnlib.ops.conv2d_loop(x, k)", "names cnnlib.ops.conv2d_loop"),
         ("from cnnlib.ops import *", "imports everything from cnnlib.ops"),
         ("getattr(ops, 'conv' + '2d')(x, k)", "computed name"),
-        ("getattr(ops, 'conv2d')(x, k)", "names cnnlib.ops.conv2d"),
+        ("getattr(ops, 'conv2d')(x, k)", "of 'conv2d', a forbidden name"),
+        ("import cnnlib.ops as o\no.pad(x, 1)", "names cnnlib.ops.pad"),
+        ("ops.output_size(7, 3)", "names cnnlib.ops.output_size"),
         ("exec(code)", "calls exec()"),
         ("eval('1')", "calls eval()"),
         ("__import__('cnnlib.ops')", "calls __import__()"),
         ("import importlib\nimportlib.import_module('cnnlib')", "imports importlib"),
         ("import sys\nsys.modules['cnnlib.ops']", "uses sys.modules"),
         ("globals()['f'] = 1", "calls globals()"),
+        ("from cnnlib.labs import core\ncore.judge('02.conv2d', v, t)", "the check's own"),
+        ("labs.REGISTRY['02.conv2d'].checker", "the check's own"),
+        ("from cnnlib.labs.ex02 import _expected", "the check's own"),
         (
             "%timeit conv2d(x, k)\nfrom cnnlib import ops\nops.conv2d(x, k)",
             "names cnnlib.ops.conv2d",
@@ -914,5 +1012,83 @@ def test_forbidden_in_source_names_references_and_dynamic_code(source, reason):
 
 
 def test_forbidden_in_source_passes_honest_code():
-    honest = "import numpy as np\n\ndef conv2d(x, k):\n    return np.sum(x[:3, :3] * k)\n"
+    honest = (
+        "import numpy as np\nfrom numpy import pad\nfrom cnnlib import labs\n"
+        "labs.check('02.conv2d', None)\n\ndef conv2d(x, k):\n"
+        "    x = np.pad(x, 1)\n    return np.sum(x[:3, :3] * k)\n"
+    )
     assert core.forbidden_in_source(honest, ("cnnlib.ops.conv2d",)) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# In a real kernel, as a learner and as the grader use it
+# ---------------------------------------------------------------------------------------------
+
+KERNEL_SETUP = """
+import textwrap
+from cnnlib import labs
+from cnnlib.labs import core
+exec(textwrap.dedent(core.__doc__.split("::\\n", 1)[1].split("\\nA prediction's message", 1)[0]))
+"""
+
+KERNEL_ANSWERS = """
+import numpy as np
+from cnnlib import ops
+
+def my_conv2d(x, kernel):
+    kh, kw = kernel.shape
+    out = np.zeros((x.shape[0] - kh + 1, x.shape[1] - kw + 1))
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = np.sum(x[i : i + kh, j : j + kw] * kernel)
+    return out
+
+labs.check("90.conv2d", my_conv2d)
+labs.check("90.output_shape", (26, 26, 8))
+"""
+
+
+@pytest.mark.slow  # starts two kernels
+def test_check_and_record_mode_in_a_real_kernel(tmp_path, monkeypatch):
+    import nbformat
+    from nbclient import NotebookClient
+
+    def run(cells, **environment):
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+        NotebookClient(notebook, timeout=180, kernel_name="python3", allow_errors=True).execute(
+            cwd=str(tmp_path)
+        )
+        return [
+            "".join(o.get("text", "") for o in cell.outputs)
+            + "".join("\n".join(o.get("traceback", [])) for o in cell.outputs)
+            for cell in notebook.cells
+        ]
+
+    # The learner: a ✓, a lambda naming the reference is a ✗, with no traceback.
+    out = run(
+        [KERNEL_SETUP, KERNEL_ANSWERS, 'labs.check("90.conv2d", lambda x, k: ops.conv2d(x, k))']
+    )
+    assert "✓ 90.conv2d" in out[1] and "✓ 90.output_shape" in out[1]
+    assert out[2].startswith("✗ 90.conv2d") and "you used cnnlib.ops.conv2d" in out[2]
+    assert "Traceback" not in out[2]
+
+    # The grader: record, then trials in, values out; judged here, outside the kernel.
+    ids = ["90.conv2d", "90.output_shape", "90.descent"]
+    exec(KERNEL_SETUP, {"__name__": "worked_example"})  # the grader registers the same judges
+    try:
+        trials = {exercise_id: core.new_trials(exercise_id, 2024) for exercise_id in ids}
+        (tmp_path / "trials").mkdir()
+        core.to_wire(trials, tmp_path / "trials", "trials")
+        produce = "from cnnlib.labs import submit\nprint(submit.produce_all('trials', 'values'))"
+        out = run([KERNEL_SETUP, KERNEL_ANSWERS, produce], **{core.RECORD_MODE_VARIABLE: "record"})
+        assert out[1].count("recorded for grading") == 2 and "✓" not in out[1]
+        for exercise_id in ("90.conv2d", "90.output_shape"):
+            values = core.from_wire(tmp_path / "values", exercise_id)
+            assert core.judge(exercise_id, values, trials[exercise_id]).status == "correct"
+        status = json.loads((tmp_path / "values" / "90.descent.status.json").read_text())
+        assert status["status"] == "not attempted"
+    finally:
+        for exercise_id in [i for i in core.REGISTRY if i.startswith("90.")]:
+            del core.REGISTRY[exercise_id]

@@ -92,16 +92,14 @@ def test_numerical_gradient_agrees_with_an_analytic_one():
 
 def _solution_lines(path):
     """Non-trivial lines of the notebook's solutions that no lecture cell also contains: those in
-    cells tagged `solution` (the older layout) and those of notebooks/solutions/NN_name.py."""
+    cells tagged `solution` and those of notebooks/solutions/NN_name.py."""
     from cnnlib.labs import solutions
 
     notebook = nbformat.read(path, as_version=4)
     lecture = "\n".join(c.source for c in notebook.cells if not student.is_solution_cell(c))
     sources = [c.source for c in notebook.cells if student.is_solution_cell(c)]
-    converted, text = solutions.convert(notebook, path.stem)
-    if text is None and (path.parent / "solutions" / f"{path.stem}.py").exists():
-        text = (path.parent / "solutions" / f"{path.stem}.py").read_text()
-    sources += [cell.source for cell in solutions.parse(text or "") if cell.kind == "code"]
+    text = solutions.solutions_path(path.stem, path.parent).read_text(encoding="utf-8")
+    sources += [cell.source for cell in solutions.parse(text) if cell.kind == "code"]
     lines = set()
     for source in sources:
         for line in source.splitlines():
