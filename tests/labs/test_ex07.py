@@ -572,6 +572,8 @@ def test_values_cross_the_wire_and_are_judged_outside(tmp_path):
     for exercise_id, answer in [
         ("07.vgg_numbers", vgg19()),
         ("07.top_k_error", solution_top_k_error),
+        ("07.extract_features", solution_extract_features),
+        ("07.unfreeze_block5", solution_prepare_fine_tuning),
     ]:
         trials = core.new_trials(exercise_id, seed=11)
         values = core.produce(exercise_id, answer, trials)
