@@ -219,3 +219,48 @@ def test_a_hand_copied_class_file_is_read_directly(offline, monkeypatch):
     probabilities[0, 42] = 0.5
     assert transfer.imagenet_top5(probabilities)[0][0] == ("name_42", 0.5)
     assert (offline / "models" / fname).exists(), "the hand-copied file must survive"
+
+
+# ---------------------------------------------------------------------------------------------
+# transfer_files: what notebook 07's own pipeline reads, and the sizes to train at
+# ---------------------------------------------------------------------------------------------
+
+
+def test_transfer_files_offline_gives_the_stand_in_pixels_and_sizes(offline, capsys):
+    from cnnlib.runtime.profiles import PROFILES
+
+    files, sizes = transfer.transfer_files(PROFILES["lite"], weights_are_real=True)
+    assert (
+        files.is_stand_in
+        and "STAND-IN" in files.source
+        and "UNAVAILABLE" in capsys.readouterr().out
+    )
+    assert sizes == transfer.stand_in_sizes()
+    images, labels = files.train
+    assert images.shape == (64, 28, 28, 3) and images.dtype == np.uint8
+    assert np.array_equal(images[..., 0], images[..., 2])  # grey made RGB
+    assert labels.tolist() == [0] * 32 + [1] * 32
+    assert (files.train_count, files.validation_count) == (64, 32)
+
+
+def test_transfer_files_reads_the_cached_archive_as_paths(offline, monkeypatch):
+    import dataclasses
+
+    from cnnlib.runtime.profiles import PROFILES
+
+    archive = offline / "datasets" / transfer.CATS_VS_DOGS["fname"]
+    archive.parent.mkdir(parents=True)
+    _fake_cats_vs_dogs_zip(archive)
+    monkeypatch.setitem(transfer.CATS_VS_DOGS, "size", archive.stat().st_size)
+    monkeypatch.setitem(transfer.CATS_VS_DOGS, "counts", FAKE_COUNTS)
+    profile = dataclasses.replace(PROFILES["lite"], transfer_images_per_class=3)
+
+    files, sizes = transfer.transfer_files(profile, weights_are_real=True)
+    assert not files.is_stand_in and sizes is profile
+    paths, labels = files.train
+    assert len(paths) == 6 and all(p.endswith(".jpg") for p in paths)
+    assert labels.tolist() == [0, 0, 0, 1, 1, 1] and files.class_names == ("cats", "dogs")
+    assert files.validation_count == 2 and files.sha256 == transfer.sha256_of(archive)
+
+    _, stand_in = transfer.transfer_files(profile, weights_are_real=False)
+    assert stand_in == transfer.stand_in_sizes(), "random weights train at the stand-in's sizes"
