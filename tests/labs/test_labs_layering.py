@@ -16,9 +16,7 @@ CHECKERS = sorted(LABS.glob("ex[0-9][0-9].py"))
 
 # Files that break a rule today; their notebook owners remove the cause (issue 24), then the
 # entry goes (strict: an entry whose file passes fails the run, so none outlives its cause).
-KNOWN = {
-    "ex07": "07.extract_features swaps features.feature_extractor for a spy while it checks",
-}
+KNOWN = {}  # checker: why it may still break the rule (none since every notebook migrated)
 
 
 def _imported_modules(tree):
