@@ -127,17 +127,23 @@ def run_solutions(name, namespace=None, folder=None):
     exercise that does not.
     """
     from cnnlib.labs import core
+    from cnnlib.runtime.hosted import solutions_location
 
     path = solutions_path(name, folder)
     number = name[:2]
     if os.environ.get(RUN_VARIABLE) != "1":
+        # A notebook opened alone (Colab, a download) has no solutions/ beside it: the pointer
+        # then gives the file's address in the course's repository.
         print(
-            f"The solutions of notebook {number} are in {FOLDER}/{path.name} next to this "
-            "notebook: open that file when you are stuck."
+            f"The solutions of notebook {number} are in {solutions_location(name, folder)}: "
+            "open that file when you are stuck."
         )
         return
     if not path.is_file():
-        raise SolutionFailed(f"no solutions file for notebook {name}: looked for {path}")
+        raise SolutionFailed(
+            f"no solutions file for notebook {name} at {path}; they are in "
+            f"{solutions_location(name, folder)}"
+        )
     cells = [cell for cell in parse(path.read_text(encoding="utf-8")) if cell.kind == "code"]
     if not cells:
         raise SolutionFailed(f"{path} holds no solution cell")

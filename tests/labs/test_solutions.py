@@ -92,10 +92,21 @@ def test_without_the_variable_it_only_says_where_the_solutions_are(tmp_path, mon
     labs.run_solutions("03_test", namespace=namespace, folder=tmp_path)
     out = capsys.readouterr().out
     assert out == (
-        "The solutions of notebook 03 are in solutions/03_test.py next to this notebook: "
+        "The solutions of notebook 03 are in solutions/03_test.py, next to this notebook: "
         "open that file when you are stuck.\n"
     )
     assert set(namespace) == {"labs"}
+
+
+def test_opened_alone_the_pointer_gives_the_repository_address(tmp_path, monkeypatch, capsys):
+    from cnnlib.runtime import hosted, locations
+
+    monkeypatch.delenv(solutions.RUN_VARIABLE, raising=False)
+    monkeypatch.setattr(locations, "course_root", lambda: None)
+    labs.run_solutions("05_lenet5_mnist", namespace={}, folder=tmp_path)
+    out = capsys.readouterr().out
+    assert hosted.solutions_location("05_lenet5_mnist", tmp_path) in out
+    assert "notebooks/solutions/05_lenet5_mnist.py" in out
 
 
 def test_with_the_variable_every_solution_must_pass(tmp_path, monkeypatch, capsys):
