@@ -22,8 +22,10 @@ from cnnlib.tools import bootstrap, site
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 ADDRESS, VERSION = hosted.checkout_project(ROOT)
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-# Python without this venv's packages (so without cnnlib): the interpreter the venv was made from.
-BARE_PYTHON = getattr(sys, "_base_executable", sys.executable)
+# Python without this venv's packages (so without cnnlib): the interpreter the venv was made from
+# (on Python 3.10 sys._base_executable still names the venv's own, so look in sys.base_prefix).
+_BASE = pathlib.Path(sys.base_prefix) / "bin" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
+BARE_PYTHON = str(_BASE) if _BASE.is_file() else getattr(sys, "_base_executable", sys.executable)
 
 
 # ---------------------------------------------------------------------------------------------
