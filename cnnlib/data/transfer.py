@@ -697,23 +697,3 @@ def compile_binary(model, learning_rate):
         loss="binary_crossentropy",
         metrics=["accuracy"],
     )
-
-
-def epoch_timer():
-    """A Keras callback whose `.seconds` lists the wall-clock time of each epoch it saw."""
-    import time
-
-    import keras
-
-    class EpochTimer(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.seconds = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.seconds.append(time.perf_counter() - self._start)
-
-    return EpochTimer()
