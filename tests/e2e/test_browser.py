@@ -458,7 +458,8 @@ def test_a_learner_runs_a_notebook_by_hand(page, lab, checkout):
     assert git(checkout, "status", "--porcelain") == "", "the run changed tracked files"
     assert (checkout / "my_results" / f"{notebook.stem}.json").exists()
     texts = [output["text"] for cell in state["cells"] for output in cell["outputs"]]
-    setup = "".join(output["text"] for output in state["cells"][0]["outputs"])
+    # The first code cell is the hosted-runtime bootstrap (silent in a clone); set-up comes next.
+    setup = "".join(output["text"] for output in state["cells"][1]["outputs"])
     assert "my_results (not tracked by git)" in setup, "set-up did not say where results go"
     assert not [text for text in texts if "PosixPath" in text], "a cell echoed a PosixPath"
 

@@ -153,8 +153,10 @@ def _start_launcher(tmp_path, shell=None):
             command, stdout=tmp_path.joinpath("out").open("w"), stderr=subprocess.STDOUT, env=env
         )
         pid = launcher.pid
-    started = _wait_for(lambda: b"Stop with Ctrl+C" in tmp_path.joinpath("out").read_bytes())
-    assert started, tmp_path.joinpath("out").read_text()
+    out = tmp_path / "out"
+    # With a shell, its background child opens the file itself, maybe after `echo $!` reached us.
+    started = _wait_for(lambda: out.exists() and b"Stop with Ctrl+C" in out.read_bytes())
+    assert started, out.read_text() if out.exists() else "the launcher never wrote its output file"
     return launcher, pid, int(pid_file.read_text())
 
 
