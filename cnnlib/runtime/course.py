@@ -1,10 +1,16 @@
-"""The course's notebooks in teaching order, each with what it teaches in one line.
+"""The course's notebooks in teaching order, each with what it teaches in one line, and how long
+its lecture takes to read.
 
 The one catalogue read by the README's notebook table, the lab's start page, the website, the
-student export and the tests (a test checks it against the files in notebooks/).
+student export and the tests (a test checks it against the files in notebooks/). The reading load
+is measured from the notebook files (`reading_load`), never typed: `cnn-course report` writes it
+into the README and INSTRUCTORS.md beside the measured running times.
 """
 
+import dataclasses
+import json
 import pathlib
+import re
 
 NOTEBOOKS = {
     "01_image_as_matrix": "pixels as numbers, channels, tensors and batches; why dense layers don't scale",
@@ -25,3 +31,81 @@ def notebook_paths(folder):
     if missing:
         raise ValueError(f"{folder} lacks the course notebooks {', '.join(missing)}")
     return paths
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading load: how long the lecture part of a notebook takes to read, from its words and lines.
+# ---------------------------------------------------------------------------------------------
+# Planning rates, not measurements of our learners:
+# - prose: 200 words a minute, the rate of reading to learn (Carver's "learning" gear, between
+#   rauding at 300 and memorising at 138; R. P. Carver, "Reading rate: theory, research, and
+#   practical implications", Journal of Reading 36(2), 84-95, 1992);
+# - code: 9 s a line, i.e. 400 lines an hour, the fastest pace at which reviewers still read code
+#   closely (the Cisco code-review study: J. Cohen, Best Kept Secrets of Peer Code Review,
+#   SmartBear, 2006).
+WORDS_PER_MINUTE = 200
+SECONDS_PER_CODE_LINE = 9
+RATE_SOURCE = (
+    f"{WORDS_PER_MINUTE} words a minute (reading to learn: Carver, *Journal of Reading* 36, 1992) "
+    f"and {SECONDS_PER_CODE_LINE} s per visible code line (400 lines an hour, the pace of careful "
+    "code review: Cohen, *Best Kept Secrets of Peer Code Review*, 2006)"
+)
+
+# The one aside format of the course: what the lecture decks say, and where they are wrong.
+ASIDE = re.compile(r"^```\{admonition\} On the slides[ \t]*\n(.*?)^```[ \t]*$", re.S | re.M)
+_HIDDEN_TAGS = {"verify", "solution", "bootstrap"}
+_EXERCISES = re.compile(r"^## Exercises", re.M)
+_WORD = re.compile(r"[^\W_]+(?:['’.,-][^\W_]+)*")
+_LINK = re.compile(r"(!?)\[([^\]]*)\]\([^)]*\)")  # a link or image: its text is read, not its URL
+_MARKUP = re.compile(
+    r"<!--.*?-->|</?[A-Za-z][^>]*>|^:\w+:[^\n]*$", re.S | re.M
+)  # comments, tags, options
+
+
+def prose_words(markdown):
+    """The words a reader reads in a markdown cell: link and image addresses, HTML tags and
+    comments and admonition options (`:class: note`) left out; a number or a formula symbol counts
+    as a word."""
+    text = _MARKUP.sub(" ", _LINK.sub(lambda m: "" if m.group(1) else m.group(2), markdown))
+    return len(_WORD.findall(text))
+
+
+def code_lines(source):
+    """The non-blank lines of a code cell (comments included: they are read too)."""
+    return sum(1 for line in source.splitlines() if line.strip())
+
+
+@dataclasses.dataclass(frozen=True)
+class ReadingLoad:
+    words: int  # the lecture's prose, asides included
+    aside_words: int  # of which in the "On the slides" asides
+    code_lines: int  # visible lecture code (collapsed checks, the set-up bootstrap left out)
+
+    @property
+    def minutes(self):
+        """The reading time at the stated rates (RATE_SOURCE), asides included."""
+        return self.words / WORDS_PER_MINUTE + self.code_lines * SECONDS_PER_CODE_LINE / 60
+
+    @property
+    def minutes_without_asides(self):
+        return self.minutes - self.aside_words / WORDS_PER_MINUTE
+
+
+def reading_load(path):
+    """The reading load of the lecture part of notebook `path` (every cell before "## Exercises":
+    the exercises' own text is in their time estimates, cnnlib/labs/plan.py)."""
+    cells = json.loads(pathlib.Path(path).read_text(encoding="utf-8"))["cells"]
+    words = aside_words = lines = 0
+    for cell in cells:
+        source = "".join(cell["source"])
+        metadata = cell.get("metadata", {})
+        if cell["cell_type"] == "markdown" and _EXERCISES.search(source):
+            break
+        if set(metadata.get("tags", [])) & _HIDDEN_TAGS:
+            continue
+        if cell["cell_type"] == "markdown":
+            words += prose_words(source)
+            aside_words += sum(prose_words(body) for body in ASIDE.findall(source))
+        elif cell["cell_type"] == "code" and not metadata.get("jupyter", {}).get("source_hidden"):
+            lines += code_lines(source)
+    return ReadingLoad(words, aside_words, lines)

@@ -11,8 +11,11 @@ The blocks and where they come from:
   (`cnnlib.tools.report`, between `<!-- NAME:start -->` / `<!-- NAME:end -->` markers);
 - docs/offline-and-labs.md's download table: `cnnlib.data.registry`
   (between `<!-- downloads:start -->` / `<!-- downloads:end -->`);
-- INSTRUCTORS.md's glance table, objectives, exercise and section tables: the notebooks,
-  `cnnlib.labs` and results/ (`cnnlib.tools.instructors`).
+- INSTRUCTORS.md's glance table, objectives, time paragraphs, exercise and section tables and
+  the slide tables: the notebooks (their "On the slides" asides, their reading load),
+  `cnnlib.labs` and results/ (`cnnlib.tools.instructors`);
+- README.md's reading table: the notebooks (`cnnlib.runtime.course.reading_load`, between
+  `<!-- reading:start -->` / `<!-- reading:end -->`).
 
 Nothing outside the markers changes. The tests only check (they call `stale`); this module is
 the one place that writes them.
@@ -43,6 +46,40 @@ def _downloads(text):
     return pattern.sub(lambda m: m.group(1) + registry.markdown_table() + "\n" + m.group(2), text)
 
 
+def reading_table(root):
+    """Each notebook's reading load (cnnlib.runtime.course.reading_load), as a markdown table."""
+    from cnnlib.runtime.course import RATE_SOURCE, notebook_paths, reading_load
+    from cnnlib.tools.instructors import _duration
+
+    rows = [
+        "| notebook | reading the lecture | prose words (in the asides) | visible code lines |",
+        "| --- | --- | --- | --- |",
+    ]
+    loads = [(path.stem, reading_load(path)) for path in notebook_paths(root / "notebooks")]
+    for stem, load in loads:
+        rows.append(
+            f"| {stem} | {_duration(load.minutes)} | {load.words:,} ({load.aside_words:,}) "
+            f"| {load.code_lines:,} |"
+        )
+    total = [sum(getattr(load, field) for _, load in loads) for field in ("words", "aside_words")]
+    rows += [
+        f"| **whole course** | **{_duration(sum(load.minutes for _, load in loads))}** "
+        f"| **{total[0]:,} ({total[1]:,})** | **{sum(load.code_lines for _, load in loads):,}** |",
+        "",
+        "The lecture part of each notebook (every cell before its exercises), counted from the "
+        f"notebook file and read at {RATE_SOURCE}. The asides on the lecture slides are counted in; "
+        "a learner without the slides may skip them (their words are in brackets).",
+    ]
+    return "\n".join(rows)
+
+
+def _reading(text, root):
+    pattern = re.compile(r"(<!-- reading:start -->\n).*?(<!-- reading:end -->)", re.S)
+    if not pattern.search(text):
+        raise DocsError("README.md has no <!-- reading:start --> … :end --> markers")
+    return pattern.sub(lambda m: m.group(1) + reading_table(root) + "\n" + m.group(2), text)
+
+
 def generators(root, results=None):
     """{document relative to the course folder: function(current text) -> text with its blocks
     rebuilt}; the tables read `results` (default: the course's results/)."""
@@ -53,6 +90,7 @@ def generators(root, results=None):
         document: (lambda text, document=document: report.render(document, text, results))
         for document in report.DOCUMENTS
     }
+    made["README.md"] = lambda text, render=made["README.md"]: _reading(render(text), root)
     made[DOWNLOADS_DOCUMENT] = _downloads
     made[KIT] = instructors.regenerate
     return made
@@ -60,6 +98,7 @@ def generators(root, results=None):
 
 def updated(root=None, results=None):
     """{document: (current text, text with every generated block rebuilt)}."""
+    from cnnlib.tools.instructors import KitError
     from cnnlib.tools.report import ReportError
 
     root = pathlib.Path(root) if root else require_course_root("cnn-course docs")
@@ -72,7 +111,7 @@ def updated(root=None, results=None):
             raise DocsError(f"{path} cannot be read ({error.strerror})") from None
         try:
             texts[document] = (current, rebuild(current))
-        except ReportError as error:
+        except (ReportError, KitError) as error:
             raise DocsError(str(error)) from None
     return texts
 

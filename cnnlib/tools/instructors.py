@@ -3,14 +3,22 @@
 The instructor's kit copies things that live elsewhere: each notebook's learning objectives (the
 notebook's own "Learning objectives" cell), the exercise list (the registry in cnnlib.labs, time
 estimates from cnnlib/labs/plan.py), the notebooks' section headings (the slide map and the section
-tables cite them) and the measured run times (results/). `regenerate` rebuilds those blocks;
+tables cite them), the measured run times (results/), the reading load of each notebook
+(`cnnlib.runtime.course.reading_load`) and what the notebooks' "On the slides" asides say about
+each lecture deck (`notebook_asides`). `regenerate` rebuilds those blocks;
 `cnn-course report` writes them, and tests/unit/test_instructors_kit.py checks that they are current.
 """
 
+import dataclasses
 import re
 
-from cnnlib.runtime.course import notebook_paths
+from cnnlib.runtime.course import ASIDE, RATE_SOURCE, notebook_paths, reading_load
 from cnnlib.runtime.locations import require_course_root
+
+
+class KitError(ValueError):
+    """INSTRUCTORS.md lacks a block its sources call for: one sentence."""
+
 
 BACK_MATTER = ("Summary", "What you should now be able to do", "Exercises", "Solutions")
 
@@ -80,6 +88,114 @@ def lecture_sections(path):
         if level == 2:
             sections.append(text)
     return sections
+
+
+# --------------------------------------------------------------------------- the asides
+# The regular form the slide tables rely on: an aside ("```{admonition} On the slides") cites each
+# lecture deck it speaks of as "deck NNN" or "decks NNN, NNN and NNN" (any case, bold or not). A
+# sentence that starts with such a citation is about the decks it names; a sentence that does not
+# (a correction, a source) continues the sentence before it and adds any deck it names.
+DECK_CITATION = re.compile(r"\bdecks?\s+(\d{3}(?:(?:\s*,\s*|\s+and\s+)\d{3})*)(?!\d)", re.I)
+_STARTS_WITH_DECK = re.compile(r"^[\W_]*decks?\s+\d{3}", re.I)
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[*_\"“(\[]*[A-Z])")
+_OPTION_LINE = re.compile(r"^:\w+:[^\n]*\n?", re.M)
+
+
+def decks_cited(text):
+    """The deck numbers ("000"…"004") cited in regular form in `text`, in order, without repeats."""
+    found = []
+    for group in DECK_CITATION.findall(text):
+        found += [n for n in re.findall(r"\d{3}", group) if n not in found]
+    return found
+
+
+def _aside_units(body):
+    """The aside's bullets and paragraphs, each one line, split into sentences."""
+    units, current = [], []
+    for line in _OPTION_LINE.sub("", body).splitlines():
+        if not line.strip() or line.startswith("- "):
+            if current:
+                units.append(" ".join(current))
+            current = [line[2:]] if line.startswith("- ") else []
+        else:
+            current.append(line.strip())
+    if current:
+        units.append(" ".join(current))
+    return [sentence for unit in units for sentence in _SENTENCE_BREAK.split(_normal(unit))]
+
+
+def aside_by_deck(body):
+    """{deck: what the aside says about it}: its sentences, attributed as the regular form says
+    (see DECK_CITATION); sentences before the first citation (an introduction) belong to none.
+    Sentences that are not contiguous are joined by " … "."""
+    said, last, current = {}, {}, []
+    for index, sentence in enumerate(_aside_units(body)):
+        cited = decks_cited(sentence)
+        if cited and _STARTS_WITH_DECK.match(sentence):
+            current = cited
+        else:
+            current = current + [deck for deck in cited if deck not in current]
+        for deck in current:
+            joint = " " if last.get(deck) == index - 1 else " … "
+            said[deck] = said[deck] + joint + sentence if deck in said else sentence
+            last[deck] = index
+    return said
+
+
+@dataclasses.dataclass(frozen=True)
+class Aside:
+    notebook: str  # "02"
+    section: str | None  # the ## or ### heading it sits under (None: the introduction)
+    body: str  # the aside's markdown, between the opening and the closing fence
+
+    @property
+    def where(self):
+        return (
+            f"{self.notebook} § *{self.section}*"
+            if self.section
+            else f"{self.notebook}, introduction"
+        )
+
+
+def notebook_asides(path):
+    """The "On the slides" asides of notebook `path`, in order, each with the heading above it."""
+    asides, section = [], None
+    for cell in _read(path).cells:
+        if cell.cell_type != "markdown" or "solution" in cell.metadata.get("tags", []):
+            continue
+        events = [
+            (m.start(), "heading", m.group(2))
+            for m in re.finditer(r"^(##|###) (.+?)\s*$", cell.source, re.M)
+        ]
+        events += [(m.start(), "aside", m.group(1)) for m in ASIDE.finditer(cell.source)]
+        for _, kind, value in sorted(events):
+            if kind == "heading":
+                section = value
+            else:
+                asides.append(Aside(path.stem[:2], section, value))
+    return asides
+
+
+def _table_cell(markdown):
+    """Aside text made fit for a table cell of INSTRUCTORS.md (at the course's root)."""
+    text = re.sub(r"\]\((0\d_[^)\s]+\.ipynb)\)", r"](notebooks/\1)", _normal(markdown))
+    return text.replace("|", "\\|")
+
+
+def notebook_decks(path):
+    """Every deck the asides of notebook `path` cite."""
+    return {deck for aside in notebook_asides(path) for deck in aside_by_deck(aside.body)}
+
+
+def slide_table(deck):
+    """What the notebooks' asides say about deck `deck`, in course order."""
+    lines = ["| where | what the notebook says about the deck |", "| --- | --- |"]
+    for path in _notebooks():
+        for aside in notebook_asides(path):
+            said = aside_by_deck(aside.body).get(deck)
+            if said:
+                lines.append(f"| {aside.where} | {_table_cell(said)} |")
+    return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------- parsing the kit
@@ -174,14 +290,19 @@ def exercise_table(path):
     return "\n".join(lines) + "\n"
 
 
+GLANCE_KEPT = ("topic", "present (est.)")  # the glance table's hand-written columns
+
+
 def _hand_written_glance_columns(text):
-    """{notebook: (topic, present, lab)}: the glance table's columns that are estimates, kept."""
+    """{notebook: {column: value}}: the glance table's columns that are estimates, kept."""
     block = _block(text, "glance", "") or ""
-    kept = {}
+    kept, header = {}, None
     for line in block.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if cells and cells[0].endswith(".ipynb"):
-            kept[cells[0]] = (cells[1], cells[-2], cells[-1])
+        if cells and cells[0] == "notebook":
+            header = cells
+        elif header and cells and cells[0].endswith(".ipynb"):
+            kept[cells[0]] = {k: v for k, v in zip(header, cells) if k in GLANCE_KEPT}
     return kept
 
 
@@ -191,30 +312,72 @@ def _seconds(value):
     return f"{value:.0f} s" if value < 90 else f"{value / 60:.1f} min"
 
 
+def _duration(minutes):
+    minutes = round(minutes)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def lab_plan_slots(text, stem):
+    """The (start, end) minutes of notebook `stem`'s lab plan (the table after "**90-minute
+    lab.**" in its section of the kit), in order; [] when the kit has no plan for it."""
+    section = re.search(rf"^### {re.escape(stem)}\.ipynb.*?(?=^##|\Z)", text, re.S | re.M)
+    plan = section and re.search(r"\*\*90-minute lab\.\*\*\n\n((?:\|.*\n)+)", section.group(0))
+    if not plan:
+        return []
+    return [(int(a), int(b)) for a, b in re.findall(r"^\| (\d+)–(\d+) \|", plan.group(1), re.M)]
+
+
+def learner_time(path, text):
+    """{reading, run, exercises, total, lab, outside}: the minutes notebook `path` asks of a
+    learner (reading its lecture, running it in `lite`, its exercises' estimates), the length of
+    its lab plan and what the plan leaves for before or after the lab."""
+    from cnnlib.labs.plan import minutes
+    from cnnlib.tools.report import course_times
+
+    times = course_times(_root() / "results")
+    run = times.get("lite", {}).get("notebooks", {}).get(path.stem)
+    exercises = sum(minutes(e) for _, e in notebook_exercises(path))
+    reading = reading_load(path).minutes
+    total = reading + (run or 0) / 60 + exercises
+    slots = lab_plan_slots(text, path.stem)
+    lab = slots[-1][1] if slots else 0
+    return {
+        "reading": reading,
+        "run": run,
+        "exercises": exercises,
+        "total": total,
+        "lab": lab,
+        "outside": max(0, round(total) - lab),
+    }
+
+
 def glance_table(text):
-    """The glance table: exercise counts and minutes from cnnlib.labs, run times from results/."""
+    """The glance table: reading loads from the notebooks, exercise counts and minutes from
+    cnnlib.labs, run times from results/, the lab's length from its plan."""
     import json
 
-    from cnnlib.labs.plan import minutes
     from cnnlib.tools.report import course_times
 
     times = course_times(_root() / "results")
     kept = _hand_written_glance_columns(text)
     lines = [
-        "| notebook | topic | exercises | exercise time (est.) | run, ci | run, lite "
-        "| present (est.) | lab |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| notebook | topic | reading | run, ci | run, lite | exercises | exercise time (est.) "
+        "| present (est.) | learner's time | lab |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for path in _notebooks():
         exercises = [e for _, e in notebook_exercises(path)]
-        topic, present, lab = kept.get(path.name, ("", "—", "—"))
+        hand = kept.get(path.name, {})
+        need = learner_time(path, text)
         runs = [
             _seconds(times.get(profile, {}).get("notebooks", {}).get(path.stem))
             for profile in ("ci", "lite")
         ]
+        lab = f"{need['lab']} min + {need['outside']} min outside" if need["lab"] else "no plan"
         lines.append(
-            f"| {path.name} | {topic} | {len(exercises)} | "
-            f"{sum(minutes(e) for e in exercises)} min | {runs[0]} | {runs[1]} | {present} | {lab} |"
+            f"| {path.name} | {hand.get('topic', '')} | {_duration(need['reading'])} | {runs[0]} "
+            f"| {runs[1]} | {len(exercises)} | {need['exercises']} min "
+            f"| {hand.get('present (est.)', '—')} | {_duration(need['total'])} | {lab} |"
         )
     notes = [
         f"`{profile}`: {entry['machine']}, {entry['network']}, {entry['recorded'][:16]} "
@@ -222,6 +385,14 @@ def glance_table(text):
         for profile, entry in times.items()
     ]
     lines += [
+        "",
+        "*Reading* is the lecture part of the notebook (every cell before *Exercises*; the "
+        "exercises' own text is in their estimates) read at "
+        f"{RATE_SOURCE}: its prose words, the asides on the slides included, and its visible code "
+        "lines, counted from the notebook file by `cnnlib.runtime.course.reading_load`. "
+        "*Learner's time* is reading + run (`lite`) + exercises. *Lab* is the length of the "
+        "notebook's lab plan below and what of the learner's time it leaves for before or after "
+        "the lab.",
         "",
         "*Run* is the wall-clock time of one `jupyter nbconvert --execute` per notebook, kernel "
         "start and TensorFlow import included, from `results/benchmark/course_times.json` "
@@ -247,6 +418,25 @@ def glance_table(text):
             "longer, and nothing here measures that: run 07 once on a lab machine before the lab.",
         ]
     return "\n".join(lines) + "\n"
+
+
+def load_paragraph(text, path):
+    """The time notebook `path` asks of a learner, and what its lab plan leaves outside the lab."""
+    load, need = reading_load(path), learner_time(path, text)
+    run = _seconds(need["run"]) if need["run"] is not None else "not measured"
+    said = (
+        f"**Time a learner needs** (computed): reading the lecture about "
+        f"{_duration(need['reading'])} ({load.words:,} words, {load.aside_words:,} of them in the "
+        f"asides on the slides, and {load.code_lines} lines of visible code), running it {run} "
+        f"(`lite`), its exercises {need['exercises']} min (est.): {_duration(need['total'])} in all."
+    )
+    if need["lab"]:
+        said += (
+            f" The {need['lab']}-minute plan below leaves {need['outside']} min of that for before "
+            "or after the lab: the sections it does not present, to read, and the exercises it "
+            "leaves as homework."
+        )
+    return said + "\n"
 
 
 def objectives_list(path):
@@ -316,10 +506,20 @@ def regenerate(text):
         flags=re.S,
     )
     text = fix_citations(text)
+    for deck in sorted({deck for path in _notebooks() for deck in notebook_decks(path)}):
+        marker = f"<!-- slides:{deck} -->\n"
+        body = slide_table(deck)
+        pattern = re.compile(rf"{re.escape(marker)}.*?<!-- /slides -->", re.S)
+        if not pattern.search(text):
+            raise KitError(
+                f"INSTRUCTORS.md has no <!-- slides:{deck} --> block, yet an aside cites deck {deck}"
+            )
+        text = pattern.sub(lambda _: f"{marker}{body}<!-- /slides -->", text)
     for path in _notebooks():
         stem = path.stem
         blocks = (
             ("objectives", objectives_list(path)),
+            ("load", load_paragraph(text, path)),
             ("exercises", exercise_table(path)),
             ("sections", section_table(text, path)),
         )
