@@ -57,14 +57,13 @@ _HIDDEN_TAGS = {"verify", "solution", "bootstrap"}
 _EXERCISES = re.compile(r"^## Exercises", re.M)
 _WORD = re.compile(r"[^\W_]+(?:['’.,-][^\W_]+)*")
 _LINK = re.compile(r"(!?)\[([^\]]*)\]\([^)]*\)")  # a link or image: its text is read, not its URL
-_MARKUP = re.compile(
-    r"<!--.*?-->|</?[A-Za-z][^>]*>|^:\w+:[^\n]*$", re.S | re.M
-)  # comments, tags, options
+# HTML comments and tags, fence lines (an aside's "```{admonition} On the slides"), its options
+_MARKUP = re.compile(r"<!--.*?-->|</?[A-Za-z][^>]*>|^```[^\n]*$|^:\w+:[^\n]*$", re.S | re.M)
 
 
 def prose_words(markdown):
     """The words a reader reads in a markdown cell: link and image addresses, HTML tags and
-    comments and admonition options (`:class: note`) left out; a number or a formula symbol counts
+    comments, fence lines and admonition options (`:class: note`) left out; a number or a formula symbol counts
     as a word."""
     text = _MARKUP.sub(" ", _LINK.sub(lambda m: "" if m.group(1) else m.group(2), markdown))
     return len(_WORD.findall(text))

@@ -439,6 +439,40 @@ def load_paragraph(text, path):
     return said + "\n"
 
 
+def workshop_days(text):
+    """{day heading: [notebook prefixes]} from the workshop table ("lab 01" in a day's column)."""
+    block = text.split("## Two-day workshop", 1)[-1].split("\n## ", 1)[0]
+    rows = [
+        [c.strip() for c in line.strip().strip("|").split("|")]
+        for line in block.splitlines()
+        if line.startswith("|")
+    ]
+    if not rows:
+        return {}
+    days = {heading: [] for heading in rows[0][1:]}
+    for row in rows[2:]:
+        for heading, cell in zip(rows[0][1:], row[1:]):
+            days[heading] += [
+                n for n in re.findall(r"\blab (0\d)\b", cell) if n not in days[heading]
+            ]
+    return days
+
+
+def workshop_paragraph(text):
+    """What the workshop's labs leave of each learner's time, day by day."""
+    outside = {path.stem[:2]: learner_time(path, text)["outside"] for path in _notebooks()}
+    parts = [
+        f"{day.split(':')[0]} ({', '.join(numbers)}) {_duration(sum(outside[n] for n in numbers))}"
+        for day, numbers in workshop_days(text).items()
+        if numbers
+    ]
+    return (
+        "**Outside the labs** (computed from the glance table's *lab* column): the notebooks ask "
+        f"each learner for more than their labs hold: {'; '.join(parts)}. Assign the sections a "
+        "lab does not present as reading before its day, and its stretch exercises as homework.\n"
+    )
+
+
 def objectives_list(path):
     return "".join(f"- {item}\n" for item in notebook_objectives(path))
 
@@ -506,6 +540,14 @@ def regenerate(text):
         flags=re.S,
     )
     text = fix_citations(text)
+    marker = "<!-- workshop -->\n"
+    body = workshop_paragraph(text)
+    text = re.sub(
+        rf"{re.escape(marker)}.*?<!-- /workshop -->",
+        lambda _: f"{marker}{body}<!-- /workshop -->",
+        text,
+        flags=re.S,
+    )
     for deck in sorted({deck for path in _notebooks() for deck in notebook_decks(path)}):
         marker = f"<!-- slides:{deck} -->\n"
         body = slide_table(deck)

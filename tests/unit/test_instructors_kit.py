@@ -15,18 +15,29 @@ import re
 
 import pytest
 
-from cnnlib.runtime.course import notebook_paths
+from cnnlib.labs.plan import minutes
+from cnnlib.runtime.course import (
+    SECONDS_PER_CODE_LINE,
+    WORDS_PER_MINUTE,
+    notebook_paths,
+    reading_load,
+)
 from cnnlib.tools.instructors import (
     BACK_MATTER,
     _block,
     _normal,
+    aside_by_deck,
+    decks_cited,
     exercise_rows,
     kit_exercise_rows,
     kit_objectives,
     kit_section_references,
     kit_section_rows,
     kit_text,
+    lab_plan_slots,
     lecture_sections,
+    notebook_asides,
+    notebook_exercises,
     notebook_headings,
     notebook_objectives,
     regenerate,
@@ -154,3 +165,100 @@ def test_the_kit_gives_the_instructor_commands():
     commands = set(re.findall(r"cnn-course (\w+)", text))
     assert {"student", "grade", "key", "exercises", "lab", "cache"} <= commands
     assert "cnn-course lab --student" in text
+
+
+# --------------------------------------------------------------------------- the slide tables
+def test_every_aside_speaks_of_a_deck_and_sits_in_its_table():
+    """Each "On the slides" aside cites its deck(s) in the regular form, and the kit's table of
+    each such deck has the aside's row (`cnn-course report` writes it from the aside)."""
+    text = kit_text()
+    for path in NOTEBOOKS:
+        for aside in notebook_asides(path):
+            said = aside_by_deck(aside.body)
+            assert said, (
+                f"an aside of {path.name} under {aside.where} cites no deck as 'deck NNN': "
+                f"{_normal(aside.body)[:200]}"
+            )
+            for deck in said:
+                block = _block(text, "slides", deck)
+                assert block is not None, f"INSTRUCTORS.md has no <!-- slides:{deck} --> block"
+                assert f"| {aside.where} | " in block, (
+                    f"deck {deck}'s table lacks the aside of {aside.where}; run `cnn-course report`"
+                )
+
+
+def test_asides_are_attributed_sentence_by_sentence():
+    body = (
+        ":class: note\nThree slips:\n\n- **Deck 001** says 10. It is 12.\n- Deck 003's 5 is right."
+        "\n\nDecks 000 and 004 draw it. The drawing is fine (deck 002 has none). So it stands.\n"
+    )
+    said = aside_by_deck(body)
+    assert said == {
+        "001": "**Deck 001** says 10. It is 12.",
+        "003": "Deck 003's 5 is right.",
+        "000": "Decks 000 and 004 draw it. The drawing is fine (deck 002 has none). So it stands.",
+        "004": "Decks 000 and 004 draw it. The drawing is fine (deck 002 has none). So it stands.",
+        "002": "The drawing is fine (deck 002 has none). So it stands.",
+    }
+    assert decks_cited("decks 001, 003 and 004; deck 1; deck 0042") == ["001", "003", "004"]
+    # A deck spoken of again after another one: the two passages, joined by an ellipsis.
+    assert (
+        aside_by_deck("Deck 001 a. Deck 002 b. Deck 001 c.")["001"] == "Deck 001 a. … Deck 001 c."
+    )
+
+
+def test_the_slide_map_points_inside_the_repository():
+    text = kit_text()
+    assert "/work/" not in text and "seeds" not in text, (
+        "the decks' folder is not in the repository"
+    )
+
+
+# --------------------------------------------------------------------------- reading and lab time
+def test_reading_load_counts_what_a_learner_reads(tmp_path):
+    import json
+
+    def cell(kind, source, **metadata):
+        made = {"cell_type": kind, "source": source, "metadata": metadata}
+        return made | ({"outputs": [], "execution_count": None} if kind == "code" else {})
+
+    aside = "```{admonition} On the slides\n:class: note\nDeck 001 says [ten](x.ipynb).\n```"
+    cells = [
+        cell("code", "import os\n", tags=["bootstrap"], jupyter={"source_hidden": True}),
+        cell("markdown", "# Title\n\nOne two, three-four [link text](https://a.b/c d).\n"),
+        cell("markdown", aside),
+        cell("code", "x = 1\n\n# why\ny = 2\n"),
+        cell("code", "check(x)\n", tags=["verify"], jupyter={"source_hidden": True}),
+        cell("markdown", "## Exercises\n\nmany more words here\n"),
+        cell("code", "z = 3\n"),
+    ]
+    notebook = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path = tmp_path / "01_x.ipynb"
+    path.write_text(json.dumps(notebook))
+    load = reading_load(path)
+    # Title, One, two, three-four, link, text + Deck, 001, says, ten
+    assert (load.words, load.aside_words, load.code_lines) == (10, 4, 3)
+    assert load.minutes == pytest.approx(10 / WORDS_PER_MINUTE + 3 * SECONDS_PER_CODE_LINE / 60)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_lab_plans_leave_room_for_reading_and_running(path):
+    """A notebook's lab plan is a run of slots from minute 0; with the time the kit tells the
+    instructor to leave outside the lab, it is not shorter than reading + running + exercises."""
+    from cnnlib.tools.report import course_times
+
+    text = kit_text()
+    slots = lab_plan_slots(text, path.stem)
+    assert slots and slots[0][0] == 0, f"{path.name}: the lab plan does not start at minute 0"
+    gaps = [(a, b) for (_, a), (b, _) in zip(slots, slots[1:]) if a != b]
+    assert not gaps, f"{path.name}: the lab plan's slots do not follow on: {gaps}"
+    row = next(line for line in text.splitlines() if line.startswith(f"| {path.name} |"))
+    lab, outside = map(int, re.search(r"\| (\d+) min \+ (\d+) min outside \|", row).groups())
+    assert lab == slots[-1][1]
+    run = course_times(ROOT / "results").get("lite", {}).get("notebooks", {}).get(path.stem, 0)
+    need = (
+        reading_load(path).minutes + run / 60 + sum(minutes(e) for _, e in notebook_exercises(path))
+    )
+    assert lab + outside >= round(need), (
+        f"{path.name}: the plan gives {lab} + {outside} min, a learner needs {need:.0f}"
+    )

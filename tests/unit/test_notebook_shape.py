@@ -12,6 +12,9 @@ import json
 import pathlib
 import re
 
+# The aside's one pattern, shared with the reading load and INSTRUCTORS.md's slide tables.
+from cnnlib.runtime.course import ASIDE
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 HIDDEN_TAGS = {"verify", "solution"}
 CHECK_CALL = re.compile(r"(^|\.)(check\w*|claim\w*|record|verify\w*)$")
@@ -130,7 +133,6 @@ def test_the_share_counts_check_lines():
 # it is wrong, sits in one aside format that JupyterLab shows as a quoted block and the website
 # as a box.
 # ---------------------------------------------------------------------------------------------
-ASIDE = re.compile(r"^```\{admonition\} On the slides[ \t]*\n(.*?)^```[ \t]*$", re.S | re.M)
 ANY_ADMONITION = re.compile(r"^```\{admonition\}(.*)$", re.M)
 DECK_WORD = re.compile(r"\bdecks?\b", re.I)
 # "deck" outside the asides, in the whole course's lecture text (the introduction may say what
@@ -191,3 +193,29 @@ def test_the_deck_count_sees_decks_outside_asides_only():
         "writes 100.\n```\nAnother deck.\n"
     )
     assert len(DECK_WORD.findall(ASIDE.sub("", text))) == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Links between notebooks work in a clone and on the website (Sphinx turns them into links between
+# pages), not on Colab or Kaggle, where a notebook arrives alone: there the text must say where the
+# linked notebook is.
+# ---------------------------------------------------------------------------------------------
+NOTEBOOK_LINK = re.compile(r"\]\((\d\d_\w+\.ipynb)\)")
+
+
+def test_links_to_other_notebooks_say_where_they_are_on_colab(notebook_path):
+    markdown = [
+        "".join(cell["source"]) for cell in cells(notebook_path) if cell["cell_type"] == "markdown"
+    ]
+    linked = sorted({target for source in markdown for target in NOTEBOOK_LINK.findall(source)})
+    if not linked:
+        return
+    said = next((source for source in markdown if "Colab" in source and "notebooks/" in source), "")
+    unnamed = [target for target in linked if f"`{target}`" not in said]
+    assert said and not unnamed, (
+        f"{notebook_path.name} links to {linked}, which a notebook opened alone on Colab cannot "
+        f"follow: say in one cell, mentioning Colab and the repository's notebooks/ folder, where "
+        f"{unnamed or linked} are"
+    )
+    for target in linked:
+        assert (notebook_path.parent / target).is_file(), f"{notebook_path.name} links to {target}"
