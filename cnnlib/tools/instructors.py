@@ -386,13 +386,10 @@ def glance_table(text):
     ]
     lines += [
         "",
-        "*Reading* is the lecture part of the notebook (every cell before *Exercises*; the "
-        "exercises' own text is in their estimates) read at "
-        f"{RATE_SOURCE}: its prose words, the asides on the slides included, and its visible code "
-        "lines, counted from the notebook file by `cnnlib.runtime.course.reading_load`. "
-        "*Learner's time* is reading + run (`lite`) + exercises. *Lab* is the length of the "
-        "notebook's lab plan below and what of the learner's time it leaves for before or after "
-        "the lab.",
+        "*Reading*: the lecture part of the notebook (every cell before *Exercises*; the "
+        "exercises' own text is in their estimates), its prose words (the asides on the slides "
+        "included) and visible code lines counted from the notebook file by "
+        f"`cnnlib.runtime.course.reading_load`, read at {RATE_SOURCE}.",
         "",
         "*Run* is the wall-clock time of one `jupyter nbconvert --execute` per notebook, kernel "
         "start and TensorFlow import included, from `results/benchmark/course_times.json` "
