@@ -55,6 +55,7 @@ RATE_SOURCE = (
 ASIDE = re.compile(r"^```\{admonition\} On the slides[ \t]*\n(.*?)^```[ \t]*$", re.S | re.M)
 _HIDDEN_TAGS = {"verify", "solution", "bootstrap"}
 _EXERCISES = re.compile(r"^## Exercises", re.M)
+_SECTION = re.compile(r"^## (.+?)\s*$", re.M)
 _WORD = re.compile(r"[^\W_]+(?:['’.,-][^\W_]+)*")
 _LINK = re.compile(r"(!?)\[([^\]]*)\]\([^)]*\)")  # a link or image: its text is read, not its URL
 # HTML comments and tags, fence lines (an aside's "```{admonition} On the slides"), its options
@@ -90,11 +91,12 @@ class ReadingLoad:
         return self.minutes - self.aside_words / WORDS_PER_MINUTE
 
 
-def reading_load(path):
-    """The reading load of the lecture part of notebook `path` (every cell before "## Exercises":
-    the exercises' own text is in their time estimates, cnnlib/labs/plan.py)."""
+def section_loads(path):
+    """{section: ReadingLoad} of the lecture part of notebook `path` (every cell before
+    "## Exercises": the exercises' own text is in their time estimates, cnnlib/labs/plan.py), one
+    entry per "## " section in order, the first (key None) for what comes before the first one."""
     cells = json.loads(pathlib.Path(path).read_text(encoding="utf-8"))["cells"]
-    words = aside_words = lines = 0
+    counts, section = {None: [0, 0, 0]}, None
     for cell in cells:
         source = "".join(cell["source"])
         metadata = cell.get("metadata", {})
@@ -103,8 +105,24 @@ def reading_load(path):
         if set(metadata.get("tags", [])) & _HIDDEN_TAGS:
             continue
         if cell["cell_type"] == "markdown":
-            words += prose_words(source)
-            aside_words += sum(prose_words(body) for body in ASIDE.findall(source))
+            # A cell may end one section and start the next: split it at its "## " headings.
+            starts = [0] + [m.start() for m in _SECTION.finditer(source)] + [len(source)]
+            for begin, end in zip(starts, starts[1:]):
+                part = source[begin:end]
+                heading = _SECTION.match(part)
+                if heading:
+                    section = heading.group(1)
+                    counts.setdefault(section, [0, 0, 0])
+                counts[section][0] += prose_words(part)
+                counts[section][1] += sum(prose_words(body) for body in ASIDE.findall(part))
         elif cell["cell_type"] == "code" and not metadata.get("jupyter", {}).get("source_hidden"):
-            lines += code_lines(source)
-    return ReadingLoad(words, aside_words, lines)
+            counts[section][2] += code_lines(source)
+    return {name: ReadingLoad(*numbers) for name, numbers in counts.items()}
+
+
+def reading_load(path):
+    """The reading load of the lecture part of notebook `path` (see `section_loads`)."""
+    loads = section_loads(path).values()
+    return ReadingLoad(
+        *(sum(getattr(load, f.name) for load in loads) for f in dataclasses.fields(ReadingLoad))
+    )

@@ -313,6 +313,8 @@ def _seconds(value):
 
 
 def _duration(minutes):
+    if minutes < 0.5:
+        return "< 1 min"
     minutes = round(minutes)
     return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
@@ -488,23 +490,36 @@ def _renamed(heading, candidates):
     return close[0] if close else None
 
 
+SECTION_HEADER = ["| section | reading | present (est.) | how |", "| --- | --- | --- | --- |"]
+
+
 def section_table(text, path):
-    """The section table of `path` for the notebook's current lecture sections, keeping the
-    estimates of sections that exist (or were renamed) and marking new ones with "—"."""
+    """The section table of `path` for the notebook's current lecture sections: each section's
+    reading time (computed; the "(set-up cell)" row holds the introduction before the first
+    section), the estimates of sections that exist (or were renamed) kept, new ones marked "—"."""
+    from cnnlib.runtime.course import section_loads
+
     block = _block(text, "sections", path.stem) or ""
     old = {}
     for line in block.splitlines()[2:]:
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 3:
-            old[cells[0]] = cells
-    lines = block.splitlines()[:2] or ["| section | present (est.) | how |", "| --- | --- | --- |"]
+        if len(cells) >= 3:
+            old[cells[0]] = cells[-2:]  # present (est.), how
+    loads = section_loads(path)
     sections = lecture_sections(path)
     head = [k for k in old if k == "(set-up cell)"]
-    tail = [k for k in old if k in BACK_MATTER or k.startswith("Exercises")]
+    back = [k for k in loads if k in BACK_MATTER]  # the summary a learner reads too
+    tail = back + [
+        k for k in old if (k in BACK_MATTER or k.startswith("Exercises")) and k not in back
+    ]
+    lines = list(SECTION_HEADER)
     for name in head + sections + tail:
         source = name if name in old else _renamed(name, [k for k in old if k not in sections])
-        cells = [name, *old[source][1:]] if source else [name, "—", "—"]
-        lines.append("| " + " | ".join(cells) + " |")
+        load = loads.get(None if name == "(set-up cell)" else name)
+        reading = _duration(load.minutes) if load else "—"
+        lines.append(
+            "| " + " | ".join([name, reading, *(old[source] if source else ["—", "—"])]) + " |"
+        )
     return "\n".join(lines) + "\n"
 
 

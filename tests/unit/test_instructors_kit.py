@@ -21,6 +21,7 @@ from cnnlib.runtime.course import (
     WORDS_PER_MINUTE,
     notebook_paths,
     reading_load,
+    section_loads,
 )
 from cnnlib.tools.instructors import (
     BACK_MATTER,
@@ -133,7 +134,7 @@ def test_section_tables_state_no_run_times():
     text = kit_text()
     for path in NOTEBOOKS:
         block = _block(text, "sections", path.stem) or ""
-        assert block.startswith("| section | present (est.) | how |"), path.stem
+        assert block.startswith("| section | reading | present (est.) | how |"), path.stem
 
 
 def test_glance_times_come_from_results():
@@ -239,6 +240,22 @@ def test_reading_load_counts_what_a_learner_reads(tmp_path):
     # Title, One, two, three-four, link, text + Deck, 001, says, ten
     assert (load.words, load.aside_words, load.code_lines) == (10, 4, 3)
     assert load.minutes == pytest.approx(10 / WORDS_PER_MINUTE + 3 * SECONDS_PER_CODE_LINE / 60)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_lecture_section_has_its_reading_time(path):
+    """The reading load's sections are the sections the kit lists, and add up to the whole."""
+    loads = section_loads(path)
+    sections = [name for name in list(loads)[1:] if name not in BACK_MATTER]
+    assert sections == lecture_sections(path), path.name
+    rows = kit_section_rows(kit_text(), path.stem)
+    assert [name for name in loads if name in BACK_MATTER] == [r for r in rows if r in loads][
+        len(sections) :
+    ], f"{path.name}: the section table lacks the summary sections a learner reads"
+    total = reading_load(path)
+    assert sum(load.words for load in loads.values()) == total.words
+    assert sum(load.code_lines for load in loads.values()) == total.code_lines
+    assert all(load.words for load in loads.values()), f"{path.name}: a section without prose"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
