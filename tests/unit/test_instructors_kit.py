@@ -279,3 +279,16 @@ def test_lab_plans_leave_room_for_reading_and_running(path):
     assert lab + outside >= round(need), (
         f"{path.name}: the plan gives {lab} + {outside} min, a learner needs {need:.0f}"
     )
+
+
+def test_the_readme_states_the_reading_times_of_the_notebooks():
+    from cnnlib.tools import docs
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert docs._reading(text, ROOT) == text, (
+        "README.md's reading table is stale: cnn-course report"
+    )
+    block = text.split("<!-- reading:start -->", 1)[1]
+    for path in NOTEBOOKS:
+        load = reading_load(path)
+        assert f"| {path.stem} | " in block and f"| {load.code_lines:,} |" in block, path.stem
