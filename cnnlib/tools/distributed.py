@@ -11,6 +11,7 @@ It trains the transfer-learning head (phase 1 of notebook 07) under `MultiWorker
 for a few steps: every worker computes gradients on its share of each global batch and the
 all-reduce keeps the weights equal everywhere. Only worker 0, the chief, writes the weights and
 the results file to OUTDIR; the others write nothing, so a shared OUTDIR is never written twice.
+OUTDIR must be the chief's own folder: one that belongs to another account is refused at the start.
 tests/unit/test_distributed.py runs it with two workers on loopback ports of one machine.
 
 A worker waits for the others only so long (``--timeout``, 120 s by default): when one never
@@ -34,6 +35,7 @@ import threading
 import time
 
 from cnnlib.runtime.env import tolerate_any_output_encoding
+from cnnlib.tools import files
 
 DEFAULT_TIMEOUT = 120.0
 # What the command accepts: enough for any real use, small enough to fail in seconds, not hours.
@@ -305,9 +307,7 @@ def train_head(out_dir, steps=3, image_size=32, per_replica_batch=4, joined=None
 
 
 def _write_replacing(path, text):
-    from cnnlib.tools.files import replace_file
-
-    replace_file(path, text)
+    files.replace_file(path, text)
 
 
 def main(argv=None):
@@ -345,7 +345,9 @@ def main(argv=None):
         check_own_port()
         if index == 0:  # the chief writes: find out now, not after the training
             args.out_dir.mkdir(parents=True, exist_ok=True)
-    except ValueError as error:
+            # Its owner could plant a link at the weights' temporary name, which h5py follows.
+            files.check_own_folder(args.out_dir, "the weights and results")
+    except (ValueError, files.UnsafePlace) as error:
         print(error, file=sys.stderr)
         return 2
     except OSError as error:

@@ -305,3 +305,15 @@ def test_fill_downloads_nothing_into_a_cache_that_belongs_to_someone_else(
         f"Cannot write the course's files into the Keras cache: the folder {keras_home} belongs "
         "to nobody, who could replace the file at any moment; use a folder of your own."
     )
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="giving a folder to another user needs root")
+def test_pack_writes_no_archive_into_a_folder_that_belongs_to_someone_else(
+    tmp_path, one_cached_file, capsys
+):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chown(shared, 65534, 65534)  # nobody
+    message = one_sentence_and_exit_1(capsys, ["pack", str(shared / "course.tar")])
+    assert f"the folder {shared} belongs to nobody" in message
+    assert not list(shared.iterdir()), "not even a temporary file"

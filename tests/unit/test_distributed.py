@@ -233,3 +233,20 @@ def test_bad_options_are_refused_before_anything_runs(tmp_path, option, capsys, 
     error_lines = [line for line in stderr.splitlines() if "error:" in line]
     assert len(error_lines) == 1, stderr  # argparse's usage, then one sentence
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="giving a folder to another user needs root")
+def test_the_chief_refuses_an_outdir_that_belongs_to_someone_else(tmp_path, capsys, monkeypatch):
+    """Its owner could plant a link at the weights' temporary name (h5py would follow it)."""
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    monkeypatch.setattr(distributed, "train_head", lambda *a, **k: pytest.fail("it trained"))
+    out = tmp_path / "shared"
+    out.mkdir()
+    os.chown(out, 65534, 65534)  # nobody
+    assert distributed.main([str(out)]) == 2
+    stderr = capsys.readouterr().err
+    assert stderr.strip() == (
+        f"Cannot write the weights and results: the folder {out} belongs to nobody, who could "
+        "replace the file at any moment; use a folder of your own."
+    )
+    assert not list(out.iterdir())
