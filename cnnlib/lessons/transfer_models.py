@@ -1,20 +1,29 @@
 """The plumbing notebook 07 trains with; the models and the input pipeline are written in the notebook.
 
-Notebook 07 writes its input pipeline, its feature extractor, its classifier head and its
-end-to-end model in plain Keras where a learner reads them. This module keeps what only times,
-validates or places that training, and the package's one copy of the head and the end-to-end model
-that tooling and the exercises need (tests/unit/test_features.py checks that they are the notebook's,
-layer for layer):
+Notebook 07 writes its input pipeline, its feature extractor, its classifier head, its end-to-end
+model and its two training phases in plain Keras where a learner reads them. This module keeps
+what only times, validates or places that training, and the package's one copy of the pipeline,
+the models and the phases that tooling (`cnn-course distributed`), the exercises and the tests need
+(tests/unit/test_features.py checks that they are the notebook's, layer for layer):
 
 - `epoch_timer`, `steady_epoch_seconds`: seconds per epoch, without the first (which compiles);
 - `validation_on_features`: phase 1's validation on stored features, without a pass through the base;
-- `distribution_strategy`: `MirroredStrategy` over several GPUs, else TensorFlow's default;
-- `build_head`, `full_model`, `feature_extractor`: the notebook's models, for tooling and checks;
+- `distribution_strategy`, `global_batch_size`: `MirroredStrategy` over several GPUs, else
+  TensorFlow's default, and the batch all its replicas consume in one step;
+- `pipeline`, `augmentation`: the notebook's `tf.data` pipeline over `cnnlib.data.transfer`'s files;
+- `build_head`, `full_model`, `feature_extractor`, `compile_binary`, `unfreeze_last_block`: the
+  notebook's models and phase 2, for tooling and checks.
+
+Downloading and loading (VGG16's weights, the photos, the stand-in) stay in `cnnlib.data.transfer`.
 """
 
 import time
 
 import numpy as np
+
+from cnnlib.runtime.validation import check_positive_int, check_seed
+
+LAST_BLOCK = "block5"  # VGG16's last convolutional block: the one phase 2 fine-tunes
 
 
 def epoch_timer():
@@ -90,6 +99,70 @@ def distribution_strategy():
     return tf.distribute.get_strategy()
 
 
+def global_batch_size(per_replica, strategy):
+    """Each replica gets `per_replica` images a step, so one step consumes replicas × that."""
+    check_positive_int(per_replica, "per_replica")
+    return per_replica * strategy.num_replicas_in_sync
+
+
+# ---------------------------------------------------------------------------------------------
+# The notebook's input pipeline, one copy for tooling (a test compares it with the notebook's)
+# ---------------------------------------------------------------------------------------------
+
+
+def augmentation(seed=None):
+    """Random flips, small rotations and zooms: label-preserving changes for photos of animals.
+
+    The notebook's `augment`; with a `seed` the sequence of random changes is the same in every run.
+    """
+    import keras
+
+    seeds = [None] * 3 if seed is None else [check_seed(seed) + i for i in range(3)]
+    return keras.Sequential(
+        [
+            keras.layers.RandomFlip("horizontal", seed=seeds[0]),
+            keras.layers.RandomRotation(0.1, seed=seeds[1]),
+            keras.layers.RandomZoom(0.1, seed=seeds[2]),
+        ],
+        name="augmentation",
+    )
+
+
+def pipeline(images, labels, image_size, batch_size, training, seed=42):
+    """The notebook's `tf.data` pipeline: decode/resize → cache → (shuffle, augment) → batch → prefetch.
+
+    `images` is a list of image file paths or an array (N, H, W, 3) of 0–255 pixels, as
+    `cnnlib.data.transfer.transfer_files` gives them; the pipeline yields float32
+    (batch, image_size, image_size, 3) in 0–255, the range `preprocess_input` expects. With
+    `training`, a new order and new random changes every epoch (the same sequence for one `seed`).
+    """
+    import tensorflow as tf
+
+    image_size = check_positive_int(image_size, "image_size")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    seed = check_seed(seed)
+    if len(images) != len(labels):
+        raise ValueError(f"got {len(images)} images for {len(labels)} labels")
+    if len(images) == 0:
+        raise ValueError("images is empty: a pipeline needs at least one image")
+
+    def load(image):
+        if image.dtype == tf.string:
+            image = tf.io.decode_image(tf.io.read_file(image), channels=3, expand_animations=False)
+        return tf.image.resize(tf.cast(image, "float32"), (image_size, image_size))
+
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels))
+    # Decoding and resizing happen once (cache); the augmentation stays fresh every epoch.
+    dataset = dataset.map(lambda x, y: (load(x), y)).cache()
+    if training:
+        dataset = dataset.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size)
+    if training:
+        augment = augmentation(seed)
+        dataset = dataset.map(lambda x, y: (augment(x, training=True), y))
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
 # ---------------------------------------------------------------------------------------------
 # The notebook's models, one copy for tooling (the notebook writes its own; a test compares them)
 # ---------------------------------------------------------------------------------------------
@@ -144,3 +217,18 @@ def compile_binary(model, learning_rate):
         loss="binary_crossentropy",
         metrics=["accuracy"],
     )
+
+
+def unfreeze_last_block(base, block=LAST_BLOCK):
+    """Phase 2, fine-tuning: only the layers of `block` (VGG16's last, "block5") train.
+
+    Compile the model again afterwards: Keras reads what is trainable when it compiles.
+    """
+    names = [layer.name for layer in base.layers if layer.name.startswith(block + "_")]
+    if not names:
+        raise ValueError(
+            f"base has no layers named {block}_…; its layers are {[l.name for l in base.layers]}"
+        )
+    base.trainable = True
+    for layer in base.layers:
+        layer.trainable = layer.name in names

@@ -12,7 +12,8 @@ The cache is Keras's own (`~/.keras`, or `$KERAS_HOME`), so a filled cache serve
 `unpack` takes only the course's own files from an archive, each no bigger than the file it
 stands for (so a small compressed archive cannot fill the disk), and writes each one atomically;
 every problem (not a tar archive, a damaged one, a read-only or full cache) ends in one sentence
-and a non-zero exit.
+and a non-zero exit. `unpack` and `fill` write nothing into a cache folder that belongs to another
+user (its owner could swap a file after it was checked); `pack` writes no archive into one.
 """
 
 import argparse
@@ -137,7 +138,21 @@ def status(cache):
     return 0
 
 
+def check_own_cache(cache):
+    """Raise `CacheError` when the cache folder, or one of its datasets/ and models/ folders, exists
+    and belongs to another user: its owner could swap a file while it is written, or after it was
+    verified. A folder not there yet is made by this user, so it is this user's."""
+    folders = {cache} | {(cache / item.relative).parent for item in course_files()}
+    for folder in sorted(folders):
+        if os.path.lexists(folder):
+            try:
+                files.check_own_folder(folder, "the course's files into the Keras cache")
+            except files.UnsafePlace as error:
+                raise CacheError(str(error)) from None
+
+
 def fill(cache):
+    check_own_cache(cache)
     failed = 0
     for item in course_files():
         if (cache / item.relative).is_file():
@@ -277,6 +292,7 @@ def unpack(cache, source):
         raise CacheError(f"No such archive: {shown(source)}")
     if source.stat().st_size == 0:
         raise CacheError(f"{shown(source)} is empty (0 bytes); copy the archive again.")
+    check_own_cache(cache)  # before the archive is read: nothing is written into such a cache
     known = {item.relative: item for item in course_files()}
     try:
         with tarfile.open(source) as archive:

@@ -1,6 +1,6 @@
 """Training on several devices and several machines, and a way to rehearse both on one CPU.
 
-Notebook 07 builds its model inside `transfer.distribution_strategy().scope()`: one replica on one
+Notebook 07 builds its model inside `transfer_models.distribution_strategy().scope()`: one replica on one
 device, `MirroredStrategy` over several GPUs of one machine. For several machines this module is a
 script to start on every machine (each with its own TF_CONFIG):
 
@@ -11,6 +11,7 @@ It trains the transfer-learning head (phase 1 of notebook 07) under `MultiWorker
 for a few steps: every worker computes gradients on its share of each global batch and the
 all-reduce keeps the weights equal everywhere. Only worker 0, the chief, writes the weights and
 the results file to OUTDIR; the others write nothing, so a shared OUTDIR is never written twice.
+OUTDIR must be the chief's own folder: one that belongs to another account is refused at the start.
 tests/unit/test_distributed.py runs it with two workers on loopback ports of one machine.
 
 A worker waits for the others only so long (``--timeout``, 120 s by default): when one never
@@ -34,6 +35,7 @@ import threading
 import time
 
 from cnnlib.runtime.env import tolerate_any_output_encoding
+from cnnlib.tools import files
 
 DEFAULT_TIMEOUT = 120.0
 # What the command accepts: enough for any real use, small enough to fail in seconds, not hours.
@@ -226,28 +228,32 @@ def train_head(out_dir, steps=3, image_size=32, per_replica_batch=4, joined=None
     import tensorflow as tf
 
     from cnnlib.data import transfer
+    from cnnlib.lessons import transfer_models
 
     index, workers = task_from_tf_config()
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
-    batch = transfer.global_batch_size(per_replica_batch, strategy)
+    batch = transfer_models.global_batch_size(per_replica_batch, strategy)
     print(
         f"worker {index} of {workers}: {strategy.num_replicas_in_sync} replicas in sync, global batch {batch}",
         flush=True,
     )
     # Every worker must see the same data; the stand-in digits need no download anywhere.
-    images_per_class = max(1, batch * steps // 2)
-    data = transfer.stand_in_digits(image_size, batch, images_per_class=images_per_class)
+    # The training data repeat, so a long run needs no more than the stand-in holds.
+    images_per_class = min(transfer.STAND_IN_PER_CLASS, max(1, batch * steps // 2))
+    data = transfer.stand_in_files(images_per_class)
+    train = transfer_models.pipeline(*data.train, image_size, batch, training=True)
     with strategy.scope():
         base, source = transfer.load_vgg16(
             include_top=False, input_shape=(image_size, image_size, 3)
         )
-        transfer.freeze_base(base)
-        model = transfer.transfer_model(base, hidden_units=16)
+        base.trainable = False  # phase 1: only the new head trains
+        head = transfer_models.build_head(base.outputs[0].shape[-1], hidden_units=16)
+        model = transfer_models.full_model(base, head)
         optimizer = keras.optimizers.Adam(learning_rate=1e-3)
     # Keras 3's model.fit does not run under MultiWorkerMirroredStrategy (keras-team/keras#20585),
     # so the workers train with the loop fit would run: each replica computes the loss of its
     # share of the global batch, the optimizer's all-reduce sums the gradients of all replicas.
-    batches = iter(strategy.experimental_distribute_dataset(data.train.repeat()))
+    batches = iter(strategy.experimental_distribute_dataset(train.repeat()))
 
     @tf.function
     def train_step(images, labels):
@@ -301,9 +307,7 @@ def train_head(out_dir, steps=3, image_size=32, per_replica_batch=4, joined=None
 
 
 def _write_replacing(path, text):
-    from cnnlib.tools.files import replace_file
-
-    replace_file(path, text)
+    files.replace_file(path, text)
 
 
 def main(argv=None):
@@ -341,7 +345,9 @@ def main(argv=None):
         check_own_port()
         if index == 0:  # the chief writes: find out now, not after the training
             args.out_dir.mkdir(parents=True, exist_ok=True)
-    except ValueError as error:
+            # Its owner could plant a link at the weights' temporary name, which h5py follows.
+            files.check_own_folder(args.out_dir, "the weights and results")
+    except (ValueError, files.UnsafePlace) as error:
         print(error, file=sys.stderr)
         return 2
     except OSError as error:

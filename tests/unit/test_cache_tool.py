@@ -272,3 +272,48 @@ def test_the_archive_check_stops_at_the_first_bad_entry(tmp_path, keras_home, ca
     message = one_sentence_and_exit_1(capsys, ["unpack", str(path)])
     assert "files the course does not use, such as 'empty-0'" in message
     assert len(read) <= 2, f"{len(read):,} entries were read before the refusal"
+
+
+@pytest.mark.parametrize("place", [".", "models"])
+@pytest.mark.skipif(os.getuid() != 0, reason="giving a folder to another user needs root")
+def test_unpack_writes_nothing_into_a_cache_that_belongs_to_someone_else(
+    tmp_path, keras_home, capsys, place
+):
+    """Its owner could swap a file between unpack's write and verify's check: refused at once."""
+    folder = keras_home / place
+    folder.mkdir(parents=True)
+    os.chown(folder, 65534, 65534)  # nobody
+    archive = tar_of(tmp_path / "ok.tar", {CLASS_INDEX: b"{}"})
+    message = one_sentence_and_exit_1(capsys, ["unpack", str(archive)])
+    assert f"the folder {folder} belongs to" in message  # keras_home/. is keras_home
+    assert "use a folder of your own" in message
+    assert not [p for p in keras_home.rglob("*") if not p.is_dir()], "nothing was written"
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="giving a folder to another user needs root")
+def test_fill_downloads_nothing_into_a_cache_that_belongs_to_someone_else(
+    keras_home, monkeypatch, capsys
+):
+    keras_home.mkdir()
+    os.chown(keras_home, 65534, 65534)
+    # Were the check gone, fill would try each download; offline, none of them hangs.
+    monkeypatch.setenv("CNNLIB_OFFLINE", "1")
+    assert cache.main(["fill"]) == 1
+    captured = capsys.readouterr()
+    assert not captured.out, "refused before a file was looked for"
+    assert captured.err.strip() == (
+        f"Cannot write the course's files into the Keras cache: the folder {keras_home} belongs "
+        "to nobody, who could replace the file at any moment; use a folder of your own."
+    )
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="giving a folder to another user needs root")
+def test_pack_writes_no_archive_into_a_folder_that_belongs_to_someone_else(
+    tmp_path, one_cached_file, capsys
+):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chown(shared, 65534, 65534)  # nobody
+    message = one_sentence_and_exit_1(capsys, ["pack", str(shared / "course.tar")])
+    assert f"the folder {shared} belongs to nobody" in message
+    assert not list(shared.iterdir()), "not even a temporary file"

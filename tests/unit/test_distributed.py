@@ -24,24 +24,26 @@ pytestmark = pytest.mark.rehearsal
 TWO_REPLICAS = textwrap.dedent("""
     import numpy as np
     from cnnlib.data import transfer
+    from cnnlib.lessons import transfer_models
     from cnnlib.tools import distributed
 
     devices = distributed.split_cpu(2)
-    strategy = transfer.distribution_strategy()
+    strategy = transfer_models.distribution_strategy()
     assert strategy.num_replicas_in_sync == 2, (devices, strategy)
-    batch = transfer.global_batch_size(4, strategy)
+    batch = transfer_models.global_batch_size(4, strategy)
     assert batch == 8, batch
-    data = transfer.stand_in_digits(32, batch, images_per_class=16)
+    data = transfer.stand_in_files(images_per_class=16)
+    train = transfer_models.pipeline(*data.train, 32, batch, training=True)
     with strategy.scope():
         base, source = transfer.load_vgg16(include_top=False, input_shape=(32, 32, 3))
-        model = transfer.transfer_model(base, hidden_units=16)
-        transfer.freeze_base(base)
-        transfer.compile_binary(model, learning_rate=1e-3)
-    model.fit(data.train, epochs=1, steps_per_epoch=2, verbose=0)          # phase 1
+        model = transfer_models.full_model(base, transfer_models.build_head(hidden_units=16))
+        base.trainable = False
+        transfer_models.compile_binary(model, learning_rate=1e-3)
+    model.fit(train, epochs=1, steps_per_epoch=2, verbose=0)               # phase 1
     with strategy.scope():
-        transfer.unfreeze_last_block(base)
-        transfer.compile_binary(model, learning_rate=1e-5)
-    model.fit(data.train, epochs=1, steps_per_epoch=2, verbose=0)          # phase 2
+        transfer_models.unfreeze_last_block(base)
+        transfer_models.compile_binary(model, learning_rate=1e-5)
+    model.fit(train, epochs=1, steps_per_epoch=2, verbose=0)               # phase 2
     trained = model.trainable_variables
     assert any("block5" in v.path for v in trained), [v.path for v in trained]
     # A Keras variable made under MirroredStrategy wraps one TensorFlow variable per replica.
@@ -231,3 +233,20 @@ def test_bad_options_are_refused_before_anything_runs(tmp_path, option, capsys, 
     error_lines = [line for line in stderr.splitlines() if "error:" in line]
     assert len(error_lines) == 1, stderr  # argparse's usage, then one sentence
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="giving a folder to another user needs root")
+def test_the_chief_refuses_an_outdir_that_belongs_to_someone_else(tmp_path, capsys, monkeypatch):
+    """Its owner could plant a link at the weights' temporary name (h5py would follow it)."""
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    monkeypatch.setattr(distributed, "train_head", lambda *a, **k: pytest.fail("it trained"))
+    out = tmp_path / "shared"
+    out.mkdir()
+    os.chown(out, 65534, 65534)  # nobody
+    assert distributed.main([str(out)]) == 2
+    stderr = capsys.readouterr().err
+    assert stderr.strip() == (
+        f"Cannot write the weights and results: the folder {out} belongs to nobody, who could "
+        "replace the file at any moment; use a folder of your own."
+    )
+    assert not list(out.iterdir())

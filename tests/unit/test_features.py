@@ -1,10 +1,10 @@
 """Notebook 07's feature extraction and input pipeline: what the notebook writes, against the package.
 
 The notebook writes its head, its end-to-end model and its `tf.data` pipeline in plain Keras and
-TensorFlow; `cnnlib.lessons.transfer_models` keeps one copy of the models for tooling and the
-exercises, and `cnnlib.data.transfer.pipeline` one of the pipeline for tools/distributed.py. These
-tests run the notebook's own cells against those copies, so the two cannot drift apart, and check
-that feature extraction is exact for a frozen base.
+TensorFlow; `cnnlib.lessons.transfer_models` keeps one copy of the models, the pipeline and the
+augmentation for tooling (tools/distributed.py), the exercises and the tests. These tests run the
+notebook's own cells against those copies, so the two cannot drift apart, and check that feature
+extraction is exact for a frozen base.
 """
 
 import json
@@ -16,7 +16,6 @@ import pytest
 
 from cnnlib.data import transfer
 from cnnlib.lessons import transfer_models
-from cnnlib.lessons.architectures import parameter_counts
 
 NOTEBOOK = (
     pathlib.Path(__file__).resolve().parents[2] / "notebooks" / "07_vgg16_transfer_learning.ipynb"
@@ -87,22 +86,6 @@ def test_head_on_features_equals_the_full_model(base, size):
     )
 
 
-def test_full_model_matches_the_flat_transfer_model(base):
-    """full_model(base, build_head()) is data.transfer.transfer_model with the head as a model."""
-    head = transfer_models.build_head()
-    ours = transfer_models.full_model(base, head)
-    fixed = keras.applications.VGG16(weights=None, include_top=False, input_shape=(64, 64, 3))
-    fixed.set_weights(base.get_weights())
-    theirs = transfer.transfer_model(fixed)
-    for name in ("head_dense", "head_output"):
-        theirs.get_layer(name).set_weights(head.get_layer(name).get_weights())
-    images = np.random.default_rng(0).uniform(0, 255, size=(2, 64, 64, 3)).astype("float32")
-    np.testing.assert_allclose(
-        np.asarray(ours(images)), np.asarray(theirs(images)), rtol=1e-5, atol=1e-6
-    )
-    assert parameter_counts(ours)["total"] == parameter_counts(theirs)["total"]
-
-
 def test_full_model_names_a_base_that_takes_no_images():
     flat = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     with pytest.raises(ValueError, match="base must take images"):
@@ -169,7 +152,7 @@ def test_the_notebooks_pipeline_reads_files_as_the_package_does(tmp_path):
     paths, labels, _ = _jpeg_folder(tmp_path)
     notebook = notebook_pipeline(16)
     ours = _stacked(notebook["decoded"](list(paths), labels).batch(4))
-    theirs = _stacked(transfer.pipeline(paths, labels, 16, 4, training=False))
+    theirs = _stacked(transfer_models.pipeline(paths, labels, 16, 4, training=False))
     np.testing.assert_allclose(ours[0], theirs[0], atol=1e-4)
     np.testing.assert_array_equal(ours[1], theirs[1])
     assert ours[0].shape == (6, 16, 16, 3)
@@ -187,6 +170,29 @@ def test_the_notebooks_pipeline_reads_the_stand_in_pixels(monkeypatch):
     np.testing.assert_array_equal(labels, files.train[1])
     grey = np.asarray(keras.ops.image.resize(files.train[0][:1].astype("float32"), (32, 32)))
     np.testing.assert_allclose(images[:1], grey, atol=1e-3)
+    theirs = _stacked(transfer_models.pipeline(*files.train, 32, 8, training=False))
+    np.testing.assert_allclose(images, theirs[0], atol=1e-4)
+    np.testing.assert_array_equal(labels, theirs[1])
+
+
+def _augmentation_configs(model):
+    """Each layer's type and settings, without its name and seed (the package's copy is seeded)."""
+    return [
+        (
+            type(layer).__name__,
+            {k: v for k, v in layer.get_config().items() if k not in ("name", "seed")},
+        )
+        for layer in model.layers
+    ]
+
+
+def test_the_notebooks_augmentation_is_the_package_augmentation():
+    namespace = {"keras": keras}
+    exec(notebook_cell("augment = keras.Sequential"), namespace)
+    ours = _augmentation_configs(namespace["augment"])
+    theirs = _augmentation_configs(transfer_models.augmentation(seed=7))
+    assert [kind for kind, _ in ours] == ["RandomFlip", "RandomRotation", "RandomZoom"]
+    assert ours == theirs
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,12 +20,12 @@ def mixed_float16():
 
 def _builders():
     from cnnlib.data import transfer
-    from cnnlib.lessons import models
+    from cnnlib.lessons import models, transfer_models
 
     def vgg16_transfer():
         base, _ = transfer.load_vgg16(include_top=False, input_shape=(32, 32, 3))
-        model = transfer.transfer_model(base, hidden_units=8)
-        transfer.compile_binary(model, learning_rate=1e-3)
+        model = transfer_models.full_model(base, transfer_models.build_head(hidden_units=8))
+        transfer_models.compile_binary(model, learning_rate=1e-3)
         return model, (32, 32, 3), 2
 
     def mnist(builder):

@@ -1,4 +1,5 @@
-"""Mechanics of cnnlib.data.transfer: the offline stand-in, the cached-weights path, and the two phases.
+"""Notebook 07's downloads and loading (`cnnlib.data.transfer`: the weights, the photos, the offline
+stand-in) and its two phases with the package's copy of its models (`cnnlib.lessons.transfer_models`).
 
 Small on purpose: 32×32 images and a few batches, so these run in seconds on a CPU.
 """
@@ -11,6 +12,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from cnnlib.data import transfer  # noqa: E402
+from cnnlib.lessons import transfer_models  # noqa: E402
 from cnnlib.lessons.architectures import parameter_counts  # noqa: E402
 
 SIZE = 32
@@ -82,10 +84,11 @@ def test_cached_weights_load_without_the_network(offline, monkeypatch):
 
 
 def test_stand_in_dataset_is_labelled_as_such(offline):
-    data = transfer.transfer_data(image_size=SIZE, batch_size=8, images_per_class=8)
+    data = transfer.stand_in_files(images_per_class=8)
     assert data.is_stand_in and "STAND-IN" in data.source
     assert (data.train_count, data.validation_count) == (16, 8)
-    images, labels = next(iter(data.train))
+    train = transfer_models.pipeline(*data.train, SIZE, 8, training=True)
+    images, labels = next(iter(train))
     assert images.shape == (8, SIZE, SIZE, 3) and images.dtype == "float32"
     assert 0 <= float(np.min(images)) and float(np.max(images)) <= 255.0 + 1e-3
     assert set(np.unique(labels)) <= {0, 1}
@@ -95,19 +98,21 @@ def test_stand_in_dataset_is_labelled_as_such(offline):
 def model_and_base(offline):
     keras.utils.set_random_seed(0)
     base, _ = transfer.load_vgg16(include_top=False, input_shape=(SIZE, SIZE, 3))
-    return transfer.transfer_model(base, hidden_units=8), base
+    head = transfer_models.build_head(hidden_units=8)
+    return transfer_models.full_model(base, head), base
 
 
 def test_phase_1_trains_the_head_and_leaves_the_base_unchanged(model_and_base):
     model, base = model_and_base
-    transfer.freeze_base(base)
-    transfer.compile_binary(model, learning_rate=1e-2)
+    base.trainable = False  # as notebook 07 freezes it
+    transfer_models.compile_binary(model, learning_rate=1e-2)
     counts = parameter_counts(model)
     assert counts["trainable"] == HEAD_PARAMS
     assert counts["non_trainable"] == base.count_params()
 
-    head = [layer for layer in model.layers if layer.name.startswith("head_")]
+    head = model.get_layer("head").layers
     base_before, head_before = _weights(base.layers), _weights(head)
+    assert len(head_before) == 4, "two Dense layers: a kernel and a bias each"
     model.fit(_tiny_batches(), epochs=1, verbose=0, shuffle=False)
     assert not _changed(base_before, _weights(base.layers))
     assert _changed(head_before, _weights(head)) == set(head_before)
@@ -115,8 +120,8 @@ def test_phase_1_trains_the_head_and_leaves_the_base_unchanged(model_and_base):
 
 def test_phase_2_changes_only_the_last_block_and_the_head(model_and_base):
     model, base = model_and_base
-    transfer.unfreeze_last_block(base)
-    transfer.compile_binary(model, learning_rate=1e-3)
+    transfer_models.unfreeze_last_block(base)
+    transfer_models.compile_binary(model, learning_rate=1e-3)
     block5 = [layer for layer in base.layers if layer.name.startswith("block5_")]
     assert (
         parameter_counts(model)["trainable"]
@@ -137,16 +142,22 @@ def test_phase_2_changes_only_the_last_block_and_the_head(model_and_base):
 def test_unfreeze_names_a_missing_block():
     base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="dense")])
     with pytest.raises(ValueError, match="block5"):
-        transfer.unfreeze_last_block(base)
+        transfer_models.unfreeze_last_block(base)
 
 
 def test_global_batch_scales_with_replicas():
     class TwoReplicas:
         num_replicas_in_sync = 2
 
-    assert transfer.global_batch_size(32, TwoReplicas()) == 64
+    assert transfer_models.global_batch_size(32, TwoReplicas()) == 64
     with pytest.raises(ValueError, match="per_replica"):
-        transfer.global_batch_size(0, TwoReplicas())
+        transfer_models.global_batch_size(0, TwoReplicas())
+
+
+@pytest.mark.parametrize("count, error", [(0, ValueError), (401, ValueError), (2.5, TypeError)])
+def test_the_stand_in_names_a_count_it_cannot_give(count, error):
+    with pytest.raises(error, match="images_per_class"):
+        transfer.stand_in_files(count)
 
 
 def test_bad_input_shapes_are_named():
@@ -181,6 +192,14 @@ def _fake_cats_vs_dogs_zip(path, per_class=4):
                     )
 
 
+def _three_per_class():
+    import dataclasses
+
+    from cnnlib.runtime.profiles import PROFILES
+
+    return dataclasses.replace(PROFILES["lite"], transfer_images_per_class=3)
+
+
 def test_cached_cats_vs_dogs_archive_is_extracted_and_piped(offline, monkeypatch, capsys):
     archive = offline / "datasets" / transfer.CATS_VS_DOGS["fname"]
     archive.parent.mkdir(parents=True)
@@ -188,22 +207,24 @@ def test_cached_cats_vs_dogs_archive_is_extracted_and_piped(offline, monkeypatch
     monkeypatch.setitem(transfer.CATS_VS_DOGS, "size", archive.stat().st_size)
     monkeypatch.setitem(transfer.CATS_VS_DOGS, "counts", FAKE_COUNTS)
 
-    data = transfer.transfer_data(image_size=SIZE, batch_size=4, images_per_class=3)
+    data, _ = transfer.transfer_files(_three_per_class())
     assert not data.is_stand_in and data.class_names == ("cats", "dogs")
     assert (data.train_count, data.validation_count) == (6, 2)
     assert "SHA-256" in capsys.readouterr().out
     assert data.sha256 == transfer.sha256_of(archive) and data.sha256[:16] in data.source
     assert "unverified" in data.source and "storage.googleapis.com" not in data.source
-    images, labels = next(iter(data.validation))
+    validation = transfer_models.pipeline(*data.validation, SIZE, 4, training=False)
+    images, labels = next(iter(validation))
     assert images.shape == (2, SIZE, SIZE, 3) and sorted(labels.numpy().tolist()) == [0, 1]
 
 
-def test_an_archive_of_the_wrong_size_is_refused(offline):
+def test_an_archive_of_the_wrong_size_is_refused(offline, capsys):
     archive = offline / "datasets" / transfer.CATS_VS_DOGS["fname"]
     archive.parent.mkdir(parents=True)
     _fake_cats_vs_dogs_zip(archive, per_class=1)
-    data = transfer.transfer_data(image_size=SIZE, batch_size=4, images_per_class=3)
+    data, _ = transfer.transfer_files(_three_per_class())
     assert data.is_stand_in
+    assert "not the published" in capsys.readouterr().out
 
 
 def test_a_hand_copied_class_file_is_read_directly(offline, monkeypatch):
