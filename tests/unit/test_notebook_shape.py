@@ -25,8 +25,8 @@ PACKAGE_BUILDERS = re.compile(
     r"\b(models\.(lenet5_classic|lenet_modern|mlp_baseline)"
     r"|architectures\.(alexnet|inception_module|naive_inception_module|residual_block|resnet18"
     r"|googlenet|dense_block|dense_stack|layer_gradient_norms)"
-    r"|transfer_models\.(build_head|full_model|feature_extractor)"
-    r"|transfer\.(transfer_model|pipeline|transfer_data))\s*\("
+    r"|transfer_models\.(build_head|full_model|feature_extractor|pipeline|augmentation"
+    r"|unfreeze_last_block))\s*\("
 )
 
 
