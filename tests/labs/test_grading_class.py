@@ -266,9 +266,9 @@ def test_two_runs_into_one_folder_the_second_is_refused(tmp_path, course, runs):
 
 
 def test_the_sandbox_missing_is_one_sentence_unless_unsealed(tmp_path, course, runs, monkeypatch):
-    monkeypatch.setattr(sandbox, "missing", lambda: "bubblewrap (the `bwrap` command)")
+    monkeypatch.setattr(sandbox, "missing", lambda: "bubblewrap is not installed (`bwrap`)")
     paths = [export(course, tmp_path / "class", "ann")]
-    with pytest.raises(classroom.Refused, match="bubblewrap .* is missing here; .* --unsealed"):
+    with pytest.raises(classroom.Refused, match="bubblewrap is not installed .*; .* --unsealed"):
         grade(paths, tmp_path / "out", course)
     result = grade(paths, tmp_path / "out", course, sealed=False)
     assert result["sealed"] is False
