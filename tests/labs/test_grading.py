@@ -60,6 +60,7 @@ DOUBLE_STUB = (
     'labs.check("99.double", double)'
 )
 SHAPE_STUB = 'shape = None\nlabs.check("99.shape", shape)'
+DOUBLE_CHECK = 'labs.check("99.double", double)'
 STUB_LINE = "raise NotImplementedError  # your code here"
 HANG_TIMEOUT = 25  # a tiny submission takes a few seconds; a busy machine needs the margin
 
@@ -195,6 +196,12 @@ def test_a_class_honest_and_hostile(tmp_path, exported):
         "dee": [replace(STUB_LINE, "while True:\n        pass")],
         "eve": [replace("def double(x):", "import sys\nsys.exit(1)\n\n\ndef double(x):"), RIGHT[1]],
         "fay": [RIGHT[0]],
+        # a kernel that ends: answers recorded before it still count, the rows say so
+        "quo": [*RIGHT, at_end("import os; os._exit(0)")],
+        "rae": [
+            *RIGHT,
+            replace(DOUBLE_CHECK, DOUBLE_CHECK + "\nimport ctypes; ctypes.string_at(0)"),
+        ],
         # the hostile ones
         "gus": [before_checks("labs.check = lambda *args: print('✓ correct')")],
         "hal": [
@@ -304,6 +311,21 @@ def test_a_class_honest_and_hostile(tmp_path, exported):
     assert table["eve", "99.shape"][0] == "correct"
     assert table["fay", "99.double"][0] == "correct"
     assert table["fay", "99.shape"][0] == "not attempted"
+    # os._exit(0) in the last cell, after every answer: graded, with a note on every row
+    cells = nbformat.read(klass / "quo.ipynb", as_version=4).cells
+    last = sum(c.cell_type == "code" for c in cells)
+    ended = f"The kernel ended in code cell {last} (`import os; os._exit(0)`, exit status 0): "
+    for exercise in ("99.double", "99.shape"):
+        assert table["quo", exercise][0] == "correct", table["quo", exercise]
+        assert ended in table["quo", exercise][1]
+    # a segfault in the cell that checks 99.double: that exercise says so, 99.shape is graded
+    crashed = "code cell 2 (`def double(x):`, SIGSEGV)"
+    assert table["rae", "99.double"][0] == "error"
+    assert (
+        "the exercise's cell raised KernelEnded: the kernel ended in this cell (signal 11)"
+        in (table["rae", "99.double"][1])
+    )
+    assert table["rae", "99.shape"][0] == "correct" and crashed in table["rae", "99.shape"][1]
 
     # the hostile ones: none of them is correct, each says why
     for name in ("gus", "hal", "ida", "jo", "kim", "leo", "mia"):

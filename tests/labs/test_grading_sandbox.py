@@ -264,3 +264,62 @@ def test_cgroup_v2_protocol_on_this_kernel(crowded):
                 (top / "cgroup.subtree_control").write_text("-hugetlb")
             except OSError:  # another test's group still uses it
                 pass
+
+
+# ---------------------------------------------------------------------------------------------
+# A grader whose Python lives under /tmp
+# ---------------------------------------------------------------------------------------------
+
+TMP_CHILD = """
+import sys, nbformat
+from cnnlib.labs.grading import runner, sandbox
+
+print("missing", sandbox.missing())
+cell = "import sys, numpy, nbclient\\nprint(sys.prefix, numpy.ones(3).sum())"
+notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])
+run = sandbox.Run(nbformat.writes(notebook).encode(), sandbox.Limits(), True, sys.argv[1]).start()
+try:
+    while (frame := runner.read_frame(run.receive, 2**26)) is not None:
+        if frame[0] == "executed.ipynb":
+            [cell] = nbformat.reads(frame[1].decode(), as_version=4).cells
+            print("printed", "".join(o.get("text", "") + o.get("evalue", "") for o in cell.outputs))
+        if frame[0] == "ran":
+            break
+finally:
+    run.close()
+"""
+
+
+def test_a_grader_whose_python_lives_under_tmp():
+    """`python -m venv /tmp/…`: the sandbox's own tmpfs on /tmp would hide that interpreter
+    (bwrap could not even start it); its folders are bound read-only over the tmpfs. The venv
+    finds its packages (nbclient, numpy, …) through a .pth file naming this interpreter's
+    site-packages, as a package installed in development mode does, so that folder is bound
+    too; the course package comes from PYTHONPATH, as in a checkout."""
+    import site
+    import subprocess
+    import tempfile
+
+    venv = pathlib.Path(tempfile.mkdtemp(prefix="cnnlib-venv-", dir="/tmp"))
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120
+        )
+        version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+        packages = venv / "lib" / version / "site-packages"
+        (packages / "grader.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+        name = f"cnnlib-grade-{os.getpid()}-venv-{uuid.uuid4().hex[:8]}"
+        child = subprocess.run(
+            [str(venv / "bin" / "python"), "-c", TMP_CHILD, name],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        assert child.returncode == 0, child.stderr
+        assert "missing None" in child.stdout
+        assert f"printed {venv} 3.0" in child.stdout, child.stdout + child.stderr[-2000:]
+    finally:
+        import shutil
+
+        shutil.rmtree(venv, ignore_errors=True)
