@@ -449,9 +449,8 @@ def test_a_killed_run_resumes_and_a_second_run_is_kept_out(tmp_path, exported):
 @pytest.mark.slow
 def test_a_real_notebook_end_to_end(tmp_path):
     """Notebook 01's student export with the solutions pasted at the end, as a student might:
-    every exercise in the three-piece form is correct, any still in the older form says so."""
-    from cnnlib.labs.grading import judging
-
+    every exercise is correct (each is graded outside the kernel; none is left in the older
+    form judged inside it)."""
     [exported] = [
         p
         for p in student.write_student_versions(ROOT / "notebooks", tmp_path / "export")
@@ -467,11 +466,8 @@ def test_a_real_notebook_end_to_end(tmp_path):
     result = classroom.grade([path], tmp_path / "out", timeout=600, progress=lambda _: None)
     rows = {r["exercise"]: r for r in result["rows"]}
     assert len(rows) == 6
-    for exercise_id, row in rows.items():
-        if judging.gradable(exercise_id):
-            assert row["status"] == "correct", row
-        else:
-            assert row["status"] == "error" and row["message"] == judging.LEGACY
+    for row in rows.values():
+        assert row["status"] == "correct", row
 
 
 @pytest.mark.slow

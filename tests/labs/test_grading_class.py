@@ -519,6 +519,7 @@ def unified(tmp_path, monkeypatch):
     (scope / "cgroup.controllers").write_text("cpu io memory pids\n")
     (scope / "cgroup.subtree_control").write_text("\n")
     (scope / "cgroup.procs").write_text(f"{os.getpid()}\n")
+    (scope / "cgroup.type").write_text("domain\n")  # every group but the root has one
     mountinfo = tmp_path / "mountinfo"
     mountinfo.write_text(
         "22 1 0:21 / /proc rw - proc proc rw\n"

@@ -168,7 +168,7 @@ from cnnlib.labs.grading import sandbox
 parent = pathlib.Path(sys.argv[1])
 (parent / "cgroup.procs").write_text(str(os.getpid()))
 try:
-    v2 = sandbox.V2(parent, at_root=False, controllers=("hugetlb",)).prepare()
+    v2 = sandbox.V2(parent, controllers=("hugetlb",)).prepare()
 except sandbox.Unavailable as why:
     print("unavailable", why)
     print("back", open("/proc/self/cgroup").read().strip().endswith(parent.name))

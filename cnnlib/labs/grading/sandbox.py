@@ -146,13 +146,15 @@ class V2:
 
     version = 2
 
-    def __init__(self, own, at_root, controllers=CONTROLLERS):
+    def __init__(self, own, controllers=CONTROLLERS):
         self.controllers = tuple(controllers)
         if own.name.startswith(LEAF_PREFIX):  # already in a leaf (this grader, or its parent's)
             self.parent, self.leaf = own.parent, own
         else:
             self.parent, self.leaf = own, None
-        self.at_root = at_root and self.leaf is None
+        # only the real root has no cgroup.type (the root of a container's cgroup namespace,
+        # shown as "/", has one, and the no-process rule holds there)
+        self.at_root = self.leaf is None and not (own / "cgroup.type").exists()
 
     def prepare(self):
         """Make `parent` hand the controllers to its children; Unavailable if it cannot."""
@@ -316,7 +318,7 @@ def detect():
             )
         else:
             try:
-                return V2(own, at_root=membership[""] == "/").prepare()
+                return V2(own).prepare()
             except Unavailable as why:
                 reasons.append(str(why))
     else:
