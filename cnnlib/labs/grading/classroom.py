@@ -345,7 +345,10 @@ def _run_and_judge(name, raw, notebook, gradable, task, options, running, stop):
                     why += f"; producing the answers raised {session.produced_error[:300]}"
                 found[exercise_id] = ("error", why)
         if note:
-            found = {e: (status, f"{m} {note}" if m else note) for e, (status, m) in found.items()}
+            found = {
+                e: (status, f"{m.rstrip('. ')}. {note}" if m else note)
+                for e, (status, m) in found.items()
+            }
         return found
 
 
