@@ -314,7 +314,10 @@ def test_a_class_honest_and_hostile(tmp_path, exported):
     # os._exit(0) in the last cell, after every answer: graded, with a note on every row
     cells = nbformat.read(klass / "quo.ipynb", as_version=4).cells
     last = sum(c.cell_type == "code" for c in cells)
-    ended = f"The kernel ended in code cell {last} (`import os; os._exit(0)`, exit status 0): "
+    ended = (
+        f"The kernel ended in code cell {last} (`import os; os._exit(0)`, exit status 0): "
+        "these rows come from a run of the notebook without it."
+    )
     for exercise in ("99.double", "99.shape"):
         assert table["quo", exercise][0] == "correct", table["quo", exercise]
         assert ended in table["quo", exercise][1]

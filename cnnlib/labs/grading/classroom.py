@@ -332,7 +332,7 @@ def _run_and_judge(name, raw, notebook, gradable, task, options, running, stop):
         if session.skipped:
             note = (
                 f"The kernel ended in {_ended_cells(notebook, session.skipped)}: these rows come "
-                "from a second run of the notebook without it."
+                f"from a run of the notebook without {'it' if len(session.skipped) == 1 else 'them'}."
             )
         for exercise_id in gradable:
             if found.get(exercise_id, ("",))[0] == "not attempted" and session.executed is not None:
@@ -354,8 +354,6 @@ def _run_and_judge(name, raw, notebook, gradable, task, options, running, stop):
 
 def _ended_cells(notebook, ended):
     """ "code cell 7 (`os._exit(0)`, exit status 0)", for the cells that ended the kernel."""
-    import signal as signals
-
     said = []
     for entry in ended:
         index, status = entry.get("cell"), entry.get("status")
@@ -368,7 +366,7 @@ def _ended_cells(notebook, ended):
             how = f"exit status {status}"
         elif type(status) is int:
             try:
-                how = signals.Signals(-status).name
+                how = signal.Signals(-status).name
             except ValueError:
                 how = f"signal {-status}"
             how += ", the memory limit or killed from outside" if status == -9 else ""

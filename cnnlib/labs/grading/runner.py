@@ -168,7 +168,7 @@ def _run(scratch, receive, send):
                     client.execute_cell(cell, index)
                 except (DeadKernelError, CellTimeoutError) as error:
                     status = _exit_status(client)
-                    died = {"cell": index, "status": status, "skipped": sorted(skipped)}
+                    died = {"cell": index, "status": status}
                     died["error"] = f"{type(error).__name__}: {error}"[:500]
                     break
             # A kernel that ended on its own (os._exit, a crash, exit()) loses what it recorded:

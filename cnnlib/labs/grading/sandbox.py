@@ -28,6 +28,7 @@ folder.
 """
 
 import dataclasses
+import errno
 import os
 import pathlib
 import re
@@ -191,12 +192,16 @@ class V2:
                 _write(self.parent / "cgroup.procs", str(os.getpid()))
                 _rmdir(self.leaf)
                 self.leaf = None
+            why = (
+                "it holds other processes besides the grader, your shell perhaps"
+                if error.errno == errno.EBUSY
+                else error.strerror
+            )
             raise Unavailable(
                 f"the cgroup v2 group {self.parent} cannot hand the "
-                f"{' and '.join(self.controllers)} controllers to the submissions "
-                f"({error.strerror}; it holds other processes besides the grader?): start the "
-                "grader in a group of its own, e.g. `systemd-run --scope -p Delegate=yes "
-                ".venv/bin/cnn-course grade …` (add --user when not root)"
+                f"{' and '.join(self.controllers)} controllers to the submissions ({why}): start "
+                "the grader in a group of its own, e.g. `systemd-run --scope -p Delegate=yes "
+                "--quiet .venv/bin/cnn-course grade …` (with --user when not root)"
             ) from None
         return self
 
