@@ -12,13 +12,16 @@ wall-clock time against the sum of the per-submission times (their ratio is what
 grading one at a time makes it 1.0), with the machine's cores and load average before and after,
 since these machines are shared. With `--json FILE` the figures are also written there.
 
-While a notebook's exercises are still in the older one-step form, nothing of them can be graded
-outside the kernel; the benchmark then times the sealed runs alone (the same sandbox, runner and
-kernel, with no trials to produce) and says so.
+Each submission goes through all of grading: the sealed run, the values produced from the
+grader's trials, the verdicts decided in the grader. Every exercise of the course is graded that
+way (none is left in the older form judged inside the kernel); the run fails if the class does
+not come out as made (every exercise `correct` for the solved half, `not attempted` for the
+untouched half), so a timing is never taken of a grading that went wrong.
+
+Measured: see docs/grading-at-scale.md, *How long a class takes*.
 """
 
 import argparse
-import concurrent.futures
 import json
 import os
 import pathlib
@@ -33,8 +36,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from cnnlib.labs import solutions, student  # noqa: E402
-from cnnlib.labs.grading import assignment as assignments  # noqa: E402
-from cnnlib.labs.grading import classroom, judging, sandbox  # noqa: E402
+from cnnlib.labs.grading import classroom, sandbox  # noqa: E402
 
 
 def make_class(name, count, folder):
@@ -59,38 +61,6 @@ def load():
     return os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
 
 
-def time_runs_only(paths, jobs, timeout):
-    """{student: seconds} of the sealed runs alone, `jobs` at a time."""
-
-    def one(index, path):
-        started = time.monotonic()
-        run = sandbox.Run(
-            path.read_bytes(), sandbox.Limits(), True, f"cnnlib-grade-{os.getpid()}-b{index}"
-        )
-        with tempfile.TemporaryDirectory() as scratch:
-            (pathlib.Path(scratch) / "trials").mkdir()
-            session = classroom.Session(run, pathlib.Path(scratch))
-            run.start()
-            import threading
-
-            watchdog = threading.Timer(timeout, run.time_out)
-            watchdog.start()
-            try:
-                session.converse(pathlib.Path(scratch) / "trials")
-            finally:
-                watchdog.cancel()
-                run.close()
-        if session.executed is None or run.timed_out:
-            print(
-                f"  {path.stem}: did not run through ({session.crash or 'timeout'})",
-                file=sys.stderr,
-            )
-        return path.stem, time.monotonic() - started
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        return dict(pool.map(lambda item: one(*item), enumerate(paths)))
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--notebook", default="02_convolution")
@@ -100,38 +70,33 @@ def main(argv=None):
     args = parser.parse_args(argv)
     lacking = sandbox.missing()
     if lacking:
-        raise SystemExit(f"cannot seal the submissions off here: {lacking} is missing")
-    shipped = assignments.load(args.notebook, ROOT / "notebooks")
-    gradable = [e for e in shipped.exercises if judging.gradable(e)]
-    timeout = classroom.default_timeout(args.notebook, ROOT)
+        raise SystemExit(f"cannot seal the submissions off here: {lacking}")
     before = load()
     with tempfile.TemporaryDirectory(prefix="grading-class-") as scratch:
         scratch = pathlib.Path(scratch)
         (scratch / "class").mkdir()
         paths = make_class(args.notebook, args.students, scratch / "class")
         started = time.monotonic()
-        if gradable:
-            mode = "graded (run sealed, values produced, judged by the grader)"
-            result = classroom.grade(
-                paths,
-                scratch / "out",
-                notebook=args.notebook,
-                course_notebooks=ROOT / "notebooks",
-                jobs=args.jobs,
-                progress=print,
-            )
-            seconds = result["seconds"]
-        else:
-            mode = "sealed runs only (the notebook's exercises are not yet in the three-piece form)"
-            seconds = time_runs_only(paths, args.jobs, timeout)
+        result = classroom.grade(
+            paths,
+            scratch / "out",
+            notebook=args.notebook,
+            course_notebooks=ROOT / "notebooks",
+            jobs=args.jobs,
+            progress=print,
+        )
         wall = time.monotonic() - started
+    seconds = result["seconds"]
+    expected = {p.stem: "correct" if i % 2 else "not attempted" for i, p in enumerate(paths)}
+    wrong = [r for r in result["rows"] if r["status"] != expected[r["student"]]]
+    if wrong:
+        raise SystemExit(f"the class did not come out as made, no timing: {wrong[:3]}")
     after = load()
     total = sum(seconds.values())
     figures = {
         "notebook": args.notebook,
         "students": args.students,
         "jobs": args.jobs,
-        "mode": mode,
         "wall_seconds": round(wall, 1),
         "sum_of_submission_seconds": round(total, 1),
         "ratio_sum_to_wall": round(total / wall, 2),

@@ -60,6 +60,7 @@ DOUBLE_STUB = (
     'labs.check("99.double", double)'
 )
 SHAPE_STUB = 'shape = None\nlabs.check("99.shape", shape)'
+DOUBLE_CHECK = 'labs.check("99.double", double)'
 STUB_LINE = "raise NotImplementedError  # your code here"
 HANG_TIMEOUT = 25  # a tiny submission takes a few seconds; a busy machine needs the margin
 
@@ -195,6 +196,15 @@ def test_a_class_honest_and_hostile(tmp_path, exported):
         "dee": [replace(STUB_LINE, "while True:\n        pass")],
         "eve": [replace("def double(x):", "import sys\nsys.exit(1)\n\n\ndef double(x):"), RIGHT[1]],
         "fay": [RIGHT[0]],
+        # a kernel that ends: answers recorded before it still count, the rows say so
+        "quo": [*RIGHT, at_end("import os; os._exit(0)")],
+        "rae": [
+            *RIGHT,
+            replace(
+                DOUBLE_CHECK,
+                DOUBLE_CHECK + "\nimport os, signal; os.kill(os.getpid(), signal.SIGSEGV)",
+            ),
+        ],
         # the hostile ones
         "gus": [before_checks("labs.check = lambda *args: print('✓ correct')")],
         "hal": [
@@ -304,6 +314,25 @@ def test_a_class_honest_and_hostile(tmp_path, exported):
     assert table["eve", "99.shape"][0] == "correct"
     assert table["fay", "99.double"][0] == "correct"
     assert table["fay", "99.shape"][0] == "not attempted"
+    # os._exit(0) in the last cell, after every answer: graded, with a note on every row
+    cells = nbformat.read(klass / "quo.ipynb", as_version=4).cells
+    last = sum(c.cell_type == "code" for c in cells)
+    ended = (
+        f"The kernel ended in code cell {last} (`import os; os._exit(0)`, exit status 0): "
+        "these rows come from a run of the notebook without it."
+    )
+    for exercise in ("99.double", "99.shape"):
+        assert table["quo", exercise][0] == "correct", table["quo", exercise]
+        assert ended in table["quo", exercise][1]
+    # a segfault (as a crashing extension gives) in the cell that checks 99.double: that exercise
+    # says so, 99.shape is graded
+    crashed = "code cell 2 (`def double(x):`, SIGSEGV)"
+    assert table["rae", "99.double"][0] == "error"
+    assert (
+        "the exercise's cell raised KernelEnded: the kernel ended in this cell (signal 11)"
+        in (table["rae", "99.double"][1])
+    )
+    assert table["rae", "99.shape"][0] == "correct" and crashed in table["rae", "99.shape"][1]
 
     # the hostile ones: none of them is correct, each says why
     for name in ("gus", "hal", "ida", "jo", "kim", "leo", "mia"):
@@ -402,8 +431,7 @@ def test_a_killed_run_resumes_and_a_second_run_is_kept_out(tmp_path, exported):
     time.sleep(1)
     assert (out / "INCOMPLETE.txt").exists() and not (out / "grades.csv").exists()
     # no sandbox outlived the grader: no process of it is left in a grading cgroup
-    parent = sandbox._own_cgroup("pids")
-    for group in parent.glob(f"cnnlib-grade-{first.pid}-*"):
+    for group in sandbox.grading_groups(f"cnnlib-grade-{first.pid}-"):
         assert not (group / "cgroup.procs").read_text().split(), f"processes left in {group}"
 
     copy = klass / "again" / "ann.ipynb"  # the same bytes elsewhere: kept, not graded again
@@ -428,9 +456,8 @@ def test_a_killed_run_resumes_and_a_second_run_is_kept_out(tmp_path, exported):
 @pytest.mark.slow
 def test_a_real_notebook_end_to_end(tmp_path):
     """Notebook 01's student export with the solutions pasted at the end, as a student might:
-    every exercise in the three-piece form is correct, any still in the older form says so."""
-    from cnnlib.labs.grading import judging
-
+    every exercise is correct (each is graded outside the kernel; none is left in the older
+    form judged inside it)."""
     [exported] = [
         p
         for p in student.write_student_versions(ROOT / "notebooks", tmp_path / "export")
@@ -446,11 +473,8 @@ def test_a_real_notebook_end_to_end(tmp_path):
     result = classroom.grade([path], tmp_path / "out", timeout=600, progress=lambda _: None)
     rows = {r["exercise"]: r for r in result["rows"]}
     assert len(rows) == 6
-    for exercise_id, row in rows.items():
-        if judging.gradable(exercise_id):
-            assert row["status"] == "correct", row
-        else:
-            assert row["status"] == "error" and row["message"] == judging.LEGACY
+    for row in rows.values():
+        assert row["status"] == "correct", row
 
 
 @pytest.mark.slow
@@ -469,19 +493,21 @@ def test_sigterm_ends_every_sandbox_and_says_what_was_kept(tmp_path, exported):
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
-    parent = sandbox._own_cgroup("pids")
+    parents = len(sandbox.backend().parents())  # cgroup v1: a memory and a pids group each
     deadline = time.monotonic() + 120
     groups = []
-    while len(groups) < 2 and time.monotonic() < deadline:
+    while len(groups) < 2 * parents and time.monotonic() < deadline:
         time.sleep(0.5)
         groups = [
-            g for g in parent.glob(f"cnnlib-grade-{grader.pid}-*") if (g / "cgroup.procs").exists()
+            g
+            for g in sandbox.grading_groups(f"cnnlib-grade-{grader.pid}-")
+            if (g / "cgroup.procs").exists()
         ]
-    assert len(groups) == 2, "the two sandboxes did not start"
+    assert len(groups) == 2 * parents, "the two sandboxes did not start"
     time.sleep(3)
     grader.send_signal(signal.SIGTERM)
     _, stderr = grader.communicate(timeout=60)
     assert grader.returncode == 130
     assert "interrupted: every sandbox was ended; 0 of 2 graded submissions are kept" in stderr
-    assert not list(parent.glob(f"cnnlib-grade-{grader.pid}-*")), "cgroups left behind"
+    assert not sandbox.grading_groups(f"cnnlib-grade-{grader.pid}-"), "cgroups left behind"
     assert (out / "INCOMPLETE.txt").exists() and not (out / "grades.csv").exists()

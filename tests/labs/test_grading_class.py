@@ -266,9 +266,9 @@ def test_two_runs_into_one_folder_the_second_is_refused(tmp_path, course, runs):
 
 
 def test_the_sandbox_missing_is_one_sentence_unless_unsealed(tmp_path, course, runs, monkeypatch):
-    monkeypatch.setattr(sandbox, "missing", lambda: "bubblewrap (the `bwrap` command)")
+    monkeypatch.setattr(sandbox, "missing", lambda: "bubblewrap is not installed (`bwrap`)")
     paths = [export(course, tmp_path / "class", "ann")]
-    with pytest.raises(classroom.Refused, match="bubblewrap .* is missing here; .* --unsealed"):
+    with pytest.raises(classroom.Refused, match="bubblewrap is not installed .*; .* --unsealed"):
         grade(paths, tmp_path / "out", course)
     result = grade(paths, tmp_path / "out", course, sealed=False)
     assert result["sealed"] is False
@@ -502,3 +502,92 @@ def test_the_key_warns_about_a_notebook_without_solutions_and_refuses_an_empty_k
     warnings = []
     assert key.write_key(course, tmp_path / "key.html", warn=warnings.append) == 1
     assert warnings == ["no solutions found for 97_empty: the key has none for it"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The sandbox's cgroups on a cgroup v2 machine (a fake hierarchy)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def unified(tmp_path, monkeypatch):
+    """A fake systemd machine with the unified hierarchy only: this process in a scope of its
+    own offering `cpu io memory pids`; `unified.membership(path)` changes where it sits."""
+    root = tmp_path / "cgroup"
+    scope = root / "system.slice" / "grade.scope"
+    scope.mkdir(parents=True)
+    (scope / "cgroup.controllers").write_text("cpu io memory pids\n")
+    (scope / "cgroup.subtree_control").write_text("\n")
+    (scope / "cgroup.procs").write_text(f"{os.getpid()}\n")
+    (scope / "cgroup.type").write_text("domain\n")  # every group but the root has one
+    mountinfo = tmp_path / "mountinfo"
+    mountinfo.write_text(
+        "22 1 0:21 / /proc rw - proc proc rw\n"
+        f"30 23 0:26 / {root} rw,nosuid,nodev - cgroup2 cgroup2 rw,nsdelegate\n"
+    )
+
+    class Machine:
+        def membership(self, path):
+            (tmp_path / "self-cgroup").write_text(f"0::{path}\n")
+            monkeypatch.setattr(sandbox, "_BACKEND", None)
+
+    monkeypatch.setattr(sandbox, "MOUNTINFO", str(mountinfo))
+    monkeypatch.setattr(sandbox, "PROC_CGROUP", str(tmp_path / "self-cgroup"))
+    machine = Machine()
+    machine.scope = scope
+    machine.membership("/system.slice/grade.scope")
+    return machine
+
+
+def test_cgroup_v2_files_the_grader_writes_and_reads(unified):
+    """What the grader writes into and reads from a cgroup v2 hierarchy, against a fake one in a
+    temporary folder. The kernel's side of memory.max, memory.swap.max, pids.max and their events
+    was NOT exercised on a real kernel here: this machine's (and CI's) cgroup v2 hierarchy has no
+    memory or pids controller, cgroup v1 holds them. The leaf, cgroup.subtree_control,
+    cgroup.procs and cgroup.kill are exercised on the real kernel in test_grading_sandbox.py."""
+    scope = unified.scope
+    v2 = sandbox.backend()
+    assert v2.version == 2 and v2.parents() == [scope]
+    leaf = scope / f"cnnlib-grader-{os.getpid()}"
+    assert (leaf / "cgroup.procs").read_text() == str(os.getpid()), "the grader is not in a leaf"
+    assert (scope / "cgroup.subtree_control").read_text() == "+memory +pids"
+
+    group = sandbox.Cgroup("cnnlib-grade-1-0", sandbox.Limits(memory=3 * 2**30, processes=99))
+    folder = scope / "cnnlib-grade-1-0"
+    assert group.folders == [folder]
+    assert (folder / "memory.max").read_text() == str(3 * 2**30)
+    assert (folder / "pids.max").read_text() == "99"
+    (folder / "cgroup.procs").write_text("")
+    group.enter()
+    assert group.members() == {os.getpid()}
+    (folder / "cgroup.procs").write_text("")
+
+    run = sandbox.Run(b"", sandbox.Limits(memory=3 * 2**30, processes=99), True, "unused")
+    run.cgroup = group
+    assert run.verdict_of_limits() is None
+    (folder / "memory.events").write_text("low 0\nhigh 0\nmax 40\noom 0\noom_kill 0\n")
+    assert run.verdict_of_limits() is None, "reaching memory.max is not an out-of-memory kill"
+    (folder / "pids.events").write_text("max 4\n")
+    assert "limit of 99 processes" in run.verdict_of_limits()
+    (folder / "memory.events").write_text("low 0\nhigh 0\nmax 41\noom 1\noom_kill 1\n")
+    assert "memory limit (3 GiB)" in run.verdict_of_limits()
+    assert sandbox.grading_groups("cnnlib-grade-1-") == [folder]
+
+    # a child of the grader starts in the grader's leaf: it stays there, the scope is the parent
+    unified.membership(f"/system.slice/grade.scope/cnnlib-grader-{os.getpid()}")
+    again = sandbox.backend()
+    assert again is not v2 and again.parents() == [scope] and again.leaf == leaf
+    assert sorted(p.name for p in scope.iterdir() if p.is_dir()) == [folder.name, leaf.name]
+
+
+def test_no_usable_cgroup_is_one_sentence_naming_both_hierarchies(unified, tmp_path, course):
+    (unified.scope / "cgroup.controllers").write_text("cpu io\n")  # memory, pids not delegated
+    lacking = sandbox.missing()
+    assert lacking.startswith("no cgroup can limit memory and processes here (cgroup v2 ")
+    assert "does not offer memory and pids in" in lacking
+    assert "no cgroup v1 memory and pids controller is mounted" in lacking
+    assert ". " not in lacking and "\n" not in lacking
+    assert not list(unified.scope.glob("cnnlib-grader-*")), "it moved before it knew"
+    paths = [export(course, tmp_path / "class", "ann")]
+    with pytest.raises(classroom.Refused, match=r"^cannot seal .* --unsealed to run them"):
+        grade(paths, tmp_path / "out", course)

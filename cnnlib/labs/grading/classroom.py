@@ -155,6 +155,7 @@ class Session:
         self.run, self.work = run, work
         self.executed = None
         self.died = None
+        self.skipped = []  # [{"cell": index, "status": exit status}] of the cells run again without
         self.produced_error = None
         self.crash = None
         self.ended = False
@@ -184,7 +185,10 @@ class Session:
             except Exception:  # the executed copy only explains errors; without it we say less
                 self.executed = None
         elif name == "ran":
-            self.died = _json(data).get("died")
+            ran = _json(data)
+            self.died = ran.get("died") if isinstance(ran.get("died"), dict) else None
+            skipped = ran.get("skipped") if isinstance(ran.get("skipped"), list) else []
+            self.skipped = [e for e in skipped[:10] if isinstance(e, dict)]
         elif name == "produced":
             self.produced_error = _json(data).get("error")
         elif name.startswith("values/"):
@@ -310,9 +314,13 @@ def _run_and_judge(name, raw, notebook, gradable, task, options, running, stop):
         elif over_limit:
             general = over_limit
         elif session.died:
-            cell = session.died.get("cell") if isinstance(session.died, dict) else None
-            where = f" in cell {int(cell) + 1}" if isinstance(cell, int) else ""
-            general = f"the kernel stopped{where} (os._exit, a crash or too much memory), so nothing it recorded could be graded"
+            cells = [*session.skipped, session.died]
+            general = (
+                f"the kernel ended in {_ended_cells(notebook, cells)}, so nothing it recorded "
+                "could be graded"
+            )
+            if session.skipped:
+                general += " (the notebook was run again without each cell that ended it, in vain)"
         elif session.crash:
             general = f"the notebook could not be run ({session.crash})"
         elif not session.ended and session.executed is None:
@@ -320,6 +328,12 @@ def _run_and_judge(name, raw, notebook, gradable, task, options, running, stop):
         if general:
             return {e: ("error", general) for e in gradable}
         found = judging.verdicts(work / "values", trials)
+        note = None
+        if session.skipped:
+            note = (
+                f"The kernel ended in {_ended_cells(notebook, session.skipped)}: these rows come "
+                f"from a run of the notebook without {'it' if len(session.skipped) == 1 else 'them'}."
+            )
         for exercise_id in gradable:
             if found.get(exercise_id, ("",))[0] == "not attempted" and session.executed is not None:
                 raised = _check_cell_error(exercise_id, notebook, session.executed)
@@ -330,7 +344,36 @@ def _run_and_judge(name, raw, notebook, gradable, task, options, running, stop):
                 if session.produced_error:
                     why += f"; producing the answers raised {session.produced_error[:300]}"
                 found[exercise_id] = ("error", why)
+        if note:
+            found = {
+                e: (status, f"{m.rstrip('. ')}. {note}" if m else note)
+                for e, (status, m) in found.items()
+            }
         return found
+
+
+def _ended_cells(notebook, ended):
+    """ "code cell 7 (`os._exit(0)`, exit status 0)", for the cells that ended the kernel."""
+    said = []
+    for entry in ended:
+        index, status = entry.get("cell"), entry.get("status")
+        if type(index) is not int or not 0 <= index < len(notebook.cells):
+            continue
+        number = sum(c.cell_type == "code" for c in notebook.cells[: index + 1])
+        first = (notebook.cells[index].source.strip().splitlines() or [""])[0][:60]
+        how = "no exit status"
+        if type(status) is int and status >= 0:
+            how = f"exit status {status}"
+        elif type(status) is int:
+            try:
+                how = signal.Signals(-status).name
+            except ValueError:
+                how = f"signal {-status}"
+            how += ", the memory limit or killed from outside" if status == -9 else ""
+        said.append(f"code cell {number} (`{first}`, {how})")
+    if not said:
+        return "a cell"
+    return said[0] if len(said) == 1 else ", ".join(said[:-1]) + " and " + said[-1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -433,8 +476,8 @@ def grade(
         lacking = sandbox.missing()
         if lacking:
             raise Refused(
-                f"cannot seal the submissions off: {lacking} is missing here; install it "
-                "(INSTRUCTORS.md, Grading a class) or pass --unsealed to run them without a sandbox"
+                f"cannot seal the submissions off: {lacking}; see INSTRUCTORS.md, Grading a "
+                "class, or pass --unsealed to run them without a sandbox"
             )
     k_n = parse_shard(shard) if shard else None
     tasks.sort(key=lambda t: t["name"])
