@@ -321,28 +321,6 @@ def test_the_function_gets_copies_of_the_trials():
     assert all(np.array_equal(case["x"], k) for case, k in zip(trials, kept))
 
 
-def test_legacy_exercises_cannot_be_judged_outside_the_kernel():
-    # Every notebook's exercise has a form now: a scratch one-step checker stands in for one that
-    # has not been migrated.
-    legacy = "99.legacy_scratch"
-    core.exercise(legacy, "a one-step checker", "predict", "warm-up")(lambda answer: None)
-    try:
-        _cannot_be_judged_outside(legacy)
-    finally:
-        labs.REGISTRY.pop(legacy, None)
-
-
-def _cannot_be_judged_outside(legacy):
-    assert core.REGISTRY[legacy].legacy
-    for call in (
-        lambda: core.new_trials(legacy, 0),
-        lambda: core.produce(legacy, None, {}),
-        lambda: core.judge(legacy, 1, {}),
-    ):
-        with pytest.raises(core.LegacyExercise, match="cannot be graded outside the kernel yet"):
-            call()
-
-
 def test_a_crash_in_the_learners_function_names_the_input():
     what, _ = cross("99.conv2d", lambda x, kernel: x[100])
     assert "your function raised IndexError" in what and "x: " in what and "array" in what
@@ -1133,7 +1111,7 @@ def test_a_thread_left_running_is_a_cross_not_a_peek():
         ("import sys\nsys.modules['cnnlib.ops']", "uses sys.modules"),
         ("globals()['f'] = 1", "calls globals()"),
         ("from cnnlib.labs import core\ncore.judge('02.conv2d', v, t)", "the check's own"),
-        ("labs.REGISTRY['02.conv2d'].checker", "the check's own"),
+        ("labs.REGISTRY['02.conv2d'].judge", "the check's own"),
         ("from cnnlib.labs.ex02 import _expected", "the check's own"),
         (
             "%timeit conv2d(x, k)\nfrom cnnlib import ops\nops.conv2d(x, k)",

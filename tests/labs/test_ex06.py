@@ -110,7 +110,6 @@ def test_stubs_are_not_attempted(exercise_id, capsys):
 def test_every_exercise_is_in_the_three_piece_form():
     items = {i: labs.REGISTRY[i] for i in labs.REGISTRY if i.startswith("06.")}
     assert sorted(items) == sorted(IDS)
-    assert not any(item.legacy for item in items.values())
     assert {item.difficulty for item in items.values()} == {"warm-up", "core", "stretch"}
     assert {item.kind for item in items.values()} == {
         "predict",
