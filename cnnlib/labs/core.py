@@ -79,10 +79,6 @@ text, and registers the same exercises as "99.*" to attack them)::
 
 A prediction's message never states the expected value; after `DETAILED_TRIES` wrong tries of a
 prediction, `check` says only "not right" (no direction, no position) and says why.
-
-Exercises registered without `form=` are the older one-step checkers (`checker(answer)` judged
-in the learner's process); they keep working until their notebook is migrated, and cannot be
-graded outside the kernel (`produce`, `judge` and `new_trials` raise `LegacyExercise`).
 """
 
 import ast
@@ -117,8 +113,6 @@ DIFFICULTIES = ("warm-up", "core", "stretch")
 STATUSES = ("correct", "wrong", "not attempted")  # a Verdict's status
 RECORD_MODE_VARIABLE = "CNNLIB_LABS_MODE"  # "record": check stores the answer for grading
 DETAILED_TRIES = 3  # wrong tries of a prediction that get a message with direction and position
-# The older exercises' outcomes, appended to this file by `check`; goes with the legacy path.
-CHECK_LOG_VARIABLE = "CNNLIB_CHECK_LOG"
 FORM_ERRORS = (TypeError, ValueError, IndexError, KeyError, AttributeError)
 FORBIDDEN_TEXT = "you used {}, which this exercise asks you to do without"
 FORBIDDEN_HINT = "the exercise is to do that part yourself; it counts as wrong until you do"
@@ -159,10 +153,6 @@ class NotAttempted(Exception):
     """The untouched stub (None, `...`, or a function that raises NotImplementedError)."""
 
 
-class LegacyExercise(RuntimeError):
-    """An exercise still in the older one-step form: it cannot be judged outside the kernel."""
-
-
 class CheckFailed(AssertionError):
     """A ✗ from `check`: the cell fails, and IPython shows the message and hint, not a traceback."""
 
@@ -191,11 +181,11 @@ class Exercise:
     title: str
     kind: str
     difficulty: str
-    checker: object  # the judge (or, for a legacy exercise, the one-step checker)
-    expects: str = ""  # the answer's form in words, said when the answer has another one
+    judge: object  # judge(values, trials) -> a confirmation, or raises Wrong
+    form: object  # how the answer becomes plain values (a Form)
+    trials: object = None  # trials(rng) -> plain data; None for a prediction
     forbid: tuple = ()  # references the learner must not use
-    form: object = None  # None: a legacy exercise
-    trials: object = None  # trials(rng) -> plain data
+    expects: str = ""  # the answer's form in words, said when the answer has another one
     # False for a check that tooling calls by its fixed id but no notebook asks as an exercise:
     # grading, the student export and the instructor's kit leave it out.
     in_notebook: bool = True
@@ -203,14 +193,6 @@ class Exercise:
     @property
     def notebook(self):
         return self.id.split(".", 1)[0]
-
-    @property
-    def legacy(self):
-        return self.form is None
-
-    @property
-    def judge(self):
-        return self.checker
 
 
 REGISTRY = {}
@@ -224,6 +206,7 @@ def exercise(
     title,
     kind,
     difficulty,
+    *,
     form=None,
     trials=None,
     forbid=(),
@@ -237,8 +220,8 @@ def exercise(
     the learner must do without (functions, classes, modules, or dotted names such as
     "cnnlib.ops.conv2d"); `expects` describes the answer's form in words when the form's own
     description is not enough; `in_notebook=False` marks a check that tooling calls by its fixed id
-    but no notebook asks. Without `form`, the decorated function is an older one-step checker of
-    the answer object (see the module's docstring).
+    but no notebook asks. Every exercise has a form: without one (or with a judge that does not
+    take `(values, trials)`) the module that registers it fails to import, saying so.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -247,10 +230,17 @@ def exercise(
     prefix = exercise_id.split(".", 1)[0]
     if not (len(prefix) == 2 and prefix.isdigit() and "." in exercise_id):
         raise ValueError(f"exercise ids look like '02.conv2d', got {exercise_id!r}")
-    if form is not None and not isinstance(form, Form):
-        raise TypeError(f"form must be one of the forms (Number(), Function(...) …), got {form!r}")
-    if trials is not None and form is None:
-        raise ValueError("trials= needs form=: an exercise without a form is a one-step checker")
+    if form is None:
+        raise TypeError(
+            f"exercise {exercise_id!r} has no form=: every exercise says how the learner's answer "
+            "becomes plain values (form=Number(), Shape(), Array(), Function(...), Model() …), "
+            "and its judge(values, trials) sees only those (CONTRIBUTING.md, 'Add an exercise')"
+        )
+    if not isinstance(form, Form):
+        raise TypeError(
+            f"exercise {exercise_id!r}: form= must be one of the forms of cnnlib.labs.core "
+            f"(Number(), Function(...) …), got {_text(form, 80)}"
+        )
     if trials is not None and not callable(trials):
         raise TypeError("trials must be a function trials(rng) -> plain data")
     if isinstance(forbid, str) or not isinstance(forbid, (tuple, list)):
@@ -259,17 +249,24 @@ def exercise(
     def register(judge):
         if exercise_id in REGISTRY:
             raise ValueError(f"exercise {exercise_id!r} is registered twice")
+        try:
+            inspect.signature(judge).bind(None, None)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"the judge of {exercise_id!r} must take (values, trials): the values the form "
+                "made of the answer, and the exercise's trials"
+            ) from None
         REGISTRY[exercise_id] = Exercise(
-            exercise_id,
-            title,
-            kind,
-            difficulty,
-            judge,
-            expects,
-            tuple(forbid),
-            form,
-            trials,
-            in_notebook,
+            id=exercise_id,
+            title=title,
+            kind=kind,
+            difficulty=difficulty,
+            judge=judge,
+            form=form,
+            trials=trials,
+            forbid=tuple(forbid),
+            expects=expects,
+            in_notebook=in_notebook,
         )
         return judge
 
@@ -281,15 +278,6 @@ def _item(exercise_id):
         known = ", ".join(sorted(REGISTRY))
         raise ValueError(f"no exercise called {exercise_id!r}; the exercises are: {known}")
     return REGISTRY[exercise_id]
-
-
-def _modern(exercise_id):
-    item = _item(exercise_id)
-    if item.legacy:
-        raise LegacyExercise(
-            f"{exercise_id}: this exercise cannot be graded outside the kernel yet"
-        )
-    return item
 
 
 def is_stub(answer):
@@ -1000,8 +988,7 @@ def watched_for(item):
                     watched.add(twin, twin_name)
     for name in ("judge", "_decide", "passes", "check", "new_trials", "produce"):
         watched.add(globals()[name], f"{__name__}.{name}")  # the check itself, as an oracle
-    # A one-step checker calls the learner's code from inside itself: only its forbid counts.
-    for function in (item.checker, item.trials) if not item.legacy else ():
+    for function in (item.judge, item.trials):
         for helper in _helpers(function):
             watched.add(helper, _name_of(helper))
     return watched
@@ -1494,7 +1481,7 @@ def forbidden_in_source(source_text, forbid):
 
 def new_trials(exercise_id, seed):
     """The trials of one exercise for `seed` (plain data, checked to cross the wire)."""
-    item = _modern(exercise_id)
+    item = _item(exercise_id)
     if item.trials is None:
         return {}
     trials = item.trials(np.random.default_rng(seed))
@@ -1509,9 +1496,9 @@ def produce(exercise_id, answer, trials):
     the forbidden-reference watch, and the answer's source is read for forbidden names.
 
     Raises NotAttempted for the stub, Wrong for an answer of the wrong form, a function that
-    raises, or a forbidden reference used; LegacyExercise for an exercise not migrated yet.
+    raises, or a forbidden reference used.
     """
-    item = _modern(exercise_id)
+    item = _item(exercise_id)
     if is_stub(answer):
         raise NotAttempted
     watched = watched_for(item)
@@ -1575,15 +1562,16 @@ def _expected_hint(item):
 def judge(exercise_id, values, trials):
     """The verdict on plain `values` (from `produce` or `from_wire`) for these `trials`.
 
-    Never sees the answer object; status "correct" or "wrong". Raises LegacyExercise for an
-    exercise that cannot be judged outside the kernel, and lets a bug in the judge propagate.
+    Never sees the answer object; status "correct" or "wrong". A judge tripping on values of
+    another form (a key the form does not fix) is "wrong" about the form; any other error in
+    the judge propagates.
     """
-    return _decide(_modern(exercise_id), values, trials)
+    return _decide(_item(exercise_id), values, trials)
 
 
 def _decide(item, values, trials):
     try:
-        confirmation = item.checker(values, trials)
+        confirmation = item.judge(values, trials)
     except Wrong as mistake:
         return Verdict("wrong", mistake.what, mistake.hint)
     except FORM_ERRORS as error:
@@ -1720,7 +1708,7 @@ def _restore(snapshot):
 
 def _run(exercise_id, answer):
     """(outcome, message, hint) of a migrated exercise; outcome "right", "wrong", "not attempted"."""
-    item = _modern(exercise_id)
+    item = _item(exercise_id)
     if is_stub(answer):
         return "not attempted", None, None
     seed = secrets.randbits(63)
@@ -1764,11 +1752,7 @@ def _run(exercise_id, answer):
 def _verdict(exercise_id, answer):
     """("right" or "not attempted", text); raises CheckFailed when wrong."""
     item = _item(exercise_id)
-    if item.legacy:
-        outcome, text, hint = _legacy_judge(item, answer)
-        _log(exercise_id, outcome, text, hint)
-    else:
-        outcome, text, hint = _run(exercise_id, answer)
+    outcome, text, hint = _run(exercise_id, answer)
     HISTORY.append((exercise_id, outcome))
     if outcome == "wrong":
         raise CheckFailed(exercise_id, item.title, text, hint) from None
@@ -2194,85 +2178,3 @@ def numerical_gradient(f, x, upstream, h=1e-5):
         x[index] = saved
         grad[index] = (plus - minus) / (2 * h)
     return grad
-
-
-def rng(seed=0):
-    return np.random.default_rng(seed)
-
-
-# ---------------------------------------------------------------------------------------------
-# The older one-step exercises (until every notebook is migrated)
-# ---------------------------------------------------------------------------------------------
-
-_LEGACY_WATCH = []  # the Watch of the legacy checker running now, for `call`
-
-
-def _legacy_form_error(item, error):
-    expected = item.expects or (item.checker.__doc__ or "").strip().splitlines()[0:1]
-    expected = expected if isinstance(expected, str) else "".join(expected)
-    return Wrong(
-        f"your answer is not in the form this exercise expects "
-        f"(checking it raised {_error_text(error)})",
-        f"expected {expected}"
-        if expected
-        else "compare your answer's form with the exercise's stub",
-    )
-
-
-def _legacy_judge(item, answer):
-    """(outcome, text, hint) of a one-step checker: "right", "wrong" or "not attempted"."""
-    if is_stub(answer):
-        return "not attempted", None, None
-    watch = Watch(watched_for(item)) if item.forbid else None
-    _LEGACY_WATCH.append(watch)
-    try:
-        confirmation = item.checker(answer)
-    except (NotAttempted, NotImplementedError):
-        return "not attempted", None, None
-    except Wrong as mistake:
-        return "wrong", mistake.what, mistake.hint
-    except FORM_ERRORS as error:
-        mistake = _legacy_form_error(item, error)
-        return "wrong", mistake.what, mistake.hint
-    finally:
-        _LEGACY_WATCH.pop()
-    if watch is not None:
-        try:
-            refuse_used(watch)
-        except Wrong as mistake:
-            return "wrong", mistake.what, mistake.hint
-    return "right", confirmation, None
-
-
-def _log(exercise_id, outcome, text, hint):
-    """The older grading channel, for legacy exercises only: it goes with the legacy path."""
-    log = os.environ.get(CHECK_LOG_VARIABLE)
-    if log:
-        status = {"right": "correct"}.get(outcome, outcome)
-        line = {
-            "exercise": exercise_id,
-            "status": status,
-            "message": text or "",
-            "hint": hint or "",
-        }
-        with open(log, "a", encoding="utf-8") as file:
-            file.write(json.dumps(line, ensure_ascii=False) + "\n")
-
-
-def call(function, *args, on=""):
-    """For one-step checkers: call the learner's function; its own crash becomes `Wrong` naming
-    the input. NotImplementedError (the stub) passes through. While a checker with `forbid` runs,
-    the call is watched (the checker's own use of a reference is not)."""
-    if not callable(function):
-        raise Wrong(
-            f"expected a function, got {type(function).__name__}",
-            "pass the function itself (no parentheses after its name)",
-        )
-    watch = _LEGACY_WATCH[-1] if _LEGACY_WATCH else None
-    try:
-        with watch if watch is not None else contextlib.nullcontext():
-            return function(*args)
-    except NotImplementedError:
-        raise
-    except Exception as error:  # the learner's bug: say where it happened, not a deep trace
-        raise Wrong(f"your function raised {_error_text(error)} {on}".rstrip()) from None

@@ -14,6 +14,20 @@ import time
 
 import numpy as np
 import pytest
+from learners import (
+    DisguisedPeekingArray,
+    HeapArray,
+    PeekingArray,
+    PeekingFloat,
+    PeekingInt,
+    PeekingScalar,
+    PeekingStr,
+    in_a_raw_thread,
+    in_a_thread,
+    lazily,
+    left_running,
+    profiler_off,
+)
 
 from cnnlib import labs, ops
 from cnnlib.labs import core, submit
@@ -321,28 +335,6 @@ def test_the_function_gets_copies_of_the_trials():
     assert all(np.array_equal(case["x"], k) for case, k in zip(trials, kept))
 
 
-def test_legacy_exercises_cannot_be_judged_outside_the_kernel():
-    # Every notebook's exercise has a form now: a scratch one-step checker stands in for one that
-    # has not been migrated.
-    legacy = "99.legacy_scratch"
-    core.exercise(legacy, "a one-step checker", "predict", "warm-up")(lambda answer: None)
-    try:
-        _cannot_be_judged_outside(legacy)
-    finally:
-        labs.REGISTRY.pop(legacy, None)
-
-
-def _cannot_be_judged_outside(legacy):
-    assert core.REGISTRY[legacy].legacy
-    for call in (
-        lambda: core.new_trials(legacy, 0),
-        lambda: core.produce(legacy, None, {}),
-        lambda: core.judge(legacy, 1, {}),
-    ):
-        with pytest.raises(core.LegacyExercise, match="cannot be graded outside the kernel yet"):
-            call()
-
-
 def test_a_crash_in_the_learners_function_names_the_input():
     what, _ = cross("99.conv2d", lambda x, kernel: x[100])
     assert "your function raised IndexError" in what and "x: " in what and "array" in what
@@ -636,101 +628,32 @@ def test_from_wire_refuses_nan_literals_and_duplicate_keys(tmp_path):
 # ---------------------------------------------------------------------------------------------
 
 
-def _expected_in_frames():
-    """What a curious learner's object does: look up the call stack for the expected value."""
-    import inspect
-    import sys
-
-    for frame in [info.frame for info in inspect.stack()] + [sys._getframe()]:
-        while frame is not None:
-            for name in ("expected", "answer_expected", "want"):
-                if name in frame.f_locals:
-                    return frame.f_locals[name]
-            frame = frame.f_back
-    return None
-
-
-class PeekingFloat(float):
-    """A float subclass that is equal to, and converts to, whatever value it finds expected."""
-
-    def __eq__(self, other):
-        return True
-
-    __hash__ = float.__hash__
-
-    def __float__(self):
-        found = _expected_in_frames()
-        return float(found) if found is not None else 0.0
-
-
-class PeekingNumber:
-    """Not a number at all: __float__ and __index__ read the caller's frames."""
-
-    def __float__(self):
-        found = _expected_in_frames()
-        return float(found) if found is not None else 0.0
-
-    __index__ = __int__ = lambda self: int(self.__float__())
-
-
-class PeekingArray:
-    """An object with __array__ that returns the expected array it finds up the stack."""
-
-    def __array__(self, dtype=None, copy=None):
-        found = _expected_in_frames()
-        return np.asarray(found if found is not None else np.zeros((2, 2)), dtype=dtype)
-
-
-class DisguisedPeekingArray(PeekingArray):
-    __module__ = "tensorflow.python.framework.ops"  # claims to be a tensor
-
-
-class ReferrerArray:
-    """__array__ that searches every object the garbage collector knows for a 2×2 float array
-    equal to the pooled answer's form (what gc.get_referrers attacks did)."""
-
-    __module__ = "jax.numpy"
-
-    def __array__(self, dtype=None, copy=None):
-        import gc
-
-        for obj in gc.get_objects():
-            if type(obj) is np.ndarray and obj.shape == (2, 2) and obj is not POOL_INPUT:
-                return obj.astype(float)
-        return np.zeros((2, 2))
-
-
-@pytest.mark.parametrize("answer", [PeekingFloat(0.0), PeekingNumber()])
+@pytest.mark.parametrize("answer", [PeekingFloat(0.0), PeekingScalar()])
 def test_a_number_that_reads_the_callers_frames_is_refused(answer):
     what, _ = cross("99.parameters", answer)
     assert "number type the check does not take" in what or "expected a number" in what
 
 
 def test_an_array_that_reads_the_callers_frames_is_refused():
-    what, hint = cross("99.pooled", PeekingArray())
+    what, hint = cross("99.pooled", PeekingArray(np.zeros((2, 2))))
     assert "only looks like an array" in what
 
 
 def test_a_disguised_peeking_array_finds_nothing_expected():
     # Its __array__ runs (it claims to be a tensor), but in produce, before anything expected
     # exists: it finds nothing and the answer is simply wrong.
-    what, _ = cross("99.pooled", DisguisedPeekingArray())
+    what, _ = cross("99.pooled", DisguisedPeekingArray(np.zeros((2, 2))))
     assert "not right" in what
     core._WRONG_TRIES.pop("99.pooled", None)
 
 
 def test_a_gc_search_for_the_expected_array_finds_nothing():
-    cross("99.pooled", ReferrerArray())
+    cross("99.pooled", HeapArray((2, 2), skip=(POOL_INPUT,)))
     core._WRONG_TRIES.pop("99.pooled", None)
 
     def gc_conv(x, kernel):  # the same search from inside a function
-        import gc
-
         shape = (x.shape[0] - kernel.shape[0] + 1, x.shape[1] - kernel.shape[1] + 1)
-        for obj in gc.get_objects():
-            if type(obj) is np.ndarray and obj.shape == shape and obj.dtype == float:
-                return obj.copy()
-        return np.zeros(shape)
+        return np.array(HeapArray(shape))
 
     cross("99.conv2d", gc_conv)
 
@@ -774,69 +697,26 @@ def test_any_exception_while_reading_the_answer_is_a_cross_about_the_form():
 
 
 def test_a_lazy_array_is_materialised_inside_the_watch():
-    class Lazy:
-        __module__ = "jax.numpy"  # looks like an array library's lazy array
-
-        def __init__(self, x, kernel):
-            self.x, self.kernel = x, kernel
-
-        def __array__(self, dtype=None, copy=None):
-            return ops.conv2d(self.x, self.kernel)
-
-    what, _ = cross("99.conv2d", Lazy)
+    what, _ = cross("99.conv2d", lazily(ops.conv2d, disguised=True))
     assert "you used cnnlib.ops.conv2d, which this exercise asks you to do without" in what
 
 
 def test_the_forbidden_reference_called_from_a_thread_is_seen():
-    import threading
-
-    def threaded(x, kernel):
-        out = {}
-        worker = threading.Thread(target=lambda: out.update(r=ops.conv2d(x, kernel)))
-        worker.start()
-        worker.join()
-        return out["r"]
-
-    assert "you used cnnlib.ops.conv2d" in cross("99.conv2d", threaded)[0]
+    assert "you used cnnlib.ops.conv2d" in cross("99.conv2d", in_a_thread(ops.conv2d))[0]
 
 
 def test_a_thread_started_after_switching_threadings_profiler_off_is_refused():
-    import threading
-
-    def unwatched_thread(x, kernel):
-        threading.setprofile(None)
-        out = {}
-        worker = threading.Thread(target=lambda: out.update(r=ops.conv2d(x, kernel)))
-        worker.start()
-        worker.join()
-        return out["r"]
-
+    unwatched_thread = profiler_off(in_a_thread(ops.conv2d), sys_profile=False)
     assert "switched the profiler off" in cross("99.conv2d", unwatched_thread)[0]
 
 
 def test_a_thread_started_below_threading_is_refused():
-    import _thread
-    import time
-
-    def raw_thread(x, kernel):
-        out = {}
-        _thread.start_new_thread(lambda: out.update(r=ops.conv2d(x, kernel)), ())
-        while "r" not in out:
-            time.sleep(0.001)
-        return out["r"]
-
-    what, _ = cross("99.conv2d", raw_thread)
+    what, _ = cross("99.conv2d", in_a_raw_thread(ops.conv2d))
     assert "could not watch" in what or "you used" in what
 
 
 def test_switching_the_profiler_off_is_a_cross():
-    import sys
-
-    def unprofiled(x, kernel):
-        sys.setprofile(None)
-        return ops.conv2d(x, kernel)
-
-    what, hint = cross("99.conv2d", unprofiled)
+    what, hint = cross("99.conv2d", profiler_off(ops.conv2d, thread_profile=False))
     assert "switched the profiler off, so the check could not watch" in what
 
 
@@ -1100,15 +980,93 @@ def test_a_thread_left_running_is_a_cross_not_a_peek():
         thread.join()
     core._WRONG_TRIES.pop("99.pooled", None)
 
-    def leaves_a_thread(x, kernel):
-        threading.Thread(target=lambda: stop.wait(0.5), daemon=True).start()
-        return my_conv2d(x, kernel)
-
-    stop.clear()
+    leaves_a_thread = left_running(my_conv2d, seconds=0.5)
     try:
         assert "thread" in cross("99.conv2d", leaves_a_thread)[0]
     finally:
-        stop.set()
+        leaves_a_thread.stop.set()
+
+
+# ---------------------------------------------------------------------------------------------
+# The tricks themselves (tests/labs/learners.py): each fools a check built the older way, so a
+# test that expects a ✗ from one could fail
+# ---------------------------------------------------------------------------------------------
+
+
+def _naive_compare(answer, convert):
+    """The older checks: convert the answer where the expected value is a local."""
+    expected = np.array([[5.0, 8.0], [7.0, 9.0]])  # noqa: F841 - what the tricks look for
+    return convert(answer)
+
+
+@pytest.mark.parametrize(
+    "answer, convert",
+    [
+        (PeekingFloat(0.0), float),
+        (PeekingInt(0), int),
+        (PeekingScalar(), float),
+        (PeekingArray(np.zeros((2, 2))), np.asarray),
+        (DisguisedPeekingArray(np.zeros((2, 2))), np.asarray),
+    ],
+    ids=["float subclass", "int subclass", "number-like object", "array-like", "disguised"],
+)
+def test_each_peeking_trick_finds_the_expected_value_in_reach(answer, convert):
+    got = _naive_compare(answer, convert)
+    assert np.ravel(got)[0] == 5.0  # not the answer's own 0: the expected value it found
+    assert answer == "anything at all"
+
+
+def test_the_heap_trick_finds_an_array_the_check_holds():
+    # An array the garbage collector can reach: in a list, as a judge holding one expected
+    # output per trial would keep it (a bare local in a frame it cannot see).
+    held = [np.arange(21.0).reshape(3, 7) / 7]  # a shape no other array here has
+    assert np.array_equal(np.asarray(HeapArray((3, 7))), held[0])
+    assert PeekingStr("max").strip() == "avg" and PeekingStr("x") == "max"
+
+
+def _calls_seen(answer, target, threads=False):
+    """The older watch: a profile hook on this thread (and, with `threads`, on threads started
+    through threading); the names of `target`'s calls it saw while the answer ran."""
+    seen = []
+
+    def hook(frame, event, arg):
+        if event == "call" and frame.f_code is target.__code__:
+            seen.append(target.__name__)
+
+    sys.setprofile(hook)
+    if threads:
+        threading.setprofile(hook)
+    try:
+        answer(np.ones((4, 4)), np.ones((2, 2)))
+    finally:
+        sys.setprofile(None)
+        threading.setprofile(None)
+    return seen
+
+
+@pytest.mark.parametrize(
+    "trick, threads",
+    [
+        (in_a_thread, False),
+        (in_a_raw_thread, True),
+        (profiler_off, False),
+        (lambda f: profiler_off(in_a_thread(f), sys_profile=False), True),
+        (lazily, False),  # the call comes later, when the check converts the answer
+    ],
+    ids=["thread", "raw thread", "profiler off", "threads' profiler off", "lazily"],
+)
+def test_each_route_around_the_watch_hides_the_call_from_the_older_watch(trick, threads):
+    assert _calls_seen(my_conv2d, my_conv2d) == ["my_conv2d"]  # the watch works on plain code
+    assert _calls_seen(trick(my_conv2d), my_conv2d, threads) == []
+
+
+def test_the_thread_left_running_is_still_running_after_the_answer():
+    answer = left_running(my_conv2d, seconds=5)
+    before = set(threading.enumerate())
+    answer(np.ones((4, 4)), np.ones((2, 2)))
+    running = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+    answer.stop.set()
+    assert running
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1133,7 +1091,7 @@ def test_a_thread_left_running_is_a_cross_not_a_peek():
         ("import sys\nsys.modules['cnnlib.ops']", "uses sys.modules"),
         ("globals()['f'] = 1", "calls globals()"),
         ("from cnnlib.labs import core\ncore.judge('02.conv2d', v, t)", "the check's own"),
-        ("labs.REGISTRY['02.conv2d'].checker", "the check's own"),
+        ("labs.REGISTRY['02.conv2d'].judge", "the check's own"),
         ("from cnnlib.labs.ex02 import _expected", "the check's own"),
         (
             "%timeit conv2d(x, k)\nfrom cnnlib import ops\nops.conv2d(x, k)",

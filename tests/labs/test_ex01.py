@@ -4,15 +4,27 @@ For every exercise: the stub is "not attempted yet"; right answers written the w
 write them pass; the usual mistakes fail with the hint aimed at their cause; made-up answers fail;
 and the tricks a curious learner finds (an object that looks up the call stack for the expected
 value, the forbidden reference called from a thread, under another name, with the profiler
-switched off, or lazily) fail too. The tricks are defined here and reused by test_ex02.py.
+switched off, or lazily) fail too. The tricks are tests/labs/learners.py's.
 """
 
 import inspect
-import sys
-import threading
 
 import numpy as np
 import pytest
+from learners import (
+    FORBIDDEN,
+    ArraySubclass,
+    PeekingFloat,
+    assert_wrong,
+    cases,
+    fresh_tries,  # noqa: F401 - autouse: no wrong tries carried over
+    in_a_thread,
+    lazily,
+    left_running,
+    peeking,
+    profiler_off,
+    verdict_of,
+)
 from skimage.color import rgb2gray as grey_under_another_name
 from skimage.measure import block_reduce
 
@@ -29,151 +41,6 @@ IDS = [
     "01.correlation_distance",
     "01.dense_memory",
 ]
-
-
-@pytest.fixture(autouse=True)
-def fresh_tries():
-    """A prediction's messages lose their hints after a few wrong tries in one process."""
-    core._WRONG_TRIES.clear()
-    yield
-    core._WRONG_TRIES.clear()
-
-
-# ---------------------------------------------------------------------------------------------
-# Tricks (also used by test_ex02.py)
-# ---------------------------------------------------------------------------------------------
-EXPECTED_NAMES = ("expected", "right", "reference", "want", "target", "truth", "numeric")
-
-
-def peek():
-    """The first local called like an expected value in any frame up the stack, or None."""
-    for info in inspect.stack()[2:]:
-        for name in EXPECTED_NAMES:
-            value = info.frame.f_locals.get(name)
-            if value is not None:
-                return value
-    return None
-
-
-class PeekingNumber(float):
-    """A float that becomes whatever expected number it finds up the stack, and equals anything."""
-
-    def _value(self):
-        try:
-            return float(peek())
-        except (TypeError, ValueError):
-            return float.__float__(self)
-
-    def __float__(self):
-        return self._value()
-
-    def __int__(self):
-        return int(self._value())
-
-    def __index__(self):
-        return int(self._value())
-
-    def __eq__(self, other):
-        return True
-
-    __hash__ = float.__hash__
-
-
-class PeekingArray:
-    """An array-like whose values are whatever expected array it finds up the stack."""
-
-    def __init__(self, fallback):
-        self.fallback = np.asarray(fallback, dtype=float)
-
-    def __array__(self, dtype=None, copy=None):
-        found = peek()
-        array = found if isinstance(found, np.ndarray) else self.fallback
-        return array if dtype is None else array.astype(dtype)
-
-    def __len__(self):
-        return len(self.__array__())
-
-    def __iter__(self):
-        return iter(self.__array__())
-
-    @property
-    def shape(self):
-        return self.__array__().shape
-
-
-class ArraySubclass(np.ndarray):
-    """An ndarray subclass: its methods could compare themselves to anything."""
-
-
-def peeking(shape_of):
-    """A learner's function that returns a stack-peeking array of a plausible shape."""
-    return lambda *args: PeekingArray(np.zeros(shape_of(*args)))
-
-
-def in_a_thread(function):
-    """Call `function` in another thread, where a profile hook of this one does not look."""
-
-    def answer(*args):
-        box = {}
-        worker = threading.Thread(target=lambda: box.setdefault("result", function(*args)))
-        worker.start()
-        worker.join()
-        return box["result"]
-
-    return answer
-
-
-def profiler_off(function):
-    """Switch the profiler off, then call `function`."""
-
-    def answer(*args):
-        sys.setprofile(None)
-        threading.setprofile(None)
-        return function(*args)
-
-    return answer
-
-
-def lazily(function):
-    """Return an object that calls `function` only when something converts it to an array."""
-
-    class Lazy:
-        def __init__(self, args):
-            self.args = args
-
-        def __array__(self, dtype=None, copy=None):
-            return np.asarray(function(*self.args), dtype=dtype)
-
-    return lambda *args: Lazy(args)
-
-
-def left_running(function):
-    """Start a thread that is still running when the answer returns (`answer.stop` ends it)."""
-    stop = threading.Event()
-
-    def answer(*args):
-        threading.Thread(target=lambda: stop.wait(30), daemon=True).start()
-        return function(*args)
-
-    answer.stop = stop
-    return answer
-
-
-def verdict_of(exercise_id, answer):
-    """ "correct", "not attempted", or ("wrong", message with hint)."""
-    try:
-        return "correct" if labs.passes(exercise_id, answer) else "not attempted"
-    except labs.CheckFailed as failure:
-        return "wrong", str(failure)
-
-
-def assert_wrong(exercise_id, answer, match=None):
-    result = verdict_of(exercise_id, answer)
-    assert result[0] == "wrong", f"{exercise_id}: {result} for a wrong answer"
-    if match is not None:
-        import re
-
-        assert re.search(match, result[1]), result[1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -328,13 +195,11 @@ MADE_UP = {
     "01.dense_memory": 100,
 }
 
-FORBIDDEN = "you used .*which this exercise asks you to do without"
-
 TRICKS = {
     "01.batch_shape": [
-        ("peeking megabytes", {"shape": (64, 224, 224, 3), "megabytes": PeekingNumber(0.0)}, None),
+        ("peeking megabytes", {"shape": (64, 224, 224, 3), "megabytes": PeekingFloat(0.0)}, None),
     ],
-    "01.dense_params": [("peeking number", PeekingNumber(0.0), None)],
+    "01.dense_params": [("peeking number", PeekingFloat(0.0), None)],
     "01.rgb_to_gray": [
         ("to_gray", lambda image: images.to_gray(image), FORBIDDEN),
         ("rgb2gray under another name", lambda image: grey_under_another_name(image), FORBIDDEN),
@@ -360,13 +225,9 @@ TRICKS = {
         ),
         ("still running", left_running(blocks_reshape), "left a thread running"),
     ],
-    "01.correlation_distance": [("peeking number", PeekingNumber(0.0), None)],
-    "01.dense_memory": [("peeking number", PeekingNumber(0.0), None)],
+    "01.correlation_distance": [("peeking number", PeekingFloat(0.0), None)],
+    "01.dense_memory": [("peeking number", PeekingFloat(0.0), None)],
 }
-
-
-def cases(table):
-    return [(i, *entry) for i, entries in table.items() for entry in entries]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -375,7 +236,6 @@ def cases(table):
 def test_notebook_01_has_its_six_exercises_all_in_three_pieces():
     mine = {i: labs.REGISTRY[i] for i in labs.REGISTRY if i.startswith("01.")}
     assert sorted(mine) == sorted(IDS)
-    assert not any(item.legacy for item in mine.values()), "every exercise has a form"
     assert len({item.kind for item in mine.values()}) >= 3
     assert {"warm-up", "core", "stretch"} <= {item.difficulty for item in mine.values()}
 

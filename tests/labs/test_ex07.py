@@ -3,7 +3,6 @@ other ways pass, the usual mistakes get their hint, made-up answers and an objec
 call stack are refused, stubs wait, and every exercise crosses the boundary as plain values."""
 
 import contextlib
-import inspect
 import io
 import time
 
@@ -11,6 +10,12 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from learners import (
+    ArraySubclass,
+    PeekingFloat,
+    fresh_tries,  # noqa: F401 - autouse: no wrong tries carried over
+    peek,
+)
 
 from cnnlib import labs
 from cnnlib.labs import core, ex07
@@ -42,27 +47,20 @@ def not_attempted(exercise_id, answer):
     return "not attempted yet" in outcome(exercise_id, answer)
 
 
-@pytest.fixture(autouse=True)
-def fresh_tries():
-    """Each test starts with no wrong tries of a prediction counted against it."""
-    core._WRONG_TRIES.clear()
-    yield
-    core._WRONG_TRIES.clear()
+def a_count():
+    """What this file's peeking number looks for: any local number above 1 up the stack."""
+    return peek(
+        None, where=lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 1
+    )
 
 
-class PeekingNumber(float):
-    """A float that looks up the call stack for an expected value to become (an attack)."""
-
-    def __float__(self):
-        for frame in inspect.stack():
-            for value in frame.frame.f_locals.values():
-                if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 1:
-                    return float(value)
-        return 0.0
-
-
-def test_every_exercise_is_migrated():
-    assert all(not core.REGISTRY[exercise_id].legacy for exercise_id in IDS)
+def test_notebook_07_registers_its_five_exercises_with_trials_that_cross_the_wire():
+    mine = sorted(
+        i for i, item in core.REGISTRY.items() if i.startswith("07.") and item.in_notebook
+    )
+    assert mine == sorted(IDS)
+    for exercise_id in IDS:
+        core.new_trials(exercise_id, 1)
 
 
 def test_no_module_level_registry_a_learner_can_append_to():
@@ -177,7 +175,7 @@ def test_vgg_numbers_made_up_and_peeking_answers_fail():
     with pytest.raises(AssertionError):
         labs.check("07.vgg_numbers", vgg19([1, 2, 3, 4, 5]))
     with pytest.raises(AssertionError):
-        labs.check("07.vgg_numbers", vgg19([PeekingNumber(0)] * 5))
+        labs.check("07.vgg_numbers", vgg19([PeekingFloat(0, find=a_count)] * 5))
 
 
 def test_vgg_numbers_stub_is_not_attempted():
@@ -389,11 +387,8 @@ def test_extract_features_calling_the_course_extractor_is_wrong():
 
 
 def test_extract_features_peeking_array_is_refused():
-    class Peeking(np.ndarray):
-        pass
-
     def peeking(base, images, layer):
-        return np.zeros((len(images), 256)).view(Peeking)
+        return np.zeros((len(images), 256)).view(ArraySubclass)
 
     with pytest.raises(AssertionError, match="subclass|not right|differs|shape"):
         labs.check("07.extract_features", peeking)
@@ -548,7 +543,7 @@ def test_top_k_error_made_up_and_peeking_answers_fail():
     with pytest.raises(AssertionError):
         labs.check("07.top_k_error", lambda p, y, k: 0.5)
     with pytest.raises(AssertionError, match="number type|not right"):
-        labs.check("07.top_k_error", lambda p, y, k: PeekingNumber(0.0))
+        labs.check("07.top_k_error", lambda p, y, k: PeekingFloat(0.0, find=a_count))
 
 
 def test_top_k_error_calling_the_judges_reference_is_wrong():

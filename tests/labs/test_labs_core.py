@@ -1,6 +1,5 @@
 """The exercise machinery: check's three outcomes, the registry, and the student export."""
 
-import json
 import pathlib
 import subprocess
 import sys
@@ -9,7 +8,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from cnnlib import labs, ops
+from cnnlib import labs
 from cnnlib.labs import core, student
 from cnnlib.runtime.course import notebook_paths
 
@@ -80,7 +79,7 @@ def test_passing_a_call_instead_of_a_function_is_explained():
 
 
 def test_numerical_gradient_agrees_with_an_analytic_one():
-    rng = core.rng(0)
+    rng = np.random.default_rng(0)
     x = rng.normal(size=(3, 4))
     upstream = rng.normal(size=(3, 4))
     numeric = core.numerical_gradient(lambda v: v**2, x, upstream)
@@ -248,11 +247,9 @@ def scratch_exercise():
     """Register throw-away exercises under notebook 99; remove them afterwards."""
     added = []
 
-    def register(name, checker, **options):
+    def register(name, judge, **options):
         exercise_id = f"99.{name}"
-        core.exercise(exercise_id, f"a test exercise {name}", "implement", "core", **options)(
-            checker
-        )
+        core.exercise(exercise_id, f"a test exercise {name}", "predict", "core", **options)(judge)
         added.append(exercise_id)
         return exercise_id
 
@@ -261,57 +258,49 @@ def scratch_exercise():
         del core.REGISTRY[exercise_id]
 
 
-def test_a_checker_tripping_on_the_answers_form_is_a_cross_not_a_type_error(scratch_exercise):
-    def checker(answer):
-        return answer["C1"] + 1  # an int answer: TypeError inside the checker
-
-    exercise_id = scratch_exercise("form", checker, expects="a dict {layer name: parameters}")
-    with pytest.raises(AssertionError, match="not in the form.*TypeError") as caught:
-        labs.check(exercise_id, 156)
-    assert "expected a dict {layer name: parameters}" in str(caught.value)
-
-
-def test_the_form_message_falls_back_to_the_checkers_docstring(scratch_exercise):
-    def checker(answer):
-        """a tuple (shape, megabytes)"""
-        shape, megabytes = answer
-        return None
-
-    exercise_id = scratch_exercise("unpack", checker)
-    with pytest.raises(AssertionError, match=r"Hint: expected a tuple \(shape, megabytes\)"):
-        labs.check(exercise_id, 3)
-
-
-def _numpy_pool(x):
-    return x.reshape(x.shape[0] // 2, 2, x.shape[1] // 2, 2).max(axis=(1, 3))
-
-
-def _pool_checker(function):
-    x = core.rng(1).normal(size=(4, 6))
-    core.same_array(core.call(function, x), ops.pool2d(x, 2), "on a 4×6 input")
-
-
-def test_a_forbidden_reference_is_a_cross_naming_it(scratch_exercise, capsys):
-    from cnnlib.ops import pool2d as renamed
-
-    exercise_id = scratch_exercise("numpy_only", _pool_checker, forbid=("cnnlib.ops.pool2d",))
-    labs.check(exercise_id, _numpy_pool)
-    assert capsys.readouterr().out.startswith(f"✓ {exercise_id}")
-    assert labs.passes(exercise_id, _numpy_pool)
-
-    # imported under another name: the one verdict, ✗ wrong, naming only what the learner called
-    with pytest.raises(AssertionError) as caught:
-        labs.check(exercise_id, lambda x: renamed(x, 2))
+def test_an_exercise_without_a_form_is_refused_when_its_module_is_imported(tmp_path, monkeypatch):
+    """The older one-step checkers (the answer object judged in the learner's process) are gone:
+    a maintainer who writes one, or forgets form=, hears so at import, not from a learner."""
+    (tmp_path / "ex99_scratch.py").write_text(
+        "from cnnlib.labs.core import exercise\n\n\n"
+        '@exercise("99.no_form", "a check without a form", "predict", "core")\n'
+        "def check_it(answer):\n"
+        "    assert answer == 3\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(TypeError) as caught:
+        __import__("ex99_scratch")
     message = str(caught.value)
-    assert "you used cnnlib.ops.pool2d, which this exercise asks you to do without" in message
-    with pytest.raises(AssertionError, match="you used cnnlib.ops.pool2d"):
-        labs.passes(exercise_id, lambda x: ops.pool2d(x, 2))
+    assert "'99.no_form' has no form=" in message and "Add an exercise" in message
+    assert "99.no_form" not in core.REGISTRY
+    with pytest.raises(TypeError, match="form= must be one of the forms"):
+        core.exercise("99.bad_form", "a form that is not one", "predict", "core", form=int)
 
 
-def test_the_checkers_own_use_of_the_reference_is_not_held_against_the_learner(scratch_exercise):
-    # _pool_checker calls ops.pool2d itself for the expected value: only `call` is watched.
-    exercise_id = scratch_exercise("own_use", _pool_checker, forbid=(ops.pool2d,))
-    assert labs.passes(exercise_id, _numpy_pool)
+def test_a_judge_of_the_older_one_argument_kind_is_refused_at_registration():
+    with pytest.raises(TypeError, match=r"the judge of '99.one_step' must take \(values, trials\)"):
+        core.exercise("99.one_step", "a one-step checker", "predict", "core", form=core.Number())(
+            lambda answer: None
+        )
+    assert "99.one_step" not in core.REGISTRY
+
+
+def test_a_judge_tripping_on_the_values_form_is_a_cross_not_a_key_error(scratch_exercise):
+    def judge(counts, trials):  # any names go through the form: a missing one trips the judge
+        return f"C1 has {counts['C1']:.0f}"
+
+    exercise_id = scratch_exercise(
+        "form",
+        judge,
+        form=core.Mapping(values=core.Number()),
+        expects="a dict {layer name: parameters}",
+    )
+    assert labs.passes(exercise_id, {"C1": 156})
+    with pytest.raises(AssertionError, match="not in the form.*KeyError") as caught:
+        labs.check(exercise_id, {"C2": 156})
+    assert "expected a dict {layer name: parameters}" in str(caught.value)
+    verdict = core.judge(exercise_id, {"C2": 156.0}, {})
+    assert verdict.status == "wrong" and "KeyError" in verdict.message
 
 
 def test_a_cross_renders_as_its_message_alone_in_ipython():
@@ -341,31 +330,3 @@ def test_a_cross_in_a_real_kernel_shows_no_traceback(tmp_path):
     assert shown.startswith("✗ 03.output_size")
     assert "core.py" not in shown and "Traceback" not in shown
     assert not notebook.cells[1].outputs
-
-
-def test_every_check_of_a_legacy_exercise_is_logged(scratch_exercise, tmp_path, monkeypatch):
-    """The older channel, kept while exercises without form= remain; a migrated exercise's check
-    writes nothing there (its verdicts are the grader's)."""
-    log = tmp_path / "checks.jsonl"
-    monkeypatch.setenv(core.CHECK_LOG_VARIABLE, str(log))
-    exercise_id = scratch_exercise("legacy_logged", _pool_checker)
-    assert core.REGISTRY[exercise_id].legacy
-    labs.check(exercise_id, None)
-    labs.check(exercise_id, _numpy_pool)
-    with pytest.raises(AssertionError):
-        labs.check(exercise_id, lambda x: x[::2, ::2])
-    labs.check("03.output_size", lambda n, f, p, s: (n + 2 * p - f) // s + 1)
-    lines = [json.loads(line) for line in log.read_text().splitlines()]
-    assert [line["status"] for line in lines] == ["not attempted", "correct", "wrong"]
-    assert {line["exercise"] for line in lines} == {exercise_id}
-    assert lines[2]["message"] and "✗" not in lines[2]["message"]
-
-
-def test_a_forbidden_reference_is_logged_as_wrong(scratch_exercise, tmp_path, monkeypatch):
-    log = tmp_path / "checks.jsonl"
-    monkeypatch.setenv(core.CHECK_LOG_VARIABLE, str(log))
-    exercise_id = scratch_exercise("logged", _pool_checker, forbid=("cnnlib.ops.pool2d",))
-    with pytest.raises(AssertionError):
-        labs.check(exercise_id, lambda x: ops.pool2d(x, 2))
-    [line] = [json.loads(line) for line in log.read_text().splitlines()]
-    assert line["status"] == "wrong" and "cnnlib.ops.pool2d" in line["message"]
