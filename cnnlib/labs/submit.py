@@ -57,9 +57,6 @@ def produce_one(exercise_id, trials, values_dir, recorded=None):
     except core.Wrong as mistake:
         _write_status(values_dir, exercise_id, "form error", mistake.what, mistake.hint)
         return "form error"
-    except core.LegacyExercise as error:
-        _write_status(values_dir, exercise_id, "error", str(error))
-        return "error"
     except Exception as error:  # a bug, or an answer that broke something: an error row, no grade
         detail = "".join(traceback.format_exception_only(type(error), error)).strip()
         _write_status(values_dir, exercise_id, "error", f"producing the values failed: {detail}")

@@ -31,7 +31,9 @@ EXERCISES = {"98.first": "warm-up", "98.second": "core", "98.third": "stretch"}
 def course(tmp_path):
     """A course folder with notebook 98_tiny, its three exercises registered for this test."""
     for exercise_id, level in EXERCISES.items():
-        core.exercise(exercise_id, f"title of {exercise_id}", "predict", level)(lambda answer: None)
+        core.exercise(exercise_id, f"title of {exercise_id}", "predict", level, form=core.Number())(
+            lambda values, trials: None
+        )
     notebook = v4.new_notebook(
         cells=[
             v4.new_code_cell("from cnnlib import labs"),
@@ -69,7 +71,6 @@ def runs(monkeypatch):
         return {e: ("correct", "") for e in gradable}
 
     monkeypatch.setattr(classroom, "_run_and_judge", run_and_judge)
-    monkeypatch.setattr(classroom.judging, "gradable", lambda exercise_id: True)
     monkeypatch.setattr(sandbox, "missing", lambda: None)
     return state
 

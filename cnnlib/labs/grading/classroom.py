@@ -266,10 +266,9 @@ def grade_one(task, assignment, options, points, running, stop):
         {"student": name, "exercise": e, "text": text[:20000]}
         for e, text in assignments.collect_answers(notebook)
     ]
-    gradable = [e for e in exercises if judging.gradable(e)]
-    found = {e: ("error", judging.LEGACY) for e in exercises if e not in gradable}
-    if gradable and not stop.is_set():
-        found.update(_run_and_judge(name, raw, notebook, gradable, task, options, running, stop))
+    found = {}
+    if exercises and not stop.is_set():
+        found = _run_and_judge(name, raw, notebook, exercises, task, options, running, stop)
     reasons = assignments.review_reasons(notebook, assignment)
     rows = []
     for exercise_id in exercises:

@@ -15,19 +15,8 @@ import re
 import secrets
 import threading
 
-LEGACY = (
-    "this exercise cannot be graded outside the kernel yet (its check still judges in the kernel)"
-)
 VALUE_NAME = re.compile(r"^[\w.-]{1,120}$")
 _JUDGING = threading.Lock()  # one judge at a time: a judge may rebuild a Keras model
-
-
-def gradable(exercise_id):
-    """True for an exercise in the three-piece form (trials, form, judge); False for a legacy
-    one-step checker, which can judge only inside the kernel."""
-    from cnnlib.labs import REGISTRY
-
-    return getattr(REGISTRY[exercise_id], "form", None) is not None
 
 
 def master_seed(seed, key):
