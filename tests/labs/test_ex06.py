@@ -479,7 +479,15 @@ def measure(index=0, use_skip=True, own_data=False, cast=float):
     return first_layer_gradient
 
 
-@pytest.mark.parametrize("cast", [float, np.float32, np.asarray, lambda v: keras.ops.array(v)])
+@pytest.mark.parametrize(
+    "cast",
+    [
+        float,  # the fast loop's: each check measures gradients through deep stacks
+        pytest.param(np.float32, marks=pytest.mark.slow),
+        pytest.param(np.asarray, marks=pytest.mark.slow),
+        pytest.param(lambda v: keras.ops.array(v), marks=pytest.mark.slow),
+    ],
+)
 def test_depth_gradient_accepts_the_measurement(cast):
     assert passes("06.depth_gradient", measure(cast=cast))
 
@@ -537,6 +545,7 @@ def test_the_notebooks_gradient_measurement_agrees_with_the_judges():
         np.testing.assert_allclose(mine, theirs, rtol=1e-5)
 
 
+@pytest.mark.slow  # builds DenseNet121 (the judge's own answers are checked fast below)
 # --- 06.densenet_channels ------------------------------------------------------------------------
 def test_densenet_judge_matches_keras():
     model = keras.applications.DenseNet121(weights=None)

@@ -244,6 +244,7 @@ def test_unfreeze_solution_passes():
     assert is_right("07.unfreeze_block5", solution_prepare_fine_tuning)
 
 
+@pytest.mark.slow  # each check builds VGG16 three times (the solution stays fast)
 def test_unfreeze_other_right_forms_pass():
     """The base made trainable first, another optimizer, a loss object, a schedule: all right."""
 
@@ -264,6 +265,7 @@ def test_unfreeze_other_right_forms_pass():
     assert is_right("07.unfreeze_block5", with_loss_function)
 
 
+@pytest.mark.slow  # each check builds VGG16 three times (one mistake's hint stays fast, below)
 @pytest.mark.parametrize(
     "attempt, hint",
     [
@@ -317,6 +319,7 @@ def solution_extract_features(base, images, layer):
     return keras.ops.convert_to_numpy(cut(x)).mean(axis=(1, 2))
 
 
+@pytest.mark.slow  # three checks on VGG16 (the solution crosses the wire fast, at the end)
 def test_extract_features_solution_and_other_right_forms_pass():
     assert is_right("07.extract_features", solution_extract_features)
 
@@ -437,6 +440,7 @@ def experiment(function=solution_time_phase1, bigger="a", phase2="a", predicted=
     }
 
 
+@pytest.mark.slow  # trains two models three epochs each
 def test_experiment_solution_passes():
     printed = outcome("07.features_vs_end_to_end", experiment())
     assert printed.startswith("✓") and "you predicted 10×" in printed
@@ -461,7 +465,11 @@ def test_experiment_made_up_timings_are_refused():
 
 @pytest.mark.parametrize(
     "bigger, phase2, hint",
-    [("b", "a", "costs the same whatever"), ("a", "c", "block 5 trains"), ("a", "b", "frozen")],
+    [
+        ("b", "a", "costs the same whatever"),  # the fast loop's: each case times VGG16
+        pytest.param("a", "c", "block 5 trains", marks=pytest.mark.slow),
+        pytest.param("a", "b", "frozen", marks=pytest.mark.slow),
+    ],
 )
 def test_experiment_wrong_letters_get_their_hint(bigger, phase2, hint):
     def quick(base, images, labels, epochs, batch_size):  # a real, if short, measurement
@@ -478,7 +486,8 @@ def test_experiment_wrong_letters_get_their_hint(bigger, phase2, hint):
 @pytest.mark.parametrize(
     "answer, message",
     [
-        (experiment(predicted=-2), "positive number"),
+        # The experiment runs before the prediction is judged: the solution trains (slow).
+        pytest.param(experiment(predicted=-2), "positive number", marks=pytest.mark.slow),
         (experiment(predicted="ten"), "expected a number"),
         (experiment(bigger="e"), "is not one of"),
         (experiment(function=None), "placeholder"),

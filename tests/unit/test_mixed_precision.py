@@ -45,7 +45,13 @@ def _builders():
 
 
 @pytest.mark.parametrize(
-    "name", ["lenet5_classic", "lenet_modern", "mlp_baseline", "vgg16_transfer"]
+    "name",
+    [
+        pytest.param("lenet5_classic", marks=pytest.mark.slow),
+        pytest.param("lenet_modern", marks=pytest.mark.slow),
+        "mlp_baseline",  # the fast loop's mixed-precision step: the smallest model
+        pytest.param("vgg16_transfer", marks=pytest.mark.slow),
+    ],
 )
 def test_one_mixed_precision_step(name, mixed_float16, monkeypatch):
     monkeypatch.setenv("CNNLIB_OFFLINE", "1")
