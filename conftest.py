@@ -30,14 +30,23 @@ import pytest  # noqa: E402
 STUDENT_RUN_TEST = "test_student_version.py"
 WEBSITE_TEST = "test_website.py"  # builds the course website from the same outputs
 AFTER_NOTEBOOKS = (STUDENT_RUN_TEST, WEBSITE_TEST)
-# Measured on 2 cores: each of these takes three to four minutes; everything else under a minute.
-LONGEST_FIRST = ("tests/e2e/test_rehearsal.py", "tests/e2e/test_browser.py", "notebooks")
+LONGEST_FIRST = (
+    # Measured on 2 cores: each of these takes three to four minutes; everything else under a minute.
+    "tests/e2e/test_rehearsal.py",
+    "tests/e2e/test_browser.py",
+    "notebooks",
+    # The longest units of the fast loop (measured: 5 to 10 s of CPU each, most files under 3).
+    "tests/labs/test_ex06.py",
+    "tests/labs/test_ex07.py",
+    "tests/labs/test_ex01.py",
+)
 # Executing notebooks, a browser or the rehearsal takes minutes: `pytest -m "not slow"` leaves them
 # out (the contributor's loop); the README's test command runs everything. Elsewhere, a test that
-# trains, starts processes that import TensorFlow or a sealed kernel, or builds a large Keras model
-# carries `@pytest.mark.slow` itself, and the fast loop keeps one small test of each kind (a comment
-# there says which: tests/unit/test_distributed.py, test_launcher.py, test_mixed_precision.py,
-# test_training_resume.py, test_resnet_parameter_count.py, tests/labs/test_grading_sandbox.py).
+# trains, starts heavy processes (TensorFlow workers, JupyterLab, pip, a sealed kernel) or builds a
+# large Keras model carries `@pytest.mark.slow` itself, and the fast loop keeps one small test of
+# each kind, named in a comment there: tests/unit/test_training_resume.py (training),
+# test_launcher.py (processes), test_resnet_parameter_count.py (a Keras application),
+# test_dependency_bounds.py and test_hosted.py (pip), tests/labs/test_grading_sandbox.py (sandbox).
 SLOW_FOLDERS = ("notebooks/", "tests/notebooks/", "tests/e2e/")
 
 # {notebook file name: {code cell number: outputs}} for the cells nbval ran without error.

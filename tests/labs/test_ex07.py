@@ -342,33 +342,37 @@ def test_extract_features_solution_and_other_right_forms_pass():
 @pytest.mark.parametrize(
     "attempt, hint",
     [
+        # Each check builds VGG16: two mistakes stay in the fast loop, three run in the slow one.
         (
             lambda base, x, layer: keras.ops.convert_to_numpy(
                 keras.Model(base.input, base.get_layer(layer).output)(x)
             ).mean(axis=(1, 2)),
             "preprocess_input is missing",
         ),
-        (
+        pytest.param(
             lambda base, x, layer: keras.ops.convert_to_numpy(
                 base(keras.applications.vgg16.preprocess_input(np.array(x)))
             ).mean(axis=(1, 2)),
             "last block's features",
+            marks=pytest.mark.slow,
         ),
-        (
+        pytest.param(
             lambda base, x, layer: keras.ops.convert_to_numpy(
                 keras.Model(base.input, base.get_layer(layer).output)(
                     keras.applications.vgg16.preprocess_input(np.array(x))
                 )
             ).max(axis=(1, 2)),
             "global max pooling",
+            marks=pytest.mark.slow,
         ),
-        (
+        pytest.param(
             lambda base, x, layer: keras.ops.convert_to_numpy(
                 keras.Model(base.input, base.get_layer(layer).output)(
                     keras.applications.vgg16.preprocess_input(np.array(x))
                 )
             ),
             "feature maps",
+            marks=pytest.mark.slow,
         ),
         (
             lambda base, x, layer: np.full(
@@ -463,13 +467,10 @@ def test_experiment_made_up_timings_are_refused():
         labs.check("07.features_vs_end_to_end", experiment(sleeps))
 
 
+@pytest.mark.slow  # each check times VGG16 (made-up timings, above, stay fast)
 @pytest.mark.parametrize(
     "bigger, phase2, hint",
-    [
-        ("b", "a", "costs the same whatever"),  # the fast loop's: each case times VGG16
-        pytest.param("a", "c", "block 5 trains", marks=pytest.mark.slow),
-        pytest.param("a", "b", "frozen", marks=pytest.mark.slow),
-    ],
+    [("b", "a", "costs the same whatever"), ("a", "c", "block 5 trains"), ("a", "b", "frozen")],
 )
 def test_experiment_wrong_letters_get_their_hint(bigger, phase2, hint):
     def quick(base, images, labels, epochs, batch_size):  # a real, if short, measurement

@@ -136,13 +136,10 @@ def _two_workers(index=0):
     return json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
 
 
+@pytest.mark.slow  # a worker process imports TensorFlow and waits 12 s for the other
 @pytest.mark.parametrize(
     "peer, state",
-    [
-        # The fast loop's smoke test of several processes: one worker waits 12 s for another.
-        ("not started", "does not answer on its port"),
-        pytest.param("unresolvable", "does not resolve", marks=pytest.mark.slow),
-    ],
+    [("not started", "does not answer on its port"), ("unresolvable", "does not resolve")],
 )
 def test_a_worker_that_never_joins_ends_the_wait_with_one_sentence(tmp_path, peer, state):
     config = json.loads(_two_workers())

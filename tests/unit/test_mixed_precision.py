@@ -44,14 +44,9 @@ def _builders():
     }
 
 
+@pytest.mark.slow  # a training step per model (the fast loop's training: test_training_resume.py)
 @pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param("lenet5_classic", marks=pytest.mark.slow),
-        pytest.param("lenet_modern", marks=pytest.mark.slow),
-        "mlp_baseline",  # the fast loop's mixed-precision step: the smallest model
-        pytest.param("vgg16_transfer", marks=pytest.mark.slow),
-    ],
+    "name", ["lenet5_classic", "lenet_modern", "mlp_baseline", "vgg16_transfer"]
 )
 def test_one_mixed_precision_step(name, mixed_float16, monkeypatch):
     monkeypatch.setenv("CNNLIB_OFFLINE", "1")
