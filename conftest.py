@@ -30,47 +30,24 @@ import pytest  # noqa: E402
 STUDENT_RUN_TEST = "test_student_version.py"
 WEBSITE_TEST = "test_website.py"  # builds the course website from the same outputs
 AFTER_NOTEBOOKS = (STUDENT_RUN_TEST, WEBSITE_TEST)
-# Measured on 2 cores: each of these takes three to four minutes; everything else under a minute.
-LONGEST_FIRST = ("tests/e2e/test_rehearsal.py", "tests/e2e/test_browser.py", "notebooks")
-# Executing notebooks, a browser or the rehearsal takes minutes: `pytest -m "not slow"` leaves them
-# out (the contributor's loop); the README's test command runs everything.
-SLOW_FOLDERS = ("notebooks/", "tests/notebooks/", "tests/e2e/")
-# Tests elsewhere that train a network for real or start several processes that each import
-# TensorFlow: tens of seconds to minutes each on 2 cores, so the fast loop leaves them out. One small
-# test of each kind stays in it (test_distributed's worker that never joins, for several
-# processes; test_ex05's small CNN beating the MLP and mixed precision's MLP step, for training).
-# Names are node-id prefixes, so every parametrisation of a test is included.
-SLOW_TESTS = (
-    "tests/unit/test_distributed.py::test_two_replicas_train_both_phases_in_sync",
-    "tests/unit/test_distributed.py::test_two_workers_train_and_only_the_chief_writes",
-    "tests/unit/test_distributed.py::test_a_worker_that_never_joins_ends_the_wait_with_one_sentence[unresolvable",
-    "tests/unit/test_distributed.py::test_sigterm_ends_a_waiting_worker",
-    "tests/unit/test_mixed_precision.py::test_one_mixed_precision_step[vgg16_transfer]",
-    "tests/unit/test_mixed_precision.py::test_one_mixed_precision_step[lenet5_classic]",
-    "tests/unit/test_mixed_precision.py::test_one_mixed_precision_step[lenet_modern]",
-    "tests/unit/test_bad_input_and_offline.py::test_7_with_the_seed_fixed_two_runs_give_the_same_metrics",
-    "tests/unit/test_features.py::test_compare_phase1_times_both_ways",
-    "tests/unit/test_architectures.py::test_weight_depth_of_keras_applications[DenseNet121",
-    "tests/unit/test_architectures.py::test_weight_depth_of_keras_applications[ResNet50",
-    "tests/labs/test_ex05.py::test_learning_rate_reads_the_measurement_from_real_trainings",
-    "tests/labs/test_ex05.py::test_learning_rate_trainings_that_are_not_the_experiment",
-    "tests/labs/test_ex05.py::test_small_cnn_built_model_and_builder_get_the_same_verdict",
-    "tests/labs/test_ex05.py::test_small_cnn_that_loses_fails_but_a_rehearsal_only_reports_it",
-    "tests/labs/test_ex05.py::test_small_cnn_softmax_layer_and_nested_models_pass",
-    # Resumable training: test_an_interrupted_fit_resumes_at_the_right_epoch, the simulated full
-    # disk and one change of setup (the learning rate) stay; the other variations train again.
-    "tests/unit/test_training_resume.py::test_a_backup_remembers_every_argument_of_fit",
-    "tests/unit/test_training_resume.py::test_a_kill_next_to_the_backup_loses_no_epoch",
-    "tests/unit/test_training_resume.py::test_a_second_process_on_the_same_folder_trains",
-    "tests/unit/test_training_resume.py::test_rerunning_after_an_interrupt_in_the_first_epoch",
-    "tests/unit/test_bad_input_and_offline.py::test_1_any_other_change_of_setup_starts_from_scratch",
-    "tests/unit/test_bad_input_and_offline.py::test_1_the_same_setup_rebuilt_in_the_same_kernel",
-    "tests/unit/test_bad_input_and_offline.py::test_1_a_corrupt_backup_starts_from_scratch",
-    # The deepest Keras builds (ResNet50 stays), and phase 2 of transfer learning (phase 1 stays).
-    "tests/unit/test_resnet_parameter_count.py::test_resnet_parameters_match_keras[ResNet101",
-    "tests/unit/test_resnet_parameter_count.py::test_resnet_parameters_match_keras[ResNet152",
-    "tests/unit/test_transfer.py::test_phase_2_changes_only_the_last_block_and_the_head",
+LONGEST_FIRST = (
+    # Measured on 2 cores: each of these takes three to four minutes; everything else under a minute.
+    "tests/e2e/test_rehearsal.py",
+    "tests/e2e/test_browser.py",
+    "notebooks",
+    # The longest units of the fast loop (measured: 5 to 10 s of CPU each, most files under 3).
+    "tests/labs/test_ex06.py",
+    "tests/labs/test_ex07.py",
+    "tests/labs/test_ex01.py",
 )
+# Executing notebooks, a browser or the rehearsal takes minutes: `pytest -m "not slow"` leaves them
+# out (the contributor's loop); the README's test command runs everything. Elsewhere, a test that
+# trains, starts heavy processes (TensorFlow workers, JupyterLab, pip, a sealed kernel) or builds a
+# large Keras model carries `@pytest.mark.slow` itself, and the fast loop keeps one small test of
+# each kind, named in a comment there: tests/unit/test_training_resume.py (training),
+# test_launcher.py (processes), test_resnet_parameter_count.py (a Keras application),
+# test_dependency_bounds.py and test_hosted.py (pip), tests/labs/test_grading_sandbox.py (sandbox).
+SLOW_FOLDERS = ("notebooks/", "tests/notebooks/", "tests/e2e/")
 
 # {notebook file name: {code cell number: outputs}} for the cells nbval ran without error.
 _NOTEBOOK_RUNS = {}
@@ -102,7 +79,7 @@ def pytest_xdist_make_scheduler(config, log):
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if item.nodeid.startswith(SLOW_FOLDERS) or item.nodeid.startswith(SLOW_TESTS):
+        if item.nodeid.startswith(SLOW_FOLDERS):
             item.add_marker(pytest.mark.slow)
 
     def order(item):

@@ -319,12 +319,12 @@ def sequential_helper(input_shape, filters, stride):  # a learner's own layout o
 @pytest.mark.parametrize(
     "builder",
     [
-        as_builder(bottleneck),
-        as_builder(torchvision),
-        as_builder(zero_init_residual),
-        as_builder(nested_branch),
-        as_builder(pool_shortcut),
-        sequential_helper,
+        as_builder(bottleneck),  # the fast loop's: each check builds and runs the block
+        pytest.param(as_builder(torchvision), marks=pytest.mark.slow),
+        pytest.param(as_builder(zero_init_residual), marks=pytest.mark.slow),
+        pytest.param(as_builder(nested_branch), marks=pytest.mark.slow),
+        pytest.param(as_builder(pool_shortcut), marks=pytest.mark.slow),
+        pytest.param(sequential_helper, marks=pytest.mark.slow),
     ],
 )
 def test_bottleneck_accepts_right_answers(builder):
@@ -429,7 +429,15 @@ def measure(index=0, use_skip=True, own_data=False, cast=float):
     return first_layer_gradient
 
 
-@pytest.mark.parametrize("cast", [float, np.float32, np.asarray, lambda v: keras.ops.array(v)])
+@pytest.mark.parametrize(
+    "cast",
+    [
+        float,  # the fast loop's: each check measures gradients through deep stacks
+        pytest.param(np.float32, marks=pytest.mark.slow),
+        pytest.param(np.asarray, marks=pytest.mark.slow),
+        pytest.param(lambda v: keras.ops.array(v), marks=pytest.mark.slow),
+    ],
+)
 def test_depth_gradient_accepts_the_measurement(cast):
     assert passes("06.depth_gradient", measure(cast=cast))
 
@@ -437,8 +445,9 @@ def test_depth_gradient_accepts_the_measurement(cast):
 @pytest.mark.parametrize(
     "answer, hint",
     [
-        (measure(-1), "LAST layer's gradient"),
-        (measure(1), "another layer's gradient"),
+        # Each check measures gradients through deep stacks: these two run in the slow loop.
+        pytest.param(measure(-1), "LAST layer's gradient", marks=pytest.mark.slow),
+        pytest.param(measure(1), "another layer's gradient", marks=pytest.mark.slow),
         (measure(use_skip=False), "pass `skip` on"),
         (measure(own_data=True), "measured on the x and y your function got"),
         (lambda depth, skip, x, y: 1.0 if skip else 0.25**depth, ""),  # a made-up story
@@ -487,6 +496,7 @@ def test_the_notebooks_gradient_measurement_agrees_with_the_judges():
         np.testing.assert_allclose(mine, theirs, rtol=1e-5)
 
 
+@pytest.mark.slow  # builds DenseNet121 (the judge's own answers are checked fast below)
 # --- 06.densenet_channels ------------------------------------------------------------------------
 def test_densenet_judge_matches_keras():
     model = keras.applications.DenseNet121(weights=None)

@@ -242,6 +242,7 @@ def test_unfreeze_solution_passes():
     assert is_right("07.unfreeze_block5", solution_prepare_fine_tuning)
 
 
+@pytest.mark.slow  # each check builds VGG16 three times (the solution stays fast)
 def test_unfreeze_other_right_forms_pass():
     """The base made trainable first, another optimizer, a loss object, a schedule: all right."""
 
@@ -262,6 +263,7 @@ def test_unfreeze_other_right_forms_pass():
     assert is_right("07.unfreeze_block5", with_loss_function)
 
 
+@pytest.mark.slow  # each check builds VGG16 three times (one mistake's hint stays fast, below)
 @pytest.mark.parametrize(
     "attempt, hint",
     [
@@ -315,6 +317,7 @@ def solution_extract_features(base, images, layer):
     return keras.ops.convert_to_numpy(cut(x)).mean(axis=(1, 2))
 
 
+@pytest.mark.slow  # three checks on VGG16 (the solution crosses the wire fast, at the end)
 def test_extract_features_solution_and_other_right_forms_pass():
     assert is_right("07.extract_features", solution_extract_features)
 
@@ -337,33 +340,37 @@ def test_extract_features_solution_and_other_right_forms_pass():
 @pytest.mark.parametrize(
     "attempt, hint",
     [
+        # Each check builds VGG16: two mistakes stay in the fast loop, three run in the slow one.
         (
             lambda base, x, layer: keras.ops.convert_to_numpy(
                 keras.Model(base.input, base.get_layer(layer).output)(x)
             ).mean(axis=(1, 2)),
             "preprocess_input is missing",
         ),
-        (
+        pytest.param(
             lambda base, x, layer: keras.ops.convert_to_numpy(
                 base(keras.applications.vgg16.preprocess_input(np.array(x)))
             ).mean(axis=(1, 2)),
             "last block's features",
+            marks=pytest.mark.slow,
         ),
-        (
+        pytest.param(
             lambda base, x, layer: keras.ops.convert_to_numpy(
                 keras.Model(base.input, base.get_layer(layer).output)(
                     keras.applications.vgg16.preprocess_input(np.array(x))
                 )
             ).max(axis=(1, 2)),
             "global max pooling",
+            marks=pytest.mark.slow,
         ),
-        (
+        pytest.param(
             lambda base, x, layer: keras.ops.convert_to_numpy(
                 keras.Model(base.input, base.get_layer(layer).output)(
                     keras.applications.vgg16.preprocess_input(np.array(x))
                 )
             ),
             "feature maps",
+            marks=pytest.mark.slow,
         ),
         (
             lambda base, x, layer: np.full(
@@ -432,6 +439,7 @@ def experiment(function=solution_time_phase1, bigger="a", phase2="a", predicted=
     }
 
 
+@pytest.mark.slow  # trains two models three epochs each
 def test_experiment_solution_passes():
     printed = outcome("07.features_vs_end_to_end", experiment())
     assert printed.startswith("✓") and "you predicted 10×" in printed
@@ -454,6 +462,7 @@ def test_experiment_made_up_timings_are_refused():
         labs.check("07.features_vs_end_to_end", experiment(sleeps))
 
 
+@pytest.mark.slow  # each check times VGG16 (made-up timings, above, stay fast)
 @pytest.mark.parametrize(
     "bigger, phase2, hint",
     [("b", "a", "costs the same whatever"), ("a", "c", "block 5 trains"), ("a", "b", "frozen")],
@@ -473,7 +482,8 @@ def test_experiment_wrong_letters_get_their_hint(bigger, phase2, hint):
 @pytest.mark.parametrize(
     "answer, message",
     [
-        (experiment(predicted=-2), "positive number"),
+        # The experiment runs before the prediction is judged: the solution trains (slow).
+        pytest.param(experiment(predicted=-2), "positive number", marks=pytest.mark.slow),
         (experiment(predicted="ten"), "expected a number"),
         (experiment(bigger="e"), "is not one of"),
         (experiment(function=None), "placeholder"),

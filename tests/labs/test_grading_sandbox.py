@@ -58,6 +58,8 @@ def run_cells(cells, limits=None, timeout=60):
     return outputs, {"died": died, "limits": verdict, "left": left, "alive": members_before_close}
 
 
+# The fast loop's smoke test of the sandbox (CI's Python 3.10 and 3.13 runs too); the other cases
+# each start a sealed kernel as well, and run in the slow loop.
 def test_it_sees_neither_the_course_nor_other_submissions_nor_the_output_folder(tmp_path):
     other = tmp_path / "class" / "ben.ipynb"
     other.parent.mkdir()
@@ -94,6 +96,7 @@ def test_it_sees_neither_the_course_nor_other_submissions_nor_the_output_folder(
     assert not pathlib.Path(connection).exists(), "the kernel's connection file is on the host"
 
 
+@pytest.mark.slow  # starts a sealed kernel
 def test_a_daemon_that_outlives_its_kernel_dies_with_the_sandbox(tmp_path):
     marker = f"cnnlib-daemon-{uuid.uuid4().hex}"
     victim = tmp_path / "victim.csv"
@@ -121,6 +124,7 @@ def test_a_daemon_that_outlives_its_kernel_dies_with_the_sandbox(tmp_path):
     assert not victim.exists()
 
 
+@pytest.mark.slow  # starts a sealed kernel
 def test_a_memory_bomb_is_stopped_by_the_memory_limit():
     limits = sandbox.Limits(memory=512 * 2**20)
     outputs, state = run_cells(
@@ -133,6 +137,7 @@ def test_a_memory_bomb_is_stopped_by_the_memory_limit():
     assert state["limits"] and "memory limit" in state["limits"], state
 
 
+@pytest.mark.slow  # starts a sealed kernel
 def test_a_fork_bomb_is_bounded_by_the_process_limit():
     limits = sandbox.Limits(processes=64)
     outputs, state = run_cells(

@@ -155,6 +155,7 @@ def test_inception_module_counts_by_formula(lesson):
     assert architectures.multiply_adds(model) == 28 * 28 * weights
 
 
+@pytest.mark.slow  # seconds-long Keras builds; the course's own models check weight_depth fast
 @pytest.mark.parametrize(
     "name, depth, params",
     [

@@ -147,6 +147,7 @@ def test_1_a_changed_learning_rate_starts_from_scratch_with_one_sentence(tmp_pat
     assert len(out.strip().splitlines()) == 1
 
 
+@pytest.mark.slow  # trains a small model once per change
 @pytest.mark.parametrize(
     "change, expected",
     [
@@ -182,6 +183,7 @@ def test_1_any_other_change_of_setup_starts_from_scratch(tmp_path, xy, capsys, c
     assert expected in out and "starting from scratch" in out
 
 
+@pytest.mark.slow  # trains again (the changed learning rate above stays fast)
 def test_1_the_same_setup_rebuilt_in_the_same_kernel_still_resumes(tmp_path, xy, capsys):
     x, y = xy
     folder = tmp_path / "run"
@@ -191,6 +193,7 @@ def test_1_the_same_setup_rebuilt_in_the_same_kernel_still_resumes(tmp_path, xy,
     assert epochs.seen == [2, 3] and "Resuming" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # trains again
 def test_1_a_corrupt_backup_starts_from_scratch_without_a_trace(tmp_path, xy, capsys):
     x, y = xy
     folder = tmp_path / "run"
@@ -689,6 +692,7 @@ def _transfer_run(seed=42):
     return first.history, second.history, [w.copy() for w in model.get_weights()]
 
 
+@pytest.mark.slow  # two transfer-learning trainings
 def test_7_with_the_seed_fixed_two_runs_give_the_same_metrics(offline, monkeypatch, tmp_path):
     monkeypatch.setenv("CNNLIB_RESULTS_DIR", str(tmp_path / "results"))
     monkeypatch.setenv("CNNLIB_PROFILE", "ci")

@@ -40,6 +40,7 @@ def requirements_file(folder):
     return path
 
 
+@pytest.mark.slow  # a venv and pip's resolver per runtime (the numpy case below stays fast)
 @pytest.mark.parametrize("fixture", FIXTURES, ids=lambda path: path.name.split("-")[0])
 def test_installing_the_course_changes_nothing_a_hosted_runtime_holds(fixture, tmp_path):
     python_version, packages = hosted_runtime.read_fixture(fixture)

@@ -59,6 +59,7 @@ def _environment(**extra):
     return {**os.environ, "CNNLIB_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "2", **extra}
 
 
+@pytest.mark.slow  # two replicas train both phases (tens of seconds)
 def test_two_replicas_train_both_phases_in_sync():
     finished = subprocess.run(
         [sys.executable, "-c", TWO_REPLICAS],
@@ -82,6 +83,7 @@ def _free_ports(count):
     return ports
 
 
+@pytest.mark.slow  # two worker processes each import TensorFlow and train
 def test_two_workers_train_and_only_the_chief_writes(tmp_path):
     workers = [f"localhost:{port}" for port in _free_ports(2)]
     out = tmp_path / "out"
@@ -136,6 +138,7 @@ def _two_workers(index=0):
     return json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
 
 
+@pytest.mark.slow  # a worker process imports TensorFlow and waits 12 s for the other
 @pytest.mark.parametrize(
     "peer, state",
     [("not started", "does not answer on its port"), ("unresolvable", "does not resolve")],
@@ -159,6 +162,7 @@ def test_a_worker_that_never_joins_ends_the_wait_with_one_sentence(tmp_path, pee
     assert state in last
 
 
+@pytest.mark.slow  # a worker process imports TensorFlow, waits, and is stopped
 def test_sigterm_ends_a_waiting_worker(tmp_path):
     config = json.loads(_two_workers())
     config["cluster"]["worker"][1] = "no-such-host.invalid:12345"

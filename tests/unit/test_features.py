@@ -219,6 +219,7 @@ def test_validation_on_features_gives_what_evaluate_gives(base):
         transfer_models.validation_on_features(head, np.zeros((3, 512)), np.zeros(2))
 
 
+@pytest.mark.slow  # two epochs through VGG16 (the callback's numbers are checked fast above)
 def test_validation_on_features_feeds_history(base):
     rng = np.random.default_rng(6)
     images = rng.uniform(0, 255, size=(8, 32, 32, 3)).astype("float32")

@@ -135,7 +135,10 @@ def test_the_first_cell_does_nothing_where_the_course_is_installed(tmp_path):
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
 
 
-@pytest.mark.parametrize("runtime", ["Colab", "Kaggle"])
+@pytest.mark.parametrize(
+    "runtime",
+    ["Colab", pytest.param("Kaggle", marks=pytest.mark.slow)],  # each case runs pip
+)
 def test_the_first_cell_installs_on_a_hosted_runtime_and_says_so_when_it_cannot(tmp_path, runtime):
     """The test switch names a wheel that is not there: pip fails, and the cell says so in one
     sentence (a learner on Kaggle without Internet sees the same)."""

@@ -50,6 +50,7 @@ def fake_course(root):
     return root
 
 
+@pytest.mark.slow  # starts a launcher (the SIGTERM case below is the fast loop's)
 def test_the_address_line_arrives_at_once_through_a_pipe(tmp_path):
     course = fake_course(tmp_path / "course")
     env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_CACHE_HOME=str(tmp_path / "cache"))

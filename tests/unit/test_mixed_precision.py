@@ -44,6 +44,7 @@ def _builders():
     }
 
 
+@pytest.mark.slow  # a training step per model (the fast loop's training: test_training_resume.py)
 @pytest.mark.parametrize(
     "name", ["lenet5_classic", "lenet_modern", "mlp_baseline", "vgg16_transfer"]
 )

@@ -29,7 +29,11 @@ def _resnet_parameters():
 
 @pytest.mark.parametrize(
     "name, stages",
-    [("ResNet50", [3, 4, 6, 3]), ("ResNet101", [3, 4, 23, 3]), ("ResNet152", [3, 8, 36, 3])],
+    [
+        ("ResNet50", [3, 4, 6, 3]),  # the fast loop's Keras-applications build
+        pytest.param("ResNet101", [3, 4, 23, 3], marks=pytest.mark.slow),
+        pytest.param("ResNet152", [3, 8, 36, 3], marks=pytest.mark.slow),
+    ],
 )
 def test_resnet_parameters_match_keras(name, stages):
     count, layers = _resnet_parameters()(stages)

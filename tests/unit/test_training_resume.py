@@ -132,6 +132,7 @@ def killing_backup(when, at_epoch=1, error=KeyboardInterrupt):
     return Killed
 
 
+@pytest.mark.slow  # trains twice per case (the interrupted fit above stays fast)
 @pytest.mark.parametrize("when", ["before", "after"])
 def test_a_kill_next_to_the_backup_loses_no_epoch(tmp_path, data, monkeypatch, when):
     x, y = data
@@ -144,6 +145,7 @@ def test_a_kill_next_to_the_backup_loses_no_epoch(tmp_path, data, monkeypatch, w
     assert len(history.history["loss"]) == 4, history.history
 
 
+@pytest.mark.slow  # trains in a second process
 def test_a_second_process_on_the_same_folder_trains_without_touching_the_backup(
     tmp_path, data, capsys
 ):
@@ -170,6 +172,7 @@ class InterruptMidEpoch(keras.callbacks.Callback):
             raise KeyboardInterrupt("interrupted in the first epoch")
 
 
+@pytest.mark.slow  # trains twice
 def test_rerunning_after_an_interrupt_in_the_first_epoch_starts_from_the_initial_weights(
     tmp_path, data, capsys
 ):
@@ -191,6 +194,7 @@ def test_rerunning_after_an_interrupt_in_the_first_epoch_starts_from_the_initial
     assert "interrupted before its first backup" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # trains twice per argument
 @pytest.mark.parametrize(
     "argument, first, second",
     [

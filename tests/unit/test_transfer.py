@@ -102,6 +102,7 @@ def model_and_base(offline):
     return transfer_models.full_model(base, head), base
 
 
+@pytest.mark.slow  # trains the head on a VGG16 base
 def test_phase_1_trains_the_head_and_leaves_the_base_unchanged(model_and_base):
     model, base = model_and_base
     base.trainable = False  # as notebook 07 freezes it
@@ -118,6 +119,7 @@ def test_phase_1_trains_the_head_and_leaves_the_base_unchanged(model_and_base):
     assert _changed(head_before, _weights(head)) == set(head_before)
 
 
+@pytest.mark.slow  # trains block 5 and the head
 def test_phase_2_changes_only_the_last_block_and_the_head(model_and_base):
     model, base = model_and_base
     transfer_models.unfreeze_last_block(base)
