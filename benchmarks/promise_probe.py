@@ -360,6 +360,7 @@ def grading_cases(scratch, checkout, a_file, listing, failing):
         yield f"grade --jobs {value}", lambda v=value: case(grade("--out", out, "--jobs", v))
     for value in ("3/2", "0/2", "x"):
         yield f"grade --shard {value}", lambda v=value: case(grade("--out", out, "--shard", v))
+    yield "grade --seed ''", lambda: case(grade("--out", out, "--seed", ""))
     for value in ("nan", "0", ""):
         yield f"grade --memory {value!r}", lambda v=value: case(grade("--out", out, "--memory", v))
     yield "grade merge ''", lambda: case(["grade", "merge", "", "--out", out])

@@ -53,6 +53,14 @@ def _notebook_name(text):
     return text
 
 
+def _secret(text):
+    if not text:
+        raise argparse.ArgumentTypeError(
+            "an empty secret: anyone could draw the same trials; give a word only you know"
+        )
+    return text
+
+
 def _shard(text):
     """K/N as given, once checked (1 ≤ K ≤ N)."""
     from cnnlib.labs.grading.classroom import Refused, parse_shard
@@ -149,6 +157,7 @@ def grade_parser():
     )
     parser.add_argument(
         "--seed",
+        type=_secret,
         default=None,
         help="make the trials reproducible from this secret (default: fresh random trials)",
     )

@@ -133,6 +133,7 @@ def _submission(folder):
         ("--jobs", "0"),
         ("--jobs", "-1"),
         ("--jobs", "abc"),
+        ("--seed", ""),  # an empty secret: trials anyone could draw again
     ],
 )
 def test_grade_refuses_a_bad_option_before_grading(
