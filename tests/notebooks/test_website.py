@@ -5,7 +5,8 @@ course notebooks filled with the outputs nbval recorded in this worker (conftest
 `notebook_runs`; this file runs in the notebooks' work unit, after them), so nothing is executed
 a second time. Run alone, without those outputs, it skips and says so; a maintainer may point
 CNNLIB_SITE_EXECUTED at a folder of executed notebooks (`jupyter nbconvert --to notebook --execute
---output-dir DIR notebooks/0*.ipynb` makes one) to iterate on the site without the notebook run.
+--output-dir DIR` on the course notebooks makes one) to iterate on the site without the notebook
+run.
 
 Then the built HTML is read (pages, figures, links, buttons, banners, no solution, search index),
 and Debian's Chromium, driven by Playwright, opens it from a local web server: the home page loads
