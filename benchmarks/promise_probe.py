@@ -1,13 +1,14 @@
 """Rerun the bad-argument and shared-machine cases of issue 27 against a cnnlib checkout and count
 what goes wrong: unsafe (a file lost or written through a link), hang (no end within the limit),
-silent (exit 0 or a wrong result where a sentence and a failure were due), deep (a traceback).
+silent (exit 0 or a wrong result where a sentence and a failure were due, or files left in the
+working folder), deep (a traceback).
 
-    python benchmarks/promise_probe.py [CHECKOUT]   # default: this checkout
+    python benchmarks/promise_probe.py [CHECKOUT] [WORD]   # default: this checkout, every case
 
-Each case runs `python -m cnnlib …` in a scratch folder with CHECKOUT first on PYTHONPATH, offline.
-The grading commands (student, grade, key) are probed too, though another part of the course
-owns them. Prints one line per case and the counts; exits 0.
-"""
+Each case runs `python -m cnnlib …` in a scratch folder with CHECKOUT first on PYTHONPATH, offline;
+with WORD, only the cases whose name holds it ("grade", "key", "cache"). The exercises' commands
+(student, key, grade, exercises) are probed with every argument the issue lists. Prints one line
+per case and the counts; exits 0."""
 
 import json
 import os
@@ -245,25 +246,156 @@ def cases(scratch, checkout):
         "report --check --results <empty>",
         lambda: (["report", "--check", "--results", str(empty)], checkout, {}, advises_blanking),
     )
-    # The grading commands (cnnlib/labs/__main__.py, owned by the grading part of the course).
-    yield "student <file>", lambda: (["student", str(a_file)], scratch, {}, deep)
-    yield "student ''", lambda: (["student", ""], scratch, {}, failing)
+    yield from grading_cases(scratch, checkout, a_file, listing, failing)
+
+
+def submission(path, assignment="02_convolution"):
+    """A student's notebook as the export makes it (its assignment in the metadata), one cell."""
+    cell = {"cell_type": "code", "metadata": {}, "source": "1 + 1", "outputs": []}
+    cell["execution_count"] = None
+    notebook = {"cells": [cell], "metadata": {"cnnlib": {"assignment": assignment}}}
+    path.write_text(json.dumps({**notebook, "nbformat": 4, "nbformat_minor": 5}))
+    return path
+
+
+def empty_result():
+    """rows.json of a grading run of notebook 02 with no students (every key `merge` reads)."""
+    exercise = "02.convolve2d"
+    return {
+        "assignment": "02_convolution",
+        "exercises": [exercise],
+        "titles": {exercise: "convolution"},
+        "points": {exercise: 2},
+        "written_points": {exercise: 1},
+        "written_exercises": [],
+        "students": [],
+        "rows": [],
+        "answers": [],
+        "seconds": {},
+        "wall_seconds": 0,
+        "timeout": 100.0,
+        "sealed": True,
+        "shard": None,
+        "manual": {},
+    }
+
+
+def grading_cases(scratch, checkout, a_file, listing, failing):
+    """The exercises' commands (cnnlib/labs/__main__.py): student, key, grade, exercises, each
+    with the arguments a hurried instructor types. Each runs in a fresh empty working folder, and
+    anything it leaves there (an export or results written into `.`) counts as silent."""
+    numbers = iter(range(1000))
+
+    def fresh():
+        folder = scratch / f"cwd-{next(numbers)}"
+        folder.mkdir()
+        return folder
+
+    def case(args, judge=failing):
+        cwd = fresh()
+
+        def judged(status, output, seconds):
+            verdict = judge(status, output, seconds)
+            return "silent" if verdict == "ok" and any(cwd.iterdir()) else verdict
+
+        return args, cwd, {}, judged
+
+    export = scratch / "export"  # a student export, as `cnn-course student` writes it
+    ada = submission(scratch / "ada.ipynb")
+    folder = scratch / "a_folder"
+    folder.mkdir()
+    shard = scratch / "shard_list"  # a results folder whose rows.json is not a run's
+    shard.mkdir()
+    (shard / "rows.json").write_text("[1, 2]")
+    graded = scratch / "graded"  # the results of a class of nobody (what merge reads)
+    graded.mkdir(mode=0o700)
+    (graded / "rows.json").write_text(json.dumps(empty_result()))
+    toml = scratch / "points.toml"
+    toml.write_text("points = 3\n")
+
+    def with_export(args):
+        def make():
+            status, output, _ = run(checkout, ["student", str(export)], scratch)
+            if status != 0:
+                raise RuntimeError(f"could not write the student export: {output[-300:]}")
+            return case(args)
+
+        return make
+
+    yield "student ''", lambda: case(["student", ""])
+    yield "student <file>", lambda: case(["student", str(a_file)])
+    yield "student <file>/sub", lambda: case(["student", str(a_file / "sub")])
+    yield "student --notebooks ''", lambda: case(["student", "out", "--notebooks", ""])
+    yield "student --notebooks <file>", lambda: case(["student", "out", "--notebooks", str(a_file)])
     yield (
-        "grade --out <file>",
-        lambda: (["grade", str(a_file), "--out", str(a_file)], scratch, {}, deep),
+        "student --notebooks <empty folder>",
+        lambda: case(["student", "out", "--notebooks", str(folder)]),
     )
-    yield "grade --out ''", lambda: (["grade", str(a_file), "--out", ""], scratch, {}, failing)
-    yield "key --out <folder>", lambda: (["key", "--out", str(scratch)], scratch, {}, deep)
-    yield "key --out ''", lambda: (["key", "--out", ""], scratch, {}, deep)
+    yield "key --out ''", lambda: case(["key", "--out", ""])
+    yield "key --out <folder>", lambda: case(["key", "--out", str(folder)])
+    yield "key --out <file>/key.html", lambda: case(["key", "--out", str(a_file / "key.html")])
+    yield "key --notebooks ''", lambda: case(["key", "--notebooks", ""])
+    yield "key --notebooks <file>", lambda: case(["key", "--notebooks", str(a_file)])
+    yield "key --notebooks <student export>", with_export(["key", "--notebooks", str(export)])
+
+    def grade(*extra):
+        return ["grade", str(ada), "--notebook", "02_convolution", *extra]
+
+    out = str(scratch / "grades")
+    yield "grade --out ''", lambda: case(grade("--out", ""))
+    yield "grade --out <file>", lambda: case(grade("--out", str(a_file)))
+    yield "grade '' (a submission)", lambda: case(["grade", "", "--out", out])
+    yield "grade <folder> (a submission)", lambda: case(["grade", str(folder), "--out", out])
+    yield "grade <file> (not a notebook)", lambda: case(["grade", str(a_file), "--out", out])
+    yield "grade --notebook ''", lambda: case(["grade", str(ada), "--notebook", "", "--out", out])
+    yield "grade --points ''", lambda: case(grade("--out", out, "--points", ""))
+    yield "grade --points <folder>", lambda: case(grade("--out", out, "--points", str(folder)))
+    yield (
+        "grade --points, a table that is a number",
+        lambda: case(grade("--out", out, "--points", str(toml))),
+    )
+    for value in ("nan", "inf", "0", "-1", "1e308"):
+        yield f"grade --timeout {value}", lambda v=value: case(grade("--out", out, "--timeout", v))
+    for value in ("0", "-1", "abc"):
+        yield f"grade --jobs {value}", lambda v=value: case(grade("--out", out, "--jobs", v))
+    for value in ("3/2", "0/2", "x"):
+        yield f"grade --shard {value}", lambda v=value: case(grade("--out", out, "--shard", v))
+    yield "grade --seed ''", lambda: case(grade("--out", out, "--seed", ""))
+    for value in ("nan", "0", ""):
+        yield f"grade --memory {value!r}", lambda v=value: case(grade("--out", out, "--memory", v))
+    yield "grade merge ''", lambda: case(["grade", "merge", "", "--out", out])
+    yield "grade merge --out ''", lambda: case(["grade", "merge", str(graded), "--out", ""])
+    yield (
+        "grade merge, rows.json a list",
+        lambda: case(["grade", "merge", str(shard), "--out", out]),
+    )
+    yield "grade merge <file>", lambda: case(["grade", "merge", str(listing), "--out", out])
+    yield (
+        "grade merge-scores ''",
+        lambda: case(["grade", "merge-scores", "", "--scores", str(a_file)]),
+    )
+    yield (
+        "grade merge-scores, rows.json a list",
+        lambda: case(["grade", "merge-scores", str(shard), "--scores", str(a_file)]),
+    )
+    yield (
+        "grade merge-scores --scores <folder>",
+        lambda: case(["grade", "merge-scores", str(graded), "--scores", str(folder)]),
+    )
+    yield "exercises ''", lambda: case(["exercises", ""])
+    yield "exercises <file>", lambda: case(["exercises", str(a_file)])
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     checkout = pathlib.Path(argv[0] if argv else pathlib.Path(__file__).resolve().parents[1])
+    word = argv[1] if len(argv) > 1 else ""
     counts = {"unsafe": 0, "hang": 0, "silent": 0, "deep": 0, "ok": 0}
     scratch = pathlib.Path(tempfile.mkdtemp(prefix="promise-probe-"))
     try:
         for name, make in cases(scratch, checkout):
+            if word not in name:
+                continue
             args, cwd, env, judge = make()
             status, output, seconds = run(checkout, args, cwd, env)
             started = "The course is open" in output

@@ -40,6 +40,38 @@ def _size(text):
     return int(number)
 
 
+def _path(text):
+    """A file or folder name; an empty one is refused (it would mean the working folder)."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty name: give a file or folder")
+    return pathlib.Path(text)
+
+
+def _notebook_name(text):
+    if not text:
+        raise argparse.ArgumentTypeError("an empty name: give one such as 02_convolution")
+    return text
+
+
+def _secret(text):
+    if not text:
+        raise argparse.ArgumentTypeError(
+            "an empty secret: anyone could draw the same trials; give a word only you know"
+        )
+    return text
+
+
+def _shard(text):
+    """K/N as given, once checked (1 ≤ K ≤ N)."""
+    from cnnlib.labs.grading.classroom import Refused, parse_shard
+
+    try:
+        parse_shard(text)
+    except Refused as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix("--shard ")) from None
+    return text
+
+
 def _positive(text):
     try:
         value = int(text)
@@ -48,6 +80,20 @@ def _positive(text):
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def _installed(command, modules):
+    """True when `modules` can be imported; else one sentence on standard error says what to install."""
+    import importlib.util
+
+    lacking = [module for module in modules if importlib.util.find_spec(module) is None]
+    if lacking:
+        print(
+            f"error: cnn-course {command} needs {', '.join(lacking)}, which the course's lab extra "
+            "installs (pip install 'cnnlib[lab]')",
+            file=sys.stderr,
+        )
+    return not lacking
 
 
 def grade_parser():
@@ -62,14 +108,15 @@ def grade_parser():
     parser.add_argument(
         "submissions",
         nargs="+",
-        type=pathlib.Path,
+        type=_path,
         help="one .ipynb per student, named after the student",
     )
     parser.add_argument(
-        "--out", type=pathlib.Path, required=True, help="folder for the results (created private)"
+        "--out", type=_path, required=True, help="folder for the results (created private)"
     )
     parser.add_argument(
         "--notebook",
+        type=_notebook_name,
         help="the assignment, e.g. 02_convolution (default: from the submissions' metadata)",
     )
     parser.add_argument(
@@ -98,23 +145,23 @@ def grade_parser():
     )
     parser.add_argument(
         "--points",
-        type=pathlib.Path,
+        type=_path,
         default=None,
         help="a TOML file of points per exercise (default: warm-up 1, core 2, stretch 3)",
     )
     parser.add_argument(
         "--shard",
+        type=_shard,
         default=None,
         help="K/N: grade only the K-th of N parts of the class (merge them with `grade merge`)",
     )
     parser.add_argument(
         "--seed",
+        type=_secret,
         default=None,
         help="make the trials reproducible from this secret (default: fresh random trials)",
     )
-    parser.add_argument(
-        "--course-notebooks", type=pathlib.Path, default=None, help=argparse.SUPPRESS
-    )
+    parser.add_argument("--course-notebooks", type=_path, default=None, help=argparse.SUPPRESS)
     parser.add_argument(
         "--unsealed",
         action="store_true",
@@ -129,8 +176,8 @@ def grade_command(argv):
             prog="cnn-course grade merge",
             description="Merge the shards of a class (folders graded with --shard K/N) into one set of results.",
         )
-        parser.add_argument("shards", nargs="+", type=pathlib.Path)
-        parser.add_argument("--out", type=pathlib.Path, required=True)
+        parser.add_argument("shards", nargs="+", type=_path)
+        parser.add_argument("--out", type=_path, required=True)
         args = parser.parse_args(argv[1:])
         from cnnlib.labs.grading import merge_shards
 
@@ -148,10 +195,10 @@ def grade_command(argv):
             prog="cnn-course grade merge-scores",
             description="Add the scores written into a copy of manual.csv (written answers, rows under review) to the totals, gradebooks and feedback pages.",
         )
-        parser.add_argument("out", type=pathlib.Path, help="the results folder of a grading run")
+        parser.add_argument("out", type=_path, help="the results folder of a grading run")
         parser.add_argument(
             "--scores",
-            type=pathlib.Path,
+            type=_path,
             required=True,
             help="manual.csv with its score column filled in",
         )
@@ -169,20 +216,11 @@ def grade_command(argv):
         return 0
 
     args = grade_parser().parse_args(argv)
-    import importlib.util
-
-    lacking = [
-        m
-        for m in ("nbclient", "nbformat", "ipykernel", "jinja2")
-        if importlib.util.find_spec(m) is None
-    ]
-    if lacking:
-        print(
-            f"error: cnn-course grade needs {', '.join(lacking)}, which the course's lab extra "
-            "installs (pip install 'cnnlib[lab]')",
-            file=sys.stderr,
-        )
+    if not _installed("grade", ("nbclient", "nbformat", "nbconvert", "ipykernel", "jinja2")):
         return 2
+    course_notebooks = (
+        args.course_notebooks or require_course_root("cnn-course grade") / "notebooks"
+    )
     from cnnlib.labs.grading import Interrupted, Refused, grade
     from cnnlib.labs.grading.assignment import terminal
     from cnnlib.labs.grading.sandbox import Limits
@@ -200,7 +238,7 @@ def grade_command(argv):
             args.submissions,
             args.out,
             notebook=args.notebook,
-            course_notebooks=args.course_notebooks,
+            course_notebooks=course_notebooks,
             timeout=args.timeout,
             jobs=args.jobs,
             limits=Limits(memory=args.memory, processes=args.processes),
@@ -237,18 +275,28 @@ def main(argv=None):
     )
     commands = parser.add_subparsers(dest="command", required=True)
     student = commands.add_parser("student", help="write the notebooks without solutions to OUTDIR")
-    student.add_argument("outdir", type=pathlib.Path)
+    student.add_argument("outdir", type=_path)
     student.add_argument(
         "--notebooks",
-        type=pathlib.Path,
+        type=_path,
         default=None,
         help="folder of the course notebooks (default: notebooks/ of this course)",
     )
     commands.add_parser("exercises", aliases=["list"], help="list every exercise")
     commands.add_parser("grade", help="grade submitted notebooks (see `cnn-course grade --help`)")
     key = commands.add_parser("key", help="write the printable answer key (HTML)")
-    key.add_argument("--out", type=pathlib.Path, default=pathlib.Path("answer_key.html"))
-    key.add_argument("--notebooks", type=pathlib.Path, default=None)
+    key.add_argument(
+        "--out",
+        type=_path,
+        default=pathlib.Path("answer_key.html"),
+        help="the HTML file to write (default: answer_key.html)",
+    )
+    key.add_argument(
+        "--notebooks",
+        type=_path,
+        default=None,
+        help="folder of the course notebooks, beside their solutions/ (default: notebooks/ of this course)",
+    )
     args = parser.parse_args(argv)
 
     if args.command in ("exercises", "list"):
@@ -259,7 +307,10 @@ def main(argv=None):
             print(f"{item.id:<24} {item.difficulty:<8} {item.kind:<11} {item.title}{note}")
         return 0
 
-    source = args.notebooks or require_course_root("cnn-course student") / "notebooks"
+    needs = ("jinja2",) if args.command == "key" else ("nbformat", "nbconvert")
+    if not _installed(args.command, needs):
+        return 2
+    source = args.notebooks or require_course_root(f"cnn-course {args.command}") / "notebooks"
     if args.command == "key":
         from cnnlib.labs.key import write_key
 

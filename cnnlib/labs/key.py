@@ -1,26 +1,27 @@
 """The printable answer key: every exercise's worked solution, made from notebooks/solutions/.
 
-    python -m cnnlib.labs key --out answer_key.html   (then print it from the browser)
+    cnn-course key --out answer_key.html   (then print it from the browser)
 
 The key is made from the same files the test run executes; a notebook without one has no
-solutions in the key (and `write_key` says so).
+solutions in the key (and `write_key` says so). The page is readable by its owner only.
 """
 
+import os
 import pathlib
+import tempfile
 
 
 def solution_cells(notebooks_dir):
     """{notebook stem: [solutions.Cell]} for every course notebook of `notebooks_dir`."""
     from cnnlib.labs import solutions
+    from cnnlib.labs.student import notebook_files
 
     notebooks_dir = pathlib.Path(notebooks_dir)
     found = {}
-    for path in sorted(notebooks_dir.glob("[0-9][0-9]_*.ipynb")):
+    for path in notebook_files(notebooks_dir):
         file = notebooks_dir / solutions.FOLDER / f"{path.stem}.py"
         text = file.read_text(encoding="utf-8") if file.is_file() else ""
         found[path.stem] = solutions.parse(text)
-    if not found:
-        raise FileNotFoundError(f"no course notebooks (NN_name.ipynb) in {notebooks_dir}")
     return found
 
 
@@ -47,20 +48,41 @@ def solutions_folder(notebooks_dir):
     return pathlib.Path(notebooks_dir) / solutions.FOLDER
 
 
+def check_out(out):
+    """`out` as a file the key may be written to, or ValueError saying in one sentence why not."""
+    out = pathlib.Path(out)
+    if out.is_dir():
+        raise ValueError(
+            f"--out {out} is a folder: name the page to write, e.g. {out / 'answer_key.html'}"
+        )
+    if not out.parent.is_dir():
+        what = "a file" if out.parent.exists() else "missing"
+        raise ValueError(f"cannot write {out}: {out.parent} is {what}, not a folder")
+    return out
+
+
 def write_key(notebooks_dir, out, warn=None):
     """Write the answer key as one HTML page to `out`; return the number of exercises in it.
 
     `warn(sentence)` is told about each notebook without any solution; with none at all (a
-    checkout without notebooks/solutions/), nothing is written and ValueError says so.
+    checkout without notebooks/solutions/, or a student export), nothing is written and
+    ValueError says so. The page replaces `out` whole (never written through a link there).
     """
     from cnnlib.labs import REGISTRY
 
+    out = check_out(out)
     found = solution_cells(notebooks_dir)
     empty = [stem for stem, cells in found.items() if not any(c.kind == "code" for c in cells)]
     if len(empty) == len(found):
+        folder = solutions_folder(notebooks_dir)
+        why = (
+            f"{folder} is missing (a student export has none: give the course's notebooks/ folder)"
+            if not folder.is_dir()
+            else f"{folder} holds none"
+        )
         raise ValueError(
-            f"found no solutions for any notebook in {notebooks_dir} (is {solutions_folder(notebooks_dir)} "
-            "missing?): the answer key would be empty, so none was written"
+            f"found no solutions for any notebook in {notebooks_dir}: {why}; "
+            "the answer key would be empty, so none was written"
         )
     for stem in empty:
         (warn or (lambda _: None))(f"no solutions found for {stem}: the key has none for it")
@@ -78,6 +100,20 @@ def write_key(notebooks_dir, out, warn=None):
             )
         notebooks.append((stem, parts))
     page = jinja2.Environment(autoescape=True).from_string(KEY_PAGE)
-    pathlib.Path(out).write_text(page.render(notebooks=notebooks), encoding="utf-8")
-    count = sum(part["kind"] == "code" for _, parts in notebooks for part in parts)
-    return count
+    _replace(out, page.render(notebooks=notebooks))
+    return sum(part["kind"] == "code" for _, parts in notebooks for part in parts)
+
+
+def _replace(path, text):
+    """Write `text` to a private temporary file beside `path`, then rename it over `path`."""
+    temporary = None
+    try:
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:40]}.")
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except OSError as error:
+        raise ValueError(f"cannot write {path}: {error.strerror}") from None
+    finally:
+        if temporary is not None:
+            pathlib.Path(temporary).unlink(missing_ok=True)

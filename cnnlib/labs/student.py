@@ -61,6 +61,17 @@ def student_notebook(notebook, assignment=None):
     return copy
 
 
+def notebook_files(folder):
+    """The course notebooks (NN_name.ipynb) in `folder`, or FileNotFoundError in one sentence."""
+    folder = pathlib.Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is a file, not a folder of course notebooks")
+    found = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    if not found:
+        raise FileNotFoundError(f"no course notebooks (NN_name.ipynb) in {folder}")
+    return found
+
+
 def write_student_versions(source_dir, out_dir, keep_existing=False):
     """Write every notebook of `source_dir` to `out_dir` without solutions; return the paths written.
 
@@ -69,12 +80,17 @@ def write_student_versions(source_dir, out_dir, keep_existing=False):
     import nbformat
 
     source_dir, out_dir = pathlib.Path(source_dir), pathlib.Path(out_dir)
-    notebooks = sorted(source_dir.glob("[0-9][0-9]_*.ipynb"))
-    if not notebooks:
-        raise FileNotFoundError(f"no course notebooks (NN_name.ipynb) in {source_dir}")
+    notebooks = sorted(notebook_files(source_dir))
     if out_dir.resolve() == source_dir.resolve():
         raise ValueError("the student versions must go to another folder, not over the originals")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(
+            f"{out_dir} is a file, not a folder: name a folder for the student notebooks"
+        )
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"cannot create the folder {out_dir}: {error.strerror}") from None
     written = []
     for path in notebooks:
         notebook = nbformat.read(path, as_version=4)

@@ -23,12 +23,12 @@ import sys
 import tempfile
 import time
 
+from cnnlib.labs.student import SOLUTION_TAG
 from cnnlib.runtime import hosted, rehearsal
+from cnnlib.runtime.locations import require_course_root
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-WEBSITE = ROOT / "website"
 NOTEBOOK_NAMES = "[0-9][0-9]_*.ipynb"
-SOLUTION_TAG, VERIFY_TAG = "solution", "verify"
+VERIFY_TAG = "verify"
 # The labels the notebooks print (cnnlib.runtime.rehearsal), and the banner each one puts on a page.
 NOTICES = {
     rehearsal.LABEL: "This page was built from rehearsal files that only mimic the real data and "
@@ -97,20 +97,22 @@ def _tags(cell):
 
 
 def page_notebook(notebook, notices, name="the notebook"):
-    """A copy of an executed notebook as its page shows it: no solution and no `verify` cell, and
-    the banners of `notices` right under the title."""
+    """A copy of an executed notebook as its page shows it: no solution and no `verify` cell (removed
+    by nbconvert's TagRemovePreprocessor, as in the student export), and the banners of `notices`
+    right under the title."""
     import nbformat
+    from nbconvert.preprocessors import TagRemovePreprocessor
 
     from cnnlib.labs.student import BEGIN, END
 
-    page = nbformat.from_dict(notebook)
-    page.cells = [c for c in page.cells if not {SOLUTION_TAG, VERIFY_TAG} & set(_tags(c))]
+    hidden = TagRemovePreprocessor(remove_cell_tags={SOLUTION_TAG, VERIFY_TAG}, enabled=True)
+    page, _ = hidden.preprocess(nbformat.from_dict(notebook), {})
     marked = [c for c in page.cells if BEGIN in c.source or END in c.source]
     if marked:
         raise ValueError(
             f"{name} has a solution marked with '{BEGIN}' outside a cell tagged "
-            f"'{SOLUTION_TAG}'; build the site from its student version (python -m cnnlib.labs "
-            "student) so the solution and its outputs stay off the page"
+            f"'{SOLUTION_TAG}'; build the site from its student version (cnn-course student) "
+            "so the solution and its outputs stay off the page"
         )
     # Plain HTML rather than a MyST directive: the theme draws it as a warning, and the .ipynb the
     # page offers for download shows it as well in JupyterLab.
@@ -134,9 +136,15 @@ def page_notebook(notebook, notices, name="the notebook"):
     return page
 
 
-def repository_url(root=ROOT):
+def course_folder():
+    """The course checkout the site is built from (its website/ and notebooks/)."""
+    return require_course_root("cnn-course site")
+
+
+def repository_url(root=None):
     """The course repository's web address from pyproject.toml's [project.urls] Repository, or
     None (no such entry, not on GitHub, or still the placeholder: no launch button then)."""
+    root = root or course_folder()
     try:
         address, _ = hosted.checkout_project(root)
     except ValueError:
@@ -146,8 +154,9 @@ def repository_url(root=ROOT):
     return address.removesuffix(".git")
 
 
-def release_tag(root=ROOT):
+def release_tag(root=None):
     """The tag of this version of the course (the notebooks' first cell installs it), or "main"."""
+    root = root or course_folder()
     try:
         version = hosted.checkout_project(root)[1]
     except ValueError:
@@ -162,7 +171,7 @@ def prepare(notebooks, source_dir, repository=None, branch="main", profile="ci")
     from cnnlib.runtime.course import NOTEBOOKS
 
     source_dir = pathlib.Path(source_dir)
-    shutil.copytree(WEBSITE, source_dir, dirs_exist_ok=True)
+    shutil.copytree(course_folder() / "website", source_dir, dirs_exist_ok=True)
     (source_dir / "notebooks").mkdir(exist_ok=True)
     course = {
         "repository_url": repository,
@@ -296,7 +305,7 @@ def main(argv=None):
         executed = args.executed
         if executed is None:
             print(f"Executing the student notebooks in the {args.profile} profile:")
-            execute_student_versions(ROOT / "notebooks", work, args.profile)
+            execute_student_versions(course_folder() / "notebooks", work, args.profile)
             executed = work
         try:
             pages = build_site(executed, args.out, args.repository, args.branch, args.profile)

@@ -4,8 +4,9 @@ The site is built once per session (`cnnlib.tools.site.build_site`, Sphinx with 
 course notebooks filled with the outputs nbval recorded in this worker (conftest.py's
 `notebook_runs`; this file runs in the notebooks' work unit, after them), so nothing is executed
 a second time. Run alone, without those outputs, it skips and says so; a maintainer may point
-CNNLIB_SITE_EXECUTED at a folder of executed notebooks (`python -m cnnlib.tools.site` can make
-one) to iterate on the site without the notebook run.
+CNNLIB_SITE_EXECUTED at a folder of executed notebooks (`jupyter nbconvert --to notebook --execute
+--output-dir DIR` on the course notebooks makes one) to iterate on the site without the notebook
+run.
 
 Then the built HTML is read (pages, figures, links, buttons, banners, no solution, search index),
 and Debian's Chromium, driven by Playwright, opens it from a local web server: the home page loads

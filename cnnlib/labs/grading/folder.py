@@ -28,6 +28,8 @@ class FolderError(ValueError):
 
 def prepare(out):
     """Create `out` private (0700) or check that an existing one is safe to write into."""
+    if not str(out):  # pathlib.Path("") is the working folder
+        raise FolderError("--out is an empty name: give a folder for the results")
     out = pathlib.Path(out)
     if out.is_symlink():
         raise FolderError(f"--out {out} is a symbolic link: give the real folder")

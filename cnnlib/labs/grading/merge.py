@@ -11,16 +11,36 @@ import pathlib
 
 from cnnlib.labs.grading import folder, reports
 
+# What every grading run writes into rows.json (classroom._grade_locked), and merge reads.
+RESULT_KEYS = {
+    "assignment": str,
+    "exercises": list,
+    "points": dict,
+    "written_points": dict,
+    "written_exercises": list,
+    "students": list,
+    "rows": list,
+    "answers": list,
+    "timeout": (int, float),
+}
+
 
 def _load(path):
+    """The result of a grading run: `path`/rows.json (or `path` itself, a rows.json), or
+    ValueError in one sentence when it is missing or not what a grading run writes."""
     path = pathlib.Path(path)
     file = path / "rows.json" if path.is_dir() else path
     try:
-        return json.loads(file.read_text(encoding="utf-8"))
+        result = json.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ValueError(f"{path} holds no rows.json: was its grading run finished?") from None
     except (OSError, ValueError) as error:
         raise ValueError(f"cannot read {file}: {error}") from None
+    if not isinstance(result, dict) or any(
+        not isinstance(result.get(key), kind) for key, kind in RESULT_KEYS.items()
+    ):
+        raise ValueError(f"{file} is not the rows.json of a grading run")
+    return result
 
 
 def merge_shards(shard_folders, out):
@@ -73,6 +93,7 @@ def merge_shards(shard_folders, out):
 def merge_scores(out, scores_csv):
     """Add the scores filled into `scores_csv` (a copy of manual.csv) to the results in `out` and
     rewrite every table; return the number of scores taken."""
+    _load(out)  # a folder without a grading run's results is left as it was
     out = folder.prepare(out)
     with folder.locked(out):
         result = _load(out)
