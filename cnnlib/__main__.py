@@ -31,8 +31,8 @@ NEEDS_CHECKOUT = {
 }
 # Commands that need an extra of the package: (extra, modules it brings that they import).
 NEEDS_EXTRA = {
-    "site": ("site", ("sphinx", "myst_nb", "nbformat", "nbclient")),
-    "grade": ("grade", ("nbformat", "nbclient", "ipykernel")),
+    "site": ("site", ("sphinx", "myst_nb", "nbformat", "nbclient", "nbconvert")),
+    "grade": ("grade", ("nbformat", "nbclient", "ipykernel", "nbconvert")),
     "bootstrap": ("test", ("nbformat",)),
 }
 

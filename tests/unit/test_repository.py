@@ -26,6 +26,16 @@ def test_there_are_notebooks_in_teaching_order():
     )
 
 
+def test_the_readme_counts_the_notebooks_there_are():
+    words = "one two three four five six seven eight nine ten eleven twelve".split()
+    opening = (ROOT / "README.md").read_text(encoding="utf-8")[:600]
+    said = re.search(r"\bin (\w+) Jupyter notebooks", opening)
+    assert said, "the README's opening no longer says how many notebooks the course has"
+    assert said.group(1) == words[len(NOTEBOOKS) - 1], (
+        f"the README says {said.group(1)} notebooks; there are {len(NOTEBOOKS)}"
+    )
+
+
 def test_notebook_is_committed_without_outputs(notebook_path):
     notebook = json.loads(notebook_path.read_text())
     dirty = [

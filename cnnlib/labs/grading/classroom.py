@@ -54,7 +54,9 @@ def default_timeout(notebook_name, course_root=None):
     from cnnlib.runtime.locations import course_root as find_root
 
     root = course_root or find_root()
-    path = pathlib.Path(root or ".") / "results" / "benchmark" / "course_times.json"
+    if root is None:  # outside a checkout: no measured times to scale
+        return DEFAULT_TIMEOUT
+    path = pathlib.Path(root) / "results" / "benchmark" / "course_times.json"
     try:
         seconds = json.loads(path.read_text())["profiles"]["ci"]["notebooks"][notebook_name]
     except (OSError, ValueError, KeyError, TypeError):
@@ -449,9 +451,15 @@ def grade(
     paths = [pathlib.Path(p) for p in submissions]
     if not paths:
         raise Refused("no submissions given: pass the students' .ipynb files")
-    course_notebooks = pathlib.Path(
-        course_notebooks or (course_root() or pathlib.Path(".")) / "notebooks"
-    )
+    if course_notebooks is None:
+        root = course_root()
+        if root is None:
+            raise Refused(
+                "cannot find the course's notebooks: run cnn-course grade inside the course "
+                "checkout"
+            )
+        course_notebooks = root / "notebooks"
+    course_notebooks = pathlib.Path(course_notebooks)
     try:
         names = assignments.student_names(paths)
     except ValueError as error:

@@ -77,7 +77,12 @@ def load_points(path, exercises):
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise ValueError(f"cannot read the points file {path}: {error}") from None
     for table, target in (("points", points), ("written", written)):
-        for exercise_id, value in data.get(table, {}).items():
+        entries = data.get(table, {})
+        if not isinstance(entries, dict):
+            raise ValueError(
+                f"the points file's {table!r} must be a table of exercise = points, got {entries!r}"
+            )
+        for exercise_id, value in entries.items():
             if exercise_id not in target:
                 raise ValueError(
                     f"the points file names {exercise_id!r}, which is not an exercise of this assignment"
