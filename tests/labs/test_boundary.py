@@ -647,6 +647,7 @@ def test_a_disguised_peeking_array_finds_nothing_expected():
     core._WRONG_TRIES.pop("99.pooled", None)
 
 
+@pytest.mark.slow  # walks every object of a process with TensorFlow loaded (~5 s)
 def test_a_gc_search_for_the_expected_array_finds_nothing():
     cross("99.pooled", HeapArray((2, 2), skip=(POOL_INPUT,)))
     core._WRONG_TRIES.pop("99.pooled", None)

@@ -295,6 +295,7 @@ finally:
 """
 
 
+@pytest.mark.slow  # a venv and a sealed kernel (~7 s); the fast loop's sandbox smoke is the 'sees neither' case
 def test_a_grader_whose_python_lives_under_tmp():
     """`python -m venv /tmp/…`: the sandbox's own tmpfs on /tmp would hide that interpreter
     (bwrap could not even start it); its folders are bound read-only over the tmpfs. The venv
