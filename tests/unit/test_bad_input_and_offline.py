@@ -133,6 +133,7 @@ def interrupted_backup(folder, x, y, epochs=4, **kwargs):
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a training; the fast loop keeps test_an_interrupted_fit_resumes_at_the_right_epoch
 def test_1_a_changed_learning_rate_starts_from_scratch_with_one_sentence(tmp_path, xy, capsys):
     x, y = xy
     folder = tmp_path / "lenet"

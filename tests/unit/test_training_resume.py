@@ -71,6 +71,7 @@ def test_an_interrupted_fit_resumes_at_the_right_epoch(tmp_path, data):
     assert not folder.exists()  # cleaned up once training completed
 
 
+@pytest.mark.slow  # a training; the fast loop keeps test_an_interrupted_fit_resumes_at_the_right_epoch
 def test_an_uninterrupted_fit_runs_every_epoch_and_leaves_nothing(tmp_path, data):
     x, y = data
     recorder = EpochRecorder()
@@ -81,6 +82,7 @@ def test_an_uninterrupted_fit_runs_every_epoch_and_leaves_nothing(tmp_path, data
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow  # a training; the fast loop keeps test_an_interrupted_fit_resumes_at_the_right_epoch
 def test_train_checkpoints_only_when_the_profile_says_so(tmp_path, monkeypatch, data):
     x, y = data
     monkeypatch.chdir(tmp_path)
@@ -223,6 +225,7 @@ def test_a_backup_remembers_every_argument_of_fit(tmp_path, data, capsys, argume
     assert f"{argument.replace('_', ' ')}" in out and "starting from scratch" in out
 
 
+@pytest.mark.slow  # a training; the fast loop keeps test_an_interrupted_fit_resumes_at_the_right_epoch
 def test_a_full_disk_during_training_finishes_without_backups(tmp_path, data, monkeypatch, capsys):
     x, y = data
     full = killing_backup("before", at_epoch=1, error=lambda text: OSError(28, "No space left"))
