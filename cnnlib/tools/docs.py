@@ -155,3 +155,20 @@ def main(argv=None):
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# Folders that hold no course documents: virtual environments (`.venv`, CI's `.venv-3.10`) and
+# every other hidden folder, installed packages, build output.
+NOT_DOCUMENTS = {"node_modules", "build", "_build", "site-packages"}
+
+
+def markdown_files(root):
+    """The course's Markdown files under `root`, sorted: not those inside hidden folders (virtual
+    environments such as `.venv-3.10`, `.git`), installed packages or build output."""
+    root = pathlib.Path(root)
+    found = []
+    for path in root.rglob("*.md"):
+        parts = path.relative_to(root).parts[:-1]
+        if not any(part.startswith(".") or part in NOT_DOCUMENTS for part in parts):
+            found.append(path)
+    return sorted(found)

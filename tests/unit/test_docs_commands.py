@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from cnnlib import __main__ as cli
+from cnnlib.tools import docs
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DOCUMENTS = [ROOT / name for name in ("README.md", "CONTRIBUTING.md", "INSTRUCTORS.md")] + sorted(
@@ -87,12 +88,7 @@ def test_the_docs_use_the_one_command():
 
 
 # --------------------------------------------------------------------------- paths and names
-MARKDOWN = sorted(
-    path
-    for path in ROOT.rglob("*.md")
-    if not {".venv", "node_modules", "build", "_build", ".git", ".pytest_cache"}
-    & set(path.relative_to(ROOT).parts)
-)
+MARKDOWN = docs.markdown_files(ROOT)  # not the virtual environments (.venv, .venv-3.10)
 TOP_LEVEL = {path.name for path in ROOT.iterdir() if not path.name.startswith(".")} | {".ci"}
 BACKTICKED = re.compile(r"`([^`\n]+)`")
 # A path in the repository as prose or a docstring writes it: a top-level folder, then more.

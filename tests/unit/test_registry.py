@@ -11,11 +11,7 @@ from cnnlib.runtime.course import NOTEBOOKS
 from cnnlib.tools import cache, docs
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-MARKDOWN = sorted(
-    path
-    for path in ROOT.rglob("*.md")
-    if not {".venv", "node_modules", "build", "_build", ".git"} & set(path.relative_to(ROOT).parts)
-)
+MARKDOWN = docs.markdown_files(ROOT)  # not the virtual environments (.venv, .venv-3.10)
 # How the prose names each download besides its file name.
 ALIASES = {
     "mnist": ("MNIST",),
