@@ -184,6 +184,14 @@ def test_merge_scores_into_a_folder_without_results_leaves_it_as_it_was(here, a_
     )
 
 
+def test_merge_scores_given_a_folder_or_nothing_for_the_csv_is_one_sentence(here, tmp_path, capsys):
+    said = refused(capsys, cnn_course("grade", "merge-scores", "out", "--scores", str(tmp_path)))
+    assert said.endswith("is a folder: --scores takes the filled-in manual.csv"), said
+    gone = tmp_path / "manual.csv"
+    said = refused(capsys, cnn_course("grade", "merge-scores", "out", "--scores", str(gone)))
+    assert said.endswith("is not there: --scores takes the filled-in manual.csv"), said
+
+
 def test_merge_scores_of_results_that_are_not_a_runs_is_one_sentence(
     here, tmp_path, a_file, capsys
 ):

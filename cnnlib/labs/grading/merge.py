@@ -93,6 +93,9 @@ def merge_shards(shard_folders, out):
 def merge_scores(out, scores_csv):
     """Add the scores filled into `scores_csv` (a copy of manual.csv) to the results in `out` and
     rewrite every table; return the number of scores taken."""
+    if not pathlib.Path(scores_csv).is_file():
+        what = "a folder" if pathlib.Path(scores_csv).is_dir() else "not there"
+        raise ValueError(f"{scores_csv} is {what}: --scores takes the filled-in manual.csv")
     _load(out)  # a folder without a grading run's results is left as it was
     out = folder.prepare(out)
     with folder.locked(out):
