@@ -6,9 +6,7 @@ The key is made from the same files the test run executes; a notebook without on
 solutions in the key (and `write_key` says so). The page is readable by its owner only.
 """
 
-import os
 import pathlib
-import tempfile
 
 
 def solution_cells(notebooks_dir):
@@ -105,15 +103,10 @@ def write_key(notebooks_dir, out, warn=None):
 
 
 def _replace(path, text):
-    """Write `text` to a private temporary file beside `path`, then rename it over `path`."""
-    temporary = None
+    """Write `text` privately beside `path`, then rename it over `path` (a link is replaced)."""
+    from cnnlib.labs.grading.folder import write_atomically
+
     try:
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:40]}.")
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.replace(temporary, path)
+        write_atomically(path, text)
     except OSError as error:
         raise ValueError(f"cannot write {path}: {error.strerror}") from None
-    finally:
-        if temporary is not None:
-            pathlib.Path(temporary).unlink(missing_ok=True)

@@ -23,7 +23,6 @@ the one place that writes them.
 
 import argparse
 import pathlib
-import re
 import sys
 
 from cnnlib.runtime.env import tolerate_any_output_encoding
@@ -39,11 +38,9 @@ class DocsError(Exception):
 
 def _downloads(text):
     from cnnlib.data import registry
+    from cnnlib.tools.report import replace_block
 
-    pattern = re.compile(r"(<!-- downloads:start -->\n).*?(<!-- downloads:end -->)", re.S)
-    if not pattern.search(text):
-        raise DocsError(f"{DOWNLOADS_DOCUMENT} has no <!-- downloads:start --> … :end --> markers")
-    return pattern.sub(lambda m: m.group(1) + registry.markdown_table() + "\n" + m.group(2), text)
+    return replace_block(text, "downloads", registry.markdown_table(), DOWNLOADS_DOCUMENT)
 
 
 def reading_table(root):
@@ -74,10 +71,9 @@ def reading_table(root):
 
 
 def _reading(text, root):
-    pattern = re.compile(r"(<!-- reading:start -->\n).*?(<!-- reading:end -->)", re.S)
-    if not pattern.search(text):
-        raise DocsError("README.md has no <!-- reading:start --> … :end --> markers")
-    return pattern.sub(lambda m: m.group(1) + reading_table(root) + "\n" + m.group(2), text)
+    from cnnlib.tools.report import replace_block
+
+    return replace_block(text, "reading", reading_table(root), "README.md")
 
 
 def generators(root, results=None):

@@ -229,7 +229,9 @@ def benchmark_table(results_dir):
     return "\n".join(rows)
 
 
-def _replace(text, name, table, document):
+def replace_block(text, name, table, document):
+    """`text` with `table` between its `<!-- NAME:start -->` / `<!-- NAME:end -->` markers;
+    ReportError naming `document` when they are missing."""
     pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.S)
     if not pattern.search(text):
         raise ReportError(f"{document} has no <!-- {name}:start --> … <!-- {name}:end --> markers")
@@ -246,7 +248,7 @@ def render(document, text, results_dir):
         "results": lambda: results_table(results),
     }
     for name in DOCUMENTS[document]:
-        text = _replace(text, name, tables[name](), document)
+        text = replace_block(text, name, tables[name](), document)
     return text
 
 
