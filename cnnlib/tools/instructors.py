@@ -203,10 +203,19 @@ def kit_text():
     return (_root() / "INSTRUCTORS.md").read_text(encoding="utf-8")
 
 
-def _block(text, kind, stem):
+def _block_pattern(kind, stem):
     opening = f"<!-- {kind}:{stem} -->" if stem else f"<!-- {kind} -->"
-    match = re.search(rf"{re.escape(opening)}\n(.*?)<!-- /{kind} -->", text, re.S)
-    return match.group(1) if match else None
+    return re.compile(rf"({re.escape(opening)}\n)(.*?)(<!-- /{kind} -->)", re.S)
+
+
+def _block(text, kind, stem):
+    match = _block_pattern(kind, stem).search(text)
+    return match.group(2) if match else None
+
+
+def _fill(text, kind, stem, body):
+    """`text` with `body` in its block `kind` (of notebook `stem`, or None); unchanged without one."""
+    return _block_pattern(kind, stem).sub(lambda m: m.group(1) + body + m.group(3), text)
 
 
 def kit_objectives(text, stem):
@@ -543,32 +552,15 @@ def regenerate(text):
     """The kit with its generated blocks made afresh from their sources: the glance table (times
     from results/, exercises from cnnlib.labs), objective lists, exercise tables, the section
     tables' rows (estimates kept, renamed sections followed) and citations of renamed sections."""
-    marker = "<!-- glance -->\n"
-    body = glance_table(text)
-    text = re.sub(
-        rf"{re.escape(marker)}.*?<!-- /glance -->",
-        lambda _: f"{marker}{body}<!-- /glance -->",
-        text,
-        flags=re.S,
-    )
+    text = _fill(text, "glance", None, glance_table(text))
     text = fix_citations(text)
-    marker = "<!-- workshop -->\n"
-    body = workshop_paragraph(text)
-    text = re.sub(
-        rf"{re.escape(marker)}.*?<!-- /workshop -->",
-        lambda _: f"{marker}{body}<!-- /workshop -->",
-        text,
-        flags=re.S,
-    )
+    text = _fill(text, "workshop", None, workshop_paragraph(text))
     for deck in sorted({deck for path in _notebooks() for deck in notebook_decks(path)}):
-        marker = f"<!-- slides:{deck} -->\n"
-        body = slide_table(deck)
-        pattern = re.compile(rf"{re.escape(marker)}.*?<!-- /slides -->", re.S)
-        if not pattern.search(text):
+        if _block(text, "slides", deck) is None:
             raise KitError(
                 f"INSTRUCTORS.md has no <!-- slides:{deck} --> block, yet an aside cites deck {deck}"
             )
-        text = pattern.sub(lambda _: f"{marker}{body}<!-- /slides -->", text)
+        text = _fill(text, "slides", deck, slide_table(deck))
     for path in _notebooks():
         stem = path.stem
         blocks = (
@@ -578,7 +570,5 @@ def regenerate(text):
             ("sections", section_table(text, path)),
         )
         for kind, body in blocks:
-            marker = f"<!-- {kind}:{stem} -->\n"
-            pattern = re.compile(rf"{re.escape(marker)}.*?<!-- /{kind} -->", re.S)
-            text = pattern.sub(lambda _: f"{marker}{body}<!-- /{kind} -->", text)
+            text = _fill(text, kind, stem, body)
     return text
