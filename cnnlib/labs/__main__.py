@@ -218,9 +218,6 @@ def grade_command(argv):
     args = grade_parser().parse_args(argv)
     if not _installed("grade", ("nbclient", "nbformat", "nbconvert", "ipykernel", "jinja2")):
         return 2
-    course_notebooks = (
-        args.course_notebooks or require_course_root("cnn-course grade") / "notebooks"
-    )
     from cnnlib.labs.grading import Interrupted, Refused, grade
     from cnnlib.labs.grading.assignment import terminal
     from cnnlib.labs.grading.sandbox import Limits
@@ -238,7 +235,7 @@ def grade_command(argv):
             args.submissions,
             args.out,
             notebook=args.notebook,
-            course_notebooks=course_notebooks,
+            course_notebooks=args.course_notebooks,  # None: grade() finds the checkout's
             timeout=args.timeout,
             jobs=args.jobs,
             limits=Limits(memory=args.memory, processes=args.processes),

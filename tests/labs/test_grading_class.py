@@ -592,3 +592,15 @@ def test_no_usable_cgroup_is_one_sentence_naming_both_hierarchies(unified, tmp_p
     paths = [export(course, tmp_path / "class", "ann")]
     with pytest.raises(classroom.Refused, match=r"^cannot seal .* --unsealed to run them"):
         grade(paths, tmp_path / "out", course)
+
+
+def test_grading_outside_a_checkout_refuses_before_reading_anything(tmp_path, monkeypatch):
+    """Without the course's notebooks there is no assignment to compare with: one sentence, not a
+    search of the working folder (it used to read ./notebooks)."""
+    import cnnlib.runtime.locations
+
+    monkeypatch.setattr(cnnlib.runtime.locations, "course_root", lambda: None)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(classroom.Refused, match="cannot find the course's notebooks"):
+        classroom.grade([tmp_path / "a.ipynb"], tmp_path / "out", progress=lambda _: None)
+    assert not (tmp_path / "out").exists()
