@@ -241,6 +241,11 @@ def exercise(
             f"exercise {exercise_id!r}: form= must be one of the forms of cnnlib.labs.core "
             f"(Number(), Function(...) …), got {_text(form, 80)}"
         )
+    if not form.plain and type(form).conform is Form.conform:
+        raise TypeError(
+            f"exercise {exercise_id!r}: the form {type(form).__name__} does not say what its "
+            "values look like: give it `plain` (the types convert returns) or a conform method"
+        )
     if trials is not None and not callable(trials):
         raise TypeError("trials must be a function trials(rng) -> plain data")
     if isinstance(forbid, str) or not isinstance(forbid, (tuple, list)):
@@ -379,15 +384,34 @@ def _is_array_library(value):
 
 
 class Form:
-    """How an answer becomes plain values; `convert` raises FormError or _Stub."""
+    """How an answer becomes plain values; `convert` raises FormError or _Stub.
+
+    `conform` is the other direction's guard: values read back from the wire (in grading, written
+    by a kernel that may be hostile) are judged only if they are exactly what `convert` (or
+    `produce`) makes — the same types, one output per trial, no placeholders. A form states the
+    Python types its values have in `plain`; a form whose values are not one of those overrides
+    `conform`.
+    """
 
     description = "an answer"
+    plain = ()  # the types `convert` returns; `conform` re-reads values of these with `convert`
 
     def describe(self):
         return self.description
 
     def convert(self, answer, where=""):  # pragma: no cover - every form overrides it
         raise NotImplementedError
+
+    def conform(self, values, trials=None, where=""):
+        """`values` if they are what this form makes, else FormError naming what is off."""
+        if not self.plain:
+            raise TypeError(f"{type(self).__name__} does not say what its values look like")
+        if type(values) not in self.plain:
+            raise FormError(f"{where}expected {self.describe()}, {_sent(values)}")
+        try:
+            return self.convert(values, where)
+        except _Stub:
+            raise FormError(f"{where}the values hold a placeholder where an answer belongs")
 
     def __repr__(self):
         return f"{type(self).__name__}()"
@@ -397,6 +421,7 @@ class Number(Form):
     """A number: int, float, NumPy scalars, Decimal, Fraction, 0-d arrays and tensors -> float."""
 
     description = "a number"
+    plain = (float,)
 
     def convert(self, answer, where=""):
         if is_stub(answer):
@@ -406,6 +431,8 @@ class Number(Form):
 
 class Size(Form):
     """A whole number of at least `minimum` (16, np.int64(16), 16.0) -> int."""
+
+    plain = (int,)
 
     def __init__(self, minimum=1):
         self.minimum = minimum
@@ -436,9 +463,16 @@ class Shape(Form):
     """A shape -> tuple of ints. Tuples, lists, 1-D arrays and TensorShapes pass; a leading None
     (Keras's batch axis) is dropped unless `batch` (the question asks for the batch size too)."""
 
+    plain = (tuple,)
+
     def __init__(self, batch=False, ndim=None):
         self.batch, self.ndim = batch, ndim
         self.description = "a shape such as (28, 28, 16)"
+
+    def conform(self, values, trials=None, where=""):
+        if type(values) is tuple and not all(type(size) is int for size in values):
+            raise FormError(f"{where}expected {self.describe()}, a size is not an int")
+        return super().conform(values, trials, where)
 
     def convert(self, answer, where=""):
         if is_stub(answer):
@@ -481,6 +515,8 @@ class Array(Form):
     PyTorch pass; subclasses of ndarray, other objects with __array__, ragged lists, text and
     complex numbers are refused with a sentence.
     """
+
+    plain = (np.ndarray,)
 
     def __init__(self, dtype=float, ndim=None):
         self.dtype = np.dtype(dtype)
@@ -570,6 +606,7 @@ class Choice(Form):
         if not options:
             raise ValueError("Choice needs at least one option")
         self.options = options
+        self.plain = tuple({type(option) for option in options})
         self.description = "one of " + ", ".join(repr(option) for option in options)
 
     def convert(self, answer, where=""):
@@ -590,6 +627,8 @@ class Choice(Form):
 
 class Text(Form):
     """A string (a sentence, a name) -> str."""
+
+    plain = (str,)
 
     def __init__(self, max_length=5000):
         self.max_length = max_length
@@ -653,6 +692,18 @@ class Mapping(Form):
             dict,
         )
 
+    def conform(self, values, trials=None, where=""):
+        if type(values) is not dict:
+            raise FormError(f"{where}expected {self.describe()}, {_sent(values)}")
+        if self.fields is not None and set(values) != set(self.fields):
+            raise FormError(f"{where}expected {self.describe()}, the keys are {list(values)!r}")
+        if any(type(key) not in (str, int) for key in values):
+            raise FormError(f"{where}expected {self.describe()}, a key is not a string")
+        forms = self.fields or dict.fromkeys(values, self.values)
+        return {
+            key: form.conform(values[key], None, f"{where}{key!r}: ") for key, form in forms.items()
+        }
+
 
 class Sequence(Form):
     """A list or tuple (or an array or tensor, along its first axis) -> tuple. `Sequence(Number())` takes any number of answers
@@ -691,6 +742,25 @@ class Sequence(Form):
             )
         forms = self.forms or [self.form] * len(items)
         return _all_or_none(list(zip(range(len(items)), forms, items)), where, tuple)
+
+    def conform(self, values, trials=None, where=""):
+        return _conform_tuple(values, self.forms, self.form, self.length, where)
+
+
+def _conform_tuple(values, forms, form, length, where):
+    """A tuple of exactly `length` values (any length when None), each as its form makes it."""
+    if type(values) is not tuple:
+        raise FormError(f"{where}expected a tuple, {_sent(values)}")
+    if length is not None and len(values) != length:
+        raise FormError(f"{where}expected {length} values, the values hold {len(values)}")
+    forms = forms or [form] * len(values)
+    return tuple(
+        f.conform(v, None, f"{where}item {i}: ") for i, (f, v) in enumerate(zip(forms, values))
+    )
+
+
+def _sent(values):
+    return f"the values hold a {type(values).__name__}"
 
 
 def _all_or_none(parts, where, kind):
@@ -761,6 +831,12 @@ class Function(Form):
 
     def convert(self, answer, where=""):
         raise TypeError("a Function form is produced with trials: use core.produce")
+
+    def conform(self, values, trials=None, where=""):
+        """One output per trial, each as `output` makes it (fewer would leave trials unjudged)."""
+        if not isinstance(trials, (list, tuple)):
+            raise TypeError("a Function form's values are conformed with its trials")
+        return _conform_tuple(values, None, self.output, len(trials), where)
 
     def produce(self, answer, trials):
         if is_stub(answer):
@@ -838,6 +914,19 @@ class Model(Form):
         _builtin_layers_only(json.loads(config))
         arrays = tuple(Array().convert(w, "a weight array: ") for w in weights)
         return {"config": str.__str__(config), "weights": arrays}
+
+    def conform(self, values, trials=None, where=""):
+        if type(values) is not dict or list(values) != ["config", "weights"]:
+            raise FormError(f"{where}expected a model's configuration and weights")
+        if type(values["config"]) is not str:
+            raise FormError(f"{where}a model's configuration is text, {_sent(values['config'])}")
+        try:
+            config = json.loads(values["config"])
+        except (ValueError, RecursionError):
+            raise FormError(f"{where}the model's configuration is not JSON") from None
+        _builtin_layers_only(config)
+        weights = _conform_tuple(values["weights"], None, Array(), None, f"{where}weights: ")
+        return {"config": values["config"], "weights": weights}
 
 
 _CODE_LAYERS = {"Lambda", "TFOpLambda", "SlicingOpLambda"}
@@ -1570,6 +1659,18 @@ def judge(exercise_id, values, trials):
 
 
 def _decide(item, values, trials):
+    # Only values exactly as the form makes them reach the judge: in grading they were written
+    # by the student's kernel, which may have made them up (an empty tuple of outputs would
+    # leave every trial unjudged).
+    try:
+        values = item.form.conform(values, trials)
+    except FormError as error:
+        return Verdict(
+            "wrong",
+            f"these values are not what the check makes of an answer ({error.what})",
+            "the check's own code in the kernel was changed or replaced; run the notebook "
+            "as shipped",
+        )
     try:
         confirmation = item.judge(values, trials)
     except Wrong as mistake:

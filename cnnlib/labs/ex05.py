@@ -23,6 +23,7 @@ from cnnlib.labs.core import (
     Number,
     Sequence,
     Size,
+    Text,
     Wrong,
     exercise,
     rebuild_model,
@@ -533,6 +534,20 @@ class FitHistory(Form):
     learning rate, momentum and step count, and the per-epoch loss and validation accuracy."""
 
     description = "the History that model.fit returns"
+    VALUES = Mapping(
+        {
+            "model_id": Size(minimum=0),
+            "model": Model(),
+            "optimizer": Text(),
+            "learning_rate": Number(),
+            "momentum": Number(),
+            "steps": Size(minimum=0),
+            "history": Mapping(values=Sequence(Number())),
+        }
+    )
+
+    def conform(self, values, trials=None, where=""):
+        return self.VALUES.conform(values, trials, where)
 
     def convert(self, answer, where=""):
         import keras

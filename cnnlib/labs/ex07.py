@@ -493,6 +493,12 @@ class Experiment(Function):
         )
         self.description = "a dict {" + ", ".join(repr(f) for f in self.FIELDS) + "}"
 
+    def conform(self, values, trials=None, where=""):
+        """What `produce` makes: the three answers, and one timing per trial."""
+        timing = Mapping({name: Number() for name in (*self.output.fields, *_TIMED_HERE)})
+        made = Mapping({**self.rest.fields, "measured": Sequence(timing, length=len(trials))})
+        return made.conform(values, None, where)
+
     def produce(self, answer, trials):
         if answer is None or answer is Ellipsis:
             return super().produce(answer, trials)  # not attempted
@@ -539,6 +545,9 @@ class Experiment(Function):
                 {**times, "call_seconds": float(timed.seconds), "forward_seconds": forward}
             )
         return {**values, "measured": tuple(measured)}
+
+
+_TIMED_HERE = ("call_seconds", "forward_seconds")  # what produce measures beside the learner
 
 
 def _forward_seconds(base, images):

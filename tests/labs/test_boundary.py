@@ -322,6 +322,43 @@ def test_produce_and_judge_split_like_grading():
     assert verdict.status == "wrong" and verdict.hint == "the kernel was flipped"
 
 
+def test_values_a_kernel_made_up_are_refused_before_the_judge_sees_them():
+    """In grading the values come from the student's kernel. Fewer outputs than trials left
+    trials unjudged (`zip` stops early): an empty tuple was "correct" for 8 course exercises."""
+    trials = core.new_trials("99.conv2d", seed=5)
+    values = core.produce("99.conv2d", my_conv2d, trials)
+    for made_up in [(), values[:-1], values + values[:1], list(values), values[0], None]:
+        verdict = core.judge("99.conv2d", made_up, trials)
+        assert verdict.status == "wrong" and "not what the check makes" in verdict.message
+    outputs = (values[0].astype(bool),) + values[1:]  # one output of another type
+    assert core.judge("99.conv2d", outputs, trials).status == "wrong"
+    assert core.judge("99.conv2d", values, trials).status == "correct"
+
+
+def test_no_course_exercise_is_correct_on_values_made_up_without_its_answer():
+    import importlib
+
+    for number in range(1, 8):
+        importlib.import_module(f"cnnlib.labs.ex{number:02d}")
+    made_up = [(), [], {}, None, True, 0.0, float("nan"), "", np.zeros(0), np.zeros((0, 0))]
+    course = sorted(i for i, item in core.REGISTRY.items() if not i.startswith(("90.", "99.")))
+    assert len(course) >= 37  # every exercise of notebooks 01–07, and the tooling checks
+    for exercise_id in course:
+        trials = core.new_trials(exercise_id, seed=3)
+        for value in made_up:
+            verdict = core.judge(exercise_id, value, trials)
+            assert verdict.status == "wrong", (exercise_id, value)
+
+
+def test_a_form_that_cannot_conform_its_values_is_refused_at_registration():
+    class Loose(core.Form):
+        def convert(self, answer, where=""):
+            return answer
+
+    with pytest.raises(TypeError, match="does not say what its values look like"):
+        core.exercise("98.loose", "t", "predict", "core", form=Loose())
+
+
 def test_the_function_gets_copies_of_the_trials():
     trials = core.new_trials("99.conv2d", seed=1)
     kept = [case["x"].copy() for case in trials]

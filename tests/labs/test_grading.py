@@ -250,6 +250,8 @@ def test_a_class_honest_and_hostile(tmp_path, exported):
                 "        os._exit(0)\n    os._exit(0)\n"
             )
         ],
+        # values made up in the kernel (fewer outputs than trials left trials unjudged)
+        "uma": [before_checks("core.produce = lambda exercise_id, answer, trials: ()")],
         "noa": [before_checks("import numpy as np\nbomb = [np.ones(2**27) for _ in range(20)]")],
         "pia": [
             before_checks(
@@ -335,13 +337,18 @@ def test_a_class_honest_and_hostile(tmp_path, exported):
     assert table["rae", "99.shape"][0] == "correct" and crashed in table["rae", "99.shape"][1]
 
     # the hostile ones: none of them is correct, each says why
-    for name in ("gus", "hal", "ida", "jo", "kim", "leo", "mia"):
+    for name in ("gus", "hal", "ida", "jo", "kim", "leo", "mia", "uma"):
         for exercise in ("99.double", "99.shape"):
             assert table[name, exercise][0] != "correct", (name, exercise, table[name, exercise])
     assert table["gus", "99.double"][0] == "not attempted"
     assert table["hal", "99.double"][0] == "not attempted"
     assert table["ida", "99.double"][0] == "not attempted"
     assert table["jo", "99.double"][0] in ("not attempted", "error")
+    assert table["uma", "99.double"][0] == "wrong"
+    assert table["uma", "99.double"][1].startswith(
+        "these values are not what the check makes of an answer (expected 3 values, the values "
+        "hold 0)"
+    )
     assert all(
         table["noa", e][0] == "error" and "memory limit" in table["noa", e][1]
         for e in ("99.double", "99.shape")
