@@ -1675,7 +1675,7 @@ def _decide(item, values, trials):
         confirmation = item.judge(values, trials)
     except Wrong as mistake:
         return Verdict("wrong", mistake.what, mistake.hint)
-    except FORM_ERRORS as error:
+    except (*FORM_ERRORS, ArithmeticError) as error:  # values the judge's arithmetic cannot take
         return Verdict(
             "wrong",
             f"your answer is not in the form this exercise expects (checking it raised "

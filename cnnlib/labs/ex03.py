@@ -338,7 +338,7 @@ def judge_receptive_field(prediction, trials):
         for wrong, hint in _rf_mistakes():
             if got_size == wrong and wrong != size:
                 raise Wrong(what, hint)
-        if got_size != int(got_size):
+        if not got_size.is_integer():  # a fraction, or inf/nan
             raise Wrong(what, "a receptive field is a whole number of pixels")
         raise Wrong(what, "walk through the layers: field += (k − 1)·jump, then jump ×= stride")
     if got_jump != jump:

@@ -350,6 +350,84 @@ def test_no_course_exercise_is_correct_on_values_made_up_without_its_answer():
             assert verdict.status == "wrong", (exercise_id, value)
 
 
+def _hollow(form, trials):
+    """Values in exactly `form`'s shape that carry no answer: empty, zero, nan and inf arrays,
+    extreme numbers, the smallest sizes (what a kernel writing values by hand would try)."""
+    if isinstance(form, core.Function):
+        return [tuple([v] * len(trials)) for v in _hollow(form.output, None)]
+    if isinstance(form, core.Array):
+        shapes = [(0,), (0, 0), (), (1, 1)]
+        fills = (0.0, np.nan, np.inf) if form.dtype.kind == "f" else (0,)
+        return [np.full(shape, fill, dtype=form.dtype) for shape in shapes for fill in fills]
+    if isinstance(form, core.Number):
+        return [0.0, np.nan, np.inf, -np.inf, 1e308]
+    if isinstance(form, core.Size):
+        return [form.minimum, 2**61]
+    if isinstance(form, core.Shape):
+        return [(1,), (1, 1, 1)]
+    if isinstance(form, core.Sequence):
+        parts = [_hollow(f, None) for f in form.forms or [form.form] * (form.length or 1)]
+        if not all(parts):
+            return []
+        return [tuple(p[i % len(p)] for p in parts) for i in range(max(map(len, parts)))]
+    if isinstance(form, core.Mapping) and form.fields:
+        parts = {key: _hollow(f, None) for key, f in form.fields.items()}
+        if not all(parts.values()):
+            return []
+        return [
+            {k: p[i % len(p)] for k, p in parts.items()}
+            for i in range(max(map(len, parts.values())))
+        ]
+    return []  # choices, text, models, histories: nothing hollow to try
+
+
+@pytest.mark.slow  # 241 judgements, some computing gradients or VGG16 features first: ~13 s
+def test_hollow_values_in_the_right_form_are_never_correct_and_never_stop_the_grader(tmp_path):
+    """Through the grader's own reading and judging (`judging.verdicts`): each hollow value is a
+    row `wrong` (or `error` when a check trips on it), never `correct`, and never an exception
+    (which ended the whole class's grading: `int(inf)` in 03.receptive_field's judge)."""
+    import importlib
+
+    from cnnlib.labs.grading import judging
+
+    for number in range(1, 8):
+        importlib.import_module(f"cnnlib.labs.ex{number:02d}")
+    tried = 0
+    for exercise_id, item in sorted(core.REGISTRY.items()):
+        if exercise_id.startswith(("90.", "98.", "99.")):
+            continue
+        trials = {exercise_id: core.new_trials(exercise_id, seed=11)}
+        for number, value in enumerate(_hollow(item.form, trials[exercise_id])):
+            folder = tmp_path / f"{exercise_id}-{number}"
+            folder.mkdir()
+            core.to_wire(value, folder, exercise_id)
+            status = {"exercise": exercise_id, "status": "values"}
+            (folder / f"{exercise_id}.status.json").write_text(json.dumps(status))
+            [(row, message)] = judging.verdicts(folder, trials).values()
+            assert row == "wrong", (exercise_id, value, row, message)
+            tried += 1
+    assert tried > 200
+
+
+def test_a_check_that_fails_on_values_is_an_error_row_not_the_end_of_the_class(tmp_path):
+    from cnnlib.labs.grading import judging
+
+    @core.exercise("98.fragile", "a judge with a bug", "predict", "core", form=core.Number())
+    def fragile(value, trials):
+        raise RuntimeError("a bug in the judge")
+
+    try:
+        trials = {"98.fragile": {}}
+        core.to_wire(2.0, tmp_path, "98.fragile")
+        status = {"exercise": "98.fragile", "status": "values"}
+        (tmp_path / "98.fragile.status.json").write_text(json.dumps(status))
+        row, message = judging.verdicts(tmp_path, trials)["98.fragile"]
+        assert row == "error" and "the check itself failed" in message
+        assert "RuntimeError: a bug in the judge" in message
+    finally:
+        core.REGISTRY.pop("98.fragile", None)
+
+
 def test_a_form_that_cannot_conform_its_values_is_refused_at_registration():
     class Loose(core.Form):
         def convert(self, answer, where=""):

@@ -72,8 +72,16 @@ def verdicts(values_dir, trials):
                     f"the answer's values could not be read: {_short(error)}",
                 )
                 continue
-            with _JUDGING:
-                verdict = core.judge(exercise_id, values, exercise_trials)
+            try:
+                with _JUDGING:
+                    verdict = core.judge(exercise_id, values, exercise_trials)
+            except Exception as error:  # a bug of the check: this row, not the whole class
+                found[exercise_id] = (
+                    "error",
+                    f"the check itself failed on these values ({_short(error)}); a bug in the "
+                    "course's check, worth reporting: look at this answer yourself",
+                )
+                continue
             found[exercise_id] = (verdict.status, _message(verdict.message, verdict.hint))
         else:
             found[exercise_id] = (
