@@ -926,6 +926,20 @@ class Model(Form):
             raise FormError(f"{where}the model's configuration is not JSON") from None
         _builtin_layers_only(config)
         weights = _conform_tuple(values["weights"], None, Array(), None, f"{where}weights: ")
+        # Built as is, a configuration of a few numbers can ask for billions of weights (Dense
+        # with units=10**9) and take the judging process's memory. An honest model's values carry
+        # every one of its weights (convert sends get_weights()), so the configuration's
+        # parameters are counted without allocating them and must be exactly the weights sent.
+        sent = sum(w.size for w in weights)
+        try:
+            counted = _parameter_count(values["config"])
+        except Exception as error:  # noqa: BLE001 - Keras's many errors for a bad configuration
+            raise FormError(f"{where}the model could not be built ({_error_text(error)})") from None
+        if counted != sent:
+            raise FormError(
+                f"{where}the model's configuration has {counted:,} parameters and {sent:,} "
+                "weights came with it"
+            )
         return {"config": values["config"], "weights": weights}
 
 
@@ -965,6 +979,22 @@ def rebuild_model(values):
             [np.asarray(w, dtype=t.dtype) for w, t in zip(values["weights"], targets)]
         )
     return model
+
+
+def _parameter_count(config):
+    """The parameters of the model `config` (JSON text) describes, without allocating them: built
+    in a StatelessScope that leaves its variables uninitialised, which are then dropped."""
+    import keras
+    from keras.src.backend.common import global_state  # where Keras keeps deferred variables
+
+    pending = "uninitialized_variables"
+    before = list(global_state.get_global_attribute(pending, []) or [])
+    try:
+        with keras.StatelessScope(initialize_variables=False):
+            model = keras.models.model_from_json(config)
+            return sum(math.prod(variable.shape) for variable in model.weights)
+    finally:
+        global_state.set_global_attribute(pending, before)
 
 
 # ---------------------------------------------------------------------------------------------

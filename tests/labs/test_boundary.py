@@ -409,6 +409,32 @@ def test_hollow_values_in_the_right_form_are_never_correct_and_never_stop_the_gr
     assert tried > 200
 
 
+def test_a_model_configuration_asking_for_billions_of_weights_is_refused_before_it_is_built():
+    """A kernel's Model values: a few numbers of configuration (Dense with 1,300,000 units) asked
+    the judging process for 7 billion weights (28 GB); 10**8 of them took 1.2 GB before."""
+    import resource
+
+    import keras
+
+    from cnnlib.labs import ex05  # noqa: F401 - registers 05.small_cnn
+
+    model = keras.Sequential(
+        [keras.Input((28, 28, 1)), keras.layers.Conv2D(8, 3), keras.layers.Flatten()]
+        + [keras.layers.BatchNormalization(), keras.layers.Dense(10)]
+    )
+    honest = core.produce("05.small_cnn", model, core.new_trials("05.small_cnn", 1))
+    assert core.Model().conform(honest)["config"] == honest["config"]  # the counts agree
+    config = json.loads(honest["config"])
+    [dense] = [layer for layer in config["config"]["layers"] if layer["class_name"] == "Dense"]
+    dense["config"]["units"] = 1_300_000
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for weights in [(), honest["weights"]]:
+        made_up = {"config": json.dumps(config), "weights": weights}
+        verdict = core.judge("05.small_cnn", made_up, core.new_trials("05.small_cnn", 1))
+        assert verdict.status == "wrong" and "7,031,721,712 parameters" in verdict.message
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200 * 1024  # kB
+
+
 def test_a_check_that_fails_on_values_is_an_error_row_not_the_end_of_the_class(tmp_path):
     from cnnlib.labs.grading import judging
 
