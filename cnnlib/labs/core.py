@@ -946,9 +946,13 @@ class Model(Form):
 _CODE_LAYERS = {"Lambda", "TFOpLambda", "SlicingOpLambda"}
 
 
+MAX_LAYERS = 100  # every exercise's model has fewer than 30; building 200 takes Keras ~7 s
+
+
 def _builtin_layers_only(config):
-    """FormError unless every object the config names is a built-in Keras class."""
-    stack = [config]
+    """FormError unless every object the config names is a built-in Keras class, and it names
+    at most MAX_LAYERS layers (Keras's time to build a model grows faster than its layers)."""
+    stack, layers = [config], 0
     while stack:
         node = stack.pop()
         if isinstance(node, list):
@@ -963,6 +967,12 @@ def _builtin_layers_only(config):
                         "can be checked",
                         "replace a Lambda or a custom layer with built-in layers",
                     )
+                layers += module.startswith("keras.layers") and name != "InputLayer"
+    if layers > MAX_LAYERS:
+        raise FormError(
+            f"your model has {layers} layers, more than the {MAX_LAYERS} the check rebuilds",
+            "the exercise needs far fewer layers",
+        )
 
 
 def rebuild_model(values):
