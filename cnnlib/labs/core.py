@@ -913,6 +913,7 @@ class Model(Form):
             raise FormError("your model's to_json() did not give text")
         _builtin_layers_only(json.loads(config))
         arrays = tuple(Array().convert(w, "a weight array: ") for w in weights)
+        _within_bounds(config, arrays, where)
         return {"config": str.__str__(config), "weights": arrays}
 
     def conform(self, values, trials=None, where=""):
@@ -926,24 +927,44 @@ class Model(Form):
             raise FormError(f"{where}the model's configuration is not JSON") from None
         _builtin_layers_only(config)
         weights = _conform_tuple(values["weights"], None, Array(), None, f"{where}weights: ")
-        # Built as is, a configuration of a few numbers can ask for billions of weights (Dense
-        # with units=10**9) and take the judging process's memory. An honest model's values carry
-        # every one of its weights (convert sends get_weights()), so the configuration's
-        # parameters are counted without allocating them and must be exactly the weights sent.
-        sent = sum(w.size for w in weights)
-        try:
-            counted = _parameter_count(values["config"])
-        except Exception as error:  # noqa: BLE001 - Keras's many errors for a bad configuration
-            raise FormError(f"{where}the model could not be built ({_error_text(error)})") from None
-        if counted != sent:
-            raise FormError(
-                f"{where}the model's configuration has {counted:,} parameters and {sent:,} "
-                "weights came with it"
-            )
+        _within_bounds(values["config"], weights, where)
         return {"config": values["config"], "weights": weights}
 
 
 _CODE_LAYERS = {"Lambda", "TFOpLambda", "SlicingOpLambda"}
+
+
+def _within_bounds(config, weights, where):
+    """FormError unless the model `config` describes fits what a judge can rebuild and run.
+
+    Built as is, a configuration of a few numbers can ask for billions of weights (Dense with
+    units=10**9) and take the judging process's memory. A Model value carries every weight of
+    its model (convert sends get_weights()), so the configuration's parameters are counted
+    without allocating them and must be exactly the weights sent. Layers without weights can
+    still ask for memory on every call (UpSampling2D with size=1000 makes a 28 × 28 image
+    28,000 × 28,000), so every layer's output is bounded too.
+    """
+    sent = sum(w.size for w in weights)
+    try:
+        counted, largest = _model_size(config)
+    except Exception as error:  # noqa: BLE001 - Keras's many errors for a bad configuration
+        raise FormError(f"{where}the model could not be built ({_error_text(error)})") from None
+    if counted != sent:
+        raise FormError(
+            f"{where}the model's configuration has {counted:,} parameters and {sent:,} "
+            "weights came with it"
+        )
+    if largest == math.inf:
+        raise FormError(
+            f"{where}a layer of the model has an output of no fixed size (None beyond the "
+            "batch axis)",
+            "give keras.Input the full shape of one example",
+        )
+    if largest > MAX_ACTIVATION:
+        raise FormError(
+            f"{where}a layer of the model outputs {largest:,} numbers per example, more than "
+            f"the {MAX_ACTIVATION:,} the check runs"
+        )
 
 
 MAX_LAYERS = 100  # every exercise's model has fewer than 30; building 200 takes Keras ~7 s
@@ -991,9 +1012,14 @@ def rebuild_model(values):
     return model
 
 
-def _parameter_count(config):
-    """The parameters of the model `config` (JSON text) describes, without allocating them: built
-    in a StatelessScope that leaves its variables uninitialised, which are then dropped."""
+MAX_ACTIVATION = 2**24  # numbers one layer outputs per example (64 MB); the course's < 10**5
+
+
+def _model_size(config):
+    """(parameters, the most numbers one layer outputs per example) of the model `config` (JSON
+    text) describes, without allocating either: built in a StatelessScope that leaves its
+    variables uninitialised (then dropped), the outputs read from Keras's symbolic shapes. An
+    output size Keras does not know (None beyond the batch axis) counts as unbounded."""
     import keras
     from keras.src.backend.common import global_state  # where Keras keeps deferred variables
 
@@ -1002,9 +1028,21 @@ def _parameter_count(config):
     try:
         with keras.StatelessScope(initialize_variables=False):
             model = keras.models.model_from_json(config)
-            return sum(math.prod(variable.shape) for variable in model.weights)
+            parameters = sum(math.prod(variable.shape) for variable in model.weights)
+            return parameters, _largest_output(keras, model)
     finally:
         global_state.set_global_attribute(pending, before)
+
+
+def _largest_output(keras, model):
+    largest = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            largest = max(largest, _largest_output(keras, layer))
+        for tensor in keras.tree.flatten(layer.output):
+            sizes = tuple(tensor.shape)[1:]
+            largest = max(largest, math.inf if None in sizes else math.prod(sizes))
+    return largest
 
 
 # ---------------------------------------------------------------------------------------------

@@ -473,6 +473,15 @@ def judge_small_cnn(design, trials):
             f"your model maps {shape_in} to {shape_out}; expected (None, 28, 28, 1) → (None, 10)",
             "start with keras.Input((28, 28, 1)) and end with Dense(10, activation='softmax')",
         )
+    count = model.count_params()  # before the model runs: a large one costs the judge time
+    if count > PARAMETER_BUDGET:
+        big = _biggest_layer(model)
+        raise Wrong(
+            f"your model has {count:,} parameters, over the budget of {PARAMETER_BUDGET:,}; "
+            f"the largest layer is {big.name} with {big.count_params():,}",
+            "the dense layer after Flatten usually dominates: pool more (or use fewer maps) "
+            "before flattening, or drop the hidden dense layer",
+        )
     images = np.random.default_rng(trials["seed"]).random((4, 28, 28, 1)).astype("float32")
     outputs = keras.ops.convert_to_numpy(model(images, training=False)).astype(float)
     if not (np.all(outputs >= 0) and np.allclose(outputs.sum(axis=-1), 1.0, atol=1e-3)):
@@ -487,15 +496,6 @@ def judge_small_cnn(design, trials):
             "your model has no convolution layer",
             "the exercise asks for a CNN: convolutions share their weights, which is where the "
             "savings come from",
-        )
-    count = model.count_params()
-    if count > PARAMETER_BUDGET:
-        big = _biggest_layer(model)
-        raise Wrong(
-            f"your model has {count:,} parameters, over the budget of {PARAMETER_BUDGET:,}; "
-            f"the largest layer is {big.name} with {big.count_params():,}",
-            "the dense layer after Flatten usually dominates: pool more (or use fewer maps) "
-            "before flattening, or drop the hidden dense layer",
         )
     data = design_data()
     yours = right_digits(model, trials["seed"], data)

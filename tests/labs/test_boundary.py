@@ -435,6 +435,31 @@ def test_a_model_configuration_asking_for_billions_of_weights_is_refused_before_
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200 * 1024  # kB
 
 
+def test_a_layer_without_weights_that_asks_for_gigabytes_is_refused_before_the_model_runs():
+    """UpSampling2D(1000) has no weights and passes every shape check of 05.small_cnn: on the
+    judge's 4 test images it asked for 784,000,000 numbers each (12.5 GB)."""
+    import keras
+
+    from cnnlib.labs import ex05  # noqa: F401 - registers 05.small_cnn
+
+    layers = keras.layers
+    bomb = keras.Sequential(
+        [keras.Input((28, 28, 1)), layers.UpSampling2D(1000), layers.Conv2D(2, 3)]
+        + [layers.GlobalAveragePooling2D(), layers.Dense(10, activation="softmax")]
+    )
+    values = {"config": bomb.to_json(), "weights": tuple(np.float64(w) for w in bomb.get_weights())}
+    started = time.perf_counter()
+    verdict = core.judge("05.small_cnn", values, core.new_trials("05.small_cnn", 1))
+    assert verdict.status == "wrong" and "outputs 1,567,776,008 numbers" in verdict.message
+    assert time.perf_counter() - started < 5
+    with pytest.raises(AssertionError, match="outputs 1,567,776,008 numbers"):  # the learner's
+        labs.check("05.small_cnn", bomb)
+    unknown = keras.Sequential([keras.Input((None, None, 1)), layers.Conv2D(2, 3)])
+    weights = tuple(np.float64(w) for w in unknown.get_weights())
+    with pytest.raises(core.FormError, match="an output of no fixed size"):
+        core.Model().conform({"config": unknown.to_json(), "weights": weights})
+
+
 def test_a_model_of_thousands_of_layers_is_refused_before_keras_builds_it():
     """Keras's time to rebuild a configuration grows faster than its layers (200 ReLUs ~7 s here,
     1,000 a RecursionError); a 64 MB wire value holds ~200,000."""
