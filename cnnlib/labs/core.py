@@ -947,6 +947,8 @@ def _within_bounds(config, weights, where):
     sent = sum(w.size for w in weights)
     try:
         counted, largest = _model_size(config)
+    except FormError as error:
+        raise FormError(f"{where}{error.what}", error.hint) from None
     except Exception as error:  # noqa: BLE001 - Keras's many errors for a bad configuration
         raise FormError(f"{where}the model could not be built ({_error_text(error)})") from None
     if counted != sent:
@@ -1028,6 +1030,11 @@ def _model_size(config):
     try:
         with keras.StatelessScope(initialize_variables=False):
             model = keras.models.model_from_json(config)
+            if not model.built:
+                raise FormError(
+                    "the model has no input shape yet, so its layers have no size",
+                    "start it with keras.Input(shape) (the shape of one example)",
+                )
             parameters = sum(math.prod(variable.shape) for variable in model.weights)
             return parameters, _largest_output(keras, model)
     finally:

@@ -306,6 +306,9 @@ def test_small_cnn_fast_refusals_before_any_training():
     )
     with pytest.raises(AssertionError, match="expected \\(None, 28, 28, 1\\)"):
         labs.check("05.small_cnn", lambda: wrong_shape)
+    unbuilt = keras.Sequential([layers.Conv2D(4, 5), layers.Flatten(), layers.Dense(10)])
+    with pytest.raises(AssertionError, match="(?s)no input shape yet.*keras.Input"):
+        labs.check("05.small_cnn", unbuilt)  # no keras.Input: Keras cannot size its layers
     with pytest.raises(AssertionError, match="uses _SubclassedCNN.*only Keras's built-in layers"):
         labs.check("05.small_cnn", _SubclassedCNN)  # a subclass has no configuration to rebuild
     with pytest.raises(AssertionError, match="Lambda"):
