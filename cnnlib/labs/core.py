@@ -124,6 +124,8 @@ MAX_DEPTH = 32
 MAX_TEXT = 100_000  # characters of one string
 MAX_JSON_BYTES = 64 * 2**20
 MAX_NPZ_BYTES = 1024 * 2**20
+MAX_LAYERS = 100  # of a Model value: the course's have < 30; Keras takes ~7 s to rebuild 200
+MAX_ACTIVATION = 2**24  # numbers one layer of a Model value outputs per example (64 MB)
 WIRE_FORMAT = "cnnlib-values/1"
 PLAIN_DTYPES = (np.dtype(np.float64), np.dtype(np.int64), np.dtype(np.bool_))
 
@@ -917,7 +919,7 @@ class Model(Form):
         return {"config": str.__str__(config), "weights": arrays}
 
     def conform(self, values, trials=None, where=""):
-        if type(values) is not dict or list(values) != ["config", "weights"]:
+        if type(values) is not dict or set(values) != {"config", "weights"}:
             raise FormError(f"{where}expected a model's configuration and weights")
         if type(values["config"]) is not str:
             raise FormError(f"{where}a model's configuration is text, {_sent(values['config'])}")
@@ -969,9 +971,6 @@ def _within_bounds(config, weights, where):
         )
 
 
-MAX_LAYERS = 100  # every exercise's model has fewer than 30; building 200 takes Keras ~7 s
-
-
 def _builtin_layers_only(config):
     """FormError unless every object the config names is a built-in Keras class, and it names
     at most MAX_LAYERS layers (Keras's time to build a model grows faster than its layers)."""
@@ -1012,9 +1011,6 @@ def rebuild_model(values):
             [np.asarray(w, dtype=t.dtype) for w, t in zip(values["weights"], targets)]
         )
     return model
-
-
-MAX_ACTIVATION = 2**24  # numbers one layer outputs per example (64 MB); the course's < 10**5
 
 
 def _model_size(config):
