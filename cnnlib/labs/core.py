@@ -113,7 +113,8 @@ DIFFICULTIES = ("warm-up", "core", "stretch")
 STATUSES = ("correct", "wrong", "not attempted")  # a Verdict's status
 RECORD_MODE_VARIABLE = "CNNLIB_LABS_MODE"  # "record": check stores the answer for grading
 DETAILED_TRIES = 3  # wrong tries of a prediction that get a message with direction and position
-FORM_ERRORS = (TypeError, ValueError, IndexError, KeyError, AttributeError)
+# What a judge raises on values of another form, or of a size its arithmetic cannot take (inf).
+FORM_ERRORS = (TypeError, ValueError, IndexError, KeyError, AttributeError, ArithmeticError)
 FORBIDDEN_TEXT = "you used {}, which this exercise asks you to do without"
 FORBIDDEN_HINT = "the exercise is to do that part yourself; it counts as wrong until you do"
 
@@ -1756,7 +1757,7 @@ def _decide(item, values, trials):
         confirmation = item.judge(values, trials)
     except Wrong as mistake:
         return Verdict("wrong", mistake.what, mistake.hint)
-    except (*FORM_ERRORS, ArithmeticError) as error:  # values the judge's arithmetic cannot take
+    except FORM_ERRORS as error:
         return Verdict(
             "wrong",
             f"your answer is not in the form this exercise expects (checking it raised "
