@@ -80,7 +80,7 @@ def write_student_versions(source_dir, out_dir, keep_existing=False):
     import nbformat
 
     source_dir, out_dir = pathlib.Path(source_dir), pathlib.Path(out_dir)
-    notebooks = sorted(notebook_files(source_dir))
+    notebooks = notebook_files(source_dir)
     if out_dir.resolve() == source_dir.resolve():
         raise ValueError("the student versions must go to another folder, not over the originals")
     if out_dir.exists() and not out_dir.is_dir():

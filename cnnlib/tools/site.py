@@ -23,11 +23,10 @@ import sys
 import tempfile
 import time
 
-from cnnlib.labs.student import SOLUTION_TAG
+from cnnlib.labs.student import SOLUTION_TAG, notebook_files
 from cnnlib.runtime import hosted, rehearsal
 from cnnlib.runtime.locations import require_course_root
 
-NOTEBOOK_NAMES = "[0-9][0-9]_*.ipynb"
 VERIFY_TAG = "verify"
 # The labels the notebooks print (cnnlib.runtime.rehearsal), and the banner each one puts on a page.
 NOTICES = {
@@ -77,11 +76,8 @@ def executed_notebooks(executed_dir):
     """{stem: notebook} of the executed course notebooks in `executed_dir`, in teaching order."""
     import nbformat
 
-    paths = sorted(pathlib.Path(executed_dir).glob(NOTEBOOK_NAMES))
-    if not paths:
-        raise FileNotFoundError(f"no course notebooks (NN_name.ipynb) in {executed_dir}")
     notebooks = {}
-    for path in paths:
+    for path in notebook_files(executed_dir):
         notebook = nbformat.read(path, as_version=4)
         if not any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"):
             raise ValueError(
