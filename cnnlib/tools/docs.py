@@ -117,6 +117,23 @@ def stale(root=None):
     return [document for document, (old, new) in updated(root).items() if old != new]
 
 
+# Folders that hold no course documents: virtual environments (`.venv`, CI's `.venv-3.10`) and
+# every other hidden folder, installed packages, build output.
+NOT_DOCUMENTS = {"node_modules", "build", "_build", "site-packages"}
+
+
+def markdown_files(root):
+    """The course's Markdown files under `root`, sorted: not those inside hidden folders (virtual
+    environments such as `.venv-3.10`, `.git`), installed packages or build output."""
+    root = pathlib.Path(root)
+    found = []
+    for path in root.rglob("*.md"):
+        parts = path.relative_to(root).parts[:-1]
+        if not any(part.startswith(".") or part in NOT_DOCUMENTS for part in parts):
+            found.append(path)
+    return sorted(found)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="cnn-course docs", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -151,20 +168,3 @@ def main(argv=None):
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-# Folders that hold no course documents: virtual environments (`.venv`, CI's `.venv-3.10`) and
-# every other hidden folder, installed packages, build output.
-NOT_DOCUMENTS = {"node_modules", "build", "_build", "site-packages"}
-
-
-def markdown_files(root):
-    """The course's Markdown files under `root`, sorted: not those inside hidden folders (virtual
-    environments such as `.venv-3.10`, `.git`), installed packages or build output."""
-    root = pathlib.Path(root)
-    found = []
-    for path in root.rglob("*.md"):
-        parts = path.relative_to(root).parts[:-1]
-        if not any(part.startswith(".") or part in NOT_DOCUMENTS for part in parts):
-            found.append(path)
-    return sorted(found)
